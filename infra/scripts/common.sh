@@ -1,0 +1,59 @@
+# Shared settings for the local-stack scripts. Sourced, never run.
+# Everything a run leaves behind lives in .local/ (git-ignored) or, for the Postgres data when running as
+# root, in a per-checkout folder under /tmp that the `postgres` user can enter.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LOCAL_DIR="$ROOT/.local"
+mkdir -p "$LOCAL_DIR"
+
+: "${ORDERLY_API_PORT:=3000}"
+: "${ORDERLY_WS_PORT:=3001}"
+: "${ORDERLY_CONTROL_PORT:=3002}"
+: "${ORDERLY_PG_PORT:=54329}"
+: "${ORDERLY_EMULATOR_PORT:=4566}"
+: "${AWS_EMULATOR:=moto}"
+: "${AWS_REGION:=us-east-1}"
+export ORDERLY_API_PORT ORDERLY_WS_PORT ORDERLY_CONTROL_PORT ORDERLY_PG_PORT ORDERLY_EMULATOR_PORT AWS_EMULATOR AWS_REGION
+
+VENV="$ROOT/.venv"
+checkout_id="$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)"
+if [ "$(id -u)" = 0 ]; then
+  PG_HOME="/tmp/orderly-$checkout_id"
+else
+  PG_HOME="$LOCAL_DIR/postgres"
+fi
+PG_DATA="$PG_HOME/data"
+PG_SOCKET="$PG_HOME/socket"
+PG_LOG="$LOCAL_DIR/postgres.log"
+
+log() { printf '\033[1m[orderly]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[31m[orderly] %s\033[0m\n' "$*" >&2; exit 1; }
+
+# Runs a command as the `postgres` user when we are root (PostgreSQL refuses to run as root).
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_bindir() {
+  if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then
+    pg_config --bindir; return
+  fi
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [ -x "$d/initdb" ] && { echo "$d"; return; }
+  done
+  return 1
+}
+
+# Waits until a TCP port on 127.0.0.1 accepts connections, or fails after $2 seconds.
+wait_for_port() {
+  local port=$1 seconds=${2:-30} i
+  for ((i = 0; i < seconds * 10; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -1,0 +1,218 @@
+//! What a WebSocket client may follow, and which followers an event reaches.
+
+use serde::Deserialize;
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::EventEnvelope;
+
+/// How many topics one connection may follow: bounds the fan-out row and the GIN index entry.
+pub const MAX_TOPICS_PER_CONNECTION: usize = 50;
+
+/// A followable stream of live updates. Its text form is what clients send and what is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Every order of the connected user.
+    MyOrders,
+    Order(Uuid),
+    Inventory(Uuid),
+    Group(String),
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum TopicError {
+    #[error(
+        "unknown topic `{0}`: expected orders, order:<id>, inventory:<product_id> or group:<id>"
+    )]
+    Unknown(String),
+    #[error("`{0}` does not name a valid id")]
+    BadId(String),
+    #[error("at most {MAX_TOPICS_PER_CONNECTION} topics per connection")]
+    TooMany,
+}
+
+impl Topic {
+    pub fn parse(text: &str) -> Result<Self, TopicError> {
+        let id = |rest: &str| {
+            rest.parse::<Uuid>()
+                .map_err(|_| TopicError::BadId(text.to_owned()))
+        };
+        match text.split_once(':') {
+            None if text == "orders" => Ok(Topic::MyOrders),
+            Some(("order", rest)) => id(rest).map(Topic::Order),
+            Some(("inventory", rest)) => id(rest).map(Topic::Inventory),
+            Some(("group", rest))
+                if (1..=64).contains(&rest.len())
+                    && rest
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                Ok(Topic::Group(rest.to_owned()))
+            }
+            Some(("group", _)) => Err(TopicError::BadId(text.to_owned())),
+            _ => Err(TopicError::Unknown(text.to_owned())),
+        }
+    }
+
+    pub fn as_text(&self) -> String {
+        match self {
+            Topic::MyOrders => "orders".to_owned(),
+            Topic::Order(id) => format!("order:{id}"),
+            Topic::Inventory(id) => format!("inventory:{id}"),
+            Topic::Group(id) => format!("group:{id}"),
+        }
+    }
+}
+
+/// Parses a client's topic list, deduplicated, in the order given.
+pub fn parse_topics(texts: &[String]) -> Result<Vec<Topic>, TopicError> {
+    if texts.len() > MAX_TOPICS_PER_CONNECTION {
+        return Err(TopicError::TooMany);
+    }
+    let mut topics: Vec<Topic> = Vec::with_capacity(texts.len());
+    for text in texts {
+        let topic = Topic::parse(text)?;
+        if !topics.contains(&topic) {
+            topics.push(topic);
+        }
+    }
+    Ok(topics)
+}
+
+/// A message a client sends on the socket; API Gateway routes on `action`.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum ClientMessage {
+    Subscribe { topics: Vec<String> },
+    Unsubscribe { topics: Vec<String> },
+    Ping,
+}
+
+/// Who an event reaches: connections following any of these topics (stored text form), plus the
+/// `orders` stream of the event's user, which is matched per user rather than by text.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Audience {
+    pub topics: Vec<String>,
+    pub owner: Option<Uuid>,
+}
+
+pub fn audience_of(event: &EventEnvelope) -> Audience {
+    let mut topics = Vec::new();
+    if let Some(order) = event.data_id("order_id") {
+        topics.push(Topic::Order(order).as_text());
+    }
+    if let Some(product) = event.data_id("product_id") {
+        topics.push(Topic::Inventory(product).as_text());
+    }
+    if let Some(group) = event.data.get("group_id").and_then(|g| g.as_str())
+        && let Ok(topic) = Topic::parse(&format!("group:{group}"))
+    {
+        topics.push(topic.as_text());
+    }
+    let owner = event.data_id("order_id").and(event.data_id("user_id"));
+    Audience { topics, owner }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use serde_json::json;
+
+    #[test]
+    fn parses_every_topic_kind_and_round_trips() {
+        let id = Uuid::now_v7();
+        for text in [
+            "orders".to_owned(),
+            format!("order:{id}"),
+            format!("inventory:{id}"),
+            "group:vip-1".to_owned(),
+        ] {
+            assert_eq!(Topic::parse(&text).unwrap().as_text(), text);
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_topics_and_bad_ids() {
+        assert_eq!(
+            Topic::parse("payments"),
+            Err(TopicError::Unknown("payments".into()))
+        );
+        assert_eq!(
+            Topic::parse("order:42"),
+            Err(TopicError::BadId("order:42".into()))
+        );
+        assert_eq!(
+            Topic::parse("group:"),
+            Err(TopicError::BadId("group:".into()))
+        );
+        assert_eq!(
+            Topic::parse("group:a b"),
+            Err(TopicError::BadId("group:a b".into()))
+        );
+    }
+
+    #[test]
+    fn topic_lists_are_bounded_and_deduplicated() {
+        let many: Vec<String> = (0..=MAX_TOPICS_PER_CONNECTION)
+            .map(|_| "orders".to_owned())
+            .collect();
+        assert_eq!(parse_topics(&many), Err(TopicError::TooMany));
+        let twice = vec!["orders".to_owned(), "orders".to_owned()];
+        assert_eq!(parse_topics(&twice).unwrap(), vec![Topic::MyOrders]);
+    }
+
+    #[test]
+    fn client_messages_are_routed_by_action() {
+        let subscribe: ClientMessage =
+            serde_json::from_value(json!({"action":"subscribe","topics":["orders"]})).unwrap();
+        assert_eq!(
+            subscribe,
+            ClientMessage::Subscribe {
+                topics: vec!["orders".into()]
+            }
+        );
+        assert_eq!(
+            serde_json::from_value::<ClientMessage>(json!({"action":"ping"})).unwrap(),
+            ClientMessage::Ping
+        );
+        assert!(serde_json::from_value::<ClientMessage>(json!({"action":"shout"})).is_err());
+    }
+
+    #[test]
+    fn an_order_event_reaches_the_order_its_product_and_its_owner() {
+        let (order, product, user) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let event = EventEnvelope {
+            event_id: Uuid::now_v7(),
+            event_type: "order.paid".into(),
+            occurred_at: Utc::now(),
+            correlation_id: None,
+            data: json!({"order_id": order, "product_id": product, "user_id": user}),
+        };
+        assert_eq!(
+            audience_of(&event),
+            Audience {
+                topics: vec![format!("order:{order}"), format!("inventory:{product}")],
+                owner: Some(user)
+            }
+        );
+    }
+
+    #[test]
+    fn an_event_without_ids_reaches_nobody() {
+        let event = EventEnvelope {
+            event_id: Uuid::now_v7(),
+            event_type: "inventory.changed".into(),
+            occurred_at: Utc::now(),
+            correlation_id: None,
+            data: json!({"product_id": "not-a-uuid", "user_id": Uuid::now_v7()}),
+        };
+        assert_eq!(
+            audience_of(&event),
+            Audience {
+                topics: vec![],
+                owner: None
+            }
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! An isolated, migrated database per test, so integration tests run in parallel against one server.
+//!
+//! The first test of a run migrates a template database (named after the migrations' checksums, so a
+//! changed migration makes a new one); every test then clones it with `CREATE DATABASE … TEMPLATE`, which
+//! costs milliseconds instead of a full migration.
+
+use std::hash::{Hash, Hasher};
+
+use deadpool_postgres::Pool;
+use tokio_postgres::NoTls;
+
+use crate::{PoolSettings, connect, migrations};
+
+pub struct TestDatabase {
+    pub pool: Pool,
+    /// URL of this test's own database.
+    pub url: String,
+    pub name: String,
+}
+
+/// The server to create test databases on: `TEST_DATABASE_URL`, else `DATABASE_URL`.
+pub fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL").or_else(|_| std::env::var("DATABASE_URL")).expect(
+        "integration tests need a Postgres server: set TEST_DATABASE_URL (or DATABASE_URL); `make test` does",
+    )
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    let mut config: tokio_postgres::Config = url.parse().expect("a valid Postgres URL");
+    config.dbname(database);
+    // tokio_postgres::Config has no Display; rebuild a URL from what the tests use.
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string().replace('/', "%2F"),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres");
+    let password = config
+        .get_password()
+        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
+        .unwrap_or_default();
+    format!("postgres://{user}{password}@{host}:{port}/{database}")
+}
+
+async fn admin_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&with_database(url, "postgres"), NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the test Postgres server: {e}"));
+    tokio::spawn(connection);
+    client
+}
+
+fn template_name() -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for m in migrations::embedded_checksums() {
+        m.hash(&mut hasher);
+    }
+    format!("orderly_template_{:016x}", hasher.finish())
+}
+
+async fn ensure_template(server: &str, admin: &tokio_postgres::Client) -> String {
+    let template = template_name();
+    // Serialise template creation across concurrently running test binaries.
+    admin
+        .execute("SELECT pg_advisory_lock(4242)", &[])
+        .await
+        .unwrap();
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+        .await
+        .unwrap();
+    if exists.is_none() {
+        admin
+            .batch_execute(&format!("CREATE DATABASE {template}"))
+            .await
+            .unwrap();
+        let pool = connect(&with_database(server, &template), PoolSettings::default()).unwrap();
+        migrations::apply(&pool)
+            .await
+            .expect("migrations apply to an empty database");
+        pool.close();
+    }
+    admin
+        .execute("SELECT pg_advisory_unlock(4242)", &[])
+        .await
+        .unwrap();
+    template
+}
+
+pub async fn fresh_database() -> TestDatabase {
+    let server = server_url();
+    let admin = admin_client(&server).await;
+    let template = ensure_template(&server, &admin).await;
+    let name = format!("orderly_test_{}", uuid::Uuid::now_v7().simple());
+    // A clone fails while another session is connected to the template; only template creation connects,
+    // and it has finished, but a slow backend exit can linger for a moment.
+    let mut attempt = 0;
+    loop {
+        match admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .await
+        {
+            Ok(()) => break,
+            Err(e)
+                if attempt < 50
+                    && e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("cannot create test database {name}: {e}"),
+        }
+    }
+    let url = with_database(&server, &name);
+    let pool = connect(&url, PoolSettings::default()).unwrap();
+    TestDatabase { pool, url, name }
+}
