@@ -1,1 +1,19 @@
+//! Every Orderly Lambda function. Each module under `http/`, `ws/`, `workers/`, `schedules/` and `ops/` is
+//! one function: it parses its event, calls a service, and shapes the response. The registry maps the
+//! `Handler` name from template.yaml to it; the one `bootstrap` binary and the local gateway both use it.
 
+pub mod adapt;
+pub mod config;
+pub mod registry;
+pub mod state;
+
+mod http;
+mod ops;
+mod schedules;
+mod services;
+mod workers;
+mod ws;
+
+pub use config::Config;
+pub use registry::{HANDLER_NAMES, Handler, Invocation, lookup};
+pub use state::State;

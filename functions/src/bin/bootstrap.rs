@@ -1,1 +1,33 @@
-fn main() {}
+//! The one Lambda artifact: runs the handler that `_HANDLER` (the function's `Handler` in template.yaml)
+//! names. See ARCHITECTURE.md §2.1 for why one binary serves every function.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use orderly_functions::{Config, Invocation, State, lookup};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_current_span(false)
+        .without_time() // CloudWatch stamps every line
+        .init();
+
+    let name = std::env::var("_HANDLER").map_err(|_| "_HANDLER is not set")?;
+    let handler =
+        lookup(&name).ok_or_else(|| format!("no handler named `{name}` in the registry"))?;
+    let state = State::new(Config::from_env()?).await?.leak();
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let invocation = Invocation {
+            request_id: event.context.request_id.clone(),
+        };
+        async move {
+            handler(event.payload, invocation, state)
+                .await
+                .map_err(Error::from)
+        }
+    }))
+    .await
+}

@@ -1,1 +1,331 @@
-fn main() {}
+//! `orderly-local`: the whole serverless topology of template.yaml on one machine, without Docker.
+//! Creates the queues, topic, subscriptions and bucket in the AWS emulator, then serves the REST API, the
+//! WebSocket API with its management API, polls every SQS event source mapping and fires schedules,
+//! invoking the functions in-process through the same registry the Lambda `bootstrap` uses.
+
+mod control;
+mod invoke;
+mod provision;
+mod resolve;
+mod rest;
+mod schedule;
+mod sqs;
+mod template;
+mod websocket;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use orderly_functions::{Config, State};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::invoke::Invoker;
+use crate::resolve::Resolver;
+use crate::template::Template;
+use crate::websocket::{PushFault, Sockets};
+
+pub struct Gateway {
+    pub template: Template,
+    pub resolver: Resolver,
+    pub invoker: Invoker,
+    pub stage: String,
+    pub region: String,
+    pub ws_port: u16,
+    pub sockets: Sockets,
+    pub push_fault: Mutex<Option<PushFault>>,
+}
+
+impl Gateway {
+    /// Consumes one injected management-API fault, if any is armed.
+    pub fn take_push_fault(&self) -> Option<PushFault> {
+        let mut armed = self.push_fault.lock().expect("fault lock");
+        let fault = armed.as_mut().filter(|f| f.count > 0)?;
+        fault.count -= 1;
+        Some(fault.clone())
+    }
+}
+
+struct Settings {
+    template: PathBuf,
+    api_port: u16,
+    ws_port: u16,
+    control_port: u16,
+    visibility_timeout: Option<u32>,
+    sqs_wait_seconds: i32,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
+    match std::env::var(name) {
+        Ok(v) => v.parse().map_err(|_| format!("{name}={v} is not valid")),
+        Err(_) => Ok(default),
+    }
+}
+
+impl Settings {
+    fn from_env() -> Result<Self, String> {
+        Ok(Self {
+            template: env_or("ORDERLY_TEMPLATE", PathBuf::from("template.yaml"))?,
+            api_port: env_or("ORDERLY_API_PORT", 3000)?,
+            ws_port: env_or("ORDERLY_WS_PORT", 3001)?,
+            control_port: env_or("ORDERLY_CONTROL_PORT", 3002)?,
+            visibility_timeout: std::env::var("ORDERLY_QUEUE_VISIBILITY_SECONDS")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+            sqs_wait_seconds: env_or("ORDERLY_SQS_WAIT_SECONDS", 1)?,
+        })
+    }
+}
+
+/// Parameter values: the process environment's `ORDERLY_PARAM_<Name>` first, then the template's defaults.
+fn parameters(template: &Template) -> HashMap<String, String> {
+    template
+        .parameters
+        .iter()
+        .filter_map(|(name, spec)| {
+            let value = std::env::var(format!("ORDERLY_PARAM_{name}"))
+                .ok()
+                .or_else(|| match spec.get("Default") {
+                    Some(serde_json::Value::String(s)) => Some(s.clone()),
+                    Some(other) if !other.is_null() => Some(other.to_string()),
+                    _ => None,
+                })?;
+            Some((name.clone(), value))
+        })
+        .collect()
+}
+
+/// Every function's environment from the template, resolved locally. A variable set in this process's
+/// environment wins (that is how DATABASE_URL reaches the functions instead of the Secrets Manager
+/// reference). Functions share one process here, so two functions may not disagree on a variable.
+fn function_environment(
+    template: &Template,
+    resolver: &Resolver,
+    overrides: &HashMap<String, String>,
+) -> Result<HashMap<String, String>, String> {
+    let mut env: HashMap<String, String> = HashMap::new();
+    for function in template.functions.values() {
+        for (name, value) in &function.environment {
+            let resolved = match overrides
+                .get(name)
+                .cloned()
+                .or_else(|| std::env::var(name).ok())
+            {
+                Some(local) => local,
+                None => resolver.resolve(value).map_err(|e| {
+                    format!("{}: environment variable {name}: {e}", function.logical_id)
+                })?,
+            };
+            if let Some(previous) = env.insert(name.clone(), resolved.clone())
+                && previous != resolved
+            {
+                return Err(format!(
+                    "{name} differs between functions ({previous} vs {resolved}); the local stack runs them in one process"
+                ));
+            }
+        }
+    }
+    Ok(env)
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! { _ = interrupt => {}, _ = terminate.recv() => {} }
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let settings = Settings::from_env()?;
+    let template = Template::load(&settings.template).map_err(|e| e.to_string())?;
+    let sdk = orderly_cloud::load_sdk_config().await;
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let mut resolver = Resolver {
+        region: region.clone(),
+        parameters: parameters(&template),
+        ..Default::default()
+    };
+    let stage = resolver
+        .parameters
+        .get("StageName")
+        .cloned()
+        .unwrap_or_else(|| "prod".to_owned());
+    let options = provision::Options {
+        visibility_timeout: settings.visibility_timeout,
+        stage: stage.clone(),
+    };
+    provision::provision(&sdk, &template, &mut resolver, &options)
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let ws_endpoint = format!("http://127.0.0.1:{}", settings.ws_port);
+    let overrides = HashMap::from([(
+        "WEBSOCKET_MANAGEMENT_ENDPOINT".to_owned(),
+        ws_endpoint.clone(),
+    )]);
+    let env = function_environment(&template, &resolver, &overrides)?;
+    let mut config = Config::from_lookup(|key| env.get(key).cloned()).map_err(|e| e.to_string())?;
+    // One process serves every function here, so it gets a pool sized for concurrency.
+    config.pool.max_size = env_or("DATABASE_POOL_SIZE", 32)?;
+    let database_url = config.database_url.clone();
+    let state = State::new(config).await.map_err(|e| e.to_string())?.leak();
+    let functions: BTreeMap<_, _> = template.functions.clone();
+    let invoker = Invoker::new(state, functions, orderly_functions::lookup);
+
+    // Migrate before serving, through the migrate function itself.
+    if let Some(migrate) = template.functions.values().find(|f| f.handler == "migrate") {
+        let outcome = invoker
+            .invoke(&migrate.logical_id, json!({}), &invoke::new_request_id())
+            .await
+            .map_err(|e| format!("migrations: {e}"))?;
+        tracing::info!(applied = %outcome["applied"], "database migrated");
+    }
+
+    let gateway = Arc::new(Gateway {
+        template,
+        resolver,
+        invoker,
+        stage,
+        region,
+        ws_port: settings.ws_port,
+        sockets: Sockets::default(),
+        push_fault: Mutex::new(None),
+    });
+    let cancel = CancellationToken::new();
+    let bind = |port: u16| async move {
+        tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))
+    };
+    let (api, ws, control) = (
+        bind(settings.api_port).await?,
+        bind(settings.ws_port).await?,
+        bind(settings.control_port).await?,
+    );
+
+    let mut tasks = tokio::task::JoinSet::new();
+    let rest_app = axum::Router::new()
+        .fallback(rest::handle)
+        .with_state(gateway.clone());
+    for (listener, app) in [
+        (api, rest_app),
+        (ws, websocket::router(gateway.clone())),
+        (control, control::router(gateway.clone())),
+    ] {
+        let cancel = cancel.clone();
+        tasks.spawn(async move {
+            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            let _ = axum::serve(listener, service)
+                .with_graceful_shutdown(cancel.cancelled_owned())
+                .await;
+        });
+    }
+    let sqs_client = aws_sdk_sqs::Client::new(&sdk);
+    for mapping in gateway.template.sqs_mappings.clone() {
+        tasks.spawn(sqs::poll(
+            gateway.clone(),
+            mapping,
+            sqs_client.clone(),
+            settings.sqs_wait_seconds,
+            cancel.clone(),
+        ));
+    }
+    for schedule in gateway.template.schedules.clone() {
+        tasks.spawn(schedule::run(gateway.clone(), schedule, cancel.clone()));
+    }
+
+    let t = &gateway.template;
+    println!("Orderly local stack is up");
+    println!(
+        "  REST API        http://127.0.0.1:{}  ({} routes)",
+        settings.api_port,
+        t.rest_routes.len()
+    );
+    println!(
+        "  WebSocket API   ws://127.0.0.1:{}  (management: {ws_endpoint}/@connections/{{id}})",
+        settings.ws_port
+    );
+    println!(
+        "  Control API     http://127.0.0.1:{}",
+        settings.control_port
+    );
+    println!("  Postgres        {}", redact(&database_url));
+    println!(
+        "  AWS emulator    {}",
+        sdk.endpoint_url().unwrap_or("AWS (no endpoint override)")
+    );
+    println!("  Functions       {}", t.functions.len());
+    for m in &t.sqs_mappings {
+        println!(
+            "  SQS mapping     {} → {} (batch {})",
+            m.queue, m.function, m.batch_size
+        );
+    }
+    for s in &t.schedules {
+        println!("  Schedule        {} {}", s.function, s.expression);
+    }
+
+    shutdown_signal().await;
+    println!("Shutting down");
+    cancel.cancel();
+    gateway.sockets.close_all();
+    // Open WebSockets and in-flight invocations get a moment; then the process ends regardless.
+    let drained = tokio::time::timeout(Duration::from_secs(5), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("some connections did not close within 5 s");
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,aws_config=warn,aws_smithy_runtime=warn".into()),
+        )
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime");
+    match runtime.block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("orderly-local: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

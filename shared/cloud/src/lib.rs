@@ -1,1 +1,16 @@
+//! The AWS services Orderly talks to, behind small ports. The same code runs against AWS, LocalStack and
+//! moto: `aws-config` reads `AWS_ENDPOINT_URL` (and the per-service variants) from the environment.
 
+mod connections;
+mod error;
+mod queues;
+mod sdk;
+mod storage;
+mod topic;
+
+pub use connections::{ApiGatewayConnections, ConnectionPusher, PushError};
+pub use error::CloudError;
+pub use queues::SqsQueues;
+pub use sdk::{load_sdk_config, s3_client};
+pub use storage::S3Bucket;
+pub use topic::{EventPublisher, SnsTopic};

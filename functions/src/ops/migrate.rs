@@ -1,0 +1,18 @@
+//! Applies pending migrations. Invoked after each deploy, and by the local stack at start.
+
+use serde_json::{Value, json};
+
+use crate::adapt::FunctionError;
+use crate::{Invocation, State};
+
+pub async fn handle(
+    _: Value,
+    invocation: Invocation,
+    state: &'static State,
+) -> Result<Value, FunctionError> {
+    let applied = orderly_store::migrations::apply(&state.db)
+        .await
+        .map_err(|e| FunctionError::Failed(e.to_string()))?;
+    tracing::info!(request_id = %invocation.request_id, ?applied, "migrations applied");
+    Ok(json!({ "applied": applied }))
+}

@@ -1,0 +1,57 @@
+//! `Handler` name (template.yaml) → function. The one `bootstrap` binary runs the entry named by `_HANDLER`;
+//! the local gateway invokes entries in-process.
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use crate::adapt::{self, FunctionError};
+use crate::{State, http, ops, schedules, workers, ws};
+
+/// What Lambda's context tells a function about one invocation.
+#[derive(Debug, Clone, Default)]
+pub struct Invocation {
+    pub request_id: String,
+}
+
+pub type Handler =
+    fn(Value, Invocation, &'static State) -> BoxFuture<'static, Result<Value, FunctionError>>;
+
+macro_rules! registry {
+    ($($name:literal => $kind:ident($handler:path)),* $(,)?) => {
+        /// Every handler name, as template.yaml's `Handler` properties spell them.
+        pub const HANDLER_NAMES: &[&str] = &[$($name),*];
+
+        pub fn lookup(name: &str) -> Option<Handler> {
+            match name {
+                $($name => Some(|event, invocation, state| Box::pin(adapt::$kind(event, invocation, state, $handler)))),*,
+                _ => None,
+            }
+        }
+    };
+}
+
+registry! {
+    "health" => http(http::health::handle),
+    "migrate" => direct(ops::migrate::handle),
+    "ws-connect" => websocket(ws::connect::handle),
+    "ws-disconnect" => websocket(ws::disconnect::handle),
+    "ws-default" => websocket(ws::default::handle),
+    "ws-push" => sqs(workers::ws_push::handle),
+    "ws-prune" => schedule(schedules::ws_prune::handle),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_resolves_and_unknown_names_do_not() {
+        for name in HANDLER_NAMES {
+            assert!(
+                lookup(name).is_some(),
+                "{name} is listed but does not resolve"
+            );
+        }
+        assert!(lookup("no-such-function").is_none());
+    }
+}

@@ -1,0 +1,19 @@
+//! Every 10 minutes: forgets WebSocket connections past API Gateway's two-hour limit.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde_json::{Value, json};
+
+use crate::adapt::FunctionError;
+use crate::{Invocation, State, services::live_updates};
+
+pub async fn handle(
+    _: EventBridgeEvent,
+    invocation: Invocation,
+    state: &'static State,
+) -> Result<Value, FunctionError> {
+    let forgotten = live_updates::prune(&state.db, &state.connections)
+        .await
+        .map_err(|e| FunctionError::Failed(e.to_string()))?;
+    tracing::info!(request_id = %invocation.request_id, forgotten, "stale connections pruned");
+    Ok(json!({ "forgotten": forgotten }))
+}

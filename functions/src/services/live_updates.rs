@@ -1,0 +1,179 @@
+//! Live updates over WebSocket: connections, what they follow, and delivering events to them.
+
+use chrono::{Duration, Utc};
+use orderly_cloud::{ConnectionPusher, PushError};
+use orderly_domain::EventEnvelope;
+use orderly_domain::live_updates::{ClientMessage, audience_of, parse_topics};
+use orderly_store::ws_connections::{self, Followed, NewConnection};
+use orderly_store::{Pool, StoreError};
+use serde_json::{Value, json};
+use thiserror::Error;
+
+/// API Gateway closes every WebSocket connection after two hours.
+pub const MAX_CONNECTION_AGE: Duration = Duration::hours(2);
+
+#[derive(Debug, Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{failed} of {attempted} pushes failed; first: {first}")]
+    Push {
+        failed: usize,
+        attempted: usize,
+        first: PushError,
+    },
+}
+
+pub async fn connect(db: &Pool, connection: &NewConnection<'_>) -> Result<(), StoreError> {
+    ws_connections::record(&db.get().await?, connection).await
+}
+
+pub async fn disconnect(db: &Pool, connection_id: &str) -> Result<(), StoreError> {
+    ws_connections::forget(&db.get().await?, connection_id)
+        .await
+        .map(drop)
+}
+
+fn error_reply(code: &str, message: impl ToString) -> Value {
+    json!({"type": "error", "code": code, "message": message.to_string()})
+}
+
+/// Handles one client message and returns the reply to send back on the socket.
+pub async fn on_message(db: &Pool, connection_id: &str, body: &str) -> Result<Value, StoreError> {
+    let message: ClientMessage = match serde_json::from_str(body) {
+        Ok(message) => message,
+        Err(e) => {
+            return Ok(error_reply(
+                "BAD_MESSAGE",
+                format!("expected {{\"action\": subscribe|unsubscribe|ping, …}}: {e}"),
+            ));
+        }
+    };
+    let db = db.get().await?;
+    Ok(match message {
+        ClientMessage::Ping => {
+            ws_connections::touch(&db, connection_id).await?;
+            json!({"type": "pong"})
+        }
+        ClientMessage::Subscribe { topics } => match parse_topics(&topics) {
+            Err(e) => error_reply("INVALID_TOPIC", e),
+            Ok(topics) => {
+                let texts: Vec<String> = topics.iter().map(|t| t.as_text()).collect();
+                match ws_connections::follow(&db, connection_id, &texts).await? {
+                    Followed::Now(all) => json!({"type": "subscribed", "topics": all}),
+                    Followed::TooMany => error_reply(
+                        "TOO_MANY_TOPICS",
+                        orderly_domain::live_updates::TopicError::TooMany,
+                    ),
+                    Followed::UnknownConnection => {
+                        error_reply("UNKNOWN_CONNECTION", "connection is not registered")
+                    }
+                }
+            }
+        },
+        ClientMessage::Unsubscribe { topics } => {
+            match ws_connections::unfollow(&db, connection_id, &topics).await? {
+                Some(all) => json!({"type": "subscribed", "topics": all}),
+                None => error_reply("UNKNOWN_CONNECTION", "connection is not registered"),
+            }
+        }
+    })
+}
+
+/// What a client receives for an event. Order events become `order.status` updates.
+pub fn client_message(event: &EventEnvelope) -> Value {
+    let kind = if event.event_type.starts_with("order.") {
+        "order.status"
+    } else {
+        event.event_type.as_str()
+    };
+    let mut message = json!({"type": kind, "event": event.event_type, "event_id": event.event_id, "at": event.occurred_at});
+    if let (Some(target), Some(fields)) = (message.as_object_mut(), event.data.as_object()) {
+        for (key, value) in fields {
+            target.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    message
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct Delivery {
+    pub pushed: usize,
+    pub gone: usize,
+}
+
+/// Pushes an event to every connection following it. Gone connections are forgotten; any other failure
+/// fails the delivery so the message is retried (clients may then see an update twice, never zero times).
+pub async fn deliver(
+    db: &Pool,
+    pusher: &impl ConnectionPusher,
+    event: &EventEnvelope,
+) -> Result<Delivery, DeliveryError> {
+    let audience = audience_of(event);
+    let client = db.get().await.map_err(StoreError::from)?;
+    let targets = ws_connections::audience(&client, &audience.topics, audience.owner).await?;
+    drop(client);
+    let payload = serde_json::to_vec(&client_message(event)).expect("JSON values serialise");
+    let outcomes =
+        futures::future::join_all(targets.iter().map(|id| pusher.push(id, payload.clone()))).await;
+
+    let mut delivery = Delivery::default();
+    let mut failures = Vec::new();
+    for (id, outcome) in targets.iter().zip(outcomes) {
+        match outcome {
+            Ok(()) => delivery.pushed += 1,
+            Err(PushError::Gone(_)) => {
+                delivery.gone += 1;
+                disconnect(db, id).await?;
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    match failures.len() {
+        0 => Ok(delivery),
+        failed => Err(DeliveryError::Push {
+            failed,
+            attempted: targets.len(),
+            first: failures.swap_remove(0),
+        }),
+    }
+}
+
+/// Forgets connections older than API Gateway allows and closes any the gateway still holds.
+pub async fn prune(db: &Pool, pusher: &impl ConnectionPusher) -> Result<usize, StoreError> {
+    let stale =
+        ws_connections::forget_connected_before(&db.get().await?, Utc::now() - MAX_CONNECTION_AGE)
+            .await?;
+    for id in &stale {
+        match pusher.close(id).await {
+            Ok(()) | Err(PushError::Gone(_)) => {}
+            Err(e) => {
+                tracing::warn!(connection_id = %id, error = %e, "could not close a stale connection")
+            }
+        }
+    }
+    Ok(stale.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn order_events_become_order_status_updates_with_their_fields() {
+        let order = Uuid::now_v7();
+        let event = EventEnvelope {
+            event_id: Uuid::now_v7(),
+            event_type: "order.paid".into(),
+            occurred_at: Utc::now(),
+            correlation_id: None,
+            data: json!({"order_id": order, "status": "PAID", "type": "ignored"}),
+        };
+        let message = client_message(&event);
+        assert_eq!(message["type"], "order.status");
+        assert_eq!(message["event"], "order.paid");
+        assert_eq!(message["status"], "PAID");
+        assert_eq!(message["order_id"], json!(order));
+    }
+}

@@ -1,0 +1,94 @@
+//! The local stack's own control API on 127.0.0.1:$ORDERLY_CONTROL_PORT, for people and tests: what runs,
+//! what was invoked with which outcome, firing a schedule now, and switchable faults on the management API.
+//! It has no counterpart in AWS and is never deployed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::StatusCode;
+use serde_json::json;
+
+use crate::Gateway;
+use crate::schedule;
+use crate::websocket::PushFault;
+
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/", get(summary))
+        .route("/invocations", get(invocations))
+        .route("/schedules/{function}/fire", post(fire))
+        .route(
+            "/faults/post-to-connection",
+            post(set_push_fault).delete(clear_push_fault),
+        )
+        .with_state(gateway)
+}
+
+async fn summary(State(gateway): State<Arc<Gateway>>) -> Json<serde_json::Value> {
+    let t = &gateway.template;
+    let resources: HashMap<&String, &String> = gateway
+        .resolver
+        .physical
+        .iter()
+        .map(|(id, p)| (id, &p.reference))
+        .collect();
+    Json(json!({
+        "functions": t.functions.values().map(|f| json!({"name": f.logical_id, "handler": f.handler})).collect::<Vec<_>>(),
+        "rest_routes": t.rest_routes.iter().map(|r| format!("{} {} → {}", r.method, r.path, r.function)).collect::<Vec<_>>(),
+        "websocket_routes": t.websocket.as_ref().map(|w| w.routes.clone()),
+        "sqs_mappings": t.sqs_mappings.iter().map(|m| format!("{} → {}", m.queue, m.function)).collect::<Vec<_>>(),
+        "schedules": t.schedules.iter().map(|s| format!("{} {}", s.function, s.expression)).collect::<Vec<_>>(),
+        "resources": resources,
+    }))
+}
+
+async fn invocations(
+    State(gateway): State<Arc<Gateway>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Json<serde_json::Value> {
+    Json(json!(
+        gateway
+            .invoker
+            .history(query.get("function").map(String::as_str))
+    ))
+}
+
+async fn fire(State(gateway): State<Arc<Gateway>>, Path(function): Path<String>) -> Response {
+    let Some(schedule) = gateway
+        .template
+        .schedules
+        .iter()
+        .find(|s| s.function == function)
+    else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"message": format!("{function} has no Schedule event")})),
+        )
+            .into_response();
+    };
+    match schedule::fire(&gateway, schedule).await {
+        Ok(result) => Json(json!({"result": result})).into_response(),
+        Err(e) => (
+            StatusCode::BAD_GATEWAY,
+            Json(json!({"message": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+async fn set_push_fault(
+    State(gateway): State<Arc<Gateway>>,
+    Json(fault): Json<PushFault>,
+) -> StatusCode {
+    *gateway.push_fault.lock().expect("fault lock") = Some(fault);
+    StatusCode::NO_CONTENT
+}
+
+async fn clear_push_fault(State(gateway): State<Arc<Gateway>>) -> StatusCode {
+    *gateway.push_fault.lock().expect("fault lock") = None;
+    StatusCode::NO_CONTENT
+}

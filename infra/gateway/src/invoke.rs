@@ -1,0 +1,147 @@
+//! Runs a function in-process the way Lambda would: its own task (a panic cannot take the gateway down),
+//! its own timeout from the template, a request id per invocation. Every outcome is logged and kept in a
+//! short history that the control API shows (tests read it to see retries happen).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use orderly_functions::{Handler, Invocation, State};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::template::FunctionDef;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error("function {0} is not in the template")]
+    UnknownFunction(String),
+    #[error("handler `{0}` is not in the registry")]
+    UnknownHandler(String),
+    #[error("the function panicked")]
+    Panicked,
+    #[error("the function timed out")]
+    TimedOut,
+    #[error("the function failed: {0}")]
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InvocationRecord {
+    pub function: String,
+    pub request_id: String,
+    pub at: DateTime<Utc>,
+    pub outcome: &'static str,
+    /// For SQS batches: how many records were handed over and how many the function reported failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchOutcome>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchOutcome {
+    pub size: usize,
+    pub failed: usize,
+}
+
+const HISTORY: usize = 2000;
+
+pub struct Invoker {
+    state: &'static State,
+    functions: BTreeMap<String, FunctionDef>,
+    lookup: fn(&str) -> Option<Handler>,
+    history: Mutex<VecDeque<InvocationRecord>>,
+}
+
+impl Invoker {
+    pub fn new(
+        state: &'static State,
+        functions: BTreeMap<String, FunctionDef>,
+        lookup: fn(&str) -> Option<Handler>,
+    ) -> Self {
+        Self {
+            state,
+            functions,
+            lookup,
+            history: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn functions(&self) -> &BTreeMap<String, FunctionDef> {
+        &self.functions
+    }
+
+    pub async fn invoke(
+        &self,
+        function: &str,
+        event: Value,
+        request_id: &str,
+    ) -> Result<Value, InvokeError> {
+        let def = self
+            .functions
+            .get(function)
+            .ok_or_else(|| InvokeError::UnknownFunction(function.to_owned()))?;
+        let handler = (self.lookup)(&def.handler)
+            .ok_or_else(|| InvokeError::UnknownHandler(def.handler.clone()))?;
+        let invocation = Invocation {
+            request_id: request_id.to_owned(),
+        };
+        let task = tokio::spawn(handler(event, invocation, self.state));
+        let abort = task.abort_handle();
+        let outcome = match tokio::time::timeout(def.timeout, task).await {
+            Err(_) => {
+                abort.abort();
+                Err(InvokeError::TimedOut)
+            }
+            Ok(Err(join)) if join.is_panic() => Err(InvokeError::Panicked),
+            Ok(Err(join)) => Err(InvokeError::Failed(join.to_string())),
+            Ok(Ok(result)) => result.map_err(|e| InvokeError::Failed(e.to_string())),
+        };
+        match &outcome {
+            Ok(_) => tracing::debug!(function, request_id, "invocation succeeded"),
+            Err(e) => tracing::error!(function, request_id, error = %e, "invocation failed"),
+        }
+        outcome
+    }
+
+    pub fn record(
+        &self,
+        function: &str,
+        request_id: &str,
+        outcome: &'static str,
+        batch: Option<BatchOutcome>,
+    ) {
+        let mut history = self.history.lock().expect("history lock");
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(InvocationRecord {
+            function: function.to_owned(),
+            request_id: request_id.to_owned(),
+            at: Utc::now(),
+            outcome,
+            batch,
+        });
+    }
+
+    pub fn history(&self, function: Option<&str>) -> Vec<InvocationRecord> {
+        let history = self.history.lock().expect("history lock");
+        history
+            .iter()
+            .filter(|r| function.is_none_or(|f| r.function == f))
+            .cloned()
+            .collect()
+    }
+}
+
+pub fn outcome_name<T>(result: &Result<T, InvokeError>) -> &'static str {
+    match result {
+        Ok(_) => "succeeded",
+        Err(InvokeError::Panicked) => "panicked",
+        Err(InvokeError::TimedOut) => "timed_out",
+        Err(_) => "failed",
+    }
+}
+
+pub fn new_request_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

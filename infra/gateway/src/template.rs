@@ -1,0 +1,469 @@
+//! Reads template.yaml into the topology the local stack runs: functions, REST routes, WebSocket routes,
+//! SQS event source mappings and schedules. CloudFormation's short-form tags (`!Ref`, `!GetAtt`, `!Sub`, …)
+//! become their long form, so the rest of the gateway sees plain JSON as CloudFormation does.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use serde_yaml_ng::Value as Yaml;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum TemplateError {
+    #[error("cannot read {0}: {1}")]
+    Read(String, std::io::Error),
+    #[error("template is not valid YAML: {0}")]
+    Yaml(#[from] serde_yaml_ng::Error),
+    #[error("{resource}: {problem}")]
+    Invalid { resource: String, problem: String },
+}
+
+fn invalid(resource: &str, problem: impl Into<String>) -> TemplateError {
+    TemplateError::Invalid {
+        resource: resource.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+/// The parsed template: raw resources (long-form JSON) and what the gateway runs from them.
+#[derive(Debug)]
+pub struct Template {
+    pub parameters: Map<String, Value>,
+    pub resources: BTreeMap<String, Resource>,
+    pub functions: BTreeMap<String, FunctionDef>,
+    pub rest_routes: Vec<RestRoute>,
+    pub websocket: Option<WebSocketApi>,
+    pub sqs_mappings: Vec<SqsMapping>,
+    pub schedules: Vec<ScheduleDef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub kind: String,
+    pub properties: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct FunctionDef {
+    pub logical_id: String,
+    pub handler: String,
+    pub timeout: Duration,
+    /// Globals' variables overlaid by the function's own, unresolved.
+    pub environment: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestRoute {
+    pub method: String,
+    /// API Gateway resource path, e.g. `/api/v1/products/{id}`.
+    pub path: String,
+    pub function: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebSocketApi {
+    pub logical_id: String,
+    /// The body field named by `RouteSelectionExpression` (`$request.body.<field>`).
+    pub selection_field: String,
+    /// Route key (`$connect`, `$default`, `subscribe`, …) → function logical id.
+    pub routes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SqsMapping {
+    pub function: String,
+    pub queue: String,
+    pub batch_size: i32,
+    pub report_batch_item_failures: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduleDef {
+    pub function: String,
+    pub name: String,
+    pub expression: String,
+}
+
+/// Short-form tag → long-form intrinsic, recursively.
+fn to_json(yaml: Yaml) -> Value {
+    match yaml {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => Value::Bool(b),
+        Yaml::Number(n) => serde_json::to_value(n).unwrap_or(Value::Null),
+        Yaml::String(s) => Value::String(s),
+        Yaml::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        Yaml::Mapping(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| format!("{k:?}")),
+                        to_json(v),
+                    )
+                })
+                .collect(),
+        ),
+        Yaml::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let value = to_json(tagged.value);
+            match name {
+                "Ref" | "Condition" => json!({ name: value }),
+                "GetAtt" => match value {
+                    Value::String(s) => {
+                        let (resource, attribute) = s.split_once('.').unwrap_or((&s, ""));
+                        json!({"Fn::GetAtt": [resource, attribute]})
+                    }
+                    other => json!({"Fn::GetAtt": other}),
+                },
+                other => json!({ format!("Fn::{other}"): value }),
+            }
+        }
+    }
+}
+
+/// Every resource a value refers to: `Ref`, `Fn::GetAtt`, and `${Name}` / `${Name.Attr}` inside `Fn::Sub`.
+pub fn referenced_ids(value: &Value) -> Vec<String> {
+    let mut ids = Vec::new();
+    collect_refs(value, &mut ids);
+    ids
+}
+
+fn collect_refs(value: &Value, ids: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("Ref", Value::String(id)) => ids.push(id.clone()),
+                    ("Fn::GetAtt", Value::Array(parts)) => {
+                        ids.extend(parts.first().and_then(Value::as_str).map(str::to_owned));
+                    }
+                    ("Fn::Sub", Value::String(text)) => ids.extend(
+                        sub_names(text).map(|n| n.split('.').next().unwrap_or(n).to_owned()),
+                    ),
+                    _ => collect_refs(inner, ids),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, ids)),
+        _ => {}
+    }
+}
+
+/// The `${…}` names in a `Fn::Sub` string (`${!Literal}` is an escape, not a name).
+pub fn sub_names(text: &str) -> impl Iterator<Item = &str> {
+    text.split("${")
+        .skip(1)
+        .filter_map(|part| part.split_once('}').map(|(name, _)| name))
+        .filter(|n| !n.starts_with('!'))
+}
+
+impl Template {
+    pub fn load(path: &Path) -> Result<Self, TemplateError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| TemplateError::Read(path.display().to_string(), e))?;
+        Self::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, TemplateError> {
+        let mut yaml: Yaml = serde_yaml_ng::from_str(text)?;
+        yaml.apply_merge()?;
+        let root = to_json(yaml);
+        let parameters = root
+            .get("Parameters")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let globals = root
+            .pointer("/Globals/Function")
+            .cloned()
+            .unwrap_or(json!({}));
+        let mut resources = BTreeMap::new();
+        for (id, body) in root
+            .get("Resources")
+            .and_then(Value::as_object)
+            .ok_or_else(|| invalid("Resources", "missing"))?
+        {
+            let kind = body
+                .get("Type")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid(id, "has no Type"))?;
+            let properties = body.get("Properties").cloned().unwrap_or(json!({}));
+            resources.insert(
+                id.clone(),
+                Resource {
+                    kind: kind.to_owned(),
+                    properties,
+                },
+            );
+        }
+
+        let mut template = Template {
+            parameters,
+            functions: BTreeMap::new(),
+            rest_routes: Vec::new(),
+            websocket: None,
+            sqs_mappings: Vec::new(),
+            schedules: Vec::new(),
+            resources,
+        };
+        template.read_functions(&globals)?;
+        template.websocket = template.read_websocket()?;
+        Ok(template)
+    }
+
+    fn read_functions(&mut self, globals: &Value) -> Result<(), TemplateError> {
+        for (id, resource) in &self.resources {
+            if resource.kind != "AWS::Serverless::Function" {
+                continue;
+            }
+            let props = &resource.properties;
+            let setting = |name: &str| props.get(name).or_else(|| globals.get(name));
+            let handler = setting("Handler")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid(id, "has no Handler"))?;
+            let timeout = setting("Timeout").and_then(Value::as_u64).unwrap_or(3);
+            let mut environment = globals
+                .pointer("/Environment/Variables")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(own) = props
+                .pointer("/Environment/Variables")
+                .and_then(Value::as_object)
+            {
+                environment.extend(own.clone());
+            }
+            self.functions.insert(
+                id.clone(),
+                FunctionDef {
+                    logical_id: id.clone(),
+                    handler: handler.to_owned(),
+                    timeout: Duration::from_secs(timeout),
+                    environment,
+                },
+            );
+
+            for (event_name, event) in props
+                .get("Events")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let kind = event
+                    .get("Type")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let ep = event.get("Properties").cloned().unwrap_or(json!({}));
+                let text = |name: &str| ep.get(name).and_then(Value::as_str).map(str::to_owned);
+                let context = format!("{id}.Events.{event_name}");
+                match kind {
+                    "Api" => self.rest_routes.push(RestRoute {
+                        method: text("Method")
+                            .ok_or_else(|| invalid(&context, "has no Method"))?
+                            .to_uppercase(),
+                        path: text("Path").ok_or_else(|| invalid(&context, "has no Path"))?,
+                        function: id.clone(),
+                    }),
+                    "SQS" => {
+                        let queue = ep
+                            .get("Queue")
+                            .map(referenced_ids)
+                            .and_then(|ids| ids.into_iter().next());
+                        let types = ep.get("FunctionResponseTypes").and_then(Value::as_array);
+                        self.sqs_mappings.push(SqsMapping {
+                            function: id.clone(),
+                            queue: queue.ok_or_else(|| {
+                                invalid(&context, "Queue must refer to a queue in this template")
+                            })?,
+                            batch_size: ep.get("BatchSize").and_then(Value::as_i64).unwrap_or(10)
+                                as i32,
+                            report_batch_item_failures: types
+                                .is_some_and(|t| t.iter().any(|v| v == "ReportBatchItemFailures")),
+                        });
+                    }
+                    "Schedule" | "ScheduleV2" => self.schedules.push(ScheduleDef {
+                        function: id.clone(),
+                        name: event_name.clone(),
+                        expression: text("Schedule")
+                            .or_else(|| text("ScheduleExpression"))
+                            .ok_or_else(|| invalid(&context, "has no Schedule"))?,
+                    }),
+                    other => {
+                        tracing::warn!(event = %context, kind = other, "event type not emulated locally")
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn of_kind<'a>(&'a self, ids: Vec<String>, kind: &'a str) -> impl Iterator<Item = String> + 'a {
+        ids.into_iter()
+            .filter(move |id| self.resources.get(id).is_some_and(|r| r.kind == kind))
+    }
+
+    fn read_websocket(&self) -> Result<Option<WebSocketApi>, TemplateError> {
+        let Some((api_id, api)) = self.resources.iter().find(|(_, r)| {
+            r.kind == "AWS::ApiGatewayV2::Api"
+                && r.properties.get("ProtocolType") == Some(&json!("WEBSOCKET"))
+        }) else {
+            return Ok(None);
+        };
+        let expression = api
+            .properties
+            .get("RouteSelectionExpression")
+            .and_then(Value::as_str)
+            .unwrap_or("$request.body.action");
+        let selection_field = expression.strip_prefix("$request.body.").ok_or_else(|| {
+            invalid(
+                api_id,
+                "only $request.body.<field> route selection is emulated",
+            )
+        })?;
+        let mut routes = BTreeMap::new();
+        for (route_id, route) in self
+            .resources
+            .iter()
+            .filter(|(_, r)| r.kind == "AWS::ApiGatewayV2::Route")
+        {
+            if !referenced_ids(route.properties.get("ApiId").unwrap_or(&Value::Null))
+                .contains(api_id)
+            {
+                continue;
+            }
+            let key = route
+                .properties
+                .get("RouteKey")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid(route_id, "has no RouteKey"))?;
+            let target = route
+                .properties
+                .get("Target")
+                .map(referenced_ids)
+                .unwrap_or_default();
+            let integration = self
+                .of_kind(target, "AWS::ApiGatewayV2::Integration")
+                .next()
+                .ok_or_else(|| {
+                    invalid(route_id, "Target must name an integration in this template")
+                })?;
+            let uri = self.resources[&integration]
+                .properties
+                .get("IntegrationUri")
+                .map(referenced_ids)
+                .unwrap_or_default();
+            let function = self
+                .of_kind(uri, "AWS::Serverless::Function")
+                .next()
+                .ok_or_else(|| {
+                    invalid(
+                        &integration,
+                        "IntegrationUri must name a function in this template",
+                    )
+                })?;
+            routes.insert(key.to_owned(), function);
+        }
+        Ok(Some(WebSocketApi {
+            logical_id: api_id.clone(),
+            selection_field: selection_field.to_owned(),
+            routes,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn real_template() -> Template {
+        Template::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"))
+            .expect("template.yaml parses")
+    }
+
+    #[test]
+    fn short_form_tags_become_long_form() {
+        let t = Template::parse(
+            "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      A: !Ref X\n      B: !GetAtt Y.Arn\n      C: !Sub '${Z.Arn}/x'\n      D: !Join [',', [!Ref P]]\n",
+        )
+        .unwrap();
+        let props = &t.resources["Q"].properties;
+        assert_eq!(props["A"], json!({"Ref": "X"}));
+        assert_eq!(props["B"], json!({"Fn::GetAtt": ["Y", "Arn"]}));
+        assert_eq!(props["C"], json!({"Fn::Sub": "${Z.Arn}/x"}));
+        assert_eq!(referenced_ids(props), vec!["X", "Y", "Z", "P"]);
+    }
+
+    #[test]
+    fn every_function_handler_is_in_the_registry_and_every_handler_is_deployed() {
+        let t = real_template();
+        let deployed: Vec<&str> = t.functions.values().map(|f| f.handler.as_str()).collect();
+        for handler in &deployed {
+            assert!(
+                orderly_functions::lookup(handler).is_some(),
+                "template names handler `{handler}`, the registry does not"
+            );
+        }
+        for name in orderly_functions::HANDLER_NAMES {
+            assert!(
+                deployed.contains(name),
+                "handler `{name}` is registered but no function in template.yaml runs it"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_routes_mappings_schedules_and_websocket_routes() {
+        let t = real_template();
+        assert!(t.rest_routes.contains(&RestRoute {
+            method: "GET".into(),
+            path: "/health".into(),
+            function: "HealthFunction".into()
+        }));
+        let push = t
+            .sqs_mappings
+            .iter()
+            .find(|m| m.function == "WsPushFunction")
+            .expect("ws-push is mapped");
+        assert_eq!(
+            (
+                push.queue.as_str(),
+                push.batch_size,
+                push.report_batch_item_failures
+            ),
+            ("WsPushQueue", 10, true)
+        );
+        assert!(
+            t.schedules
+                .iter()
+                .any(|s| s.function == "WsPruneFunction" && s.expression == "rate(10 minutes)")
+        );
+        let ws = t.websocket.expect("a WebSocket API");
+        assert_eq!(ws.selection_field, "action");
+        assert_eq!(ws.routes["$connect"], "WsConnectFunction");
+        assert_eq!(ws.routes["$default"], "WsDefaultFunction");
+        assert_eq!(
+            t.functions["MigrateFunction"].timeout,
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            t.functions["WsPushFunction"].timeout,
+            Duration::from_secs(10),
+            "Globals' Timeout applies"
+        );
+        assert!(
+            t.functions["HealthFunction"]
+                .environment
+                .contains_key("HEALTH_QUEUE_URLS")
+        );
+        assert!(
+            t.functions["HealthFunction"]
+                .environment
+                .contains_key("DATABASE_URL"),
+            "Globals' variables apply"
+        );
+    }
+}

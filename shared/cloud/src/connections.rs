@@ -1,0 +1,81 @@
+use std::future::Future;
+
+use aws_config::SdkConfig;
+use aws_sdk_apigatewaymanagement::primitives::Blob;
+use thiserror::Error;
+
+use crate::CloudError;
+
+#[derive(Debug, Error)]
+pub enum PushError {
+    /// The client has gone: forget the connection, do not retry.
+    #[error("connection {0} is gone")]
+    Gone(String),
+    /// Anything else (throttling, an outage): worth retrying.
+    #[error(transparent)]
+    Failed(#[from] CloudError),
+}
+
+/// Sends to and closes WebSocket connections held by API Gateway.
+pub trait ConnectionPusher: Send + Sync {
+    fn push(
+        &self,
+        connection_id: &str,
+        payload: Vec<u8>,
+    ) -> impl Future<Output = Result<(), PushError>> + Send;
+    fn close(&self, connection_id: &str) -> impl Future<Output = Result<(), PushError>> + Send;
+}
+
+/// The `@connections` management API of the WebSocket API. Its endpoint is the API's own URL
+/// (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`), so it is always set explicitly and never
+/// taken from `AWS_ENDPOINT_URL`, which points at the emulator.
+#[derive(Clone, Debug)]
+pub struct ApiGatewayConnections {
+    client: aws_sdk_apigatewaymanagement::Client,
+}
+
+impl ApiGatewayConnections {
+    pub fn new(sdk: &SdkConfig, endpoint: &str) -> Self {
+        let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+            .endpoint_url(endpoint)
+            .build();
+        Self {
+            client: aws_sdk_apigatewaymanagement::Client::from_conf(config),
+        }
+    }
+}
+
+impl ConnectionPusher for ApiGatewayConnections {
+    async fn push(&self, connection_id: &str, payload: Vec<u8>) -> Result<(), PushError> {
+        match self
+            .client
+            .post_to_connection()
+            .connection_id(connection_id)
+            .data(Blob::new(payload))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
+                Err(PushError::Gone(connection_id.to_owned()))
+            }
+            Err(e) => Err(CloudError::from_sdk("execute-api:PostToConnection", e).into()),
+        }
+    }
+
+    async fn close(&self, connection_id: &str) -> Result<(), PushError> {
+        match self
+            .client
+            .delete_connection()
+            .connection_id(connection_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_gone_exception()) => {
+                Err(PushError::Gone(connection_id.to_owned()))
+            }
+            Err(e) => Err(CloudError::from_sdk("execute-api:DeleteConnection", e).into()),
+        }
+    }
+}

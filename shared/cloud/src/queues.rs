@@ -1,0 +1,29 @@
+use aws_config::SdkConfig;
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use crate::CloudError;
+
+#[derive(Clone, Debug)]
+pub struct SqsQueues {
+    client: aws_sdk_sqs::Client,
+}
+
+impl SqsQueues {
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_sqs::Client::new(sdk),
+        }
+    }
+
+    /// Proves the queue exists and we may read its attributes (what the health check needs, no more).
+    pub async fn probe(&self, queue_url: &str) -> Result<(), CloudError> {
+        self.client
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("sqs:GetQueueAttributes", e))?;
+        Ok(())
+    }
+}
