@@ -53,7 +53,8 @@ pub async fn on_message(db: &Pool, connection_id: &str, body: &str) -> Result<Va
     Ok(match message {
         ClientMessage::Ping => {
             ws_connections::touch(&db, connection_id).await?;
-            json!({"type": "pong"})
+            // A client cannot otherwise learn its own id, which support and tests need.
+            json!({"type": "pong", "connection_id": connection_id})
         }
         ClientMessage::Subscribe { topics } => match parse_topics(&topics) {
             Err(e) => error_reply("INVALID_TOPIC", e),

@@ -23,7 +23,9 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/schedules/{function}/fire", post(fire))
         .route(
             "/faults/post-to-connection",
-            post(set_push_fault).delete(clear_push_fault),
+            get(push_fault)
+                .post(set_push_fault)
+                .delete(clear_push_fault),
         )
         .with_state(gateway)
 }
@@ -78,6 +80,10 @@ async fn fire(State(gateway): State<Arc<Gateway>>, Path(function): Path<String>)
         )
             .into_response(),
     }
+}
+
+async fn push_fault(State(gateway): State<Arc<Gateway>>) -> Json<Option<PushFault>> {
+    Json(gateway.push_fault.lock().expect("fault lock").clone())
 }
 
 async fn set_push_fault(

@@ -40,10 +40,15 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Consumes one injected management-API fault, if any is armed.
-    pub fn take_push_fault(&self) -> Option<PushFault> {
+    /// Consumes one injected management-API fault for this connection, if one is armed.
+    pub fn take_push_fault(&self, connection_id: &str) -> Option<PushFault> {
         let mut armed = self.push_fault.lock().expect("fault lock");
-        let fault = armed.as_mut().filter(|f| f.count > 0)?;
+        let fault = armed.as_mut().filter(|f| {
+            f.count > 0
+                && f.connection_id
+                    .as_deref()
+                    .is_none_or(|target| target == connection_id)
+        })?;
         fault.count -= 1;
         Some(fault.clone())
     }

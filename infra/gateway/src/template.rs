@@ -467,3 +467,28 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod lint {
+    use std::process::Command;
+
+    /// cfn-lint validates the template against CloudFormation's and SAM's specifications.
+    #[test]
+    fn template_passes_cfn_lint() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let cfn_lint =
+            std::env::var("CFN_LINT").unwrap_or_else(|_| format!("{root}/.venv/bin/cfn-lint"));
+        let output = Command::new(&cfn_lint)
+            .arg(format!("{root}/template.yaml"))
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {cfn_lint} ({e}); run infra/scripts/venv.sh or set CFN_LINT")
+            });
+        assert!(
+            output.status.success(),
+            "cfn-lint found problems:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

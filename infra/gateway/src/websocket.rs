@@ -52,12 +52,15 @@ impl Sockets {
     }
 }
 
-/// A switchable fault on `POST @connections`: the next `count` calls answer `status` with `error_type`.
+/// A switchable fault on `POST @connections`: the next `count` calls (to `connection_id` only, when set)
+/// answer `status` with `error_type`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PushFault {
     pub status: u16,
     pub error_type: String,
     pub count: u32,
+    #[serde(default)]
+    pub connection_id: Option<String>,
 }
 
 pub fn router(gateway: Arc<Gateway>) -> Router {
@@ -362,7 +365,7 @@ async fn manage(
 ) -> Response {
     let iso = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
     if method == http::Method::POST
-        && let Some(fault) = gateway.take_push_fault()
+        && let Some(fault) = gateway.take_push_fault(&id)
     {
         tracing::warn!(connection_id = %id, status = fault.status, "injected fault on PostToConnection");
         let status =
@@ -385,10 +388,11 @@ async fn manage(
                 .send(Outgoing::Text(String::from_utf8_lossy(&body).into_owned()));
             StatusCode::OK.into_response()
         }
+        // The wire names of the GetConnection output (restJson1 is camelCase, timestamps ISO 8601).
         http::Method::GET => Json(json!({
-            "ConnectedAt": iso(socket.connected_at),
-            "LastActiveAt": iso(socket.last_active_at),
-            "Identity": {"SourceIp": socket.source_ip, "UserAgent": socket.user_agent},
+            "connectedAt": iso(socket.connected_at),
+            "lastActiveAt": iso(socket.last_active_at),
+            "identity": {"sourceIp": socket.source_ip, "userAgent": socket.user_agent},
         }))
         .into_response(),
         http::Method::DELETE => {

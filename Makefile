@@ -1,0 +1,32 @@
+# Orderly: the two commands that matter are `make dev` and `make test`.
+.PHONY: dev test stop lint fmt build release clean help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+dev: ## run the whole system locally: Postgres, the AWS emulator, the gateway (Ctrl-C stops all)
+	@infra/scripts/stack.sh
+
+test: ## every check and test: fmt, clippy, unit, integration (Postgres), end-to-end (local stack)
+	@infra/scripts/test.sh
+
+stop: ## stop a `make dev` stack running elsewhere
+	@infra/scripts/stop.sh
+
+lint: ## rustfmt check and clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt: ## format the code
+	cargo fmt --all
+
+build: ## debug build of everything
+	cargo build --workspace
+
+release: ## the Lambda artifact for arm64, as `sam build` makes it (needs cargo-lambda and zig)
+	cargo lambda build --release --arm64 --bin bootstrap --lambda-dir target/lambda-arm64
+
+clean: ## remove build output and local state (the Postgres cluster too)
+	-infra/scripts/postgres.sh stop
+	cargo clean
+	rm -rf .local .venv /tmp/orderly-$$(printf '%s' "$$(pwd)" | cksum | cut -d' ' -f1)

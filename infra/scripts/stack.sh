@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# `make dev`: Postgres (private cluster, or DATABASE_URL), the AWS emulator (moto, LocalStack, or
+# AWS_ENDPOINT_URL), migrations, and the local gateway, in the foreground. Ctrl-C or SIGTERM stops
+# everything this script started and nothing else.
+source "$(dirname "$0")/common.sh"
+
+PIDFILE="$LOCAL_DIR/stack-$ORDERLY_API_PORT.pid"
+if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+  die "the local stack is already running (pid $(cat "$PIDFILE")): REST http://127.0.0.1:$ORDERLY_API_PORT, WebSocket ws://127.0.0.1:$ORDERLY_WS_PORT. Stop it with Ctrl-C in its terminal or 'make stop'."
+fi
+for port in "$ORDERLY_API_PORT" "$ORDERLY_WS_PORT" "$ORDERLY_CONTROL_PORT"; do
+  port_in_use "$port" && die "port $port is already in use by another program; set ORDERLY_API_PORT / ORDERLY_WS_PORT / ORDERLY_CONTROL_PORT"
+done
+echo $$ >"$PIDFILE"
+
+emulator_pid="" gateway_pid="" started_postgres=""
+cleanup() {
+  trap - EXIT INT TERM
+  set +e # cleanup must run to the end whatever a step returns
+  [ -n "$gateway_pid" ] && kill -TERM "$gateway_pid" 2>/dev/null && wait "$gateway_pid" 2>/dev/null
+  if [ -n "$emulator_pid" ]; then
+    # The emulator may have children of its own (LocalStack does): stop its whole process group.
+    kill -TERM -- "-$emulator_pid" 2>/dev/null || kill -TERM "$emulator_pid" 2>/dev/null
+    wait "$emulator_pid" 2>/dev/null
+  fi
+  [ -n "$started_postgres" ] && "$ROOT/infra/scripts/postgres.sh" stop
+  rm -f "$PIDFILE"
+  log "stopped"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Build while the services start: the gateway binary is the slow part on a fresh clone.
+if [ -z "${ORDERLY_SKIP_BUILD:-}" ]; then
+  log "building the local gateway"
+  (cd "$ROOT" && cargo build --quiet -p orderly-local)
+fi
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  "$ROOT/infra/scripts/postgres.sh" status >/dev/null 2>&1 || started_postgres=1
+  "$ROOT/infra/scripts/postgres.sh" start
+  DATABASE_URL="$("$ROOT/infra/scripts/postgres.sh" url)"
+fi
+export DATABASE_URL
+
+if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
+  port_in_use "$ORDERLY_EMULATOR_PORT" && die "port $ORDERLY_EMULATOR_PORT (AWS emulator) is in use; stop what holds it or set AWS_ENDPOINT_URL to use it"
+  [ "$AWS_EMULATOR" = moto ] && "$ROOT/infra/scripts/venv.sh"
+  log "starting $AWS_EMULATOR on 127.0.0.1:$ORDERLY_EMULATOR_PORT"
+  set -m # its own process group, so cleanup reaches its children
+  "$ROOT/infra/scripts/emulator.sh" >"$LOCAL_DIR/emulator.log" 2>&1 &
+  emulator_pid=$!
+  set +m
+  wait_for_port "$ORDERLY_EMULATOR_PORT" "${ORDERLY_EMULATOR_START_SECONDS:-120}" \
+    || die "$AWS_EMULATOR did not start; see $LOCAL_DIR/emulator.log"
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$ORDERLY_EMULATOR_PORT"
+fi
+# Emulators accept any credentials; real ones, when set, are left alone.
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+
+ORDERLY_TEMPLATE="$ROOT/template.yaml" "$ROOT/target/debug/orderly-local" &
+gateway_pid=$!
+wait "$gateway_pid"
+status=$?
+gateway_pid=""
+exit "$status"

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `make test`: formatting, lints, unit and integration tests (real Postgres, a database per test), then the
+# end-to-end suite against a local stack started for it on its own ports and database, then the outage
+# test that stops Postgres. Installs what a fresh machine lacks. Exits non-zero on the first failure.
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+started_at=$SECONDS
+
+# The test stack runs beside a `make dev` stack without touching it.
+export ORDERLY_API_PORT=${ORDERLY_TEST_API_PORT:-3100} ORDERLY_WS_PORT=${ORDERLY_TEST_WS_PORT:-3101}
+export ORDERLY_CONTROL_PORT=${ORDERLY_TEST_CONTROL_PORT:-3102} ORDERLY_EMULATOR_PORT=${ORDERLY_TEST_EMULATOR_PORT:-4567}
+# Redelivery after a failed batch in seconds, not the template's minutes.
+export ORDERLY_QUEUE_VISIBILITY_SECONDS=${ORDERLY_QUEUE_VISIBILITY_SECONDS:-2}
+
+step() { log "── $* ($((SECONDS - started_at)) s)"; }
+
+step "rustfmt"
+cargo fmt --all -- --check
+step "clippy"
+cargo clippy --quiet --workspace --all-targets -- -D warnings
+
+step "tools"
+"$ROOT/infra/scripts/venv.sh"
+export CFN_LINT="$VENV/bin/cfn-lint"
+started_postgres=""
+if [ -z "${DATABASE_URL:-}" ]; then
+  "$ROOT/infra/scripts/postgres.sh" status >/dev/null 2>&1 || started_postgres=1
+  "$ROOT/infra/scripts/postgres.sh" start
+  server_url="postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/postgres"
+  export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$server_url}"
+  # The end-to-end stack gets its own database, fresh each run.
+  psql "$server_url" -qc "DROP DATABASE IF EXISTS orderly_e2e WITH (FORCE)" -c "CREATE DATABASE orderly_e2e" >/dev/null
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/orderly_e2e"
+  # Leftovers of earlier runs' per-test databases.
+  for db in $(psql "$server_url" -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'orderly_test_%'"); do
+    psql "$server_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+  done
+else
+  export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$DATABASE_URL}"
+fi
+
+stack_pid=""
+finish() {
+  local status=$?
+  set +e # cleanup must run to the end whatever a step returns
+  if [ -n "$stack_pid" ]; then
+    kill -TERM "$stack_pid" 2>/dev/null && wait "$stack_pid" 2>/dev/null
+  fi
+  [ -n "$started_postgres" ] && "$ROOT/infra/scripts/postgres.sh" stop
+  if [ "$status" = 0 ]; then log "all tests passed in $((SECONDS - started_at)) s"; else
+    log "tests FAILED (exit $status) after $((SECONDS - started_at)) s; stack log: $LOCAL_DIR/test-stack.log"
+  fi
+}
+trap finish EXIT
+
+step "unit and integration tests"
+cargo test --workspace --exclude orderly-e2e
+
+step "starting the local stack for end-to-end tests ($AWS_EMULATOR)"
+cargo build --quiet -p orderly-local
+ORDERLY_SKIP_BUILD=1 "$ROOT/infra/scripts/stack.sh" >"$LOCAL_DIR/test-stack.log" 2>&1 &
+stack_pid=$!
+for _ in $(seq 1 "${ORDERLY_STACK_START_SECONDS:-180}"); do
+  grep -q "local stack is up" "$LOCAL_DIR/test-stack.log" && break
+  kill -0 "$stack_pid" 2>/dev/null || { tail -30 "$LOCAL_DIR/test-stack.log"; die "the local stack exited during start"; }
+  sleep 1
+done
+grep -q "local stack is up" "$LOCAL_DIR/test-stack.log" || { tail -30 "$LOCAL_DIR/test-stack.log"; die "the local stack did not start"; }
+export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:$ORDERLY_EMULATOR_PORT}"
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+
+step "end-to-end tests"
+cargo test -p orderly-e2e --test api --test websocket --test events
+
+if [ -n "${TEST_DATABASE_URL:-}" ] && [ "$TEST_DATABASE_URL" = "postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/postgres" ]; then
+  step "outage test (stops and restarts Postgres)"
+  cargo test -p orderly-e2e --test outage
+else
+  log "the outage test stops the private cluster; with an external DATABASE_URL it cannot run, and did not"
+fi

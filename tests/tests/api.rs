@@ -1,0 +1,85 @@
+//! The REST API's front door, black box.
+
+use orderly_e2e::Stack;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn health_reports_every_dependency_healthy() {
+    let stack = Stack::from_env();
+    let response = stack
+        .http
+        .get(format!("{}/health", stack.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert!(response.headers().contains_key("x-amzn-requestid"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "healthy");
+    assert_eq!(
+        body["checks"],
+        json!({"database": "healthy", "queues": "healthy", "storage": "healthy"})
+    );
+    assert_eq!(body["failing"], json!([]));
+    assert!(body["version"].as_str().is_some_and(|v| !v.is_empty()));
+    assert!(body["uptime"].as_str().is_some_and(|u| u.ends_with('s')));
+    assert!(body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_as_api_gateway_does() {
+    let stack = Stack::from_env();
+    for (method, path) in [
+        ("GET", "/no/such/route"),
+        ("POST", "/health"),
+        ("DELETE", "/"),
+    ] {
+        let response = stack
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", stack.api))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{method} {path}");
+        assert_eq!(
+            response.headers()["x-amzn-errortype"],
+            "MissingAuthenticationTokenException"
+        );
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"message": "Missing Authentication Token"})
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_ten_megabytes_is_refused_and_the_gateway_keeps_serving() {
+    let stack = Stack::from_env();
+    let oversized = vec![b'x'; 10 * 1024 * 1024 + 1];
+    let response = stack
+        .http
+        .get(format!("{}/health", stack.api))
+        .body(oversized)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"message": "Request Too Long"})
+    );
+
+    let malformed = stack
+        .http
+        .get(format!("{}/health", stack.api))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        malformed.status(),
+        200,
+        "the proxy passes bodies through; health ignores it"
+    );
+}

@@ -1,0 +1,174 @@
+//! Events through the real topology: SNS `order-events` → filtered SQS subscription → event source
+//! mapping → worker → WebSocket, including a retry after a failure and a poison message in the DLQ.
+
+use std::time::Duration;
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use orderly_e2e::{Socket, Stack, eventually};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn publish_order_event(stack: &Stack, order: Uuid, status: &str) -> Uuid {
+    let sns = aws_sdk_sns::Client::new(&stack.aws().await);
+    let event_id = Uuid::now_v7();
+    let envelope = json!({
+        "event_id": event_id,
+        "event_type": "order.paid",
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "data": {"order_id": order, "status": status},
+    });
+    let attribute = MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value("order.paid")
+        .build()
+        .unwrap();
+    sns.publish()
+        .topic_arn(stack.topic_arn(&sns, "OrderEventsTopic").await)
+        .message(envelope.to_string())
+        .message_attributes("event_type", attribute)
+        .send()
+        .await
+        .expect("publish");
+    event_id
+}
+
+async fn follow_order(stack: &Stack, order: Uuid) -> Socket {
+    let mut socket = stack.connect().await;
+    socket
+        .send(json!({"action": "subscribe", "topics": [format!("order:{order}")]}))
+        .await;
+    assert_eq!(
+        socket.receive_json(Duration::from_secs(10)).await["type"],
+        "subscribed"
+    );
+    socket
+}
+
+#[tokio::test]
+async fn an_order_event_published_to_sns_reaches_the_socket_following_it() {
+    let stack = Stack::from_env();
+    let order = Uuid::now_v7();
+    let mut socket = follow_order(&stack, order).await;
+    let event_id = publish_order_event(&stack, order, "PAID").await;
+
+    let update = socket.receive_json(WAIT).await;
+    assert_eq!(update["type"], "order.status");
+    assert_eq!(update["order_id"], json!(order));
+    assert_eq!(update["status"], "PAID");
+    assert_eq!(update["event_id"], json!(event_id));
+    socket.close().await;
+}
+
+#[tokio::test]
+async fn a_message_whose_push_fails_once_is_redelivered_and_then_succeeds() {
+    let stack = Stack::from_env();
+    let order = Uuid::now_v7();
+    let mut socket = follow_order(&stack, order).await;
+    let connection_id = socket.connection_id().await;
+    let before = stack
+        .control_json("/invocations?function=WsPushFunction")
+        .await
+        .as_array()
+        .unwrap()
+        .len();
+
+    // The next push to this connection fails with a non-retryable AWS error, so the worker reports the
+    // message as a batch item failure and SQS redelivers it after the visibility timeout.
+    let fault = json!({"status": 403, "error_type": "ForbiddenException", "count": 1, "connection_id": connection_id});
+    let armed = stack
+        .http
+        .post(format!("{}/faults/post-to-connection", stack.control))
+        .json(&fault)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(armed.status(), 204);
+    publish_order_event(&stack, order, "PAID").await;
+
+    let update = socket.receive_json(WAIT).await;
+    assert_eq!(
+        (update["type"].as_str(), update["status"].as_str()),
+        (Some("order.status"), Some("PAID"))
+    );
+    let remaining = stack.control_json("/faults/post-to-connection").await;
+    assert_eq!(
+        remaining["count"], 0,
+        "the fault was hit before the delivery that succeeded"
+    );
+    let history = stack
+        .control_json("/invocations?function=WsPushFunction")
+        .await;
+    let failed_batches = history.as_array().unwrap()[before..]
+        .iter()
+        .filter(|r| r["batch"]["failed"].as_u64() > Some(0))
+        .count();
+    assert!(
+        failed_batches >= 1,
+        "a batch reported the failed message: {history}"
+    );
+    socket.close().await;
+}
+
+#[tokio::test]
+async fn a_message_that_always_fails_lands_in_the_dead_letter_queue() {
+    let stack = Stack::from_env();
+    let sqs = aws_sdk_sqs::Client::new(&stack.aws().await);
+    let queue = stack.queue_url(&sqs, "WsPushQueue").await;
+    let dlq = stack.queue_url(&sqs, "WsPushDLQ").await;
+    let poison = format!("not an event envelope {}", Uuid::now_v7());
+    sqs.send_message()
+        .queue_url(&queue)
+        .message_body(&poison)
+        .send()
+        .await
+        .expect("send");
+
+    let dead: Value = eventually(
+        "the poison message to reach WsPushDLQ",
+        Duration::from_secs(60),
+        || {
+            let (sqs, dlq, poison) = (&sqs, &dlq, &poison);
+            async move {
+                let received = sqs
+                    .receive_message()
+                    .queue_url(dlq)
+                    .max_number_of_messages(10)
+                    .message_system_attribute_names(
+                        aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+                    )
+                    .send()
+                    .await
+                    .ok()?;
+                let message = received
+                    .messages
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|m| m.body() == Some(poison.as_str()))?;
+                sqs.delete_message()
+                    .queue_url(dlq)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .ok()?;
+                Some(json!({"body": message.body()}))
+            }
+        },
+    )
+    .await;
+    assert_eq!(dead["body"], json!(poison));
+    let history = stack
+        .control_json("/invocations?function=WsPushFunction")
+        .await;
+    let failures = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["batch"]["failed"].as_u64() > Some(0))
+        .count();
+    assert!(
+        failures >= 3,
+        "the worker failed it on each of the 3 receives (maxReceiveCount) first: {history}"
+    );
+}
