@@ -36,46 +36,40 @@ fn to_json(value: impl Serialize) -> Result<Value, FunctionError> {
         .map_err(|e| FunctionError::Failed(format!("response did not serialise: {e}")))
 }
 
-/// A REST API route (API Gateway proxy integration, payload v1).
-pub async fn http<F, Fut>(
+/// An API Gateway proxy request: a REST route (payload v1) or a WebSocket route.
+pub trait ApiRequest: DeserializeOwned {
+    const KIND: &'static str;
+    fn request_id(&self) -> Option<String>;
+}
+
+impl ApiRequest for ApiGatewayProxyRequest {
+    const KIND: &'static str = "API Gateway proxy request";
+    fn request_id(&self) -> Option<String> {
+        self.request_context.request_id.clone()
+    }
+}
+
+impl ApiRequest for ApiGatewayWebsocketProxyRequest {
+    const KIND: &'static str = "API Gateway WebSocket request";
+    fn request_id(&self) -> Option<String> {
+        self.request_context.request_id.clone()
+    }
+}
+
+/// An API route: the handler's error becomes the documented JSON error response.
+pub async fn api<R, F, Fut>(
     event: Value,
     invocation: Invocation,
     state: &'static State,
     handler: F,
 ) -> Result<Value, FunctionError>
 where
-    F: FnOnce(ApiGatewayProxyRequest, &'static State) -> Fut,
+    R: ApiRequest,
+    F: FnOnce(R, &'static State) -> Fut,
     Fut: Future<Output = Result<ApiGatewayProxyResponse, ApiError>>,
 {
-    let request: ApiGatewayProxyRequest = parse(event, "API Gateway proxy request")?;
-    let request_id = request
-        .request_context
-        .request_id
-        .clone()
-        .unwrap_or(invocation.request_id);
-    let response = handler(request, state)
-        .await
-        .unwrap_or_else(|e| e.into_response(&request_id));
-    to_json(response)
-}
-
-/// A WebSocket route (`$connect`, `$disconnect`, `$default`, or a custom route key).
-pub async fn websocket<F, Fut>(
-    event: Value,
-    _: Invocation,
-    state: &'static State,
-    handler: F,
-) -> Result<Value, FunctionError>
-where
-    F: FnOnce(ApiGatewayWebsocketProxyRequest, &'static State) -> Fut,
-    Fut: Future<Output = Result<ApiGatewayProxyResponse, ApiError>>,
-{
-    let request: ApiGatewayWebsocketProxyRequest = parse(event, "API Gateway WebSocket request")?;
-    let request_id = request
-        .request_context
-        .request_id
-        .clone()
-        .unwrap_or_default();
+    let request: R = parse(event, R::KIND)?;
+    let request_id = request.request_id().unwrap_or(invocation.request_id);
     let response = handler(request, state)
         .await
         .unwrap_or_else(|e| e.into_response(&request_id));

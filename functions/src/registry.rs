@@ -31,11 +31,11 @@ macro_rules! registry {
 }
 
 registry! {
-    "health" => http(http::health::handle),
+    "health" => api(http::health::handle),
     "migrate" => direct(ops::migrate::handle),
-    "ws-connect" => websocket(ws::connect::handle),
-    "ws-disconnect" => websocket(ws::disconnect::handle),
-    "ws-default" => websocket(ws::default::handle),
+    "ws-connect" => api(ws::connect::handle),
+    "ws-disconnect" => api(ws::disconnect::handle),
+    "ws-default" => api(ws::default::handle),
     "ws-push" => sqs(workers::ws_push::handle),
     "ws-prune" => schedule(schedules::ws_prune::handle),
 }

@@ -17,15 +17,17 @@ mkdir -p "$LOCAL_DIR"
 export ORDERLY_API_PORT ORDERLY_WS_PORT ORDERLY_CONTROL_PORT ORDERLY_PG_PORT ORDERLY_EMULATOR_PORT AWS_EMULATOR AWS_REGION
 
 VENV="$ROOT/.venv"
-checkout_id="$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)"
+# ORDERLY_STATE_SUFFIX gives a second, separate cluster (the shutdown check uses one).
+suffix="${ORDERLY_STATE_SUFFIX:+-$ORDERLY_STATE_SUFFIX}"
+checkout_id="$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)$suffix"
 if [ "$(id -u)" = 0 ]; then
   PG_HOME="/tmp/orderly-$checkout_id"
 else
-  PG_HOME="$LOCAL_DIR/postgres"
+  PG_HOME="$LOCAL_DIR/postgres$suffix"
 fi
 PG_DATA="$PG_HOME/data"
 PG_SOCKET="$PG_HOME/socket"
-PG_LOG="$LOCAL_DIR/postgres.log"
+PG_LOG="$LOCAL_DIR/postgres$suffix.log"
 
 log() { printf '\033[1m[orderly]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31m[orderly] %s\033[0m\n' "$*" >&2; exit 1; }

@@ -19,7 +19,7 @@ start() {
   local bin; bin="$(pg_bindir)"
   mkdir -p "$PG_HOME" "$PG_SOCKET"
   [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$PG_HOME"
-  [ "$(id -u)" = 0 ] && [ ! -e "$LOCAL_DIR/postgres" ] && ln -s "$PG_HOME" "$LOCAL_DIR/postgres"
+  [ "$(id -u)" = 0 ] && [ ! -e "$LOCAL_DIR/postgres$suffix" ] && ln -s "$PG_HOME" "$LOCAL_DIR/postgres$suffix"
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
     log "initialising a private cluster in $PG_DATA"
     as_pg "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null

@@ -78,3 +78,6 @@ if [ -n "${TEST_DATABASE_URL:-}" ] && [ "$TEST_DATABASE_URL" = "postgres://postg
 else
   log "the outage test stops the private cluster; with an external DATABASE_URL it cannot run, and did not"
 fi
+
+step "Ctrl-C on the stack leaves no process behind"
+"$ROOT/infra/scripts/check-shutdown.sh"

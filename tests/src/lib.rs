@@ -80,6 +80,17 @@ impl Stack {
             .expect("the stack created the topic")
     }
 
+    /// Status and JSON body of `GET {api}{path}`.
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.api))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
     pub async fn control_json(&self, path: &str) -> Value {
         self.http
             .get(format!("{}{path}", self.control))

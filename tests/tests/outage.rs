@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use orderly_e2e::{Stack, eventually};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn postgres(action: &str) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/scripts/postgres.sh");
@@ -17,23 +17,13 @@ fn postgres(action: &str) {
     assert!(status.success(), "postgres.sh {action} failed");
 }
 
-async fn health(stack: &Stack) -> (u16, Value) {
-    let response = stack
-        .http
-        .get(format!("{}/health", stack.api))
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn health_is_503_naming_the_database_while_postgres_is_down_and_recovers() {
     let stack = Stack::from_env();
-    assert_eq!(health(&stack).await.0, 200);
+    assert_eq!(stack.get_json("/health").await.0, 200);
 
     postgres("stop");
-    let (status, body) = health(&stack).await;
+    let (status, body) = stack.get_json("/health").await;
     postgres("start");
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], "unhealthy");
@@ -47,7 +37,7 @@ async fn health_is_503_naming_the_database_while_postgres_is_down_and_recovers()
     eventually(
         "health to be 200 again",
         Duration::from_secs(30),
-        || async { (health(&stack).await.0 == 200).then_some(()) },
+        || async { (stack.get_json("/health").await.0 == 200).then_some(()) },
     )
     .await;
 }

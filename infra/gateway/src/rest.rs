@@ -101,38 +101,40 @@ pub fn gateway_response(
     response
 }
 
-fn headers_json(headers: &HeaderMap) -> (Value, Value) {
+/// API Gateway's pair of maps for repeated keys: the last value of each, and all values in order.
+pub fn single_and_multi(pairs: impl IntoIterator<Item = (String, String)>) -> (Value, Value) {
     let mut single = Map::new();
     let mut multi: Map<String, Value> = Map::new();
-    for (name, value) in headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        single.insert(name.to_string(), json!(value));
+    for (key, value) in pairs {
+        single.insert(key.clone(), json!(value));
         multi
-            .entry(name.to_string())
+            .entry(key)
             .or_insert_with(|| json!([]))
             .as_array_mut()
             .expect("array")
             .push(json!(value));
     }
-    (Value::Object(single), Value::Object(multi))
+    if single.is_empty() {
+        (Value::Null, Value::Null)
+    } else {
+        (Value::Object(single), Value::Object(multi))
+    }
 }
 
-fn query_json(query: Option<&str>) -> (Value, Value) {
-    let Some(query) = query.filter(|q| !q.is_empty()) else {
-        return (Value::Null, Value::Null);
-    };
-    let mut single = Map::new();
-    let mut multi: Map<String, Value> = Map::new();
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        single.insert(key.to_string(), json!(value));
-        multi
-            .entry(key.to_string())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-            .expect("array")
-            .push(json!(value));
-    }
-    (Value::Object(single), Value::Object(multi))
+pub fn headers_json(headers: &HeaderMap) -> (Value, Value) {
+    single_and_multi(headers.iter().map(|(name, value)| {
+        (
+            name.to_string(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        )
+    }))
+}
+
+pub fn query_json(query: Option<&str>) -> (Value, Value) {
+    single_and_multi(
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned())),
+    )
 }
 
 pub struct ProxyRequest<'a> {
@@ -413,5 +415,121 @@ mod tests {
             .is_none()
         );
         assert!(http_response(&json!({"statusCode": 99}), "r").is_none());
+    }
+}
+
+#[cfg(test)]
+mod failing_functions {
+    //! What API Gateway answers when a function misbehaves, through the real request path.
+
+    use std::sync::Mutex;
+
+    use axum::body::to_bytes;
+    use orderly_functions::{Config, Handler, State as FunctionState};
+
+    use super::*;
+    use crate::invoke::Invoker;
+    use crate::template::Template;
+
+    const TEMPLATE: &str = r#"
+Resources:
+  Boom:
+    Type: AWS::Serverless::Function
+    Properties: { Handler: boom, Events: { Get: { Type: Api, Properties: { Path: /boom, Method: GET } } } }
+  Fine:
+    Type: AWS::Serverless::Function
+    Properties: { Handler: fine, Events: { Get: { Type: Api, Properties: { Path: /fine, Method: GET } } } }
+  Hangs:
+    Type: AWS::Serverless::Function
+    Properties: { Handler: hangs, Timeout: 1, Events: { Get: { Type: Api, Properties: { Path: /hangs, Method: GET } } } }
+  Garbled:
+    Type: AWS::Serverless::Function
+    Properties: { Handler: garbled, Events: { Get: { Type: Api, Properties: { Path: /garbled, Method: GET } } } }
+"#;
+
+    fn handlers(name: &str) -> Option<Handler> {
+        match name {
+            "boom" => Some(|_, _, _| Box::pin(async { panic!("the handler blew up") })),
+            "fine" => {
+                Some(|_, _, _| Box::pin(async { Ok(json!({"statusCode": 200, "body": "fine"})) }))
+            }
+            "hangs" => Some(|_, _, _| Box::pin(futures::future::pending())),
+            "garbled" => Some(|_, _, _| Box::pin(async { Ok(json!({"no": "status code"})) })),
+            _ => None,
+        }
+    }
+
+    async fn gateway() -> Arc<Gateway> {
+        let config = Config::from_lookup(|key| {
+            Some(match key {
+                // Never connected to: these functions do not touch the database.
+                "DATABASE_URL" => "postgres://nobody@127.0.0.1:1/none".to_owned(),
+                "HEALTH_QUEUE_URLS" => return None,
+                _ => "unused".to_owned(),
+            })
+        })
+        .unwrap();
+        let state = FunctionState::new(config).await.unwrap().leak();
+        let template = Template::parse(TEMPLATE).unwrap();
+        let invoker = Invoker::new(state, template.functions.clone(), handlers);
+        Arc::new(Gateway {
+            template,
+            resolver: Default::default(),
+            invoker,
+            stage: "prod".into(),
+            region: "us-east-1".into(),
+            ws_port: 0,
+            sockets: Default::default(),
+            push_fault: Mutex::new(None),
+        })
+    }
+
+    async fn get(gateway: &Arc<Gateway>, path: &str) -> (StatusCode, Value, HeaderMap) {
+        let request = Request::builder().uri(path).body(Body::empty()).unwrap();
+        let peer = ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000)));
+        let response = handle(State(gateway.clone()), peer, request).await;
+        let (parts, body) = response.into_parts();
+        let bytes = to_bytes(body, usize::MAX).await.unwrap();
+        (
+            parts.status,
+            serde_json::from_slice(&bytes).unwrap_or(json!(String::from_utf8_lossy(&bytes))),
+            parts.headers,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_502_with_a_request_id_and_the_gateway_keeps_serving() {
+        let gateway = gateway().await;
+        let (status, body, headers) = get(&gateway, "/boom").await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(body, json!({"message": "Internal server error"}));
+        let request_id = headers["x-amzn-requestid"].to_str().unwrap().to_owned();
+        let history = gateway.invoker.history(Some("Boom"));
+        assert_eq!(
+            (history[0].outcome, history[0].request_id.as_str()),
+            ("panicked", request_id.as_str())
+        );
+
+        let (status, body, _) = get(&gateway, "/fine").await;
+        assert_eq!((status, body), (StatusCode::OK, json!("fine")));
+    }
+
+    #[tokio::test]
+    async fn a_function_past_its_timeout_is_a_504() {
+        let (status, body, _) = get(&gateway().await, "/hangs").await;
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(body, json!({"message": "Endpoint request timed out"}));
+    }
+
+    #[tokio::test]
+    async fn a_response_without_a_status_code_is_a_502() {
+        let (status, body, _) = get(&gateway().await, "/garbled").await;
+        assert_eq!(
+            (status, body),
+            (
+                StatusCode::BAD_GATEWAY,
+                json!({"message": "Internal server error"})
+            )
+        );
     }
 }

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::Gateway;
 use crate::invoke::{new_request_id, outcome_name};
-use crate::rest::gateway_response;
+use crate::rest::{gateway_response, headers_json, query_json};
 
 enum Outgoing {
     Text(String),
@@ -103,22 +103,6 @@ fn request_context(
     })
 }
 
-fn headers_json(headers: &HeaderMap) -> (Value, Value) {
-    let mut single = serde_json::Map::new();
-    let mut multi = serde_json::Map::new();
-    for (name, value) in headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        single.insert(name.to_string(), json!(value));
-        multi
-            .entry(name.to_string())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-            .expect("array")
-            .push(json!(value));
-    }
-    (Value::Object(single), Value::Object(multi))
-}
-
 async fn invoke_route(
     gateway: &Gateway,
     route_key: &str,
@@ -146,17 +130,7 @@ async fn upgrade(
     let connected_at = Utc::now();
     let source_ip = peer.ip().to_string();
     let (single, multi) = headers_json(&headers);
-    let mut query_single = serde_json::Map::new();
-    let mut query_multi = serde_json::Map::new();
-    for (k, v) in form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()) {
-        query_single.insert(k.to_string(), json!(v));
-        query_multi
-            .entry(k.to_string())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-            .expect("array")
-            .push(json!(v));
-    }
+    let (query_single, query_multi) = query_json(query.as_deref());
     let mut context = request_context(
         &gateway,
         &connection_id,
@@ -172,8 +146,8 @@ async fn upgrade(
     let event = json!({
         "headers": single,
         "multiValueHeaders": multi,
-        "queryStringParameters": if query_single.is_empty() { Value::Null } else { Value::Object(query_single) },
-        "multiValueQueryStringParameters": if query_multi.is_empty() { Value::Null } else { Value::Object(query_multi) },
+        "queryStringParameters": query_single,
+        "multiValueQueryStringParameters": query_multi,
         "requestContext": context,
         "isBase64Encoded": false,
     });
