@@ -1,8 +1,15 @@
 //! Orderly's business vocabulary and rules. Pure: no I/O, no clocks except where a caller passes one in.
 
+pub mod access;
 pub mod events;
 pub mod ids;
+pub mod inventory;
 pub mod live_updates;
+pub mod pagination;
+pub mod products;
+pub mod rate_limit;
+pub mod users;
+pub mod validation;
 
 pub use events::EventEnvelope;
 pub use ids::new_id;

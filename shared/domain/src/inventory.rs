@@ -1,0 +1,198 @@
+//! Stock of one product: `available` can be reserved; `reserved` waits for payment; `sold` is gone.
+//! On hand = available + reserved. Restocking and adjusting change `available` and never touch units
+//! that orders hold.
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::products::{MAX_STOCK, check_count};
+use crate::validation::{FieldError, Problems};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stock {
+    pub available: i32,
+    pub reserved: i32,
+    pub sold: i32,
+    pub low_stock_threshold: i32,
+}
+
+impl Stock {
+    pub fn on_hand(&self) -> i32 {
+        self.available + self.reserved
+    }
+
+    pub fn low_stock(&self) -> bool {
+        self.available <= self.low_stock_threshold
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockInput {
+    /// Counted stock: units physically on hand, reserved ones included.
+    pub on_hand: Option<i32>,
+    /// A correction: units found (+) or lost/damaged (−).
+    pub adjust: Option<i32>,
+    pub low_stock_threshold: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    OnHand(i32),
+    Adjust(i32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockChange {
+    pub count: Option<Count>,
+    pub low_stock_threshold: Option<i32>,
+}
+
+pub fn stock_change(input: &StockInput) -> Result<StockChange, Vec<FieldError>> {
+    let mut problems = Problems::default();
+    let count = match (input.on_hand, input.adjust) {
+        (Some(_), Some(_)) => {
+            problems.add("adjust", "give either on_hand or adjust, not both");
+            None
+        }
+        (Some(n), None) => problems.check(check_count("on_hand", n)).map(Count::OnHand),
+        (None, Some(d)) if d == 0 || d.unsigned_abs() > MAX_STOCK as u32 => {
+            problems.add(
+                "adjust",
+                format!("must be a non-zero change of at most {MAX_STOCK} units"),
+            );
+            None
+        }
+        (None, Some(d)) => Some(Count::Adjust(d)),
+        (None, None) => None,
+    };
+    let threshold = input
+        .low_stock_threshold
+        .and_then(|t| problems.check(check_count("low_stock_threshold", t)));
+    if count.is_none()
+        && input.low_stock_threshold.is_none()
+        && input.on_hand.is_none()
+        && input.adjust.is_none()
+    {
+        problems.add("on_hand", "give on_hand, adjust or low_stock_threshold");
+    }
+    problems.into_result(|| StockChange {
+        count,
+        low_stock_threshold: threshold,
+    })
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum StockError {
+    #[error("{reserved} units are reserved by orders; on hand cannot go below that")]
+    BelowReserved { reserved: i32 },
+    #[error("only {available} units are available; the adjustment would make it negative")]
+    Negative { available: i32 },
+    #[error("stock would exceed {MAX_STOCK} units")]
+    TooMuch,
+}
+
+impl Stock {
+    /// The stock after a count, or why it cannot be.
+    pub fn apply(&self, change: StockChange) -> Result<Stock, StockError> {
+        let available = match change.count {
+            None => self.available,
+            Some(Count::OnHand(n)) if n < self.reserved => {
+                return Err(StockError::BelowReserved {
+                    reserved: self.reserved,
+                });
+            }
+            Some(Count::OnHand(n)) => n - self.reserved,
+            Some(Count::Adjust(d)) => {
+                let next = i64::from(self.available) + i64::from(d);
+                if next < 0 {
+                    return Err(StockError::Negative {
+                        available: self.available,
+                    });
+                }
+                if next > i64::from(MAX_STOCK) {
+                    return Err(StockError::TooMuch);
+                }
+                next as i32
+            }
+        };
+        Ok(Stock {
+            available,
+            low_stock_threshold: change
+                .low_stock_threshold
+                .unwrap_or(self.low_stock_threshold),
+            ..*self
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STOCK: Stock = Stock {
+        available: 5,
+        reserved: 3,
+        sold: 10,
+        low_stock_threshold: 2,
+    };
+
+    fn change(
+        on_hand: Option<i32>,
+        adjust: Option<i32>,
+        threshold: Option<i32>,
+    ) -> Result<StockChange, Vec<FieldError>> {
+        stock_change(&StockInput {
+            on_hand,
+            adjust,
+            low_stock_threshold: threshold,
+        })
+    }
+
+    #[test]
+    fn counting_on_hand_keeps_reserved_units() {
+        let next = STOCK.apply(change(Some(20), None, None).unwrap()).unwrap();
+        assert_eq!((next.available, next.reserved, next.sold), (17, 3, 10));
+        assert_eq!(
+            STOCK.apply(change(Some(2), None, None).unwrap()),
+            Err(StockError::BelowReserved { reserved: 3 })
+        );
+    }
+
+    #[test]
+    fn adjusting_never_goes_negative() {
+        assert_eq!(
+            STOCK
+                .apply(change(None, Some(-5), None).unwrap())
+                .unwrap()
+                .available,
+            0
+        );
+        assert_eq!(
+            STOCK.apply(change(None, Some(-6), None).unwrap()),
+            Err(StockError::Negative { available: 5 })
+        );
+    }
+
+    #[test]
+    fn the_threshold_alone_can_change_and_defines_low_stock() {
+        let next = STOCK.apply(change(None, None, Some(5)).unwrap()).unwrap();
+        assert_eq!(next.available, 5);
+        assert!(next.low_stock());
+        assert!(!STOCK.low_stock());
+    }
+
+    #[test]
+    fn ambiguous_or_empty_changes_are_refused() {
+        assert_eq!(
+            change(Some(1), Some(1), None).unwrap_err()[0].field,
+            "adjust"
+        );
+        assert_eq!(change(None, None, None).unwrap_err()[0].field, "on_hand");
+        assert_eq!(change(None, Some(0), None).unwrap_err()[0].field, "adjust");
+        assert_eq!(
+            change(Some(-1), None, None).unwrap_err()[0].field,
+            "on_hand"
+        );
+    }
+}
