@@ -4,11 +4,12 @@
 use std::future::Future;
 
 use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
     ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
 };
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use orderly_http::ApiError;
+use orderly_http::{ApiError, HttpRequest};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -74,6 +75,39 @@ where
         .await
         .unwrap_or_else(|e| e.into_response(&request_id));
     to_json(response)
+}
+
+/// A REST route behind the front door (rate limits, CORS, security headers, request log).
+pub async fn http<F, Fut>(
+    event: Value,
+    invocation: Invocation,
+    state: &'static State,
+    handler: F,
+) -> Result<Value, FunctionError>
+where
+    F: FnOnce(HttpRequest, &'static State) -> Fut,
+    Fut: Future<Output = Result<ApiGatewayProxyResponse, ApiError>>,
+{
+    let request: ApiGatewayProxyRequest = parse(event, "API Gateway proxy request")?;
+    to_json(crate::http::front_door::serve(request, invocation, state, handler).await)
+}
+
+/// The REST API's REQUEST authorizer: a policy, or the error API Gateway turns into 401.
+pub async fn authorizer<F, Fut>(
+    event: Value,
+    _: Invocation,
+    state: &'static State,
+    handler: F,
+) -> Result<Value, FunctionError>
+where
+    F: FnOnce(ApiGatewayCustomAuthorizerRequestTypeRequest, &'static State) -> Fut,
+    Fut: Future<Output = Result<ApiGatewayCustomAuthorizerResponse, &'static str>>,
+{
+    let request = parse(event, "API Gateway REQUEST authorizer event")?;
+    match handler(request, state).await {
+        Ok(response) => to_json(response),
+        Err(message) => Err(FunctionError::Failed(message.to_owned())),
+    }
 }
 
 /// An SQS event source mapping with `ReportBatchItemFailures`: the handler names the messages to retry.

@@ -11,12 +11,37 @@ pub struct Config {
     pub websocket_management_endpoint: String,
     /// Only the health function has these.
     pub health_queue_urls: Vec<String>,
+    /// HS256 key for access tokens; only the functions that issue or check tokens have it.
+    pub jwt_signing_key: Option<Vec<u8>>,
+    /// Origins allowed to call the API from a browser (`*` is never implied).
+    pub cors_allowed_origins: Vec<String>,
+    /// The first admin, created by the migrate function when absent.
+    pub bootstrap_admin: Option<(String, String)>,
     pub pool: PoolSettings,
 }
 
 #[derive(Debug, Error, PartialEq)]
-#[error("missing configuration: {0} is not set")]
-pub struct ConfigError(pub &'static str);
+pub enum ConfigError {
+    #[error("missing configuration: {0} is not set")]
+    Missing(&'static str),
+    #[error("invalid configuration: {0}")]
+    Invalid(&'static str),
+}
+
+/// HS256 keys shorter than the hash output weaken the MAC (RFC 7518 §3.2).
+pub const MIN_SIGNING_KEY_BYTES: usize = 32;
+
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -24,8 +49,25 @@ impl Config {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required =
-            |key: &'static str| get(key).filter(|v| !v.is_empty()).ok_or(ConfigError(key));
+        let required = |key: &'static str| {
+            get(key)
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing(key))
+        };
+        let jwt_signing_key = match get("JWT_SIGNING_KEY").filter(|k| !k.is_empty()) {
+            Some(key) if key.len() < MIN_SIGNING_KEY_BYTES => {
+                return Err(ConfigError::Invalid(
+                    "JWT_SIGNING_KEY must be at least 32 bytes",
+                ));
+            }
+            key => key.map(String::into_bytes),
+        };
+        let bootstrap_admin = match (get("ORDERLY_ADMIN_EMAIL"), get("ORDERLY_ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) if !email.is_empty() && !password.is_empty() => {
+                Some((email, password))
+            }
+            _ => None,
+        };
         let mut pool = PoolSettings::default();
         if let Some(size) = get("DATABASE_POOL_SIZE").and_then(|s| s.parse().ok()) {
             pool.max_size = size;
@@ -35,14 +77,10 @@ impl Config {
             order_events_topic_arn: required("ORDER_EVENTS_TOPIC_ARN")?,
             artifacts_bucket: required("ARTIFACTS_BUCKET")?,
             websocket_management_endpoint: required("WEBSOCKET_MANAGEMENT_ENDPOINT")?,
-            health_queue_urls: get("HEALTH_QUEUE_URLS")
-                .map(|urls| {
-                    urls.split(',')
-                        .filter(|u| !u.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            health_queue_urls: list(get("HEALTH_QUEUE_URLS")),
+            jwt_signing_key,
+            cors_allowed_origins: list(get("CORS_ALLOWED_ORIGINS")),
+            bootstrap_admin,
             pool,
         })
     }
@@ -85,7 +123,7 @@ mod tests {
             .collect();
         assert_eq!(
             Config::from_lookup(lookup(&without_db)).unwrap_err(),
-            ConfigError("DATABASE_URL")
+            ConfigError::Missing("DATABASE_URL")
         );
     }
 }

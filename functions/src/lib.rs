@@ -7,6 +7,7 @@ pub mod config;
 pub mod registry;
 pub mod state;
 
+mod auth;
 mod http;
 mod ops;
 mod schedules;

@@ -5,7 +5,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use crate::adapt::{self, FunctionError};
-use crate::{State, http, ops, schedules, workers, ws};
+use crate::{State, auth, http, ops, schedules, workers, ws};
 
 /// What Lambda's context tells a function about one invocation.
 #[derive(Debug, Clone, Default)]
@@ -31,8 +31,31 @@ macro_rules! registry {
 }
 
 registry! {
-    "health" => api(http::health::handle),
+    "health" => http(http::health::handle),
     "migrate" => direct(ops::migrate::handle),
+    "authorizer" => authorizer(auth::authorizer::handle),
+    "cors-preflight" => api(http::cors::preflight),
+    "users-register" => http(http::users::register::handle),
+    "users-me" => http(http::users::me::handle),
+    "users-get" => http(http::users::get::handle),
+    "users-update" => http(http::users::update::handle),
+    "auth-login" => http(http::auth::login::handle),
+    "auth-refresh" => http(http::auth::refresh::handle),
+    "auth-logout" => http(http::auth::logout::handle),
+    "api-keys-create" => http(http::api_keys::create::handle),
+    "api-keys-list" => http(http::api_keys::list::handle),
+    "api-keys-revoke" => http(http::api_keys::revoke::handle),
+    "merchants-create" => http(http::merchants::create::handle),
+    "merchants-list" => http(http::merchants::list::handle),
+    "products-list" => http(http::products::list::handle),
+    "products-get" => http(http::products::get::handle),
+    "products-create" => http(http::products::create::handle),
+    "products-update" => http(http::products::update::handle),
+    "products-delete" => http(http::products::delete::handle),
+    "inventory-get" => http(http::inventory::get::handle),
+    "inventory-update" => http(http::inventory::update::handle),
+    "inventory-low-stock" => http(http::inventory::low_stock::handle),
+    "audit-logs-list" => http(http::audit::list::handle),
     "ws-connect" => api(ws::connect::handle),
     "ws-disconnect" => api(ws::disconnect::handle),
     "ws-default" => api(ws::default::handle),

@@ -1,14 +1,10 @@
 //! `GET /health`: 200 when Postgres, the queues and the bucket answer; 503 naming what does not.
 
-use aws_lambda_events::apigw::ApiGatewayProxyRequest;
-use orderly_http::{ApiError, Response, json_response};
+use orderly_http::{ApiError, HttpRequest, Response, json_response};
 
 use crate::{State, services::health};
 
-pub async fn handle(
-    _: ApiGatewayProxyRequest,
-    state: &'static State,
-) -> Result<Response, ApiError> {
+pub async fn handle(_: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
     let report = health::check(state).await;
     Ok(json_response(
         if report.healthy() { 200 } else { 503 },

@@ -14,5 +14,12 @@ pub async fn handle(
         .await
         .map_err(|e| FunctionError::Failed(e.to_string()))?;
     tracing::info!(request_id = %invocation.request_id, ?applied, "migrations applied");
-    Ok(json!({ "applied": applied }))
+    // The first admin: created once from ORDERLY_ADMIN_EMAIL / ORDERLY_ADMIN_PASSWORD, never changed here.
+    let admin_created = match &state.config.bootstrap_admin {
+        Some((email, password)) => crate::services::identity::ensure_admin(state, email, password)
+            .await
+            .map_err(|e| FunctionError::Failed(e.to_string()))?,
+        None => false,
+    };
+    Ok(json!({ "applied": applied, "admin_created": admin_created }))
 }

@@ -3,6 +3,7 @@
 //! WebSocket API with its management API, polls every SQS event source mapping and fires schedules,
 //! invoking the functions in-process through the same registry the Lambda `bootstrap` uses.
 
+mod authorize;
 mod control;
 mod invoke;
 mod provision;
@@ -37,9 +38,35 @@ pub struct Gateway {
     pub ws_port: u16,
     pub sockets: Sockets,
     pub push_fault: Mutex<Option<PushFault>>,
+    pub policy_cache: authorize::PolicyCache,
+    /// Take the client address from `X-Forwarded-For` (local testing of per-IP limits only).
+    pub trust_forwarded_for: bool,
 }
 
 impl Gateway {
+    /// A refusal by the gateway itself, shaped by the template's `GatewayResponses` when it has one.
+    pub fn gateway_error(
+        &self,
+        kind: &str,
+        status: http::StatusCode,
+        default: serde_json::Value,
+        request_id: &str,
+    ) -> axum::response::Response {
+        let configured = self.template.gateway_responses.get(kind);
+        let (status, body) = authorize::render(
+            configured.map_or(status.as_u16(), |c| c.status),
+            configured.and_then(|c| c.json_template.as_deref()),
+            default,
+            request_id,
+        );
+        let error_type = match kind {
+            "UNAUTHORIZED" => "UnauthorizedException",
+            "ACCESS_DENIED" => "AccessDeniedException",
+            _ => "AuthorizerConfigurationException",
+        };
+        authorize::response(status, body, error_type, request_id)
+    }
+
     /// Consumes one injected management-API fault for this connection, if one is armed.
     pub fn take_push_fault(&self, connection_id: &str) -> Option<PushFault> {
         let mut armed = self.push_fault.lock().expect("fault lock");
@@ -211,6 +238,8 @@ async fn run() -> Result<(), String> {
         ws_port: settings.ws_port,
         sockets: Sockets::default(),
         push_fault: Mutex::new(None),
+        policy_cache: Default::default(),
+        trust_forwarded_for: std::env::var("ORDERLY_TRUST_FORWARDED_FOR").is_ok_and(|v| v == "1"),
     });
     let cancel = CancellationToken::new();
     let bind = |port: u16| async move {

@@ -16,6 +16,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::{Map, Value, json};
 
 use crate::Gateway;
+use crate::authorize::{self, Verdict};
 use crate::invoke::{InvokeError, new_request_id, outcome_name};
 use crate::template::RestRoute;
 
@@ -275,7 +276,16 @@ pub async fn handle(
             &request_id,
         );
     };
-    let event = proxy_event(&ProxyRequest {
+    let forwarded = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next());
+    let source_ip = match forwarded {
+        Some(ip) if gateway.trust_forwarded_for => ip.trim().to_owned(),
+        _ => peer.ip().to_string(),
+    };
+    let mut event = proxy_event(&ProxyRequest {
         route,
         path_parameters,
         method: &method,
@@ -283,10 +293,26 @@ pub async fn handle(
         query: parts.uri.query(),
         headers: &parts.headers,
         body: &body,
-        source_ip: peer.ip().to_string(),
+        source_ip,
         request_id: &request_id,
         stage: &gateway.stage,
     });
+    if let Some(authorizer) = &route.authorizer {
+        match authorize::authorize(&gateway, authorizer, &event, &parts.headers, &request_id).await
+        {
+            Verdict::Allowed(context) => event["requestContext"]["authorizer"] = context,
+            Verdict::Refused(response) => {
+                tracing::info!(
+                    request_id,
+                    method,
+                    path,
+                    status = response.status().as_u16(),
+                    "refused by the authorizer"
+                );
+                return response;
+            }
+        }
+    }
     let result = gateway
         .invoker
         .invoke(&route.function, event, &request_id)
@@ -334,6 +360,7 @@ mod tests {
             method: m.into(),
             path: p.into(),
             function: p.into(),
+            authorizer: None,
         })
         .collect()
     }
@@ -464,7 +491,7 @@ Resources:
             Some(match key {
                 // Never connected to: these functions do not touch the database.
                 "DATABASE_URL" => "postgres://nobody@127.0.0.1:1/none".to_owned(),
-                "HEALTH_QUEUE_URLS" => return None,
+                "HEALTH_QUEUE_URLS" | "JWT_SIGNING_KEY" | "CORS_ALLOWED_ORIGINS" => return None,
                 _ => "unused".to_owned(),
             })
         })
@@ -481,6 +508,8 @@ Resources:
             ws_port: 0,
             sockets: Default::default(),
             push_fault: Mutex::new(None),
+            policy_cache: Default::default(),
+            trust_forwarded_for: false,
         })
     }
 

@@ -34,6 +34,10 @@ pub struct Template {
     pub resources: BTreeMap<String, Resource>,
     pub functions: BTreeMap<String, FunctionDef>,
     pub rest_routes: Vec<RestRoute>,
+    /// The REST API's Lambda authorizers by name.
+    pub authorizers: BTreeMap<String, AuthorizerDef>,
+    /// The REST API's `GatewayResponses` by type (`UNAUTHORIZED`, `ACCESS_DENIED`, …).
+    pub gateway_responses: BTreeMap<String, GatewayResponseDef>,
     pub websocket: Option<WebSocketApi>,
     pub sqs_mappings: Vec<SqsMapping>,
     pub schedules: Vec<ScheduleDef>,
@@ -60,6 +64,22 @@ pub struct RestRoute {
     /// API Gateway resource path, e.g. `/api/v1/products/{id}`.
     pub path: String,
     pub function: String,
+    /// The authorizer guarding the route (`None`: public).
+    pub authorizer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizerDef {
+    pub function: String,
+    /// Headers that must be present (else 401 without calling the function) and that key the cache.
+    pub identity_headers: Vec<String>,
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayResponseDef {
+    pub status: u16,
+    pub json_template: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -205,17 +225,109 @@ impl Template {
             parameters,
             functions: BTreeMap::new(),
             rest_routes: Vec::new(),
+            authorizers: BTreeMap::new(),
+            gateway_responses: BTreeMap::new(),
             websocket: None,
             sqs_mappings: Vec::new(),
             schedules: Vec::new(),
             resources,
         };
-        template.read_functions(&globals)?;
+        let default_authorizer = template.read_rest_api()?;
+        template.read_functions(&globals, default_authorizer.as_deref())?;
         template.websocket = template.read_websocket()?;
         Ok(template)
     }
 
-    fn read_functions(&mut self, globals: &Value) -> Result<(), TemplateError> {
+    /// Authorizers and gateway responses of the (one) REST API; returns its default authorizer.
+    fn read_rest_api(&mut self) -> Result<Option<String>, TemplateError> {
+        let Some((api_id, api)) = self
+            .resources
+            .iter()
+            .find(|(_, r)| r.kind == "AWS::Serverless::Api")
+        else {
+            return Ok(None);
+        };
+        let auth = api.properties.get("Auth").cloned().unwrap_or(json!({}));
+        for (name, def) in auth
+            .get("Authorizers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let context = format!("{api_id}.Auth.Authorizers.{name}");
+            if def.get("FunctionPayloadType").and_then(Value::as_str) != Some("REQUEST") {
+                return Err(invalid(&context, "only REQUEST authorizers are emulated"));
+            }
+            let function = def
+                .get("FunctionArn")
+                .map(referenced_ids)
+                .and_then(|ids| ids.into_iter().next())
+                .ok_or_else(|| {
+                    invalid(
+                        &context,
+                        "FunctionArn must name a function in this template",
+                    )
+                })?;
+            let identity = def.get("Identity").cloned().unwrap_or(json!({}));
+            let identity_headers = identity
+                .get("Headers")
+                .and_then(Value::as_array)
+                .map(|h| {
+                    h.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_ascii_lowercase)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ttl = Duration::from_secs(
+                identity
+                    .get("ReauthorizeEvery")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(300),
+            );
+            self.authorizers.insert(
+                name.clone(),
+                AuthorizerDef {
+                    function,
+                    identity_headers,
+                    ttl,
+                },
+            );
+        }
+        for (kind, def) in api
+            .properties
+            .get("GatewayResponses")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let status = def
+                .get("StatusCode")
+                .and_then(|s| s.as_u64().or_else(|| s.as_str()?.parse().ok()))
+                .unwrap_or(500) as u16;
+            let json_template = def
+                .pointer("/ResponseTemplates/application~1json")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            self.gateway_responses.insert(
+                kind.clone(),
+                GatewayResponseDef {
+                    status,
+                    json_template,
+                },
+            );
+        }
+        Ok(auth
+            .get("DefaultAuthorizer")
+            .and_then(Value::as_str)
+            .map(str::to_owned))
+    }
+
+    fn read_functions(
+        &mut self,
+        globals: &Value,
+        default_authorizer: Option<&str>,
+    ) -> Result<(), TemplateError> {
         for (id, resource) in &self.resources {
             if resource.kind != "AWS::Serverless::Function" {
                 continue;
@@ -261,13 +373,30 @@ impl Template {
                 let text = |name: &str| ep.get(name).and_then(Value::as_str).map(str::to_owned);
                 let context = format!("{id}.Events.{event_name}");
                 match kind {
-                    "Api" => self.rest_routes.push(RestRoute {
-                        method: text("Method")
-                            .ok_or_else(|| invalid(&context, "has no Method"))?
-                            .to_uppercase(),
-                        path: text("Path").ok_or_else(|| invalid(&context, "has no Path"))?,
-                        function: id.clone(),
-                    }),
+                    "Api" => {
+                        let authorizer =
+                            match ep.pointer("/Auth/Authorizer").and_then(Value::as_str) {
+                                Some("NONE") => None,
+                                Some(name) => Some(name.to_owned()),
+                                None => default_authorizer.map(str::to_owned),
+                            };
+                        if let Some(name) = &authorizer
+                            && !self.authorizers.contains_key(name)
+                        {
+                            return Err(invalid(
+                                &context,
+                                format!("authorizer {name} is not declared on the API"),
+                            ));
+                        }
+                        self.rest_routes.push(RestRoute {
+                            method: text("Method")
+                                .ok_or_else(|| invalid(&context, "has no Method"))?
+                                .to_uppercase(),
+                            path: text("Path").ok_or_else(|| invalid(&context, "has no Path"))?,
+                            function: id.clone(),
+                            authorizer,
+                        })
+                    }
                     "SQS" => {
                         let queue = ep
                             .get("Queue")
@@ -421,8 +550,26 @@ mod tests {
         assert!(t.rest_routes.contains(&RestRoute {
             method: "GET".into(),
             path: "/health".into(),
-            function: "HealthFunction".into()
+            function: "HealthFunction".into(),
+            authorizer: None
         }));
+        let me = t
+            .rest_routes
+            .iter()
+            .find(|r| r.path == "/api/v1/me" && r.method == "GET")
+            .expect("GET /me");
+        assert_eq!(
+            me.authorizer.as_deref(),
+            Some("CredentialAuthorizer"),
+            "the default authorizer applies"
+        );
+        let authorizer = &t.authorizers["CredentialAuthorizer"];
+        assert_eq!(authorizer.function, "AuthorizerFunction");
+        assert_eq!(
+            authorizer.identity_headers,
+            vec!["authorization".to_owned()]
+        );
+        assert_eq!(t.gateway_responses["UNAUTHORIZED"].status, 401);
         let push = t
             .sqs_mappings
             .iter()

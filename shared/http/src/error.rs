@@ -1,29 +1,39 @@
-use serde::Serialize;
+use http::HeaderValue;
 use serde_json::json;
 use thiserror::Error;
 
-use crate::{Response, json_response};
+use crate::{FieldError, Response, json_response};
 
-/// One problem with one field of a request.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-/// Everything an endpoint can answer other than success. `status` and `code` are decided here and
-/// nowhere else.
+/// Everything an endpoint can answer other than success. Status and code are decided here and nowhere
+/// else.
 #[derive(Debug, Error)]
 pub enum ApiError {
-    #[error("the request is malformed: {0}")]
+    #[error("{0}")]
     BadRequest(String),
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("not found")]
     NotFound,
+    /// A state conflict the client can resolve; `code` names it (`EMAIL_TAKEN`, `SKU_TAKEN`, …).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("the resource changed since you read it; fetch it again (ETag {current_etag})")]
+    PreconditionFailed { current_etag: String },
+    #[error("this change needs an If-Match header with the resource's ETag")]
+    PreconditionRequired,
+    #[error("the request body is over {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("too many requests; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
     #[error("{0} depends on something that is not available")]
     Unavailable(&'static str),
-    /// A fault on our side; the message is logged, never sent.
+    /// A fault on our side; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -32,8 +42,16 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::BadRequest(_) => 400,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::Forbidden(_) => 403,
             ApiError::NotFound => 404,
+            ApiError::Conflict { .. } => 409,
+            ApiError::PreconditionFailed { .. } => 412,
+            ApiError::PayloadTooLarge(_) => 413,
+            ApiError::UnsupportedMediaType => 415,
             ApiError::Validation(_) => 422,
+            ApiError::PreconditionRequired => 428,
+            ApiError::RateLimited { .. } => 429,
             ApiError::Internal(_) => 500,
             ApiError::Unavailable(_) => 503,
         }
@@ -43,10 +61,29 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "BAD_REQUEST",
             ApiError::Validation(_) => "VALIDATION_FAILED",
+            ApiError::Unauthorized(_) => "UNAUTHORIZED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound => "NOT_FOUND",
+            ApiError::Conflict { code, .. } => code,
+            ApiError::PreconditionFailed { .. } => "PRECONDITION_FAILED",
+            ApiError::PreconditionRequired => "PRECONDITION_REQUIRED",
+            ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        ApiError::Internal(error.to_string())
     }
 
     pub fn into_response(self, request_id: &str) -> Response {
@@ -61,10 +98,26 @@ impl ApiError {
             ApiError::Validation(fields) => json!(fields),
             _ => json!([]),
         };
-        json_response(
+        let mut response = json_response(
             self.status(),
             &json!({"error": {"code": self.code(), "message": message, "details": details, "request_id": request_id}}),
-        )
+        );
+        match &self {
+            ApiError::RateLimited {
+                retry_after_seconds,
+            } => {
+                response
+                    .headers
+                    .insert("retry-after", HeaderValue::from(*retry_after_seconds));
+            }
+            ApiError::PreconditionFailed { current_etag } => {
+                if let Ok(etag) = HeaderValue::from_str(current_etag) {
+                    response.headers.insert("etag", etag);
+                }
+            }
+            _ => {}
+        }
+        response
     }
 }
 
@@ -82,10 +135,7 @@ mod tests {
 
     #[test]
     fn validation_errors_are_422_with_field_details() {
-        let error = ApiError::Validation(vec![FieldError {
-            field: "email".into(),
-            message: "is required".into(),
-        }]);
+        let error = ApiError::Validation(vec![FieldError::new("email", "is required")]);
         let response = error.into_response("req-1");
         assert_eq!(response.status_code, 422);
         assert_eq!(
@@ -104,10 +154,40 @@ mod tests {
     }
 
     #[test]
+    fn rate_limits_and_stale_writes_carry_their_headers() {
+        let limited = ApiError::RateLimited {
+            retry_after_seconds: 3,
+        }
+        .into_response("r");
+        assert_eq!(
+            (limited.status_code, &limited.headers["retry-after"]),
+            (429, &HeaderValue::from(3))
+        );
+        let stale = ApiError::PreconditionFailed {
+            current_etag: "\"4\"".into(),
+        }
+        .into_response("r");
+        assert_eq!(
+            (stale.status_code, &stale.headers["etag"]),
+            (412, &HeaderValue::from_static("\"4\""))
+        );
+    }
+
+    #[test]
     fn every_error_has_one_status_and_code() {
         let cases = [
             (ApiError::BadRequest("x".into()), 400, "BAD_REQUEST"),
+            (ApiError::Unauthorized("x"), 401, "UNAUTHORIZED"),
+            (ApiError::Forbidden("x"), 403, "FORBIDDEN"),
             (ApiError::NotFound, 404, "NOT_FOUND"),
+            (ApiError::conflict("EMAIL_TAKEN", "x"), 409, "EMAIL_TAKEN"),
+            (ApiError::PreconditionRequired, 428, "PRECONDITION_REQUIRED"),
+            (ApiError::PayloadTooLarge(1), 413, "PAYLOAD_TOO_LARGE"),
+            (
+                ApiError::UnsupportedMediaType,
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+            ),
             (ApiError::Unavailable("health"), 503, "SERVICE_UNAVAILABLE"),
         ];
         for (error, status, code) in cases {

@@ -1,14 +1,22 @@
 //! Postgres: the connection pool, the migrations and the repositories. All SQL lives in this crate and
 //! every statement is parameterised.
 
+pub mod api_keys;
+pub mod audit;
 mod error;
 pub mod health;
+pub mod inventory;
+pub mod merchants;
 pub mod migrations;
 mod pool;
+pub mod products;
+pub mod rate_limits;
+pub mod refresh_tokens;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod users;
 pub mod ws_connections;
 
-pub use deadpool_postgres::Pool;
+pub use deadpool_postgres::{GenericClient, Pool, Transaction};
 pub use error::StoreError;
 pub use pool::{PoolSettings, connect};

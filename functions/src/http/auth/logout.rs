@@ -1,0 +1,13 @@
+//! `POST /api/v1/auth/logout`: revokes the family of the given refresh token.
+
+use orderly_http::{ApiError, HttpRequest, Response, empty_response};
+
+use super::RefreshTokenBody;
+use crate::{State, services::identity};
+
+pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
+    let (user_id, _) = request.user()?;
+    let body: RefreshTokenBody = request.json()?;
+    identity::logout(state, &request, user_id, &body.refresh_token).await?;
+    Ok(empty_response(204))
+}

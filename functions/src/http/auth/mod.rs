@@ -1,0 +1,11 @@
+pub mod login;
+pub mod logout;
+pub mod refresh;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshTokenBody {
+    pub refresh_token: String,
+}

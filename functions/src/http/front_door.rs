@@ -1,0 +1,118 @@
+//! What every REST function does around its own work: body size limit, per-principal rate limit, CORS,
+//! security headers, the request id, one structured log line, and turning errors into responses.
+
+use std::future::Future;
+use std::time::Instant;
+
+use aws_lambda_events::apigw::ApiGatewayProxyRequest;
+use http::{HeaderMap, HeaderValue};
+use orderly_domain::access::Principal;
+use orderly_domain::rate_limit::Decision;
+use orderly_http::{ApiError, HttpRequest, MAX_BODY_BYTES, Response};
+
+use super::cors;
+use crate::services::rate_limits;
+use crate::{Invocation, State};
+
+const SECURITY_HEADERS: [(&str, &str); 6] = [
+    (
+        "strict-transport-security",
+        "max-age=63072000; includeSubDomains",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+    ("cross-origin-resource-policy", "same-site"),
+];
+
+fn set(headers: &mut HeaderMap, name: &'static str, value: impl ToString) {
+    if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
+        headers.insert(name, value);
+    }
+}
+
+fn rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
+    set(headers, "ratelimit-limit", decision.limit);
+    set(headers, "ratelimit-remaining", decision.remaining);
+    set(headers, "ratelimit-reset", decision.reset_seconds);
+}
+
+async fn admit(
+    request: &HttpRequest,
+    state: &State,
+) -> Result<Option<Decision>, (ApiError, Option<Decision>)> {
+    if request.body_len() > MAX_BODY_BYTES {
+        return Err((ApiError::PayloadTooLarge(MAX_BODY_BYTES), None));
+    }
+    let Some(principal) = &request.caller else {
+        return Ok(None);
+    };
+    let decision = rate_limits::for_principal(state, principal)
+        .await
+        .map_err(|e| (e, None))?;
+    if decision.allowed {
+        Ok(Some(decision))
+    } else {
+        Err((
+            ApiError::RateLimited {
+                retry_after_seconds: decision.retry_after_seconds,
+            },
+            Some(decision),
+        ))
+    }
+}
+
+pub async fn serve<F, Fut>(
+    raw: ApiGatewayProxyRequest,
+    invocation: Invocation,
+    state: &'static State,
+    handler: F,
+) -> Response
+where
+    F: FnOnce(HttpRequest, &'static State) -> Fut,
+    Fut: Future<Output = Result<Response, ApiError>>,
+{
+    let started = Instant::now();
+    let request = HttpRequest::new(raw, invocation.request_id);
+    let request_id = request.request_id.clone();
+    let route = request.route();
+    let caller = match request.caller {
+        Some(Principal::User { id, .. }) => format!("user:{id}"),
+        Some(Principal::ApiKey { id }) => format!("api-key:{id}"),
+        None => "anonymous".to_owned(),
+    };
+    let origin = cors::allowed_origin(request.header("origin"), &state.config.cors_allowed_origins);
+
+    let (result, decision) = match admit(&request, state).await {
+        Ok(decision) => (handler(request, state).await, decision),
+        Err((error, decision)) => (Err(error), decision),
+    };
+    let mut response = result.unwrap_or_else(|e| e.into_response(&request_id));
+    let headers = &mut response.headers;
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    headers
+        .entry("cache-control")
+        .or_insert(HeaderValue::from_static("no-store"));
+    set(headers, "x-request-id", &request_id);
+    if let Some(decision) = &decision {
+        rate_limit_headers(headers, decision);
+    }
+    if let Some(origin) = origin {
+        cors::allow(headers, &origin);
+    }
+    tracing::info!(
+        request_id,
+        caller,
+        route,
+        status = response.status_code,
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}

@@ -1,0 +1,3 @@
+pub mod get;
+pub mod low_stock;
+pub mod update;

@@ -1,0 +1,4 @@
+pub mod get;
+pub mod me;
+pub mod register;
+pub mod update;

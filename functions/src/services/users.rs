@@ -1,0 +1,156 @@
+//! Profiles: a user sees and edits their own; an admin sees and edits anyone's and alone changes roles.
+
+use orderly_domain::users::{Role, check_name, check_password, normalise_email};
+use orderly_domain::validation::{FieldError, Problems};
+use orderly_http::{ApiError, HttpRequest};
+use orderly_store::users::{self, Updated, User, UserChanges};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::audit::{self, Actor, Change};
+use super::{db, passwords};
+use crate::State;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileChanges {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    /// Required to change one's own password.
+    pub current_password: Option<String>,
+    pub role: Option<Role>,
+}
+
+/// Another user's profile is "not found" to a non-admin: its existence is nobody else's business.
+fn visible(caller: (Uuid, Role), target: Uuid) -> Result<(), ApiError> {
+    if caller.0 == target || caller.1 == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+pub async fn get(state: &State, caller: (Uuid, Role), id: Uuid) -> Result<User, ApiError> {
+    visible(caller, id)?;
+    users::find(&state.db.get().await.map_err(db)?, id)
+        .await
+        .map_err(db)?
+        .ok_or(ApiError::NotFound)
+}
+
+fn view(user: &User) -> serde_json::Value {
+    json!({"email": user.email, "name": user.name, "role": user.role})
+}
+
+pub async fn update(
+    state: &State,
+    request: &HttpRequest,
+    id: Uuid,
+    input: ProfileChanges,
+) -> Result<User, ApiError> {
+    let caller = request.user()?;
+    visible(caller, id)?;
+    let own = caller.0 == id;
+    if input.role.is_some() && caller.1 != Role::Admin {
+        return Err(ApiError::Forbidden("only an admin may change a role"));
+    }
+    if input.role.is_some() && own {
+        return Err(ApiError::conflict(
+            "OWN_ROLE",
+            "an admin cannot change their own role; ask another admin",
+        ));
+    }
+    if input.password.is_some() && !own {
+        return Err(ApiError::Forbidden(
+            "only the user may change their password",
+        ));
+    }
+
+    let mut problems = Problems::default();
+    let name = input
+        .name
+        .as_deref()
+        .and_then(|n| problems.check(check_name(n)));
+    let email = input
+        .email
+        .as_deref()
+        .and_then(|e| problems.check(normalise_email(e)));
+    if let Some(password) = &input.password {
+        problems.check(check_password(password));
+        if input.current_password.is_none() {
+            problems.add("current_password", "is required to change the password");
+        }
+    }
+    if input.name.is_none()
+        && input.email.is_none()
+        && input.password.is_none()
+        && input.role.is_none()
+    {
+        problems.add("body", "give at least one of name, email, password, role");
+    }
+    problems.into_result(|| ()).map_err(ApiError::Validation)?;
+
+    let mut client = state.db.get().await.map_err(db)?;
+    let before = users::find(&client, id)
+        .await
+        .map_err(db)?
+        .ok_or(ApiError::NotFound)?;
+    let password_hash = match (&input.password, input.current_password) {
+        (Some(password), Some(current)) => {
+            let stored = users::find_credentials(&client, &before.email)
+                .await
+                .map_err(db)?
+                .map(|(_, hash)| hash);
+            if !passwords::verify(current, stored).await {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    "current_password",
+                    "does not match",
+                )]));
+            }
+            Some(
+                passwords::hash(password.clone())
+                    .await
+                    .map_err(ApiError::internal)?,
+            )
+        }
+        _ => None,
+    };
+
+    let tx = client.transaction().await.map_err(db)?;
+    let changes = UserChanges {
+        name: name.as_deref(),
+        email: email.as_deref(),
+        role: input.role,
+        password_hash: password_hash.as_deref(),
+    };
+    let after = match users::update(&tx, id, &changes).await.map_err(db)? {
+        Updated::Done(user) => user,
+        Updated::NotFound => return Err(ApiError::NotFound),
+        Updated::EmailTaken => {
+            return Err(ApiError::conflict(
+                "EMAIL_TAKEN",
+                "an account with this email exists",
+            ));
+        }
+    };
+    let action = match () {
+        _ if input.role.is_some_and(|r| r != before.role) => Some("user.role_changed"),
+        _ if password_hash.is_some() => Some("user.password_changed"),
+        _ if !own => Some("user.updated"),
+        _ => None,
+    };
+    if let Some(action) = action {
+        let change = Change {
+            action,
+            target_type: "user",
+            target_id: Some(id.to_string()),
+            before: Some(view(&before)),
+            after: Some(view(&after)),
+        };
+        audit::record(&tx, &Actor::of(request), change).await?;
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(after)
+}

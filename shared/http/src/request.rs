@@ -1,0 +1,277 @@
+//! One API Gateway proxy request, parsed the strict way: ids, JSON bodies, preconditions, pages and the
+//! caller the authorizer established. Each helper fails with the one status that fits.
+
+use aws_lambda_events::apigw::ApiGatewayProxyRequest;
+use base64::Engine;
+use orderly_domain::access::Principal;
+use orderly_domain::pagination::{Page, parse_page};
+use orderly_domain::products::{Precondition, if_match};
+use orderly_domain::users::Role;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::{ApiError, FieldError};
+
+/// The largest JSON body any endpoint accepts (API Gateway itself allows 10 MB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub struct HttpRequest {
+    pub raw: ApiGatewayProxyRequest,
+    pub request_id: String,
+    pub source_ip: String,
+    /// `None` on public routes (no authorizer).
+    pub caller: Option<Principal>,
+}
+
+fn principal_from(raw: &ApiGatewayProxyRequest) -> Option<Principal> {
+    let context = &raw.request_context.authorizer.fields;
+    let text = |key: &str| {
+        context
+            .get(key)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+    };
+    if let Some(id) = text("api_key_id").and_then(|s| s.parse().ok()) {
+        return Some(Principal::ApiKey { id });
+    }
+    let id = text("user_id")?.parse().ok()?;
+    let role = Role::parse(text("role")?)?;
+    Some(Principal::User { id, role })
+}
+
+impl HttpRequest {
+    pub fn new(raw: ApiGatewayProxyRequest, fallback_request_id: String) -> Self {
+        Self {
+            request_id: raw
+                .request_context
+                .request_id
+                .clone()
+                .unwrap_or(fallback_request_id),
+            source_ip: raw
+                .request_context
+                .identity
+                .source_ip
+                .clone()
+                .unwrap_or_default(),
+            caller: principal_from(&raw),
+            raw,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.raw.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.raw
+            .query_string_parameters
+            .first(name)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The route's resource path (`/api/v1/products/{id}`), for logs.
+    pub fn route(&self) -> String {
+        format!(
+            "{} {}",
+            self.raw.http_method,
+            self.raw.resource.as_deref().unwrap_or("?")
+        )
+    }
+
+    /// A path parameter that must be a UUID: malformed is 400, not 404.
+    pub fn path_id(&self, name: &str) -> Result<Uuid, ApiError> {
+        let raw = self
+            .raw
+            .path_parameters
+            .get(name)
+            .ok_or_else(|| ApiError::BadRequest(format!("missing path parameter {name}")))?;
+        raw.parse()
+            .map_err(|_| ApiError::BadRequest(format!("`{raw}` is not a valid id")))
+    }
+
+    /// A query parameter that must be a UUID when present (422 with the field otherwise).
+    pub fn query_id(&self, name: &str) -> Result<Option<Uuid>, ApiError> {
+        self.query(name)
+            .map(|raw| {
+                raw.parse().map_err(|_| {
+                    ApiError::Validation(vec![FieldError::new(name, "must be a UUID")])
+                })
+            })
+            .transpose()
+    }
+
+    pub fn page(&self) -> Result<Page, ApiError> {
+        parse_page(self.query("limit"), self.query("cursor")).map_err(ApiError::Validation)
+    }
+
+    fn body_bytes(&self) -> Result<Vec<u8>, ApiError> {
+        let body = self.raw.body.as_deref().unwrap_or_default();
+        if self.raw.is_base64_encoded {
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .map_err(|_| ApiError::BadRequest("body is not valid base64".into()))
+        } else {
+            Ok(body.as_bytes().to_vec())
+        }
+    }
+
+    pub fn body_len(&self) -> usize {
+        self.raw.body.as_ref().map_or(0, String::len)
+    }
+
+    /// The JSON body as `T`. Unparseable JSON is 400; a wrong or missing field is 422 naming the field;
+    /// unknown fields are refused by the types (`deny_unknown_fields`).
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if let Some(content_type) = self.header("content-type")
+            && !content_type
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = self.body_bytes()?;
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::BadRequest("a JSON body is required".into()));
+        }
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize(&mut deserializer) {
+            Ok(value) => Ok(value),
+            Err(e) if e.inner().is_syntax() || e.inner().is_eof() => Err(ApiError::BadRequest(
+                format!("the body is not valid JSON: {}", e.inner()),
+            )),
+            Err(e) => {
+                let field = match e.path().to_string() {
+                    path if path == "." => "body".to_owned(),
+                    path => path,
+                };
+                let message = e.inner().to_string();
+                // serde's messages end with " at line 1 column 20"; the field says where.
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_owned();
+                Err(ApiError::Validation(vec![FieldError::new(field, message)]))
+            }
+        }
+    }
+
+    /// The version `If-Match` names: 428 when absent, 400 when it is not one of our ETags.
+    pub fn if_match(&self) -> Result<i64, ApiError> {
+        match if_match(self.header("if-match")) {
+            Precondition::Version(version) => Ok(version),
+            Precondition::Missing => Err(ApiError::PreconditionRequired),
+            Precondition::Malformed => Err(ApiError::BadRequest(
+                "If-Match must be an ETag this API returned".into(),
+            )),
+        }
+    }
+
+    /// The calling user: 401 without one, 403 for an API key.
+    pub fn user(&self) -> Result<(Uuid, Role), ApiError> {
+        match self.caller {
+            Some(Principal::User { id, role }) => Ok((id, role)),
+            Some(Principal::ApiKey { .. }) => Err(ApiError::Forbidden(
+                "this endpoint is for users, not API keys",
+            )),
+            None => Err(ApiError::Unauthorized("sign in first")),
+        }
+    }
+
+    /// The calling admin: defence in depth behind the authorizer's policy.
+    pub fn admin(&self) -> Result<Uuid, ApiError> {
+        match self.user()? {
+            (id, Role::Admin) => Ok(id),
+            _ => Err(ApiError::Forbidden("admins only")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    fn request(body: Option<&str>, context: serde_json::Value) -> HttpRequest {
+        let event = json!({
+            "httpMethod": "POST", "path": "/x", "resource": "/x/{id}", "headers": {"content-type": "application/json"},
+            "pathParameters": {"id": "not-a-uuid"}, "body": body, "isBase64Encoded": false,
+            "requestContext": {"requestId": "req-1", "httpMethod": "POST", "identity": {"sourceIp": "198.51.100.9"}, "authorizer": context},
+        });
+        HttpRequest::new(serde_json::from_value(event).unwrap(), "fallback".into())
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Input {
+        name: String,
+        count: i32,
+    }
+
+    #[test]
+    fn bodies_are_parsed_strictly_with_the_right_status() {
+        let ok = request(Some(r#"{"name":"a","count":1}"#), json!({}));
+        assert_eq!(ok.json::<Input>().unwrap().count, 1);
+        let cases = [
+            (Some("{not json"), 400),
+            (None, 400),
+            (Some(r#"{"name":"a","count":"x"}"#), 422),
+            (Some(r#"{"name":"a"}"#), 422),
+            (Some(r#"{"name":"a","count":1,"extra":true}"#), 422),
+        ];
+        for (body, status) in cases {
+            assert_eq!(
+                request(body, json!({}))
+                    .json::<Input>()
+                    .unwrap_err()
+                    .status(),
+                status,
+                "{body:?}"
+            );
+        }
+        match request(Some(r#"{"name":"a","count":"x"}"#), json!({}))
+            .json::<Input>()
+            .unwrap_err()
+        {
+            ApiError::Validation(fields) => assert_eq!(fields[0].field, "count"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_ids_are_400() {
+        assert_eq!(
+            request(None, json!({})).path_id("id").unwrap_err().status(),
+            400
+        );
+    }
+
+    #[test]
+    fn the_caller_comes_from_the_authorizer_context() {
+        let id = Uuid::now_v7();
+        let user = request(None, json!({"user_id": id.to_string(), "role": "admin"}));
+        assert_eq!(
+            user.caller,
+            Some(Principal::User {
+                id,
+                role: Role::Admin
+            })
+        );
+        assert_eq!(user.admin().unwrap(), id);
+        let key = request(None, json!({"api_key_id": id.to_string()}));
+        assert_eq!(key.user().unwrap_err().status(), 403);
+        let anonymous = request(None, json!({}));
+        assert_eq!(anonymous.user().unwrap_err().status(), 401);
+        let customer = request(None, json!({"user_id": id.to_string(), "role": "customer"}));
+        assert_eq!(customer.admin().unwrap_err().status(), 403);
+        assert_eq!(
+            (user.request_id.as_str(), user.source_ip.as_str()),
+            ("req-1", "198.51.100.9")
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! The catalogue. Products are soft-deleted (orders keep pointing at them) and versioned for ETags.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use orderly_domain::products::{NewProduct, ProductFields};
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Product {
+    pub id: Uuid,
+    pub merchant_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    pub price_cents: i64,
+    pub currency: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, merchant_id, sku, name, description, price_cents, currency, version, created_at, updated_at";
+
+fn product(row: &Row) -> Product {
+    Product {
+        id: row.get("id"),
+        merchant_id: row.get("merchant_id"),
+        sku: row.get("sku"),
+        name: row.get("name"),
+        description: row.get("description"),
+        price_cents: row.get("price_cents"),
+        currency: row.get("currency"),
+        version: row.get("version"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+/// Why a write was refused by a constraint the client can fix.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    SkuTaken,
+    UnknownMerchant,
+}
+
+fn refused(e: &tokio_postgres::Error) -> Option<Refused> {
+    match e.code() {
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => Some(Refused::SkuTaken),
+        Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION => Some(Refused::UnknownMerchant),
+        _ => None,
+    }
+}
+
+/// Inserts the product and its inventory row; run it in a transaction.
+pub async fn insert(
+    db: &impl GenericClient,
+    id: Uuid,
+    new: &NewProduct,
+) -> Result<Result<Product, Refused>, StoreError> {
+    let f = &new.fields;
+    let inserted = db
+        .query_one(
+            &format!(
+                "INSERT INTO products (id, merchant_id, sku, name, description, price_cents, currency)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+            ),
+            &[&id, &f.merchant_id, &f.sku, &f.name, &f.description, &f.price_cents, &f.currency],
+        )
+        .await;
+    let row = match inserted {
+        Ok(row) => row,
+        Err(e) => return refused(&e).map(Err).ok_or(e.into()),
+    };
+    db.execute(
+        "INSERT INTO inventory (product_id, available, low_stock_threshold) VALUES ($1, $2, $3)",
+        &[&id, &new.stock, &new.low_stock_threshold],
+    )
+    .await?;
+    Ok(Ok(product(&row)))
+}
+
+pub async fn find(db: &impl GenericClient, id: Uuid) -> Result<Option<Product>, StoreError> {
+    let row = db
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM products WHERE id = $1 AND deleted_at IS NULL"),
+            &[&id],
+        )
+        .await?;
+    Ok(row.as_ref().map(product))
+}
+
+/// Locks a live product for a versioned change; run it in a transaction.
+pub async fn lock(db: &impl GenericClient, id: Uuid) -> Result<Option<Product>, StoreError> {
+    let row = db
+        .query_opt(
+            &format!(
+                "SELECT {COLUMNS} FROM products WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+            ),
+            &[&id],
+        )
+        .await?;
+    Ok(row.as_ref().map(product))
+}
+
+pub struct ProductFilter<'a> {
+    pub merchant_id: Option<Uuid>,
+    pub text: Option<&'a str>,
+    pub after: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// Live products in creation order; `text` matches words of the name or description.
+pub async fn list(
+    db: &impl GenericClient,
+    filter: &ProductFilter<'_>,
+) -> Result<Vec<Product>, StoreError> {
+    let rows = db
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM products
+                  WHERE deleted_at IS NULL
+                    AND ($1::uuid IS NULL OR merchant_id = $1)
+                    AND ($2::text IS NULL OR to_tsvector('simple', name || ' ' || description) @@ plainto_tsquery('simple', $2))
+                    AND ($3::uuid IS NULL OR id > $3)
+                  ORDER BY id LIMIT $4"
+            ),
+            &[&filter.merchant_id, &filter.text, &filter.after, &filter.limit],
+        )
+        .await?;
+    Ok(rows.iter().map(product).collect())
+}
+
+/// Replaces a locked product's fields and bumps its version.
+pub async fn replace(
+    db: &impl GenericClient,
+    id: Uuid,
+    f: &ProductFields,
+) -> Result<Result<Product, Refused>, StoreError> {
+    let updated = db
+        .query_one(
+            &format!(
+                "UPDATE products SET merchant_id = $2, sku = $3, name = $4, description = $5, price_cents = $6,
+                        currency = $7, version = version + 1, updated_at = now()
+                  WHERE id = $1 RETURNING {COLUMNS}"
+            ),
+            &[&id, &f.merchant_id, &f.sku, &f.name, &f.description, &f.price_cents, &f.currency],
+        )
+        .await;
+    match updated {
+        Ok(row) => Ok(Ok(product(&row))),
+        Err(e) => refused(&e).map(Err).ok_or(e.into()),
+    }
+}
+
+pub async fn soft_delete(db: &impl GenericClient, id: Uuid) -> Result<(), StoreError> {
+    db.execute("UPDATE products SET deleted_at = now(), version = version + 1, updated_at = now() WHERE id = $1", &[&id])
+        .await?;
+    Ok(())
+}
