@@ -11,6 +11,13 @@ export ORDERLY_API_PORT=${ORDERLY_TEST_API_PORT:-3100} ORDERLY_WS_PORT=${ORDERLY
 export ORDERLY_CONTROL_PORT=${ORDERLY_TEST_CONTROL_PORT:-3102} ORDERLY_EMULATOR_PORT=${ORDERLY_TEST_EMULATOR_PORT:-4567}
 # Redelivery after a failed batch in seconds, not the template's minutes.
 export ORDERLY_QUEUE_VISIBILITY_SECONDS=${ORDERLY_QUEUE_VISIBILITY_SECONDS:-2}
+# What the end-to-end tests need to know about the stack they test: the first admin, the signing key (to
+# forge tokens that must be refused), a CORS origin, and per-test client addresses for the login limits.
+export ORDERLY_ADMIN_EMAIL=admin@orderly.test
+export ORDERLY_ADMIN_PASSWORD="test-admin-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
+export JWT_SIGNING_KEY="$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n')"
+export CORS_ALLOWED_ORIGINS=https://shop.example.test
+export ORDERLY_TRUST_FORWARDED_FOR=1
 
 step() { log "── $* ($((SECONDS - started_at)) s)"; }
 
@@ -70,7 +77,7 @@ export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:$ORDERLY_EMULATOR_
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 
 step "end-to-end tests"
-cargo test -p orderly-e2e --test api --test websocket --test events
+cargo test -p orderly-e2e --test api --test websocket --test events --test identity --test catalogue
 
 if [ -n "${TEST_DATABASE_URL:-}" ] && [ "$TEST_DATABASE_URL" = "postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/postgres" ]; then
   step "outage test (stops and restarts Postgres)"

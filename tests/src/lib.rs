@@ -201,3 +201,197 @@ pub async fn database() -> tokio_postgres::Client {
     tokio::spawn(connection);
     client
 }
+
+/// An HTTP answer: status, headers and the JSON body (`null` when there is none).
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
+    }
+}
+
+/// A client address of its own for each test (TEST-NET-2 documentation range: never routed, only a
+/// header value), so per-IP login limits of parallel tests do not collide.
+pub fn client_ip() -> String {
+    let [a, b] = rand::random::<[u8; 2]>();
+    format!("198.51.{a}.{b}")
+}
+
+pub struct Call<'a> {
+    stack: &'a Stack,
+    request: reqwest::RequestBuilder,
+}
+
+impl Call<'_> {
+    pub fn token(mut self, token: &str) -> Self {
+        self.request = self.request.bearer_auth(token);
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.request = self.request.header(name, value);
+        self
+    }
+
+    pub fn json(mut self, body: &Value) -> Self {
+        self.request = self.request.json(body);
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<reqwest::Body>) -> Self {
+        self.request = self
+            .request
+            .header("content-type", "application/json")
+            .body(body);
+        self
+    }
+
+    pub async fn send(self) -> Answer {
+        let _ = self.stack;
+        let response = self.request.send().await.expect("the stack answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        Answer {
+            status,
+            headers,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// A registered, signed-in user.
+#[derive(Clone)]
+pub struct Session {
+    pub id: String,
+    pub email: String,
+    pub password: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub ip: String,
+}
+
+impl Stack {
+    /// A request from a client address of its own.
+    pub fn call(&self, method: &str, path: &str) -> Call<'_> {
+        self.call_from(method, path, &client_ip())
+    }
+
+    /// A request from the given client address (`X-Forwarded-For`, which the test stack trusts).
+    pub fn call_from(&self, method: &str, path: &str, ip: &str) -> Call<'_> {
+        let url = format!("{}{path}", self.api);
+        let request = self
+            .http
+            .request(method.parse().expect("a method"), url)
+            .header("x-forwarded-for", ip);
+        Call {
+            stack: self,
+            request,
+        }
+    }
+
+    pub async fn login(&self, email: &str, password: &str, ip: &str) -> Answer {
+        let body = serde_json::json!({"email": email, "password": password});
+        self.call_from("POST", "/api/v1/auth/login", ip)
+            .json(&body)
+            .send()
+            .await
+    }
+
+    /// Registers a new customer with a unique email and signs them in.
+    pub async fn customer(&self) -> Session {
+        let email = format!("customer-{}@example.test", uuid::Uuid::now_v7().simple());
+        let password = "a long enough password".to_owned();
+        let registered = self
+            .call("POST", "/api/v1/users")
+            .json(
+                &serde_json::json!({"email": email, "password": password, "name": "Test Customer"}),
+            )
+            .send()
+            .await;
+        assert_eq!(registered.status, 201, "{registered:?}");
+        self.session(&email, &password, registered.body["id"].as_str().unwrap())
+            .await
+    }
+
+    pub async fn session(&self, email: &str, password: &str, id: &str) -> Session {
+        let ip = client_ip();
+        let login = self.login(email, password, &ip).await;
+        assert_eq!(login.status, 200, "{login:?}");
+        Session {
+            id: id.to_owned(),
+            email: email.to_owned(),
+            password: password.to_owned(),
+            access_token: login.body["access_token"].as_str().unwrap().to_owned(),
+            refresh_token: login.body["refresh_token"].as_str().unwrap().to_owned(),
+            ip,
+        }
+    }
+
+    /// The first admin, signed in once per test binary (logins per email are rate limited).
+    pub async fn admin(&self) -> Session {
+        static ADMIN: tokio::sync::OnceCell<Session> = tokio::sync::OnceCell::const_new();
+        ADMIN
+            .get_or_init(|| async {
+                let email = std::env::var("ORDERLY_ADMIN_EMAIL")
+                    .expect("ORDERLY_ADMIN_EMAIL; `make test` sets it");
+                let password = std::env::var("ORDERLY_ADMIN_PASSWORD")
+                    .expect("ORDERLY_ADMIN_PASSWORD; `make test` sets it");
+                let ip = client_ip();
+                let login = self.login(&email, &password, &ip).await;
+                assert_eq!(login.status, 200, "the first admin signs in: {login:?}");
+                let token = login.body["access_token"].as_str().unwrap().to_owned();
+                let me = self.call("GET", "/api/v1/me").token(&token).send().await;
+                Session {
+                    id: me.body["id"].as_str().unwrap().to_owned(),
+                    email,
+                    password,
+                    access_token: token,
+                    refresh_token: login.body["refresh_token"].as_str().unwrap().to_owned(),
+                    ip,
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// A merchant and a product with `stock` units, made through the admin API.
+    pub async fn product(&self, stock: i32) -> (String, Value) {
+        let admin = self.admin().await;
+        let merchant = self
+            .call("POST", "/api/v1/admin/merchants")
+            .token(&admin.access_token)
+            .json(&serde_json::json!({"name": format!("Merchant {}", uuid::Uuid::now_v7())}))
+            .send()
+            .await;
+        assert_eq!(merchant.status, 201, "{merchant:?}");
+        let merchant_id = merchant.body["id"].as_str().unwrap().to_owned();
+        let product = self
+            .call("POST", "/api/v1/products")
+            .token(&admin.access_token)
+            .json(&serde_json::json!({
+                "merchant_id": merchant_id, "sku": format!("SKU-{}", uuid::Uuid::now_v7().simple()),
+                "name": "Desk lamp", "description": "A warm brass desk lamp", "price_cents": 4999, "currency": "EUR",
+                "stock": stock, "low_stock_threshold": 2,
+            }))
+            .send()
+            .await;
+        assert_eq!(product.status, 201, "{product:?}");
+        (merchant_id, product.body)
+    }
+}

@@ -24,21 +24,22 @@ pub async fn for_principal(state: &State, principal: &Principal) -> Result<Decis
     }
 }
 
-/// Login attempts, per source IP and per email; refused when either is exhausted.
+/// Login attempts, per source IP, then per email. An attempt refused by the first limit does not count
+/// against the second, so an attacker hammering from one address cannot lock the victim's email out.
 pub async fn for_login(state: &State, source_ip: &str, email: &str) -> Result<(), ApiError> {
-    let by_ip = take(state, &format!("login-ip:{source_ip}"), LOGIN_PER_IP).await?;
-    let by_email = take(
-        state,
-        &format!("login-email:{}", email.trim().to_lowercase()),
-        LOGIN_PER_EMAIL,
-    )
-    .await?;
-    let retry_after_seconds = by_ip.retry_after_seconds.max(by_email.retry_after_seconds);
-    if by_ip.allowed && by_email.allowed {
-        Ok(())
-    } else {
-        Err(ApiError::RateLimited {
-            retry_after_seconds,
-        })
+    for (key, quota) in [
+        (format!("login-ip:{source_ip}"), LOGIN_PER_IP),
+        (
+            format!("login-email:{}", email.trim().to_lowercase()),
+            LOGIN_PER_EMAIL,
+        ),
+    ] {
+        let decision = take(state, &key, quota).await?;
+        if !decision.allowed {
+            return Err(ApiError::RateLimited {
+                retry_after_seconds: decision.retry_after_seconds,
+            });
+        }
     }
+    Ok(())
 }

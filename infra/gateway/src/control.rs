@@ -21,6 +21,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/", get(summary))
         .route("/invocations", get(invocations))
         .route("/schedules/{function}/fire", post(fire))
+        .route("/functions/{function}/invoke", post(invoke))
         .route(
             "/faults/post-to-connection",
             get(push_fault)
@@ -84,6 +85,31 @@ async fn fire(State(gateway): State<Arc<Gateway>>, Path(function): Path<String>)
 
 async fn push_fault(State(gateway): State<Arc<Gateway>>) -> Json<Option<PushFault>> {
     Json(gateway.push_fault.lock().expect("fault lock").clone())
+}
+
+/// Invokes a function directly with any event, as `aws lambda invoke` would.
+async fn invoke(
+    State(gateway): State<Arc<Gateway>>,
+    Path(function): Path<String>,
+    Json(event): Json<serde_json::Value>,
+) -> Response {
+    let request_id = crate::invoke::new_request_id();
+    let result = gateway.invoker.invoke(&function, event, &request_id).await;
+    gateway.invoker.record(
+        &function,
+        &request_id,
+        crate::invoke::outcome_name(&result),
+        None,
+    );
+    match result {
+        Ok(payload) => Json(json!({"payload": payload})).into_response(),
+        Err(crate::invoke::InvokeError::UnknownFunction(_)) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"message": format!("no function {function}")})),
+        )
+            .into_response(),
+        Err(e) => Json(json!({"error": e.to_string()})).into_response(),
+    }
 }
 
 async fn set_push_fault(

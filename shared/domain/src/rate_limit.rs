@@ -62,7 +62,7 @@ pub fn decide(quota: Quota, outcome: Outcome, now: DateTime<Utc>) -> Decision {
         chrono::TimeDelta::from_std(quota.emission_interval()).expect("a short interval");
     let ahead = (outcome.tat - now).max(chrono::TimeDelta::zero());
     let free = period - ahead;
-    let remaining = if free <= chrono::TimeDelta::zero() {
+    let remaining = if !outcome.allowed || free <= chrono::TimeDelta::zero() {
         0
     } else {
         (free.num_milliseconds() / interval.num_milliseconds().max(1)) as u32
@@ -135,6 +135,17 @@ mod tests {
         let decision = decide(quota, admit(quota, &mut tat, after_window), after_window);
         assert!(decision.allowed);
         assert_eq!(decision.remaining, quota.limit - 1);
+    }
+
+    #[test]
+    fn a_refusal_never_reports_remaining_capacity() {
+        // Under concurrency the store may report a TAT older than the one that refused the request.
+        let now = Utc::now();
+        let stale = Outcome {
+            allowed: false,
+            tat: now + chrono::TimeDelta::seconds(10),
+        };
+        assert_eq!(decide(LOGIN_PER_IP, stale, now).remaining, 0);
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub async fn acquire(
     let period = quota.period.as_secs_f64();
     let row = db
         .query_one(
+            // A refusal reads the TAT that refused it with a locking read: in READ COMMITTED that returns
+            // the newest committed version, not the statement's (possibly older) snapshot.
             "WITH admitted AS (
                  INSERT INTO rate_limits AS r (key, tat)
                  VALUES ($1, now() + make_interval(secs => $2))
@@ -23,10 +25,13 @@ pub async fn acquire(
                     SET tat = greatest(r.tat, now()) + make_interval(secs => $2)
                   WHERE greatest(r.tat, now()) + make_interval(secs => $2) - now() <= make_interval(secs => $3)
                  RETURNING tat
+             ),
+             blocking AS (
+                 SELECT tat FROM rate_limits WHERE key = $1 AND NOT EXISTS (SELECT 1 FROM admitted) FOR SHARE
              )
              SELECT tat, true FROM admitted
              UNION ALL
-             SELECT tat, false FROM rate_limits WHERE key = $1 AND NOT EXISTS (SELECT 1 FROM admitted)",
+             SELECT tat, false FROM blocking",
             &[&key, &interval, &period],
         )
         .await?;
