@@ -16,5 +16,6 @@ mod workers;
 mod ws;
 
 pub use config::Config;
+pub use http::docs::document as openapi_document;
 pub use registry::{HANDLER_NAMES, Handler, Invocation, lookup};
 pub use state::State;

@@ -35,6 +35,8 @@ registry! {
     "migrate" => direct(ops::migrate::handle),
     "authorizer" => authorizer(auth::authorizer::handle),
     "cors-preflight" => api(http::cors::preflight),
+    "openapi-document" => api(http::docs::openapi),
+    "docs-page" => api(http::docs::page),
     "users-register" => http(http::users::register::handle),
     "users-me" => http(http::users::me::handle),
     "users-get" => http(http::users::get::handle),

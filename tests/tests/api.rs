@@ -83,3 +83,79 @@ async fn a_body_over_ten_megabytes_is_refused_and_the_gateway_keeps_serving() {
         "the proxy passes bodies through; health ignores it"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_and_its_offline_docs_page_are_served() {
+    let stack = Stack::from_env();
+    let document = stack
+        .http
+        .get(format!("{}/openapi.json", stack.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(document.status(), 200);
+    let document: Value = document.json().await.unwrap();
+    assert!(
+        document["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1"))
+    );
+    assert!(document["paths"]["/api/v1/products/{id}"]["put"].is_object());
+    assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = no_redirects
+        .get(format!("{}/docs", stack.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            page.status().as_u16(),
+            page.headers()["location"].to_str().unwrap()
+        ),
+        (302, "docs/index.html")
+    );
+    let index = stack
+        .http
+        .get(format!("{}/docs/index.html", stack.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(index.status(), 200);
+    assert!(
+        index.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = index.text().await.unwrap();
+    assert!(
+        html.contains("swagger-ui") && !html.contains("cdn"),
+        "the page loads its UI from the stack itself"
+    );
+    let initializer = stack
+        .http
+        .get(format!("{}/docs/swagger-initializer.js", stack.api))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        initializer
+            .text()
+            .await
+            .unwrap()
+            .contains("../openapi.json")
+    );
+    let bundle = stack
+        .http
+        .get(format!("{}/docs/swagger-ui-bundle.js", stack.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bundle.status(), 200);
+    assert!(bundle.bytes().await.unwrap().len() > 100_000);
+}

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod cors;
+pub mod docs;
 pub mod front_door;
 pub mod health;
 pub mod inventory;

@@ -12,13 +12,13 @@ use super::audit::{self, Actor, Change};
 use super::{Paged, db, tokens};
 use crate::State;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     pub name: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedKey {
     #[serde(flatten)]
     pub key: ApiKey,

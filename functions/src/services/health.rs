@@ -9,7 +9,7 @@ use crate::State;
 /// Each dependency gets this long; the whole check stays inside API Gateway's and the function's timeouts.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HealthReport {
     pub status: &'static str,
     pub version: &'static str,
@@ -20,7 +20,7 @@ pub struct HealthReport {
     pub timestamp: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Checks {
     pub database: &'static str,
     pub queues: &'static str,

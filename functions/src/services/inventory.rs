@@ -12,7 +12,7 @@ use super::audit::{self, Actor, Change};
 use super::{Paged, db};
 use crate::State;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StockView {
     pub product_id: Uuid,
     pub available: i32,

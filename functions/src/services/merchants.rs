@@ -11,7 +11,7 @@ use super::audit::{self, Actor, Change};
 use super::{Paged, db};
 use crate::State;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMerchant {
     pub name: String,

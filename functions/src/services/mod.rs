@@ -29,7 +29,7 @@ pub fn db(error: impl Into<StoreError>) -> ApiError {
 }
 
 /// A page of items and the cursor of the next one (`null` on the last page).
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Paged<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

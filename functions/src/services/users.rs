@@ -12,7 +12,7 @@ use super::audit::{self, Actor, Change};
 use super::{db, passwords};
 use crate::State;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileChanges {
     pub name: Option<String>,

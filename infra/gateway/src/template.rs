@@ -616,6 +616,82 @@ mod tests {
 }
 
 #[cfg(test)]
+mod documented {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Routes that serve the documentation itself or CORS preflights, not the API.
+    fn is_api(route: &RestRoute) -> bool {
+        route.method != "OPTIONS"
+            && route.path != "/openapi.json"
+            && !route.path.starts_with("/docs")
+    }
+
+    #[test]
+    fn every_route_in_the_template_is_in_the_openapi_document_and_the_other_way_round() {
+        let template =
+            Template::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"))
+                .unwrap();
+        let deployed: BTreeSet<(String, String)> = template
+            .rest_routes
+            .iter()
+            .filter(|r| is_api(r))
+            .map(|r| (r.method.clone(), r.path.clone()))
+            .collect();
+        let document = serde_json::to_value(orderly_functions::openapi_document()).unwrap();
+        let documented: BTreeSet<(String, String)> = document["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |method| (method.to_uppercase(), path.clone()))
+            })
+            .filter(|(method, _)| {
+                ["GET", "POST", "PUT", "DELETE", "PATCH"].contains(&method.as_str())
+            })
+            .collect();
+        let undocumented: Vec<_> = deployed.difference(&documented).collect();
+        let undeployed: Vec<_> = documented.difference(&deployed).collect();
+        assert!(
+            undocumented.is_empty(),
+            "routes in template.yaml missing from the OpenAPI document: {undocumented:?}"
+        );
+        assert!(
+            undeployed.is_empty(),
+            "documented routes that template.yaml does not deploy: {undeployed:?}"
+        );
+        assert_eq!(document["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
+    }
+
+    #[test]
+    fn every_resource_answers_cors_preflights() {
+        let template =
+            Template::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"))
+                .unwrap();
+        let with_options: BTreeSet<&str> = template
+            .rest_routes
+            .iter()
+            .filter(|r| r.method == "OPTIONS")
+            .map(|r| r.path.as_str())
+            .collect();
+        let missing: Vec<&str> = template
+            .rest_routes
+            .iter()
+            .filter(|r| is_api(r) && !with_options.contains(r.path.as_str()))
+            .map(|r| r.path.as_str())
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "resources without an OPTIONS route to CorsPreflightFunction: {missing:?}"
+        );
+    }
+}
+
+#[cfg(test)]
 mod lint {
     use std::process::Command;
 

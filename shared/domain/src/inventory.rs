@@ -26,7 +26,7 @@ impl Stock {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockInput {
     /// Counted stock: units physically on hand, reserved ones included.

@@ -10,7 +10,7 @@ pub const MAX_STOCK: i32 = 1_000_000_000;
 
 /// What a client sends to create or replace a product. Everything is optional here so that every missing
 /// or wrong field is reported at once.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
     pub merchant_id: Option<Uuid>,

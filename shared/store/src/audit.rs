@@ -44,7 +44,7 @@ pub async fn record(db: &impl GenericClient, entry: &AuditEntry<'_>) -> Result<U
     Ok(id)
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditLog {
     pub id: Uuid,
     pub actor_user_id: Option<Uuid>,

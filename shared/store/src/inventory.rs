@@ -54,7 +54,7 @@ pub async fn save_count(
     Ok(())
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct LowStock {
     pub product_id: Uuid,
     pub sku: String,

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Merchant {
     pub id: Uuid,
     pub name: String,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Product {
     pub id: Uuid,
     pub merchant_id: Uuid,

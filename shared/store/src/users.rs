@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub email: String,

@@ -5,6 +5,7 @@ use orderly_http::{ApiError, HttpRequest, Response, empty_response};
 use super::RefreshTokenBody;
 use crate::{State, services::identity};
 
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = super::RefreshTokenBody, security(("bearer" = [])), responses((status = 204, description = "the refresh token family is revoked"), (status = 401, description = "invalid credentials or not the caller's token", body = crate::http::docs::ErrorBody)))]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
     let (user_id, _) = request.user()?;
     let body: RefreshTokenBody = request.json()?;

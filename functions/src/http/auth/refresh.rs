@@ -6,6 +6,7 @@ use super::RefreshTokenBody;
 use crate::http::ok;
 use crate::{State, services::identity};
 
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = super::RefreshTokenBody, responses((status = 200, description = "a new pair; the presented token stops working", body = crate::services::identity::TokenPair), (status = 401, description = "invalid, expired or reused (the family is revoked)", body = crate::http::docs::ErrorBody)))]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
     let body: RefreshTokenBody = request.json()?;
     Ok(ok(

@@ -1,0 +1,147 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, and the Swagger UI that renders
+//! it, served from files compiled into the binary (no CDN).
+
+use aws_lambda_events::apigw::ApiGatewayProxyRequest;
+use aws_lambda_events::encodings::Body;
+use base64::Engine;
+use http::HeaderValue;
+use orderly_http::{ApiError, FieldError, Response, json_response};
+use std::sync::{Arc, LazyLock};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::State;
+
+/// Every error answer: `{"error": {...}}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ErrorDetail {
+    /// Machine-readable, e.g. `VALIDATION_FAILED`, `EMAIL_TAKEN`, `OUT_OF_STOCK`.
+    code: String,
+    message: String,
+    /// Per-field problems for `VALIDATION_FAILED`, otherwise empty.
+    details: Vec<FieldError>,
+    request_id: String,
+}
+
+struct Credentials;
+
+impl Modify for Credentials {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`ApiKey <key>` for service clients",
+            ))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Orderly", description = "Serverless order processing. Errors are `{\"error\":{\"code\",\"message\",\"details\",\"request_id\"}}`; lists are paged with `limit` and an opaque `cursor`; money is integer minor units."),
+    paths(
+        super::health::handle,
+        super::users::register::handle,
+        super::users::me::handle,
+        super::users::get::handle,
+        super::users::update::handle,
+        super::auth::login::handle,
+        super::auth::refresh::handle,
+        super::auth::logout::handle,
+        super::api_keys::create::handle,
+        super::api_keys::list::handle,
+        super::api_keys::revoke::handle,
+        super::merchants::create::handle,
+        super::merchants::list::handle,
+        super::products::list::handle,
+        super::products::get::handle,
+        super::products::create::handle,
+        super::products::update::handle,
+        super::products::delete::handle,
+        super::inventory::get::handle,
+        super::inventory::update::handle,
+        super::inventory::low_stock::handle,
+        super::audit::list::handle,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Credentials),
+)]
+struct Document;
+
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    Document::openapi()
+        .to_json()
+        .expect("the document serialises")
+});
+
+/// The document, for tests and tools.
+pub fn document() -> utoipa::openapi::OpenApi {
+    Document::openapi()
+}
+
+/// `GET /openapi.json`.
+pub async fn openapi(_: ApiGatewayProxyRequest, _: &'static State) -> Result<Response, ApiError> {
+    let document: serde_json::Value =
+        serde_json::from_str(&DOCUMENT).map_err(ApiError::internal)?;
+    Ok(json_response(200, &document))
+}
+
+static UI_CONFIG: LazyLock<Arc<utoipa_swagger_ui::Config<'static>>> =
+    // Relative, so it also resolves under a stage prefix (`/prod/docs/index.html` → `/prod/openapi.json`).
+    LazyLock::new(|| Arc::new(utoipa_swagger_ui::Config::from("../openapi.json")));
+
+/// `GET /docs` and `GET /docs/{file+}`: Swagger UI.
+pub async fn page(
+    request: ApiGatewayProxyRequest,
+    _: &'static State,
+) -> Result<Response, ApiError> {
+    let Some(file) = request.path_parameters.get("file").map(String::as_str) else {
+        // The UI's assets are relative to its page, so it must live under /docs/.
+        let mut response = orderly_http::empty_response(302);
+        response
+            .headers
+            .insert("location", HeaderValue::from_static("docs/index.html"));
+        return Ok(response);
+    };
+    let found = utoipa_swagger_ui::serve(file, UI_CONFIG.clone()).map_err(ApiError::internal)?;
+    let Some(found) = found else {
+        return Err(ApiError::NotFound);
+    };
+    let mut response = json_response(200, &());
+    let text = found.content_type.starts_with("text/")
+        || found.content_type.contains("javascript")
+        || found.content_type.contains("json");
+    response.body = Some(if text {
+        Body::Text(String::from_utf8_lossy(&found.bytes).into_owned())
+    } else {
+        response.is_base64_encoded = true;
+        Body::Text(base64::engine::general_purpose::STANDARD.encode(&found.bytes))
+    });
+    if let Ok(content_type) = HeaderValue::from_str(&found.content_type) {
+        response.headers.insert("content-type", content_type);
+    }
+    // The UI needs its own scripts and styles; everything else stays locked down.
+    response.headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"),
+    );
+    Ok(response)
+}
