@@ -9,7 +9,7 @@ pub mod state;
 
 mod auth;
 mod http;
-mod ops;
+pub mod ops;
 mod schedules;
 mod services;
 mod workers;

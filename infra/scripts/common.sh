@@ -59,3 +59,16 @@ wait_for_port() {
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A secret made once per checkout and kept in .local/ (git-ignored): local_secret FILE BYTES
+local_secret() {
+  [ -s "$LOCAL_DIR/$1" ] || (umask 077 && head -c "$2" /dev/urandom | base64 | tr -d '\n/+=' >"$LOCAL_DIR/$1")
+  cat "$LOCAL_DIR/$1"
+}
+
+# The local stack's secrets and first admin, unless the environment sets them.
+local_identity() {
+  export JWT_SIGNING_KEY="${JWT_SIGNING_KEY:-$(local_secret jwt-signing-key 48)}"
+  export ORDERLY_ADMIN_EMAIL="${ORDERLY_ADMIN_EMAIL:-admin@orderly.local}"
+  export ORDERLY_ADMIN_PASSWORD="${ORDERLY_ADMIN_PASSWORD:-$(local_secret admin-password 18)}"
+}

@@ -56,14 +56,7 @@ if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
     || die "$AWS_EMULATOR did not start; see $LOCAL_DIR/emulator.log"
   export AWS_ENDPOINT_URL="http://127.0.0.1:$ORDERLY_EMULATOR_PORT"
 fi
-# Local secrets, made once per checkout and kept in .local/ (git-ignored) unless the environment sets them.
-local_secret() { # file, bytes
-  [ -s "$LOCAL_DIR/$1" ] || (umask 077 && head -c "$2" /dev/urandom | base64 | tr -d '\n/+=' >"$LOCAL_DIR/$1")
-  cat "$LOCAL_DIR/$1"
-}
-export JWT_SIGNING_KEY="${JWT_SIGNING_KEY:-$(local_secret jwt-signing-key 48)}"
-export ORDERLY_ADMIN_EMAIL="${ORDERLY_ADMIN_EMAIL:-admin@orderly.local}"
-export ORDERLY_ADMIN_PASSWORD="${ORDERLY_ADMIN_PASSWORD:-$(local_secret admin-password 18)}"
+local_identity
 export CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://localhost:5173,http://127.0.0.1:5173}"
 log "first admin: $ORDERLY_ADMIN_EMAIL (password in .local/admin-password unless ORDERLY_ADMIN_PASSWORD is set)"
 

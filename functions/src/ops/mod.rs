@@ -1,1 +1,2 @@
 pub mod migrate;
+pub mod seed;

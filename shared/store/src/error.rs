@@ -10,6 +10,8 @@ pub enum StoreError {
     Query(#[from] tokio_postgres::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] refinery::Error),
+    #[error("seeding failed: {0}")]
+    Seed(String),
     #[error("the database did not answer within {0:?}")]
     Timeout(std::time::Duration),
 }

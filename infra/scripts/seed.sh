@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `make seed`: demo data in the local database (the private cluster unless DATABASE_URL is set).
+source "$(dirname "$0")/common.sh"
+if [ -z "${DATABASE_URL:-}" ]; then
+  "$ROOT/infra/scripts/postgres.sh" start
+  DATABASE_URL="$("$ROOT/infra/scripts/postgres.sh" url)"
+fi
+export DATABASE_URL
+local_identity
+cd "$ROOT" && cargo run --quiet -p orderly-local --bin orderly-seed
