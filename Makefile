@@ -13,6 +13,9 @@ test: ## every check and test: fmt, clippy, unit, integration (Postgres), end-to
 seed: ## idempotent demo data (admin, customers, merchants, products) in the local database; prints the logins
 	@infra/scripts/seed.sh
 
+bench: ## benchmarks against a local stack of their own, each next to a baseline from the same run
+	@infra/scripts/bench.sh
+
 stop: ## stop a `make dev` stack running elsewhere
 	@infra/scripts/stop.sh
 

@@ -72,3 +72,32 @@ local_identity() {
   export ORDERLY_ADMIN_EMAIL="${ORDERLY_ADMIN_EMAIL:-admin@orderly.local}"
   export ORDERLY_ADMIN_PASSWORD="${ORDERLY_ADMIN_PASSWORD:-$(local_secret admin-password 18)}"
 }
+
+# A new, empty database on the private cluster; prints its URL: fresh_database NAME
+fresh_database() {
+  local server="postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/postgres"
+  psql "$server" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
+  echo "postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/$1"
+}
+
+# Runs stack.sh in the background, logging to $1, and returns once it is up (STACK_PID is its pid).
+start_stack() {
+  ORDERLY_SKIP_BUILD=1 "$ROOT/infra/scripts/stack.sh" >"$1" 2>&1 &
+  STACK_PID=$!
+  local _
+  for _ in $(seq 1 "${ORDERLY_STACK_START_SECONDS:-180}"); do
+    grep -q "local stack is up" "$1" && return 0
+    kill -0 "$STACK_PID" 2>/dev/null || { tail -30 "$1"; die "the local stack exited during start"; }
+    sleep 1
+  done
+  tail -30 "$1"
+  die "the local stack did not start"
+}
+
+stop_stack() {
+  if [ -n "${STACK_PID:-}" ]; then
+    kill -TERM "$STACK_PID" 2>/dev/null && wait "$STACK_PID" 2>/dev/null
+    STACK_PID=""
+  fi
+  return 0
+}

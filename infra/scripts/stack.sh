@@ -63,7 +63,7 @@ log "first admin: $ORDERLY_ADMIN_EMAIL (password in .local/admin-password unless
 # Emulators accept any credentials; real ones, when set, are left alone.
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 
-ORDERLY_TEMPLATE="$ROOT/template.yaml" "$ROOT/target/debug/orderly-local" &
+ORDERLY_TEMPLATE="$ROOT/template.yaml" "${ORDERLY_GATEWAY_BIN:-$ROOT/target/debug/orderly-local}" &
 gateway_pid=$!
 wait "$gateway_pid"
 status=$?

@@ -36,8 +36,8 @@ if [ -z "${DATABASE_URL:-}" ]; then
   server_url="postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/postgres"
   export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$server_url}"
   # The end-to-end stack gets its own database, fresh each run.
-  psql "$server_url" -qc "DROP DATABASE IF EXISTS orderly_e2e WITH (FORCE)" -c "CREATE DATABASE orderly_e2e" >/dev/null
-  export DATABASE_URL="postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/orderly_e2e"
+  DATABASE_URL="$(fresh_database orderly_e2e)"
+  export DATABASE_URL
   # Leftovers of earlier runs' per-test databases.
   for db in $(psql "$server_url" -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'orderly_test_%'"); do
     psql "$server_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
@@ -46,13 +46,10 @@ else
   export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$DATABASE_URL}"
 fi
 
-stack_pid=""
 finish() {
   local status=$?
   set +e # cleanup must run to the end whatever a step returns
-  if [ -n "$stack_pid" ]; then
-    kill -TERM "$stack_pid" 2>/dev/null && wait "$stack_pid" 2>/dev/null
-  fi
+  stop_stack
   [ -n "$started_postgres" ] && "$ROOT/infra/scripts/postgres.sh" stop
   if [ "$status" = 0 ]; then log "all tests passed in $((SECONDS - started_at)) s"; else
     log "tests FAILED (exit $status) after $((SECONDS - started_at)) s; stack log: $LOCAL_DIR/test-stack.log"
@@ -65,14 +62,7 @@ cargo test --workspace --exclude orderly-e2e
 
 step "starting the local stack for end-to-end tests ($AWS_EMULATOR)"
 cargo build --quiet -p orderly-local
-ORDERLY_SKIP_BUILD=1 "$ROOT/infra/scripts/stack.sh" >"$LOCAL_DIR/test-stack.log" 2>&1 &
-stack_pid=$!
-for _ in $(seq 1 "${ORDERLY_STACK_START_SECONDS:-180}"); do
-  grep -q "local stack is up" "$LOCAL_DIR/test-stack.log" && break
-  kill -0 "$stack_pid" 2>/dev/null || { tail -30 "$LOCAL_DIR/test-stack.log"; die "the local stack exited during start"; }
-  sleep 1
-done
-grep -q "local stack is up" "$LOCAL_DIR/test-stack.log" || { tail -30 "$LOCAL_DIR/test-stack.log"; die "the local stack did not start"; }
+start_stack "$LOCAL_DIR/test-stack.log"
 export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:$ORDERLY_EMULATOR_PORT}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make bench`: builds optimised binaries, starts a stack of its own (own ports, fresh database) and runs
+# the benchmarks against it. Numbers are printed next to a baseline measured in the same run.
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+export ORDERLY_API_PORT=3300 ORDERLY_WS_PORT=3301 ORDERLY_CONTROL_PORT=3302 ORDERLY_EMULATOR_PORT=4569
+export ORDERLY_TRUST_FORWARDED_FOR=1 RUST_LOG=warn
+log "building optimised binaries (profile bench-local)"
+cargo build --quiet --profile bench-local -p orderly-local --bins
+export ORDERLY_GATEWAY_BIN="$ROOT/target/bench-local/orderly-local"
+
+"$ROOT/infra/scripts/venv.sh"
+started_postgres=""
+if [ -z "${DATABASE_URL:-}" ]; then
+  "$ROOT/infra/scripts/postgres.sh" status >/dev/null 2>&1 || started_postgres=1
+  "$ROOT/infra/scripts/postgres.sh" start
+  DATABASE_URL="$(fresh_database orderly_bench)"
+fi
+export DATABASE_URL
+local_identity
+trap 'set +e; stop_stack; [ -n "$started_postgres" ] && "$ROOT/infra/scripts/postgres.sh" stop' EXIT
+start_stack "$LOCAL_DIR/bench-stack.log"
+
+ORDERLY_BENCH_API="http://127.0.0.1:$ORDERLY_API_PORT" "$ROOT/target/bench-local/orderly-bench"
