@@ -72,6 +72,9 @@ impl Config {
         if let Some(size) = get("DATABASE_POOL_SIZE").and_then(|s| s.parse().ok()) {
             pool.max_size = size;
         }
+        if let Some(seconds) = get("DATABASE_POOL_WAIT_SECONDS").and_then(|s| s.parse().ok()) {
+            pool.wait = std::time::Duration::from_secs(seconds);
+        }
         Ok(Self {
             database_url: required("DATABASE_URL")?,
             order_events_topic_arn: required("ORDER_EVENTS_TOPIC_ARN")?,

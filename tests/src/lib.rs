@@ -217,6 +217,16 @@ impl Answer {
     pub fn error_code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or_default()
     }
+
+    /// The fields a `422 VALIDATION_FAILED` names, in order.
+    pub fn error_fields(&self) -> Vec<&str> {
+        self.body["error"]["details"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["field"].as_str())
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for Answer {
@@ -368,6 +378,15 @@ impl Stack {
             })
             .await
             .clone()
+    }
+
+    /// `GET /api/v1/admin/audit-logs?{query}` as the first admin.
+    pub async fn audit_logs(&self, query: &str) -> Answer {
+        let admin = self.admin().await;
+        self.call("GET", &format!("/api/v1/admin/audit-logs?{query}"))
+            .token(&admin.access_token)
+            .send()
+            .await
     }
 
     /// A merchant and a product with `stock` units, made through the admin API.

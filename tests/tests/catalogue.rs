@@ -134,12 +134,7 @@ async fn product_input_is_validated_field_by_field_and_conflicts_are_409() {
         .send()
         .await;
     assert_eq!(invalid.status, 422);
-    let fields: Vec<&str> = invalid.body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = invalid.error_fields();
     assert_eq!(
         fields,
         vec![
@@ -433,14 +428,7 @@ async fn inventory_counts_never_touch_reserved_units_and_are_audited() {
         "{low:?}"
     );
 
-    let audit = stack
-        .call(
-            "GET",
-            "/api/v1/admin/audit-logs?action=inventory.changed&limit=100",
-        )
-        .token(&admin.access_token)
-        .send()
-        .await;
+    let audit = stack.audit_logs("action=inventory.changed&limit=100").await;
     let entry = audit.body["items"]
         .as_array()
         .unwrap()
@@ -463,15 +451,10 @@ async fn audit_logs_page_and_filter_by_actor_and_action() {
         stack.product(1).await;
     }
     let first = stack
-        .call(
-            "GET",
-            &format!(
-                "/api/v1/admin/audit-logs?actor={}&action=product.created&limit=2",
-                admin.id
-            ),
-        )
-        .token(&admin.access_token)
-        .send()
+        .audit_logs(&format!(
+            "actor={}&action=product.created&limit=2",
+            admin.id
+        ))
         .await;
     assert_eq!(first.status, 200);
     let items = first.body["items"].as_array().unwrap();
@@ -487,15 +470,10 @@ async fn audit_logs_page_and_filter_by_actor_and_action() {
     );
     let cursor = first.body["next_cursor"].as_str().unwrap();
     let next = stack
-        .call(
-            "GET",
-            &format!(
-                "/api/v1/admin/audit-logs?actor={}&action=product.created&limit=2&cursor={cursor}",
-                admin.id
-            ),
-        )
-        .token(&admin.access_token)
-        .send()
+        .audit_logs(&format!(
+            "actor={}&action=product.created&limit=2&cursor={cursor}",
+            admin.id
+        ))
         .await;
     assert!(next.body["items"][0]["id"].as_str() < items[1]["id"].as_str());
 }

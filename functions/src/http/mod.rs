@@ -10,6 +10,7 @@ pub mod front_door;
 pub mod health;
 pub mod inventory;
 pub mod merchants;
+pub mod orders;
 pub mod products;
 pub mod users;
 

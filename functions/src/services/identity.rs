@@ -158,17 +158,7 @@ pub async fn refresh(
     };
     let actor = Actor::of(request).with_user(stored.user_id);
     if stored.rotated && !stored.revoked {
-        let revoked = refresh_tokens::revoke_family(&tx, stored.family_id)
-            .await
-            .map_err(db)?;
-        let change = Change {
-            action: "auth.refresh_reuse",
-            target_type: "refresh_token_family",
-            target_id: Some(stored.family_id.to_string()),
-            before: None,
-            after: Some(json!({"revoked_tokens": revoked})),
-        };
-        audit::record(&tx, &actor, change).await?;
+        revoke_family(&tx, &actor, stored.family_id, "auth.refresh_reuse").await?;
         tx.commit().await.map_err(db)?;
         return Err(ApiError::Unauthorized(INVALID_REFRESH));
     }
@@ -203,18 +193,28 @@ pub async fn logout(
     let Some(stored) = stored.filter(|s| s.user_id == user_id) else {
         return Err(ApiError::Unauthorized(INVALID_REFRESH));
     };
-    refresh_tokens::revoke_family(&tx, stored.family_id)
+    revoke_family(&tx, &Actor::of(request), stored.family_id, "auth.logout").await?;
+    tx.commit().await.map_err(db)
+}
+
+/// Revokes every token of a refresh family (a login) and audits why.
+async fn revoke_family(
+    tx: &impl GenericClient,
+    actor: &Actor,
+    family_id: Uuid,
+    action: &str,
+) -> Result<(), ApiError> {
+    let revoked = refresh_tokens::revoke_family(tx, family_id)
         .await
         .map_err(db)?;
     let change = Change {
-        action: "auth.logout",
+        action,
         target_type: "refresh_token_family",
-        target_id: Some(stored.family_id.to_string()),
+        target_id: Some(family_id.to_string()),
         before: None,
-        after: None,
+        after: Some(json!({"revoked_tokens": revoked})),
     };
-    audit::record(&tx, &Actor::of(request), change).await?;
-    tx.commit().await.map_err(db)
+    audit::record(tx, actor, change).await
 }
 
 /// Creates the first admin when no user has the email; never changes an existing user.

@@ -9,6 +9,8 @@ pub mod identity;
 pub mod inventory;
 pub mod live_updates;
 pub mod merchants;
+pub mod orders;
+pub mod outbox;
 pub mod passwords;
 pub mod rate_limits;
 pub mod tokens;

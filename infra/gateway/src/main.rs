@@ -213,8 +213,10 @@ async fn run() -> Result<(), String> {
     )]);
     let env = function_environment(&template, &resolver, &overrides)?;
     let mut config = Config::from_lookup(|key| env.get(key).cloned()).map_err(|e| e.to_string())?;
-    // One process serves every function here, so it gets a pool sized for concurrency.
-    config.pool.max_size = env_or("DATABASE_POOL_SIZE", 32)?;
+    // One process serves every function here, concurrently, where Lambda gives each request an instance
+    // (and a pool) of its own: a bigger pool, and waiting for a connection is queueing, not an outage.
+    config.pool.max_size = env_or("DATABASE_POOL_SIZE", 64)?;
+    config.pool.wait = Duration::from_secs(env_or("DATABASE_POOL_WAIT_SECONDS", 60)?);
     let database_url = config.database_url.clone();
     let state = State::new(config).await.map_err(|e| e.to_string())?.leak();
     let functions: BTreeMap<_, _> = template.functions.clone();

@@ -5,6 +5,7 @@ pub mod events;
 pub mod ids;
 pub mod inventory;
 pub mod live_updates;
+pub mod orders;
 pub mod pagination;
 pub mod products;
 pub mod rate_limit;

@@ -18,9 +18,14 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("not found")]
     NotFound,
-    /// A state conflict the client can resolve; `code` names it (`EMAIL_TAKEN`, `SKU_TAKEN`, …).
+    /// A state conflict the client can resolve; `code` names it (`EMAIL_TAKEN`, `OUT_OF_STOCK`, …) and
+    /// `details` says what exactly (e.g. each short line).
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict {
+        code: &'static str,
+        message: String,
+        details: Option<serde_json::Value>,
+    },
     #[error("the resource changed since you read it; fetch it again (ETag {current_etag})")]
     PreconditionFailed { current_etag: String },
     #[error("this change needs an If-Match header with the resource's ETag")]
@@ -79,6 +84,19 @@ impl ApiError {
         ApiError::Conflict {
             code,
             message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn conflict_with(
+        code: &'static str,
+        message: impl Into<String>,
+        details: serde_json::Value,
+    ) -> Self {
+        ApiError::Conflict {
+            code,
+            message: message.into(),
+            details: Some(details),
         }
     }
 
@@ -96,6 +114,10 @@ impl ApiError {
         };
         let details = match &self {
             ApiError::Validation(fields) => json!(fields),
+            ApiError::Conflict {
+                details: Some(details),
+                ..
+            } => details.clone(),
             _ => json!([]),
         };
         let mut response = json_response(

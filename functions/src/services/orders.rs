@@ -1,0 +1,390 @@
+//! Orders: placement with stock reserved in the same transaction, the status machine (customer cancel,
+//! admin changes, expiry), and reads. Every change writes its event to the outbox.
+
+use chrono::{DateTime, Duration, Utc};
+use orderly_domain::orders::{OrderStatus, PlaceOrderInput, basket};
+use orderly_domain::pagination::next_cursor;
+use orderly_domain::users::Role;
+use orderly_domain::validation::FieldError;
+use orderly_http::{ApiError, HttpRequest};
+use orderly_store::idempotency::{self, Claim};
+use orderly_store::orders::{
+    self, Order, OrderFilter, OrderLine, OutboxEvent, Placement, StatusChange, Transition,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{Paged, db, outbox, tokens};
+use crate::State;
+
+/// How long an order waits for payment before the expiry run releases its stock.
+pub const PAYMENT_WINDOW: Duration = Duration::minutes(15);
+const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderView {
+    #[serde(flatten)]
+    pub order: Order,
+    pub items: Vec<OrderLine>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderStatusView {
+    pub order_id: Uuid,
+    pub status: OrderStatus,
+    pub history: Vec<StatusChange>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChangeInput {
+    pub status: OrderStatus,
+    pub reason: Option<String>,
+}
+
+fn event_data(order: &Order, previous: Option<OrderStatus>) -> Value {
+    json!({
+        "order_id": order.id, "user_id": order.user_id, "status": order.status, "previous_status": previous,
+        "total_cents": order.total_cents, "currency": order.currency,
+    })
+}
+
+/// Places an order. Returns the status and body, which a retry with the same `Idempotency-Key` gets again.
+pub async fn place(
+    state: &State,
+    request: &HttpRequest,
+    input: PlaceOrderInput,
+) -> Result<(u16, Value), ApiError> {
+    let (user_id, _) = request.user()?;
+    let lines = basket(&input).map_err(ApiError::Validation)?;
+    let key = request
+        .header("idempotency-key")
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    if key.is_some_and(|k| k.len() > 255) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "Idempotency-Key",
+            "must have at most 255 characters",
+        )]));
+    }
+    let scope = format!("user:{user_id}:POST /api/v1/orders");
+    let request_hash = tokens::sha256(&serde_json::to_string(&lines).expect("lines serialise"));
+
+    let mut client = state.db.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
+    if let Some(key) = key {
+        match idempotency::claim(&tx, &scope, key, &request_hash, IDEMPOTENCY_TTL)
+            .await
+            .map_err(db)?
+        {
+            Claim::New => {}
+            Claim::Replay { status, body } => return Ok((status as u16, body)),
+            Claim::Mismatch => {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    "Idempotency-Key",
+                    "was already used for a different order; use a new key for a new order",
+                )]));
+            }
+        }
+    }
+
+    let product_ids: Vec<Uuid> = lines.iter().map(|(p, _)| *p).collect();
+    let stock = orders::lock_stock(&tx, &product_ids).await.map_err(db)?;
+    let unknown: Vec<FieldError> = product_ids
+        .iter()
+        .filter(|p| !stock.iter().any(|s| s.product_id == **p))
+        .map(|p| FieldError::new("items", format!("product {p} does not exist")))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::Validation(unknown));
+    }
+    let currency = stock[0].currency.clone();
+    if stock.iter().any(|s| s.currency != currency) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "items",
+            "all products of an order must share one currency",
+        )]));
+    }
+    let short: Vec<Value> = lines
+        .iter()
+        .zip(&stock)
+        .filter(|((_, quantity), s)| s.available < *quantity)
+        .map(|((product, quantity), s)| json!({"product_id": product, "requested": quantity, "available": s.available}))
+        .collect();
+    if !short.is_empty() {
+        return Err(ApiError::conflict_with(
+            "OUT_OF_STOCK",
+            "not enough stock for some lines",
+            json!(short),
+        ));
+    }
+
+    let priced: Vec<(Uuid, i32, i64)> = lines
+        .iter()
+        .zip(&stock)
+        .map(|((p, q), s)| (*p, *q, s.price_cents))
+        .collect();
+    let total_cents: i64 = priced
+        .iter()
+        .map(|(_, q, price)| i64::from(*q) * price)
+        .sum();
+    let order_id = orderly_domain::new_id();
+    let data = json!({
+        "order_id": order_id, "user_id": user_id, "status": OrderStatus::PendingPayment, "total_cents": total_cents,
+        "currency": currency, "items": lines.iter().map(|(p, q)| json!({"product_id": p, "quantity": q})).collect::<Vec<_>>(),
+    });
+    let event = outbox::event(
+        OrderStatus::PendingPayment.event_type(),
+        order_id,
+        data,
+        Some(request.request_id.clone()),
+    );
+    let placement = Placement {
+        id: order_id,
+        user_id,
+        lines: &priced,
+        total_cents,
+        currency: &currency,
+        expires_at: Utc::now() + PAYMENT_WINDOW,
+        payment_id: orderly_domain::new_id(),
+        event: &event,
+    };
+    let Some(order) = orders::place(&tx, &placement).await.map_err(db)? else {
+        return Err(ApiError::conflict(
+            "OUT_OF_STOCK",
+            "not enough stock for some lines",
+        ));
+    };
+    let items = orders::lines(&tx, order.id).await.map_err(db)?;
+    let body = serde_json::to_value(OrderView { order, items }).expect("a view serialises");
+    if let Some(key) = key {
+        idempotency::complete(&tx, &scope, key, 201, &body)
+            .await
+            .map_err(db)?;
+    }
+    tx.commit().await.map_err(db)?;
+    // Publishing needs a connection of its own; holding this one meanwhile could starve the pool.
+    drop(client);
+    outbox::publish_committed(state, &[event]).await;
+    Ok((201, body))
+}
+
+/// Another user's order is "not found" to a customer.
+fn visible(order: &Order, caller: (Uuid, Role)) -> Result<(), ApiError> {
+    if order.user_id == caller.0 || caller.1 == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Moves an order to `to` if the status machine allows it, applying its stock effect exactly once.
+async fn change_status(
+    state: &State,
+    order_id: Uuid,
+    to: OrderStatus,
+    reason: &str,
+    actor: Option<(Uuid, Role)>,
+    correlation_id: Option<String>,
+) -> Result<Order, ApiError> {
+    let mut client = state.db.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
+    let current = orders::lock(&tx, order_id)
+        .await
+        .map_err(db)?
+        .ok_or(ApiError::NotFound)?;
+    if let Some(caller) = actor {
+        visible(&current, caller)?;
+    }
+    if !current.status.can_become(to) {
+        return Err(ApiError::conflict_with(
+            "ILLEGAL_TRANSITION",
+            format!(
+                "an order in {} cannot become {}",
+                current.status.as_str(),
+                to.as_str()
+            ),
+            json!([{"from": current.status, "to": to}]),
+        ));
+    }
+    let mut after = current.clone();
+    after.status = to;
+    let event = outbox::event(
+        to.event_type(),
+        order_id,
+        event_data(&after, Some(current.status)),
+        correlation_id,
+    );
+    let transition = Transition {
+        order_id,
+        from: current.status,
+        to,
+        reason,
+        actor_user_id: actor.map(|a| a.0),
+        event: &event,
+    };
+    let order = orders::transition(&tx, &transition).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    // Publishing needs a connection of its own; holding this one meanwhile could starve the pool.
+    drop(client);
+    outbox::publish_committed(state, &[event]).await;
+    Ok(order)
+}
+
+pub async fn cancel(state: &State, request: &HttpRequest, id: Uuid) -> Result<Order, ApiError> {
+    let caller = request.user()?;
+    change_status(
+        state,
+        id,
+        OrderStatus::Cancelled,
+        "cancelled by the customer",
+        Some(caller),
+        Some(request.request_id.clone()),
+    )
+    .await
+}
+
+pub async fn set_status(
+    state: &State,
+    request: &HttpRequest,
+    id: Uuid,
+    input: StatusChangeInput,
+) -> Result<Order, ApiError> {
+    let admin = request.admin()?;
+    let reason = input.reason.as_deref().unwrap_or("changed by an admin");
+    change_status(
+        state,
+        id,
+        input.status,
+        reason,
+        Some((admin, Role::Admin)),
+        Some(request.request_id.clone()),
+    )
+    .await
+}
+
+/// Cancels orders left unpaid past their window and releases their stock; returns how many.
+pub async fn expire(state: &State) -> Result<usize, ApiError> {
+    let mut client = state.db.get().await.map_err(db)?;
+    let tx = client.transaction().await.map_err(db)?;
+    let due = orders::lock_expired(&tx, 100).await.map_err(db)?;
+    let mut events: Vec<OutboxEvent> = Vec::with_capacity(due.len());
+    for order in &due {
+        let mut after = order.clone();
+        after.status = OrderStatus::Expired;
+        let event = outbox::event(
+            OrderStatus::Expired.event_type(),
+            order.id,
+            event_data(&after, Some(order.status)),
+            None,
+        );
+        let transition = Transition {
+            order_id: order.id,
+            from: order.status,
+            to: OrderStatus::Expired,
+            reason: "not paid in time",
+            actor_user_id: None,
+            event: &event,
+        };
+        orders::transition(&tx, &transition).await.map_err(db)?;
+        events.push(event);
+    }
+    tx.commit().await.map_err(db)?;
+    // Publishing needs a connection of its own; holding this one meanwhile could starve the pool.
+    drop(client);
+    outbox::publish_committed(state, &events).await;
+    Ok(events.len())
+}
+
+pub async fn get(state: &State, request: &HttpRequest, id: Uuid) -> Result<OrderView, ApiError> {
+    let client = state.db.get().await.map_err(db)?;
+    let order = orders::find(&client, id)
+        .await
+        .map_err(db)?
+        .ok_or(ApiError::NotFound)?;
+    visible(&order, request.user()?)?;
+    let items = orders::lines(&client, id).await.map_err(db)?;
+    Ok(OrderView { order, items })
+}
+
+pub async fn status(
+    state: &State,
+    request: &HttpRequest,
+    id: Uuid,
+) -> Result<OrderStatusView, ApiError> {
+    let client = state.db.get().await.map_err(db)?;
+    let order = orders::find(&client, id)
+        .await
+        .map_err(db)?
+        .ok_or(ApiError::NotFound)?;
+    visible(&order, request.user()?)?;
+    let history = orders::history(&client, id).await.map_err(db)?;
+    Ok(OrderStatusView {
+        order_id: id,
+        status: order.status,
+        history,
+    })
+}
+
+fn status_filter(request: &HttpRequest) -> Result<Option<OrderStatus>, ApiError> {
+    request
+        .query("status")
+        .map(|s| {
+            OrderStatus::parse(s).ok_or_else(|| {
+                ApiError::Validation(vec![FieldError::new("status", "is not an order status")])
+            })
+        })
+        .transpose()
+}
+
+fn time_filter(request: &HttpRequest, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    request
+        .query(name)
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    ApiError::Validation(vec![FieldError::new(name, "must be an RFC 3339 time")])
+                })
+        })
+        .transpose()
+}
+
+/// The caller's own orders, newest first.
+pub async fn list_own(state: &State, request: &HttpRequest) -> Result<Paged<Order>, ApiError> {
+    let (user_id, _) = request.user()?;
+    let page = request.page()?;
+    let filter = OrderFilter {
+        user_id: Some(user_id),
+        status: status_filter(request)?,
+        from: None,
+        to: None,
+        before: page.after,
+        limit: page.limit,
+    };
+    let items = orders::list(&state.db.get().await.map_err(db)?, &filter)
+        .await
+        .map_err(db)?;
+    let next_cursor = next_cursor(&items, page, |o| o.id);
+    Ok(Paged { items, next_cursor })
+}
+
+/// Every order, filtered by status, user and creation time.
+pub async fn list_all(state: &State, request: &HttpRequest) -> Result<Paged<Order>, ApiError> {
+    request.admin()?;
+    let page = request.page()?;
+    let filter = OrderFilter {
+        user_id: request.query_id("user_id")?,
+        status: status_filter(request)?,
+        from: time_filter(request, "from")?,
+        to: time_filter(request, "to")?,
+        before: page.after,
+        limit: page.limit,
+    };
+    let items = orders::list(&state.db.get().await.map_err(db)?, &filter)
+        .await
+        .map_err(db)?;
+    let next_cursor = next_cursor(&items, page, |o| o.id);
+    Ok(Paged { items, next_cursor })
+}

@@ -1,0 +1,73 @@
+//! `Idempotency-Key`: the first request with a key does the work and stores its response in the same
+//! transaction; a retry with the same body replays that response; the same key with another body is
+//! refused. A concurrent duplicate waits on the key's row until the first commits, then replays.
+
+use chrono::Duration;
+use deadpool_postgres::GenericClient;
+use serde_json::Value;
+
+use crate::StoreError;
+
+#[derive(Debug, PartialEq)]
+pub enum Claim {
+    /// Go ahead, and `complete` the key in the same transaction.
+    New,
+    Replay {
+        status: i32,
+        body: Value,
+    },
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+pub async fn claim(
+    db: &impl GenericClient,
+    scope: &str,
+    key: &str,
+    request_hash: &[u8],
+    ttl: Duration,
+) -> Result<Claim, StoreError> {
+    let expires = chrono::Utc::now() + ttl;
+    // A key past its expiry is taken over as new.
+    let claimed = db
+        .query_opt(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, expires_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (scope, key) DO UPDATE
+                SET request_hash = EXCLUDED.request_hash, response_status = NULL, response_body = NULL,
+                    created_at = now(), expires_at = EXCLUDED.expires_at
+              WHERE idempotency_keys.expires_at < now()
+             RETURNING 1",
+            &[&scope, &key, &request_hash, &expires],
+        )
+        .await?;
+    if claimed.is_some() {
+        return Ok(Claim::New);
+    }
+    let row = db
+        .query_one("SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2", &[&scope, &key])
+        .await?;
+    let stored_hash: Vec<u8> = row.get(0);
+    if stored_hash != request_hash {
+        return Ok(Claim::Mismatch);
+    }
+    let (status, body): (Option<i32>, Option<Value>) = (row.get(1), row.get(2));
+    Ok(Claim::Replay {
+        status: status.unwrap_or(500),
+        body: body.unwrap_or(Value::Null),
+    })
+}
+
+pub async fn complete(
+    db: &impl GenericClient,
+    scope: &str,
+    key: &str,
+    status: i32,
+    body: &Value,
+) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2",
+        &[&scope, &key, &status, body],
+    )
+    .await?;
+    Ok(())
+}
