@@ -15,6 +15,8 @@ pub struct Config {
     pub jwt_signing_key: Option<Vec<u8>>,
     /// Origins allowed to call the API from a browser (`*` is never implied).
     pub cors_allowed_origins: Vec<String>,
+    /// The payment provider's API; only the payment worker has it.
+    pub payment_provider_url: Option<String>,
     /// The first admin, created by the migrate function when absent.
     pub bootstrap_admin: Option<(String, String)>,
     pub pool: PoolSettings,
@@ -84,6 +86,7 @@ impl Config {
             jwt_signing_key,
             cors_allowed_origins: list(get("CORS_ALLOWED_ORIGINS")),
             bootstrap_admin,
+            payment_provider_url: get("PAYMENT_PROVIDER_URL").filter(|u| !u.is_empty()),
             pool,
         })
     }

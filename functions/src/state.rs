@@ -4,6 +4,7 @@ use orderly_cloud::{ApiGatewayConnections, S3Bucket, SnsTopic, SqsQueues, load_s
 use orderly_store::Pool;
 
 use crate::Config;
+use crate::services::payment_provider::HttpPaymentProvider;
 
 /// Everything a function needs besides its event, built once per instance (cold start) and shared by
 /// every invocation that instance serves.
@@ -14,6 +15,7 @@ pub struct State {
     pub bucket: S3Bucket,
     pub topic: SnsTopic,
     pub connections: ApiGatewayConnections,
+    pub payments: Option<HttpPaymentProvider>,
     pub started: Instant,
 }
 
@@ -26,6 +28,10 @@ impl State {
             bucket: S3Bucket::new(&sdk, &config.artifacts_bucket),
             topic: SnsTopic::new(&sdk, &config.order_events_topic_arn),
             connections: ApiGatewayConnections::new(&sdk, &config.websocket_management_endpoint),
+            payments: config
+                .payment_provider_url
+                .as_deref()
+                .map(HttpPaymentProvider::new),
             started: Instant::now(),
             config,
         })

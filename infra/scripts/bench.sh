@@ -4,7 +4,7 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
-export ORDERLY_API_PORT=3300 ORDERLY_WS_PORT=3301 ORDERLY_CONTROL_PORT=3302 ORDERLY_EMULATOR_PORT=4569
+export ORDERLY_API_PORT=3300 ORDERLY_WS_PORT=3301 ORDERLY_CONTROL_PORT=3302 ORDERLY_PROVIDER_PORT=3303 ORDERLY_EMULATOR_PORT=4569
 export ORDERLY_TRUST_FORWARDED_FOR=1 RUST_LOG=warn
 log "building optimised binaries (profile bench-local)"
 cargo build --quiet --profile bench-local -p orderly-local --bins

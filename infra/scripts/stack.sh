@@ -8,8 +8,8 @@ PIDFILE="$LOCAL_DIR/stack-$ORDERLY_API_PORT.pid"
 if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
   die "the local stack is already running (pid $(cat "$PIDFILE")): REST http://127.0.0.1:$ORDERLY_API_PORT, WebSocket ws://127.0.0.1:$ORDERLY_WS_PORT. Stop it with Ctrl-C in its terminal or 'make stop'."
 fi
-for port in "$ORDERLY_API_PORT" "$ORDERLY_WS_PORT" "$ORDERLY_CONTROL_PORT"; do
-  port_in_use "$port" && die "port $port is already in use by another program; set ORDERLY_API_PORT / ORDERLY_WS_PORT / ORDERLY_CONTROL_PORT"
+for port in "$ORDERLY_API_PORT" "$ORDERLY_WS_PORT" "$ORDERLY_CONTROL_PORT" "$ORDERLY_PROVIDER_PORT"; do
+  port_in_use "$port" && die "port $port is already in use by another program; set ORDERLY_API_PORT / ORDERLY_WS_PORT / ORDERLY_CONTROL_PORT / ORDERLY_PROVIDER_PORT"
 done
 echo $$ >"$PIDFILE"
 

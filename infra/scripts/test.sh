@@ -9,6 +9,9 @@ started_at=$SECONDS
 # The test stack runs beside a `make dev` stack without touching it.
 export ORDERLY_API_PORT=${ORDERLY_TEST_API_PORT:-3100} ORDERLY_WS_PORT=${ORDERLY_TEST_WS_PORT:-3101}
 export ORDERLY_CONTROL_PORT=${ORDERLY_TEST_CONTROL_PORT:-3102} ORDERLY_EMULATOR_PORT=${ORDERLY_TEST_EMULATOR_PORT:-4567}
+export ORDERLY_PROVIDER_PORT=${ORDERLY_TEST_PROVIDER_PORT:-3103}
+# Where the stack's output goes: the notification test reads the notifier's log line from it.
+export ORDERLY_STACK_LOG="$LOCAL_DIR/test-stack.log"
 # Redelivery after a failed batch in seconds, not the template's minutes.
 export ORDERLY_QUEUE_VISIBILITY_SECONDS=${ORDERLY_QUEUE_VISIBILITY_SECONDS:-2}
 # What the end-to-end tests need to know about the stack they test: the first admin, the signing key (to
@@ -62,12 +65,12 @@ cargo test --workspace --exclude orderly-e2e
 
 step "starting the local stack for end-to-end tests ($AWS_EMULATOR)"
 cargo build --quiet -p orderly-local
-start_stack "$LOCAL_DIR/test-stack.log"
+start_stack "$ORDERLY_STACK_LOG"
 export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:$ORDERLY_EMULATOR_PORT}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 
 step "end-to-end tests"
-cargo test -p orderly-e2e --test api --test websocket --test events --test identity --test catalogue --test orders
+cargo test -p orderly-e2e --test api --test websocket --test events --test identity --test catalogue --test orders --test pipeline
 
 if [ -n "${TEST_DATABASE_URL:-}" ] && [ "$TEST_DATABASE_URL" = "postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/postgres" ]; then
   step "outage test (stops and restarts Postgres)"

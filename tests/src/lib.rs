@@ -24,6 +24,8 @@ pub struct Stack {
     pub ws: String,
     pub management: String,
     pub control: String,
+    /// The simulated payment provider.
+    pub provider: String,
     pub http: reqwest::Client,
 }
 
@@ -35,6 +37,7 @@ impl Stack {
             ws: format!("ws://127.0.0.1:{ws_port}"),
             management: format!("http://127.0.0.1:{ws_port}"),
             control: format!("http://127.0.0.1:{}", port("ORDERLY_CONTROL_PORT", 3002)),
+            provider: format!("http://127.0.0.1:{}", port("ORDERLY_PROVIDER_PORT", 3003)),
             http: reqwest::Client::new(),
         }
     }
@@ -389,8 +392,24 @@ impl Stack {
             .await
     }
 
-    /// A merchant and a product with `stock` units, made through the admin API.
+    /// A merchant and a product with `stock` units at 49.99 EUR, made through the admin API. Orders of it
+    /// are paid, fulfilled and completed by the pipeline.
     pub async fn product(&self, stock: i32) -> (String, Value) {
+        self.product_at(stock, 4999, "EUR").await
+    }
+
+    /// A product whose orders stay `PENDING_PAYMENT`: the simulated provider leaves charges in XTS (the
+    /// ISO 4217 code for testing) pending, so a test can drive the status machine itself.
+    pub async fn unpaid_product(&self, stock: i32) -> (String, Value) {
+        self.product_at(stock, 4999, "XTS").await
+    }
+
+    pub async fn product_at(
+        &self,
+        stock: i32,
+        price_cents: i64,
+        currency: &str,
+    ) -> (String, Value) {
         let admin = self.admin().await;
         let merchant = self
             .call("POST", "/api/v1/admin/merchants")
@@ -405,7 +424,7 @@ impl Stack {
             .token(&admin.access_token)
             .json(&serde_json::json!({
                 "merchant_id": merchant_id, "sku": format!("SKU-{}", uuid::Uuid::now_v7().simple()),
-                "name": "Desk lamp", "description": "A warm brass desk lamp", "price_cents": 4999, "currency": "EUR",
+                "name": "Desk lamp", "description": "A warm brass desk lamp", "price_cents": price_cents, "currency": currency,
                 "stock": stock, "low_stock_threshold": 2,
             }))
             .send()

@@ -87,6 +87,8 @@ impl Modify for Credentials {
         super::orders::cancel::handle,
         super::orders::admin_list::handle,
         super::orders::admin_status::handle,
+        super::notifications::list::handle,
+        super::reports::daily::handle,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Credentials),

@@ -10,8 +10,10 @@ pub mod front_door;
 pub mod health;
 pub mod inventory;
 pub mod merchants;
+pub mod notifications;
 pub mod orders;
 pub mod products;
+pub mod reports;
 pub mod users;
 
 use orderly_http::{Response, json_response};

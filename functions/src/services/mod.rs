@@ -4,15 +4,20 @@
 pub mod api_keys;
 pub mod audit;
 pub mod catalogue;
+pub mod fulfillment;
 pub mod health;
 pub mod identity;
 pub mod inventory;
 pub mod live_updates;
 pub mod merchants;
+pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod passwords;
+pub mod payment_provider;
+pub mod payments;
 pub mod rate_limits;
+pub mod reports;
 pub mod tokens;
 pub mod users;
 

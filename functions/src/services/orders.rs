@@ -179,6 +179,52 @@ fn visible(order: &Order, caller: (Uuid, Role)) -> Result<(), ApiError> {
     }
 }
 
+/// Moves a locked order to `to` if the status machine allows it: the stock effect happens here, once,
+/// and the event is written to the outbox. Every status change goes through this.
+pub async fn apply_transition(
+    tx: &impl orderly_store::GenericClient,
+    current: &Order,
+    to: OrderStatus,
+    reason: &str,
+    actor_user_id: Option<Uuid>,
+    correlation_id: Option<String>,
+) -> Result<(Order, OutboxEvent), ApiError> {
+    if !current.status.can_become(to) {
+        return Err(ApiError::conflict_with(
+            "ILLEGAL_TRANSITION",
+            format!(
+                "an order in {} cannot become {}",
+                current.status.as_str(),
+                to.as_str()
+            ),
+            json!([{"from": current.status, "to": to}]),
+        ));
+    }
+    let mut after = current.clone();
+    after.status = to;
+    let event = outbox::event(
+        to.event_type(),
+        current.id,
+        event_data(&after, Some(current.status)),
+        correlation_id,
+    );
+    let transition = Transition {
+        order_id: current.id,
+        from: current.status,
+        to,
+        reason,
+        actor_user_id,
+        event: &event,
+    };
+    let order = orders::transition(tx, &transition).await.map_err(db)?;
+    Ok((order, event))
+}
+
+/// Publishes events whose transaction has committed (and whose connection is back in the pool).
+pub async fn publish(state: &State, events: Vec<OutboxEvent>) {
+    outbox::publish_committed(state, &events).await;
+}
+
 /// Moves an order to `to` if the status machine allows it, applying its stock effect exactly once.
 async fn change_status(
     state: &State,
@@ -197,38 +243,19 @@ async fn change_status(
     if let Some(caller) = actor {
         visible(&current, caller)?;
     }
-    if !current.status.can_become(to) {
-        return Err(ApiError::conflict_with(
-            "ILLEGAL_TRANSITION",
-            format!(
-                "an order in {} cannot become {}",
-                current.status.as_str(),
-                to.as_str()
-            ),
-            json!([{"from": current.status, "to": to}]),
-        ));
-    }
-    let mut after = current.clone();
-    after.status = to;
-    let event = outbox::event(
-        to.event_type(),
-        order_id,
-        event_data(&after, Some(current.status)),
-        correlation_id,
-    );
-    let transition = Transition {
-        order_id,
-        from: current.status,
+    let (order, event) = apply_transition(
+        &tx,
+        &current,
         to,
         reason,
-        actor_user_id: actor.map(|a| a.0),
-        event: &event,
-    };
-    let order = orders::transition(&tx, &transition).await.map_err(db)?;
+        actor.map(|a| a.0),
+        correlation_id,
+    )
+    .await?;
     tx.commit().await.map_err(db)?;
     // Publishing needs a connection of its own; holding this one meanwhile could starve the pool.
     drop(client);
-    outbox::publish_committed(state, &[event]).await;
+    publish(state, vec![event]).await;
     Ok(order)
 }
 
@@ -264,37 +291,30 @@ pub async fn set_status(
     .await
 }
 
-/// Cancels orders left unpaid past their window and releases their stock; returns how many.
+/// Expires orders left unpaid past their window, releasing their stock; returns how many.
 pub async fn expire(state: &State) -> Result<usize, ApiError> {
     let mut client = state.db.get().await.map_err(db)?;
     let tx = client.transaction().await.map_err(db)?;
     let due = orders::lock_expired(&tx, 100).await.map_err(db)?;
     let mut events: Vec<OutboxEvent> = Vec::with_capacity(due.len());
     for order in &due {
-        let mut after = order.clone();
-        after.status = OrderStatus::Expired;
-        let event = outbox::event(
-            OrderStatus::Expired.event_type(),
-            order.id,
-            event_data(&after, Some(order.status)),
+        let (_, event) = apply_transition(
+            &tx,
+            order,
+            OrderStatus::Expired,
+            "not paid in time",
             None,
-        );
-        let transition = Transition {
-            order_id: order.id,
-            from: order.status,
-            to: OrderStatus::Expired,
-            reason: "not paid in time",
-            actor_user_id: None,
-            event: &event,
-        };
-        orders::transition(&tx, &transition).await.map_err(db)?;
+            None,
+        )
+        .await?;
         events.push(event);
     }
     tx.commit().await.map_err(db)?;
     // Publishing needs a connection of its own; holding this one meanwhile could starve the pool.
     drop(client);
-    outbox::publish_committed(state, &events).await;
-    Ok(events.len())
+    let expired = events.len();
+    publish(state, events).await;
+    Ok(expired)
 }
 
 pub async fn get(state: &State, request: &HttpRequest, id: Uuid) -> Result<OrderView, ApiError> {

@@ -1,1 +1,47 @@
+//! Queue workers. Each message is one `EventEnvelope`; a message that cannot be read or handled becomes
+//! a batch item failure, so SQS redelivers it and, after `maxReceiveCount`, moves it to the DLQ.
+
+pub mod fulfillment;
+pub mod notification;
+pub mod payment;
+pub mod report;
 pub mod ws_push;
+
+use std::future::Future;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use orderly_domain::EventEnvelope;
+
+fn envelope(message: &SqsMessage) -> Result<EventEnvelope, String> {
+    let body = message.body.as_deref().ok_or("message has no body")?;
+    serde_json::from_str(body).map_err(|e| format!("not an event envelope: {e}"))
+}
+
+/// Handles every message of a batch concurrently and reports the ones that failed.
+pub async fn each_event<F, Fut>(
+    worker: &'static str,
+    batch: SqsEvent,
+    handle: F,
+) -> SqsBatchResponse
+where
+    F: Fn(EventEnvelope) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let outcomes = futures::future::join_all(batch.records.iter().map(|m| {
+        let event = envelope(m);
+        let handle = &handle;
+        async move { handle(event?).await }
+    }))
+    .await;
+    let mut response = SqsBatchResponse::default();
+    for (message, outcome) in batch.records.iter().zip(outcomes) {
+        if let Err(reason) = outcome {
+            let id = message.message_id.clone().unwrap_or_default();
+            tracing::warn!(worker, message_id = %id, %reason, "message failed; it will be retried");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}

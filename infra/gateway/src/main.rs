@@ -6,6 +6,7 @@
 mod authorize;
 mod control;
 mod invoke;
+mod provider;
 mod provision;
 mod resolve;
 mod rest;
@@ -86,6 +87,7 @@ struct Settings {
     api_port: u16,
     ws_port: u16,
     control_port: u16,
+    provider_port: u16,
     visibility_timeout: Option<u32>,
     sqs_wait_seconds: i32,
 }
@@ -104,6 +106,7 @@ impl Settings {
             api_port: env_or("ORDERLY_API_PORT", 3000)?,
             ws_port: env_or("ORDERLY_WS_PORT", 3001)?,
             control_port: env_or("ORDERLY_CONTROL_PORT", 3002)?,
+            provider_port: env_or("ORDERLY_PROVIDER_PORT", 3003)?,
             visibility_timeout: std::env::var("ORDERLY_QUEUE_VISIBILITY_SECONDS")
                 .ok()
                 .and_then(|v| v.parse().ok()),
@@ -207,10 +210,17 @@ async fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
 
     let ws_endpoint = format!("http://127.0.0.1:{}", settings.ws_port);
-    let overrides = HashMap::from([(
-        "WEBSOCKET_MANAGEMENT_ENDPOINT".to_owned(),
-        ws_endpoint.clone(),
-    )]);
+    // The gateway is the WebSocket API's management endpoint, and it runs the simulated payment provider
+    // unless PAYMENT_PROVIDER_URL names another one.
+    let provider_url = std::env::var("PAYMENT_PROVIDER_URL")
+        .unwrap_or_else(|_| format!("http://127.0.0.1:{}", settings.provider_port));
+    let overrides = HashMap::from([
+        (
+            "WEBSOCKET_MANAGEMENT_ENDPOINT".to_owned(),
+            ws_endpoint.clone(),
+        ),
+        ("PAYMENT_PROVIDER_URL".to_owned(), provider_url.clone()),
+    ]);
     let env = function_environment(&template, &resolver, &overrides)?;
     let mut config = Config::from_lookup(|key| env.get(key).cloned()).map_err(|e| e.to_string())?;
     // One process serves every function here, concurrently, where Lambda gives each request an instance
@@ -254,6 +264,7 @@ async fn run() -> Result<(), String> {
         bind(settings.ws_port).await?,
         bind(settings.control_port).await?,
     );
+    let provider = bind(settings.provider_port).await?;
 
     let mut tasks = tokio::task::JoinSet::new();
     let rest_app = axum::Router::new()
@@ -263,6 +274,10 @@ async fn run() -> Result<(), String> {
         (api, rest_app),
         (ws, websocket::router(gateway.clone())),
         (control, control::router(gateway.clone())),
+        (
+            provider,
+            provider::router(Arc::new(provider::Simulator::default())),
+        ),
     ] {
         let cancel = cancel.clone();
         tasks.spawn(async move {
@@ -300,6 +315,10 @@ async fn run() -> Result<(), String> {
     println!(
         "  Control API     http://127.0.0.1:{}",
         settings.control_port
+    );
+    println!(
+        "  Payment provider {provider_url} (simulated on :{}; PUT /_control switches latency, declines, outage)",
+        settings.provider_port
     );
     println!("  Postgres        {}", redact(&database_url));
     println!(

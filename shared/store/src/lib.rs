@@ -9,12 +9,15 @@ pub mod idempotency;
 pub mod inventory;
 pub mod merchants;
 pub mod migrations;
+pub mod notifications;
 pub mod orders;
 pub mod outbox;
+pub mod payments;
 mod pool;
 pub mod products;
 pub mod rate_limits;
 pub mod refresh_tokens;
+pub mod reports;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod users;
