@@ -15,6 +15,9 @@ pub struct Config {
     pub jwt_signing_key: Option<Vec<u8>>,
     /// Origins allowed to call the API from a browser (`*` is never implied).
     pub cors_allowed_origins: Vec<String>,
+    /// Publish outbox events right after commit (default), or leave all publishing to the sweeper
+    /// (`OUTBOX_PUBLISH=sweeper`: when the topic throttles, or to measure without it).
+    pub publish_after_commit: bool,
     /// The payment provider's API; only the payment worker has it.
     pub payment_provider_url: Option<String>,
     /// The first admin, created by the migrate function when absent.
@@ -87,6 +90,7 @@ impl Config {
             cors_allowed_origins: list(get("CORS_ALLOWED_ORIGINS")),
             bootstrap_admin,
             payment_provider_url: get("PAYMENT_PROVIDER_URL").filter(|u| !u.is_empty()),
+            publish_after_commit: get("OUTBOX_PUBLISH").is_none_or(|mode| mode != "sweeper"),
             pool,
         })
     }

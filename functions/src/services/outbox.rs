@@ -62,6 +62,9 @@ async fn publish_one(
 /// Publishes events committed a moment ago. Never fails the request: what does not go out now, the
 /// sweeper sends.
 pub async fn publish_committed(state: &State, events: &[OutboxEvent]) {
+    if !state.config.publish_after_commit {
+        return;
+    }
     for e in events {
         let outcome =
             publish_one(state, e.event_type, &e.payload, e.correlation_id.as_deref()).await;
