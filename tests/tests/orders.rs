@@ -664,3 +664,78 @@ async fn events_are_published_after_commit_and_the_sweeper_delivers_what_a_crash
     assert!(row.get::<_, bool>(0), "the sweeper marked it published");
     socket.close().await;
 }
+
+#[tokio::test]
+async fn admins_list_every_order_filtered_by_status_user_and_time() {
+    let stack = Stack::from_env();
+    let (alice, bob) = (stack.customer().await, stack.customer().await);
+    let (_, product) = stack.unpaid_product(10).await;
+    let line = json!([{"product_id": id(&product), "quantity": 1}]);
+    let since = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let first = order(&stack, &alice, line.clone()).await;
+    order(&stack, &alice, line.clone()).await;
+    let bobs = order(&stack, &bob, line).await;
+    let cancel = stack
+        .call(
+            "PUT",
+            &format!(
+                "/api/v1/orders/{}/cancel",
+                first.body["id"].as_str().unwrap()
+            ),
+        )
+        .token(&alice.access_token)
+        .send()
+        .await;
+    assert_eq!(cancel.status, 200);
+
+    let admin = stack.admin().await;
+    let list = |query: String| {
+        let token = admin.access_token.clone();
+        let stack = &stack;
+        async move {
+            stack
+                .call("GET", &format!("/api/v1/admin/orders?{query}"))
+                .token(&token)
+                .send()
+                .await
+        }
+    };
+    let alices = list(format!("user_id={}", alice.id)).await;
+    assert_eq!(alices.body["items"].as_array().unwrap().len(), 2);
+    let cancelled = list(format!("user_id={}&status=CANCELLED", alice.id)).await;
+    assert_eq!(cancelled.body["items"][0]["id"], first.body["id"]);
+    assert_eq!(cancelled.body["items"].as_array().unwrap().len(), 1);
+    let since_text = since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let recent = list(format!(
+        "user_id={}&from={}",
+        bob.id,
+        since_text.replace('+', "%2B")
+    ))
+    .await;
+    assert_eq!(recent.body["items"][0]["id"], bobs.body["id"]);
+    let none = list(format!(
+        "user_id={}&to={}",
+        bob.id,
+        since_text.replace('+', "%2B")
+    ))
+    .await;
+    assert!(none.body["items"].as_array().unwrap().is_empty());
+    let paged = list(format!("user_id={}&limit=1", alice.id)).await;
+    let next = list(format!(
+        "user_id={}&limit=1&cursor={}",
+        alice.id,
+        paged.body["next_cursor"].as_str().unwrap()
+    ))
+    .await;
+    assert_ne!(paged.body["items"][0]["id"], next.body["items"][0]["id"]);
+    assert_eq!(
+        list("from=yesterday".into()).await.error_fields(),
+        vec!["from"]
+    );
+    let as_customer = stack
+        .call("GET", "/api/v1/admin/orders")
+        .token(&alice.access_token)
+        .send()
+        .await;
+    assert_eq!(as_customer.status, 403);
+}
