@@ -383,6 +383,29 @@ impl Stack {
             .clone()
     }
 
+    /// `POST /api/v1/orders` with these lines.
+    pub async fn place_order(&self, user: &Session, items: Value) -> Answer {
+        self.call("POST", "/api/v1/orders")
+            .token(&user.access_token)
+            .json(&serde_json::json!({"items": items}))
+            .send()
+            .await
+    }
+
+    /// A product's (available, reserved, sold).
+    pub async fn stock(&self, product_id: &str) -> (i64, i64, i64) {
+        let s = self
+            .call("GET", &format!("/api/v1/products/{product_id}/inventory"))
+            .send()
+            .await
+            .body;
+        (
+            s["available"].as_i64().unwrap(),
+            s["reserved"].as_i64().unwrap(),
+            s["sold"].as_i64().unwrap(),
+        )
+    }
+
     /// `GET /api/v1/admin/audit-logs?{query}` as the first admin.
     pub async fn audit_logs(&self, query: &str) -> Answer {
         let admin = self.admin().await;

@@ -12,25 +12,11 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 async fn order(stack: &Stack, user: &Session, items: Value) -> Answer {
-    stack
-        .call("POST", "/api/v1/orders")
-        .token(&user.access_token)
-        .json(&json!({"items": items}))
-        .send()
-        .await
+    stack.place_order(user, items).await
 }
 
 async fn stock(stack: &Stack, product_id: &str) -> (i64, i64, i64) {
-    let s = stack
-        .call("GET", &format!("/api/v1/products/{product_id}/inventory"))
-        .send()
-        .await
-        .body;
-    (
-        s["available"].as_i64().unwrap(),
-        s["reserved"].as_i64().unwrap(),
-        s["sold"].as_i64().unwrap(),
-    )
+    stack.stock(product_id).await
 }
 
 fn id(product: &Value) -> String {

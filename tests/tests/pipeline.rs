@@ -11,12 +11,11 @@ use uuid::Uuid;
 const PIPELINE: Duration = Duration::from_secs(60);
 
 async fn place(stack: &Stack, user: &Session, product: &Value, quantity: i32) -> Answer {
-    let items = json!([{"product_id": product["id"], "quantity": quantity}]);
     let placed = stack
-        .call("POST", "/api/v1/orders")
-        .token(&user.access_token)
-        .json(&json!({"items": items}))
-        .send()
+        .place_order(
+            user,
+            json!([{"product_id": product["id"], "quantity": quantity}]),
+        )
         .await;
     assert_eq!(placed.status, 201, "{placed:?}");
     placed
@@ -76,23 +75,9 @@ async fn a_placed_order_is_paid_fulfilled_completed_notified_and_reported() {
         path,
         vec!["PENDING_PAYMENT", "PAID", "FULFILLED", "COMPLETED"]
     );
-    let inventory = stack
-        .call(
-            "GET",
-            &format!(
-                "/api/v1/products/{}/inventory",
-                product["id"].as_str().unwrap()
-            ),
-        )
-        .send()
-        .await;
     assert_eq!(
-        (
-            &inventory.body["available"],
-            &inventory.body["reserved"],
-            &inventory.body["sold"]
-        ),
-        (&json!(7), &json!(0), &json!(3))
+        stack.stock(product["id"].as_str().unwrap()).await,
+        (7, 0, 3)
     );
     let captured = charges(&stack, order_id).await;
     assert_eq!(captured.len(), 1);
@@ -174,19 +159,9 @@ async fn a_declined_payment_fails_the_order_returns_the_stock_and_tells_the_cust
     let placed = place(&stack, &user, &product, 1).await;
     let order_id = placed.body["id"].as_str().unwrap();
     reaches(&stack, &user, order_id, "PAYMENT_FAILED").await;
-    let inventory = stack
-        .call(
-            "GET",
-            &format!(
-                "/api/v1/products/{}/inventory",
-                product["id"].as_str().unwrap()
-            ),
-        )
-        .send()
-        .await;
     assert_eq!(
-        (&inventory.body["available"], &inventory.body["reserved"]),
-        (&json!(5), &json!(0))
+        stack.stock(product["id"].as_str().unwrap()).await,
+        (5, 0, 0)
     );
     let line = format!(
         "Email sent to customer {} for Order #{order_id} - Status: payment_failed",

@@ -371,6 +371,18 @@ fn time_filter(request: &HttpRequest, name: &str) -> Result<Option<DateTime<Utc>
         .transpose()
 }
 
+async fn page_of(state: &State, filter: &OrderFilter) -> Result<Paged<Order>, ApiError> {
+    let items = orders::list(&state.db.get().await.map_err(db)?, filter)
+        .await
+        .map_err(db)?;
+    let page = orderly_domain::pagination::Page {
+        limit: filter.limit,
+        after: filter.before,
+    };
+    let next_cursor = next_cursor(&items, page, |o| o.id);
+    Ok(Paged { items, next_cursor })
+}
+
 /// The caller's own orders, newest first.
 pub async fn list_own(state: &State, request: &HttpRequest) -> Result<Paged<Order>, ApiError> {
     let (user_id, _) = request.user()?;
@@ -383,11 +395,7 @@ pub async fn list_own(state: &State, request: &HttpRequest) -> Result<Paged<Orde
         before: page.after,
         limit: page.limit,
     };
-    let items = orders::list(&state.db.get().await.map_err(db)?, &filter)
-        .await
-        .map_err(db)?;
-    let next_cursor = next_cursor(&items, page, |o| o.id);
-    Ok(Paged { items, next_cursor })
+    page_of(state, &filter).await
 }
 
 /// Every order, filtered by status, user and creation time.
@@ -402,9 +410,5 @@ pub async fn list_all(state: &State, request: &HttpRequest) -> Result<Paged<Orde
         before: page.after,
         limit: page.limit,
     };
-    let items = orders::list(&state.db.get().await.map_err(db)?, &filter)
-        .await
-        .map_err(db)?;
-    let next_cursor = next_cursor(&items, page, |o| o.id);
-    Ok(Paged { items, next_cursor })
+    page_of(state, &filter).await
 }

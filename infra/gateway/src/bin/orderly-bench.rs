@@ -80,6 +80,7 @@ fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {
     histogram.value_at_quantile(quantile) as f64 / 1000.0
 }
 
+/// One row: the measured path, its baseline from the same run, and their ratios.
 fn report(name: &str, gateway: &Measured, direct: &Measured) {
     println!(
         "{name:<22} {:>9.0} {:>7.2} {:>7.2} | {:>9.0} {:>7.2} {:>7.2} | {:>6.2}x {:>6.2}x | {}",
@@ -516,18 +517,7 @@ async fn orders(client: &reqwest::Client, api: &str) {
         })
         .await;
         let baseline = pgbench(count as usize, ORDERS);
-        println!(
-            "{name:<22} {:>9.0} {:>7.2} {:>7.2} | {:>9.0} {:>7.2} {:>7.2} | {:>6.2}x {:>6.2}x | {}",
-            gateway.rps,
-            ms(&gateway.histogram, 0.5),
-            ms(&gateway.histogram, 0.99),
-            baseline.rps,
-            ms(&baseline.histogram, 0.5),
-            ms(&baseline.histogram, 0.99),
-            baseline.rps / gateway.rps,
-            ms(&gateway.histogram, 0.5) / ms(&baseline.histogram, 0.5).max(0.001),
-            gateway.failures,
-        );
+        report(name, &gateway, &baseline);
     }
     println!(
         "ratio = pgbench ÷ gateway for throughput, gateway ÷ pgbench for p50: the cost of a whole placement"
