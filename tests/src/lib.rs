@@ -105,9 +105,31 @@ impl Stack {
             .unwrap()
     }
 
+    /// A WebSocket as a new customer.
     pub async fn connect(&self) -> Socket {
-        let (stream, _) = connect_async(&self.ws).await.expect("WebSocket connects");
-        Socket { stream }
+        let user = self.customer().await;
+        self.connect_as(&user).await
+    }
+
+    pub async fn connect_as(&self, user: &Session) -> Socket {
+        self.try_connect(Some(&user.access_token))
+            .await
+            .expect("WebSocket connects with a valid token")
+    }
+
+    /// Connects with the given token (or none); `Err` carries the HTTP status of a refused upgrade.
+    pub async fn try_connect(&self, token: Option<&str>) -> Result<Socket, u16> {
+        let url = match token {
+            Some(token) => format!("{}/?token={token}", self.ws),
+            None => self.ws.clone(),
+        };
+        match connect_async(&url).await {
+            Ok((stream, _)) => Ok(Socket { stream }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(e) => panic!("WebSocket connection failed: {e}"),
+        }
     }
 }
 

@@ -4,20 +4,21 @@
 use std::time::Duration;
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use orderly_e2e::{Socket, Stack, eventually};
+use orderly_e2e::{Session, Socket, Stack, eventually};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn publish_order_event(stack: &Stack, order: Uuid, status: &str) -> Uuid {
+/// Publishes an order event for `user`'s order stream straight to the topic, as the outbox would.
+async fn publish_order_event(stack: &Stack, user: &Session, order: Uuid, status: &str) -> Uuid {
     let sns = aws_sdk_sns::Client::new(&stack.aws().await);
     let event_id = Uuid::now_v7();
     let envelope = json!({
         "event_id": event_id,
         "event_type": "order.paid",
         "occurred_at": "2026-01-01T00:00:00Z",
-        "data": {"order_id": order, "status": status},
+        "data": {"order_id": order, "user_id": user.id, "status": status},
     });
     let attribute = MessageAttributeValue::builder()
         .data_type("String")
@@ -34,24 +35,26 @@ async fn publish_order_event(stack: &Stack, order: Uuid, status: &str) -> Uuid {
     event_id
 }
 
-async fn follow_order(stack: &Stack, order: Uuid) -> Socket {
-    let mut socket = stack.connect().await;
+/// A socket of a new customer following their own orders.
+async fn follow_own_orders(stack: &Stack) -> (Session, Socket) {
+    let user = stack.customer().await;
+    let mut socket = stack.connect_as(&user).await;
     socket
-        .send(json!({"action": "subscribe", "topics": [format!("order:{order}")]}))
+        .send(json!({"action": "subscribe", "topics": ["orders"]}))
         .await;
     assert_eq!(
         socket.receive_json(Duration::from_secs(10)).await["type"],
         "subscribed"
     );
-    socket
+    (user, socket)
 }
 
 #[tokio::test]
 async fn an_order_event_published_to_sns_reaches_the_socket_following_it() {
     let stack = Stack::from_env();
     let order = Uuid::now_v7();
-    let mut socket = follow_order(&stack, order).await;
-    let event_id = publish_order_event(&stack, order, "PAID").await;
+    let (user, mut socket) = follow_own_orders(&stack).await;
+    let event_id = publish_order_event(&stack, &user, order, "PAID").await;
 
     let update = socket.receive_json(WAIT).await;
     assert_eq!(update["type"], "order.status");
@@ -65,7 +68,7 @@ async fn an_order_event_published_to_sns_reaches_the_socket_following_it() {
 async fn a_message_whose_push_fails_once_is_redelivered_and_then_succeeds() {
     let stack = Stack::from_env();
     let order = Uuid::now_v7();
-    let mut socket = follow_order(&stack, order).await;
+    let (user, mut socket) = follow_own_orders(&stack).await;
     let connection_id = socket.connection_id().await;
     let before = stack
         .control_json("/invocations?function=WsPushFunction")
@@ -85,7 +88,7 @@ async fn a_message_whose_push_fails_once_is_redelivered_and_then_succeeds() {
         .await
         .unwrap();
     assert_eq!(armed.status(), 204);
-    publish_order_event(&stack, order, "PAID").await;
+    publish_order_event(&stack, &user, order, "PAID").await;
 
     let update = socket.receive_json(WAIT).await;
     assert_eq!(

@@ -590,7 +590,7 @@ async fn events_are_published_after_commit_and_the_sweeper_delivers_what_a_crash
     assert!(published, "order.placed went out right after the commit");
 
     // A crash between commit and publish leaves a committed, unpublished row: stage one.
-    let mut socket = stack.connect().await;
+    let mut socket = stack.connect_as(&user).await;
     socket
         .send(json!({"action": "subscribe", "topics": [format!("order:{order_id}")]}))
         .await;

@@ -92,19 +92,44 @@ async fn connect_push_through_the_management_api_disconnect_then_gone() {
 }
 
 #[tokio::test]
-async fn subscribing_validates_topics_and_bad_messages_get_an_error_reply() {
+async fn connecting_needs_a_valid_access_token() {
+    let stack = Stack::from_env();
+    assert_eq!(stack.try_connect(None).await.err(), Some(401));
+    assert_eq!(
+        stack.try_connect(Some("not-a-token")).await.err(),
+        Some(401)
+    );
+    let user = stack.customer().await;
+    assert!(stack.try_connect(Some(&user.access_token)).await.is_ok());
+}
+
+#[tokio::test]
+async fn subscribing_validates_topics_allows_only_own_orders_and_bad_messages_get_an_error_reply() {
     let stack = Stack::from_env();
     let mut socket = stack.connect().await;
-    let order = uuid::Uuid::now_v7();
+    let product = uuid::Uuid::now_v7();
 
     socket
-        .send(json!({"action": "subscribe", "topics": [format!("order:{order}"), "orders"]}))
+        .send(json!({"action": "subscribe", "topics": [format!("inventory:{product}"), "orders"]}))
         .await;
     let reply = socket.receive_json(WAIT).await;
     assert_eq!(reply["type"], "subscribed");
     assert_eq!(
         reply["topics"],
-        json!(["order:".to_owned() + &order.to_string(), "orders"])
+        json!([format!("inventory:{product}"), "orders"])
+    );
+
+    // Someone else's order (or one that does not exist) is not followable.
+    let other = stack.customer().await;
+    let (_, item) = stack.unpaid_product(1).await;
+    let theirs = stack
+        .place_order(&other, json!([{"product_id": item["id"], "quantity": 1}]))
+        .await;
+    socket.send(json!({"action": "subscribe", "topics": [format!("order:{}", theirs.body["id"].as_str().unwrap())]})).await;
+    let refused = socket.receive_json(WAIT).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["code"].as_str()),
+        (Some("error"), Some("FORBIDDEN_TOPIC"))
     );
 
     socket
@@ -128,7 +153,7 @@ async fn subscribing_validates_topics_and_bad_messages_get_an_error_reply() {
         .await;
     assert_eq!(
         socket.receive_json(WAIT).await["topics"],
-        json!([format!("order:{order}")])
+        json!([format!("inventory:{product}")])
     );
     socket.close().await;
 }

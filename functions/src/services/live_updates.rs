@@ -3,7 +3,7 @@
 use chrono::{Duration, Utc};
 use orderly_cloud::{ConnectionPusher, PushError};
 use orderly_domain::EventEnvelope;
-use orderly_domain::live_updates::{ClientMessage, audience_of, parse_topics};
+use orderly_domain::live_updates::{ClientMessage, Topic, audience_of, may_follow, parse_topics};
 use orderly_store::ws_connections::{self, Followed, NewConnection};
 use orderly_store::{Pool, StoreError};
 use serde_json::{Value, json};
@@ -59,6 +59,26 @@ pub async fn on_message(db: &Pool, connection_id: &str, body: &str) -> Result<Va
         ClientMessage::Subscribe { topics } => match parse_topics(&topics) {
             Err(e) => error_reply("INVALID_TOPIC", e),
             Ok(topics) => {
+                let Some((user, is_admin)) = ws_connections::follower(&db, connection_id).await?
+                else {
+                    return Ok(error_reply(
+                        "UNKNOWN_CONNECTION",
+                        "connection is not registered",
+                    ));
+                };
+                for topic in &topics {
+                    let owner = match topic {
+                        Topic::Order(order) => orderly_store::orders::owner(&db, *order).await?,
+                        _ => None,
+                    };
+                    if !may_follow(topic, user, is_admin, owner) {
+                        let refusal = format!(
+                            "you may follow only your own orders, not {}",
+                            topic.as_text()
+                        );
+                        return Ok(error_reply("FORBIDDEN_TOPIC", refusal));
+                    }
+                }
                 let texts: Vec<String> = topics.iter().map(|t| t.as_text()).collect();
                 match ws_connections::follow(&db, connection_id, &texts).await? {
                     Followed::Now(all) => json!({"type": "subscribed", "topics": all}),

@@ -79,6 +79,15 @@ pub fn parse_topics(texts: &[String]) -> Result<Vec<Topic>, TopicError> {
     Ok(topics)
 }
 
+/// Whether a user may follow a topic. `order_owner` is the owner of the order an `order:` topic names
+/// (`None` when there is no such order). Inventory and group streams are public to signed-in users.
+pub fn may_follow(topic: &Topic, user: Uuid, is_admin: bool, order_owner: Option<Uuid>) -> bool {
+    match topic {
+        Topic::MyOrders | Topic::Inventory(_) | Topic::Group(_) => true,
+        Topic::Order(_) => is_admin || order_owner == Some(user),
+    }
+}
+
 /// A message a client sends on the socket; API Gateway routes on `action`.
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(tag = "action", rename_all = "lowercase")]
@@ -196,6 +205,25 @@ mod tests {
                 owner: Some(user)
             }
         );
+    }
+
+    #[test]
+    fn only_owners_and_admins_follow_an_order() {
+        let (me, other, order) = (Uuid::now_v7(), Uuid::now_v7(), Topic::Order(Uuid::now_v7()));
+        assert!(may_follow(&order, me, false, Some(me)));
+        assert!(!may_follow(&order, me, false, Some(other)));
+        assert!(
+            !may_follow(&order, me, false, None),
+            "an order that does not exist is nobody's"
+        );
+        assert!(may_follow(&order, me, true, Some(other)));
+        assert!(may_follow(&Topic::MyOrders, me, false, None));
+        assert!(may_follow(
+            &Topic::Inventory(Uuid::now_v7()),
+            me,
+            false,
+            None
+        ));
     }
 
     #[test]

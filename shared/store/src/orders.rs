@@ -266,6 +266,13 @@ pub struct OrderLine {
     pub line_total_cents: i64,
 }
 
+pub async fn owner(db: &impl GenericClient, id: Uuid) -> Result<Option<Uuid>, StoreError> {
+    Ok(db
+        .query_opt("SELECT user_id FROM orders WHERE id = $1", &[&id])
+        .await?
+        .map(|r| r.get(0)))
+}
+
 pub async fn find(db: &impl GenericClient, id: Uuid) -> Result<Option<Order>, StoreError> {
     let row = db
         .query_opt(

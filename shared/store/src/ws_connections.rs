@@ -39,6 +39,20 @@ pub async fn record(
     Ok(())
 }
 
+/// The user a connection belongs to, and whether they are an admin.
+pub async fn follower(
+    db: &impl GenericClient,
+    connection_id: &str,
+) -> Result<Option<(Uuid, bool)>, StoreError> {
+    let row = db
+        .query_opt(
+            "SELECT u.id, u.role = 'admin' FROM ws_connections c JOIN users u ON u.id = c.user_id WHERE c.connection_id = $1",
+            &[&connection_id],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
 /// Returns whether the connection was known.
 pub async fn forget(db: &impl GenericClient, connection_id: &str) -> Result<bool, StoreError> {
     Ok(db
