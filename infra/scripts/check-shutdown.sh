@@ -4,7 +4,7 @@
 # Ctrl-C does), and fails if any process the stack started is still alive 15 s later.
 # Set before common.sh, which derives the cluster's folder from them.
 export ORDERLY_API_PORT=3200 ORDERLY_WS_PORT=3201 ORDERLY_CONTROL_PORT=3202 ORDERLY_PROVIDER_PORT=3203 ORDERLY_EMULATOR_PORT=4568
-export ORDERLY_PG_PORT=54330 ORDERLY_STATE_SUFFIX=shutdown-check
+export ORDERLY_PG_PORT=15433 ORDERLY_STATE_SUFFIX=shutdown-check
 source "$(dirname "$0")/common.sh"
 unset DATABASE_URL AWS_ENDPOINT_URL
 log_file="$LOCAL_DIR/shutdown-check.log"

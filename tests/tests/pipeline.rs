@@ -289,7 +289,7 @@ async fn a_provider_outage_is_retried_and_orders_complete_after_recovery() {
 }
 
 #[tokio::test]
-async fn cancelling_a_paid_order_counts_in_the_report_and_tells_the_customer() {
+async fn a_cancelled_order_counts_in_the_report_and_tells_the_customer() {
     let stack = Stack::from_env();
     let user = stack.customer().await;
     let admin = stack.admin().await;
@@ -309,17 +309,10 @@ async fn cancelling_a_paid_order_counts_in_the_report_and_tells_the_customer() {
             .and_then(|d| d.first())
             .map_or(0, |d| d["cancelled_orders"].as_i64().unwrap_or(0))
     };
-    // An unpaid (pending) order moved to PAID by an admin, then cancelled by its customer.
+    // A pending order cancelled by its customer (a paid one may be fulfilled by the pipeline first).
     let (_, product) = stack.unpaid_product(5).await;
     let placed = place(&stack, &user, &product, 1).await;
     let order_id = placed.body["id"].as_str().unwrap();
-    let paid = stack
-        .call("PUT", &format!("/api/v1/admin/orders/{order_id}/status"))
-        .token(&admin.access_token)
-        .json(&json!({"status": "PAID"}))
-        .send()
-        .await;
-    assert_eq!(paid.status, 200);
     let cancelled = stack
         .call("PUT", &format!("/api/v1/orders/{order_id}/cancel"))
         .token(&user.access_token)
@@ -402,5 +395,70 @@ async fn notifications_are_private_to_their_user() {
     assert_eq!(
         (theirs.status, theirs.body["items"].as_array().map(Vec::len)),
         (200, Some(0))
+    );
+}
+
+#[tokio::test]
+async fn a_payment_that_always_fails_lands_in_the_payments_dlq() {
+    let stack = Stack::from_env();
+    let user = stack.customer().await;
+    let (_, product) = stack.product_at(5, 1503, "EUR").await; // the simulator always answers 503 for …503
+    let placed = place(&stack, &user, &product, 1).await;
+    let order_id = placed.body["id"].as_str().unwrap().to_owned();
+
+    let sqs = aws_sdk_sqs::Client::new(&stack.aws().await);
+    let dlq = stack.queue_url(&sqs, "PaymentsDLQ").await;
+    let dead = eventually(
+        "the payment message to be dead-lettered",
+        Duration::from_secs(90),
+        || {
+            let (sqs, dlq, order_id) = (&sqs, &dlq, &order_id);
+            async move {
+                let received = sqs
+                    .receive_message()
+                    .queue_url(dlq)
+                    .max_number_of_messages(10)
+                    .send()
+                    .await
+                    .ok()?;
+                let message = received
+                    .messages
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|m| m.body().is_some_and(|b| b.contains(order_id.as_str())))?;
+                sqs.delete_message()
+                    .queue_url(dlq)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .ok()?;
+                Some(message.body().unwrap().to_owned())
+            }
+        },
+    )
+    .await;
+    let envelope: Value = serde_json::from_str(&dead).unwrap();
+    assert_eq!(envelope["event_type"], "order.placed");
+    let status = stack
+        .call("GET", &format!("/api/v1/orders/{order_id}/status"))
+        .token(&user.access_token)
+        .send()
+        .await;
+    assert_eq!(
+        status.body["status"], "PENDING_PAYMENT",
+        "unpaid, awaiting a person (the DLQ alarm) or expiry"
+    );
+    let attempts: i32 = database()
+        .await
+        .query_one(
+            "SELECT attempts FROM payments WHERE order_id = $1",
+            &[&order_id.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        attempts, 5,
+        "one attempt per receive, maxReceiveCount of PaymentsQueue"
     );
 }

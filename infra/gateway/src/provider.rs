@@ -2,8 +2,9 @@
 //! external system, as an HTTP service. Charges are idempotent per `Idempotency-Key` (a repeated key
 //! replays the first answer and never charges again). Latency, decline rate and an outage switch at run
 //! time through `PUT /_control`. Like real providers' test modes, some charges always behave one way: an
-//! amount ending in …666 (minor units) is declined, and a charge in XTS (ISO 4217's code for testing)
-//! stays pending, as an asynchronous payment method would until it settles.
+//! amount ending in …666 (minor units) is declined, one ending in …503 always meets an outage (503), and
+//! a charge in XTS (ISO 4217's code for testing) stays pending, as an asynchronous payment method would
+//! until it settles.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -101,6 +102,10 @@ async fn charge(
 ) -> Response {
     if let Some(outage) = before_each_call(&simulator).await {
         return outage;
+    }
+    if request.amount_cents % 1000 == 503 {
+        let body = json!({"error": "this amount always meets an outage (test trigger)"});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     }
     let Some(key) = headers
         .get("idempotency-key")
