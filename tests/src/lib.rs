@@ -68,6 +68,43 @@ impl Stack {
             .unwrap()
     }
 
+    /// Waits for a message in the queue `queue` whose body satisfies `wanted`, deletes it and returns its
+    /// body (for dead-letter queues: proves a message landed there).
+    pub async fn take_message(
+        &self,
+        queue: &str,
+        within: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> String {
+        let sqs = aws_sdk_sqs::Client::new(&self.aws().await);
+        let url = self.queue_url(&sqs, queue).await;
+        eventually(&format!("a matching message in {queue}"), within, || {
+            let (sqs, url, wanted) = (&sqs, &url, &wanted);
+            async move {
+                let received = sqs
+                    .receive_message()
+                    .queue_url(url)
+                    .max_number_of_messages(10)
+                    .send()
+                    .await
+                    .ok()?;
+                let message = received
+                    .messages
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|m| m.body().is_some_and(wanted))?;
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(message.receipt_handle()?)
+                    .send()
+                    .await
+                    .ok()?;
+                message.body().map(str::to_owned)
+            }
+        })
+        .await
+    }
+
     pub async fn topic_arn(&self, sns: &aws_sdk_sns::Client, name: &str) -> String {
         let topics = sns
             .list_topics()

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use orderly_e2e::{Session, Socket, Stack, eventually};
-use serde_json::{Value, json};
+use orderly_e2e::{Session, Socket, Stack};
+use serde_json::json;
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -119,7 +119,6 @@ async fn a_message_that_always_fails_lands_in_the_dead_letter_queue() {
     let stack = Stack::from_env();
     let sqs = aws_sdk_sqs::Client::new(&stack.aws().await);
     let queue = stack.queue_url(&sqs, "WsPushQueue").await;
-    let dlq = stack.queue_url(&sqs, "WsPushDLQ").await;
     let poison = format!("not an event envelope {}", Uuid::now_v7());
     sqs.send_message()
         .queue_url(&queue)
@@ -128,39 +127,10 @@ async fn a_message_that_always_fails_lands_in_the_dead_letter_queue() {
         .await
         .expect("send");
 
-    let dead: Value = eventually(
-        "the poison message to reach WsPushDLQ",
-        Duration::from_secs(60),
-        || {
-            let (sqs, dlq, poison) = (&sqs, &dlq, &poison);
-            async move {
-                let received = sqs
-                    .receive_message()
-                    .queue_url(dlq)
-                    .max_number_of_messages(10)
-                    .message_system_attribute_names(
-                        aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
-                    )
-                    .send()
-                    .await
-                    .ok()?;
-                let message = received
-                    .messages
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|m| m.body() == Some(poison.as_str()))?;
-                sqs.delete_message()
-                    .queue_url(dlq)
-                    .receipt_handle(message.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .ok()?;
-                Some(json!({"body": message.body()}))
-            }
-        },
-    )
-    .await;
-    assert_eq!(dead["body"], json!(poison));
+    let dead = stack
+        .take_message("WsPushDLQ", Duration::from_secs(60), |body| body == poison)
+        .await;
+    assert_eq!(dead, poison);
     let history = stack
         .control_json("/invocations?function=WsPushFunction")
         .await;

@@ -406,37 +406,11 @@ async fn a_payment_that_always_fails_lands_in_the_payments_dlq() {
     let placed = place(&stack, &user, &product, 1).await;
     let order_id = placed.body["id"].as_str().unwrap().to_owned();
 
-    let sqs = aws_sdk_sqs::Client::new(&stack.aws().await);
-    let dlq = stack.queue_url(&sqs, "PaymentsDLQ").await;
-    let dead = eventually(
-        "the payment message to be dead-lettered",
-        Duration::from_secs(90),
-        || {
-            let (sqs, dlq, order_id) = (&sqs, &dlq, &order_id);
-            async move {
-                let received = sqs
-                    .receive_message()
-                    .queue_url(dlq)
-                    .max_number_of_messages(10)
-                    .send()
-                    .await
-                    .ok()?;
-                let message = received
-                    .messages
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|m| m.body().is_some_and(|b| b.contains(order_id.as_str())))?;
-                sqs.delete_message()
-                    .queue_url(dlq)
-                    .receipt_handle(message.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .ok()?;
-                Some(message.body().unwrap().to_owned())
-            }
-        },
-    )
-    .await;
+    let dead = stack
+        .take_message("PaymentsDLQ", Duration::from_secs(90), |body| {
+            body.contains(order_id.as_str())
+        })
+        .await;
     let envelope: Value = serde_json::from_str(&dead).unwrap();
     assert_eq!(envelope["event_type"], "order.placed");
     let status = stack
