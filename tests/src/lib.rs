@@ -131,6 +131,19 @@ impl Stack {
         (response.status().as_u16(), response.json().await.unwrap())
     }
 
+    /// Fires a function's schedule now through the control API and returns what it answered.
+    pub async fn fire_schedule(&self, function: &str) -> Value {
+        let url = format!("{}/schedules/{function}/fire", self.control);
+        self.http
+            .post(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn control_json(&self, path: &str) -> Value {
         self.http
             .get(format!("{}{path}", self.control))

@@ -541,18 +541,7 @@ async fn unpaid_orders_expire_and_release_their_stock() {
         .await
         .unwrap();
 
-    let fired: Value = stack
-        .http
-        .post(format!(
-            "{}/schedules/OrdersExpireFunction/fire",
-            stack.control
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fired: Value = stack.fire_schedule("OrdersExpireFunction").await;
     assert!(
         fired["result"]["expired"].as_u64().is_some_and(|n| n >= 1),
         "{fired}"
@@ -608,18 +597,7 @@ async fn events_are_published_after_commit_and_the_sweeper_delivers_what_a_crash
     )
     .await
     .unwrap();
-    let swept: Value = stack
-        .http
-        .post(format!(
-            "{}/schedules/OutboxSweepFunction/fire",
-            stack.control
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let swept: Value = stack.fire_schedule("OutboxSweepFunction").await;
     assert!(
         swept["result"]["published"]
             .as_u64()

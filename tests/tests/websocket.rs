@@ -171,15 +171,7 @@ async fn the_prune_schedule_closes_connections_past_two_hours() {
         .await
         .unwrap();
 
-    let fired: serde_json::Value = stack
-        .http
-        .post(format!("{}/schedules/WsPruneFunction/fire", stack.control))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fired: serde_json::Value = stack.fire_schedule("WsPruneFunction").await;
     assert!(
         fired["result"]["forgotten"]
             .as_u64()
