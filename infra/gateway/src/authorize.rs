@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::Gateway;
 use crate::invoke::{InvokeError, outcome_name};
+use crate::paths::CanonicalPath;
 use crate::resolve::ACCOUNT_ID;
 use crate::rest::gateway_response;
 
@@ -65,10 +66,18 @@ pub fn policy_allows(document: &Value, method_arn: &str) -> bool {
     allowed && !denied
 }
 
+/// What the request asks for: its method and its canonical path (the one the route was matched on).
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub method: &'a str,
+    pub path: &'a CanonicalPath,
+}
+
 pub async fn authorize(
     gateway: &Gateway,
     name: &str,
     proxy_event: &Value,
+    target: Target<'_>,
     headers: &HeaderMap,
     request_id: &str,
 ) -> Verdict {
@@ -102,11 +111,12 @@ pub async fn authorize(
         .filter(|(expires, _)| *expires > Instant::now())
         .map(|(_, response)| response.clone());
 
-    let method = proxy_event["httpMethod"].as_str().unwrap_or_default();
-    let path = proxy_event["path"].as_str().unwrap_or_default();
     let method_arn = format!(
-        "arn:aws:execute-api:{}:{ACCOUNT_ID}:local/{}/{method}{path}",
-        gateway.region, gateway.stage
+        "arn:aws:execute-api:{}:{ACCOUNT_ID}:local/{}/{}{}",
+        gateway.region,
+        gateway.stage,
+        target.method,
+        target.path.as_path()
     );
     let response = match cached {
         Some(response) => response,

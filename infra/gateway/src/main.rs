@@ -6,6 +6,7 @@
 mod authorize;
 mod control;
 mod invoke;
+mod paths;
 mod provider;
 mod provision;
 mod resolve;
