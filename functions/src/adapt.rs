@@ -9,6 +9,7 @@ use aws_lambda_events::apigw::{
 };
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use orderly_domain::access::Access;
 use orderly_http::{ApiError, HttpRequest};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -77,11 +78,13 @@ where
     to_json(response)
 }
 
-/// A REST route behind the front door (rate limits, CORS, security headers, request log).
+/// A REST route behind the front door (access level, credential standing, rate limits, CORS, security
+/// headers, request log).
 pub async fn http<F, Fut>(
     event: Value,
     invocation: Invocation,
     state: &'static State,
+    access: Access,
     handler: F,
 ) -> Result<Value, FunctionError>
 where
@@ -89,7 +92,7 @@ where
     Fut: Future<Output = Result<ApiGatewayProxyResponse, ApiError>>,
 {
     let request: ApiGatewayProxyRequest = parse(event, "API Gateway proxy request")?;
-    to_json(crate::http::front_door::serve(request, invocation, state, handler).await)
+    to_json(crate::http::front_door::serve(request, invocation, state, access, handler).await)
 }
 
 /// The REST API's REQUEST authorizer: a policy, or the error API Gateway turns into 401.

@@ -20,6 +20,8 @@ pub struct Config {
     pub publish_after_commit: bool,
     /// The payment provider's API; only the payment worker has it.
     pub payment_provider_url: Option<String>,
+    /// How many WebSocket connections one user may hold at once.
+    pub ws_max_connections_per_user: u32,
     /// The first admin, created by the migrate function when absent.
     pub bootstrap_admin: Option<(String, String)>,
     pub pool: PoolSettings,
@@ -32,6 +34,9 @@ pub enum ConfigError {
     #[error("invalid configuration: {0}")]
     Invalid(&'static str),
 }
+
+/// Phones, tabs and laptops of one person; more is a leak or an abuse.
+pub const DEFAULT_WS_CONNECTIONS_PER_USER: u32 = 10;
 
 /// HS256 keys shorter than the hash output weaken the MAC (RFC 7518 §3.2).
 pub const MIN_SIGNING_KEY_BYTES: usize = 32;
@@ -91,6 +96,12 @@ impl Config {
             bootstrap_admin,
             payment_provider_url: get("PAYMENT_PROVIDER_URL").filter(|u| !u.is_empty()),
             publish_after_commit: get("OUTBOX_PUBLISH").is_none_or(|mode| mode != "sweeper"),
+            ws_max_connections_per_user: match get("WS_MAX_CONNECTIONS_PER_USER") {
+                Some(n) => n.parse().map_err(|_| {
+                    ConfigError::Invalid("WS_MAX_CONNECTIONS_PER_USER must be a number")
+                })?,
+                None => DEFAULT_WS_CONNECTIONS_PER_USER,
+            },
             pool,
         })
     }

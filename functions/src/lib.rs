@@ -17,5 +17,5 @@ mod ws;
 
 pub use config::Config;
 pub use http::docs::document as openapi_document;
-pub use registry::{HANDLER_NAMES, Handler, Invocation, lookup};
+pub use registry::{HANDLER_NAMES, Handler, Invocation, access, lookup};
 pub use state::State;

@@ -4,6 +4,8 @@
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use orderly_domain::access::Access;
+
 use crate::adapt::{self, FunctionError};
 use crate::{State, auth, http, ops, schedules, workers, ws};
 
@@ -17,13 +19,22 @@ pub type Handler =
     fn(Value, Invocation, &'static State) -> BoxFuture<'static, Result<Value, FunctionError>>;
 
 macro_rules! registry {
-    ($($name:literal => $kind:ident($handler:path)),* $(,)?) => {
+    ($($name:literal => $kind:ident $([$access:ident])? ($handler:path)),* $(,)?) => {
         /// Every handler name, as template.yaml's `Handler` properties spell them.
         pub const HANDLER_NAMES: &[&str] = &[$($name),*];
 
         pub fn lookup(name: &str) -> Option<Handler> {
             match name {
-                $($name => Some(|event, invocation, state| Box::pin(adapt::$kind(event, invocation, state, $handler)))),*,
+                $($name => Some(|event, invocation, state| Box::pin(adapt::$kind(event, invocation, state, $(Access::$access,)? $handler)))),*,
+                _ => None,
+            }
+        }
+
+        /// Who may call a REST function (`None` for functions that are not behind the front door). A test
+        /// keeps it in step with the template's authorizers and the authorizer's admin-only routes.
+        pub fn access(name: &str) -> Option<Access> {
+            match name {
+                $($name => None $(.or(Some(Access::$access)))?),*,
                 _ => None,
             }
         }
@@ -31,48 +42,50 @@ macro_rules! registry {
 }
 
 registry! {
-    "health" => http(http::health::handle),
+    "health" => http[Public](http::health::handle),
     "migrate" => direct(ops::migrate::handle),
     "authorizer" => authorizer(auth::authorizer::handle),
     "cors-preflight" => api(http::cors::preflight),
     "openapi-document" => api(http::docs::openapi),
     "docs-page" => api(http::docs::page),
-    "users-register" => http(http::users::register::handle),
-    "users-me" => http(http::users::me::handle),
-    "users-get" => http(http::users::get::handle),
-    "users-update" => http(http::users::update::handle),
-    "auth-login" => http(http::auth::login::handle),
-    "auth-refresh" => http(http::auth::refresh::handle),
-    "auth-logout" => http(http::auth::logout::handle),
-    "api-keys-create" => http(http::api_keys::create::handle),
-    "api-keys-list" => http(http::api_keys::list::handle),
-    "api-keys-revoke" => http(http::api_keys::revoke::handle),
-    "merchants-create" => http(http::merchants::create::handle),
-    "merchants-list" => http(http::merchants::list::handle),
-    "products-list" => http(http::products::list::handle),
-    "products-get" => http(http::products::get::handle),
-    "products-create" => http(http::products::create::handle),
-    "products-update" => http(http::products::update::handle),
-    "products-delete" => http(http::products::delete::handle),
-    "inventory-get" => http(http::inventory::get::handle),
-    "inventory-update" => http(http::inventory::update::handle),
-    "inventory-low-stock" => http(http::inventory::low_stock::handle),
-    "audit-logs-list" => http(http::audit::list::handle),
-    "orders-place" => http(http::orders::place::handle),
-    "orders-list" => http(http::orders::list::handle),
-    "orders-get" => http(http::orders::get::handle),
-    "orders-status" => http(http::orders::status::handle),
-    "orders-cancel" => http(http::orders::cancel::handle),
-    "admin-orders-list" => http(http::orders::admin_list::handle),
-    "admin-orders-status" => http(http::orders::admin_status::handle),
-    "notifications-list" => http(http::notifications::list::handle),
-    "reports-daily" => http(http::reports::daily::handle),
+    "users-register" => http[Public](http::users::register::handle),
+    "users-me" => http[Authenticated](http::users::me::handle),
+    "users-get" => http[Authenticated](http::users::get::handle),
+    "users-update" => http[Authenticated](http::users::update::handle),
+    "auth-login" => http[Public](http::auth::login::handle),
+    "auth-refresh" => http[Public](http::auth::refresh::handle),
+    "auth-logout" => http[Authenticated](http::auth::logout::handle),
+    "api-keys-create" => http[Admin](http::api_keys::create::handle),
+    "api-keys-list" => http[Admin](http::api_keys::list::handle),
+    "api-keys-revoke" => http[Admin](http::api_keys::revoke::handle),
+    "merchants-create" => http[Admin](http::merchants::create::handle),
+    "merchants-list" => http[Admin](http::merchants::list::handle),
+    "products-list" => http[Public](http::products::list::handle),
+    "products-get" => http[Public](http::products::get::handle),
+    "products-create" => http[Admin](http::products::create::handle),
+    "products-update" => http[Admin](http::products::update::handle),
+    "products-delete" => http[Admin](http::products::delete::handle),
+    "inventory-get" => http[Public](http::inventory::get::handle),
+    "inventory-update" => http[Admin](http::inventory::update::handle),
+    "inventory-low-stock" => http[Admin](http::inventory::low_stock::handle),
+    "audit-logs-list" => http[Admin](http::audit::list::handle),
+    "orders-place" => http[Authenticated](http::orders::place::handle),
+    "orders-list" => http[Authenticated](http::orders::list::handle),
+    "orders-get" => http[Authenticated](http::orders::get::handle),
+    "orders-status" => http[Authenticated](http::orders::status::handle),
+    "orders-cancel" => http[Authenticated](http::orders::cancel::handle),
+    "admin-orders-list" => http[Admin](http::orders::admin_list::handle),
+    "admin-orders-status" => http[Admin](http::orders::admin_status::handle),
+    "notifications-list" => http[Authenticated](http::notifications::list::handle),
+    "reports-daily" => http[Admin](http::reports::daily::handle),
+    "ws-ticket" => http[Authenticated](http::ws_tickets::create::handle),
     "payment" => sqs(workers::payment::handle),
     "fulfillment" => sqs(workers::fulfillment::handle),
     "notification" => sqs(workers::notification::handle),
     "report" => sqs(workers::report::handle),
     "orders-expire" => schedule(schedules::expire_orders::handle),
     "outbox-sweep" => schedule(schedules::outbox_sweep::handle),
+    "housekeeping" => schedule(schedules::housekeeping::handle),
     "ws-connect" => api(ws::connect::handle),
     "ws-disconnect" => api(ws::disconnect::handle),
     "ws-default" => api(ws::default::handle),

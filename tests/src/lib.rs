@@ -120,15 +120,10 @@ impl Stack {
             .expect("the stack created the topic")
     }
 
-    /// Status and JSON body of `GET {api}{path}`.
+    /// Status and JSON body of `GET {api}{path}`, from an address of its own.
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.api))
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
+        let answer = self.call("GET", path).send().await;
+        (answer.status, answer.body)
     }
 
     /// Fires a function's schedule now through the control API and returns what it answered.
@@ -162,15 +157,27 @@ impl Stack {
     }
 
     pub async fn connect_as(&self, user: &Session) -> Socket {
-        self.try_connect(Some(&user.access_token))
+        let ticket = self.ticket(user).await;
+        self.try_connect(Some(&ticket))
             .await
-            .expect("WebSocket connects with a valid token")
+            .expect("WebSocket connects with a fresh ticket")
     }
 
-    /// Connects with the given token (or none); `Err` carries the HTTP status of a refused upgrade.
-    pub async fn try_connect(&self, token: Option<&str>) -> Result<Socket, u16> {
-        let url = match token {
-            Some(token) => format!("{}/?token={token}", self.ws),
+    /// A connect ticket for the user (`POST /api/v1/ws/ticket`).
+    pub async fn ticket(&self, user: &Session) -> String {
+        let answer = self
+            .call("POST", "/api/v1/ws/ticket")
+            .token(&user.access_token)
+            .send()
+            .await;
+        assert_eq!(answer.status, 201, "{answer:?}");
+        answer.body["ticket"].as_str().unwrap().to_owned()
+    }
+
+    /// Connects with the given ticket (or none); `Err` carries the HTTP status of a refused upgrade.
+    pub async fn try_connect(&self, ticket: Option<&str>) -> Result<Socket, u16> {
+        let url = match ticket {
+            Some(ticket) => format!("{}/?ticket={ticket}", self.ws),
             None => self.ws.clone(),
         };
         match connect_async(&url).await {
@@ -181,6 +188,52 @@ impl Stack {
             Err(e) => panic!("WebSocket connection failed: {e}"),
         }
     }
+
+    /// Sends `method path` to the REST API byte for byte, as given (HTTP clients normalise `.` and `..`
+    /// segments away before sending; attackers do not), and returns the status and body.
+    pub async fn raw_request(&self, method: &str, path: &str, token: &str) -> (u16, Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = self.api.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address)
+            .await
+            .expect("the stack listens");
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nX-Forwarded-For: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            client_ip()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.unwrap();
+        let text = String::from_utf8_lossy(&response);
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("an HTTP status line");
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body)
+            .unwrap_or_default();
+        // A chunked body would carry sizes around the JSON; the gateway sends a Content-Length.
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+}
+
+/// The claims of an access token (read, not verified: the tests know where it came from).
+pub fn claims(access_token: &str) -> Value {
+    use base64::Engine;
+    let payload = access_token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// Load tests (hundreds of concurrent orders) take turns: run together, they measure the emulator's
+/// SNS fan-out on two cores (docs/adr/0005), not the property they test.
+pub async fn load_test_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
 }
 
 /// Polls `check` until it yields a value, or panics naming `what` after `within`.
@@ -411,6 +464,16 @@ impl Stack {
             .await;
         assert_eq!(registered.status, 201, "{registered:?}");
         self.session(&email, &password, registered.body["id"].as_str().unwrap())
+            .await
+    }
+
+    /// `n` new customers. Registration and login each cost one argon2 hash, and the local stack runs every
+    /// function on this machine's cores: a few at a time keeps each request well inside its function's
+    /// timeout, where hundreds at once would queue past it (in AWS each would have an instance of its own).
+    pub async fn customers(&self, n: usize) -> Vec<Session> {
+        futures::stream::iter((0..n).map(|_| self.customer()))
+            .buffered(8)
+            .collect()
             .await
     }
 

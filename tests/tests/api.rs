@@ -25,6 +25,52 @@ async fn health_reports_every_dependency_healthy() {
     assert!(body["version"].as_str().is_some_and(|v| !v.is_empty()));
     assert!(body["uptime"].as_str().is_some_and(|u| u.ends_with('s')));
     assert!(body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(
+        body["checked_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+}
+
+#[tokio::test]
+async fn anonymous_health_calls_share_one_check_and_are_limited_per_address() {
+    let stack = Stack::from_env();
+    let ip = orderly_e2e::client_ip();
+    let calls = (0..20).map(|_| stack.call_from("GET", "/health", &ip).send());
+    let answers = futures::future::join_all(calls).await;
+    let checks: std::collections::BTreeSet<&str> = answers
+        .iter()
+        .map(|a| a.body["checked_at"].as_str().expect("a report"))
+        .collect();
+    // One check serves 5 s; the burst may straddle the end of one (then two checks), never more.
+    assert!(
+        checks.len() <= 2,
+        "twenty concurrent calls share the dependencies' check: {checks:?}"
+    );
+    // 60 a minute, one more each second: the first refusal comes after the 60th call, within a few more.
+    let mut calls = 20;
+    let limited = loop {
+        let answer = stack.call_from("GET", "/health", &ip).send().await;
+        calls += 1;
+        if answer.status != 200 || calls == 80 {
+            break answer;
+        }
+    };
+    assert_eq!(
+        (limited.status, limited.error_code()),
+        (429, "RATE_LIMITED")
+    );
+    assert!(calls > 60, "refused after {calls} calls");
+    assert!(limited.header("retry-after").is_some());
+    assert_eq!(
+        stack
+            .call_from("GET", "/health", &orderly_e2e::client_ip())
+            .send()
+            .await
+            .status,
+        200,
+        "another address is not affected"
+    );
 }
 
 #[tokio::test]

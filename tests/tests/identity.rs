@@ -582,3 +582,192 @@ async fn login_attempts_are_limited_per_ip_and_per_email_and_recover() {
         "the 11th attempt on one email in a minute, from any IP, is refused"
     );
 }
+
+async fn change_profile(
+    stack: &Stack,
+    user: &orderly_e2e::Session,
+    body: Value,
+) -> orderly_e2e::Answer {
+    stack
+        .call("PUT", &format!("/api/v1/users/{}", user.id))
+        .token(&user.access_token)
+        .json(&body)
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn a_new_password_ends_every_other_session_and_a_new_email_needs_the_password() {
+    let stack = Stack::from_env();
+    let phone = stack.customer().await;
+    let laptop = stack
+        .session(&phone.email, &phone.password, &phone.id)
+        .await;
+
+    let no_password = change_profile(
+        &stack,
+        &phone,
+        json!({"email": format!("moved-{}@example.test", uuid::Uuid::now_v7().simple())}),
+    )
+    .await;
+    assert_eq!(no_password.status, 422, "{no_password:?}");
+    assert_eq!(no_password.error_fields(), vec!["current_password"]);
+    let new_email = format!("moved-{}@example.test", uuid::Uuid::now_v7().simple());
+    let moved = change_profile(
+        &stack,
+        &phone,
+        json!({"email": new_email, "current_password": phone.password}),
+    )
+    .await;
+    assert_eq!(
+        (moved.status, moved.body["email"].as_str()),
+        (200, Some(new_email.as_str()))
+    );
+
+    let changed = change_profile(
+        &stack,
+        &phone,
+        json!({"password": "a brand new password", "current_password": phone.password}),
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{changed:?}");
+    let me = |token: String| {
+        let stack = &stack;
+        async move {
+            stack
+                .call("GET", "/api/v1/me")
+                .token(&token)
+                .send()
+                .await
+                .status
+        }
+    };
+    assert_eq!(
+        me(phone.access_token.clone()).await,
+        200,
+        "the session that changed it goes on"
+    );
+    assert_eq!(
+        me(laptop.access_token.clone()).await,
+        401,
+        "the other one ends at once"
+    );
+    assert_eq!(refresh(&stack, &laptop.refresh_token).await.status, 401);
+    assert_eq!(refresh(&stack, &phone.refresh_token).await.status, 200);
+    let audit = stack
+        .audit_logs(&format!("action=user.password_changed&actor={}", phone.id))
+        .await;
+    let ended = &audit.body["items"][0]["after"]["ended_sessions"];
+    assert_eq!(
+        ended.as_array().map(Vec::len),
+        Some(1),
+        "the audit names the ended session: {audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn current_password_guesses_spend_the_same_per_email_budget_as_logins() {
+    let stack = Stack::from_env();
+    let user = stack.customer().await;
+    // The customer's own login spent one of the ten.
+    for n in 0..9 {
+        let guess = change_profile(
+            &stack,
+            &user,
+            json!({"password": "a brand new password", "current_password": format!("guess {n}")}),
+        )
+        .await;
+        assert_eq!(guess.status, 422, "guess {n}: {guess:?}");
+    }
+    let limited = change_profile(
+        &stack,
+        &user,
+        json!({"password": "a brand new password", "current_password": user.password}),
+    )
+    .await;
+    assert_eq!(
+        (limited.status, limited.error_code()),
+        (429, "RATE_LIMITED"),
+        "even the right password waits once the budget is spent"
+    );
+    assert_eq!(
+        stack
+            .login(&user.email, &user.password, &client_ip())
+            .await
+            .status,
+        429,
+        "and so does login for this email"
+    );
+}
+
+#[tokio::test]
+async fn registration_and_refresh_are_limited_per_address() {
+    let stack = Stack::from_env();
+    let ip = client_ip();
+    let register = |n: usize| {
+        let (stack, ip) = (&stack, &ip);
+        async move {
+            stack
+                .call_from("POST", "/api/v1/users", ip)
+                .json(&json!({"email": format!("burst-{n}-{}@example.test", uuid::Uuid::now_v7().simple()), "password": "x", "name": "B"}))
+                .send()
+                .await
+        }
+    };
+    // Invalid registrations count too: the limit is on attempts, before any work.
+    for n in 0..10 {
+        assert_eq!(register(n).await.status, 422);
+    }
+    let limited = register(10).await;
+    assert_eq!(
+        (limited.status, limited.error_code()),
+        (429, "RATE_LIMITED")
+    );
+    assert!(limited.header("retry-after").is_some());
+
+    let refresh_from = |token: &'static str| {
+        let (stack, ip) = (&stack, &ip);
+        async move {
+            stack
+                .call_from("POST", "/api/v1/auth/refresh", ip)
+                .json(&json!({"refresh_token": token}))
+                .send()
+                .await
+        }
+    };
+    for _ in 0..60 {
+        assert_eq!(refresh_from("rt_not-a-token").await.status, 401);
+    }
+    assert_eq!(refresh_from("rt_not-a-token").await.status, 429);
+}
+
+#[tokio::test]
+async fn a_session_ends_ninety_days_after_sign_in_however_often_it_is_refreshed() {
+    let stack = Stack::from_env();
+    let user = stack.customer().await;
+    let rotated = refresh(&stack, &user.refresh_token).await;
+    assert_eq!(rotated.status, 200);
+    let sid = orderly_e2e::claims(&user.access_token)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        orderly_e2e::claims(rotated.body["access_token"].as_str().unwrap())["sid"],
+        sid.as_str(),
+        "a rotation stays in its session"
+    );
+    orderly_e2e::database()
+        .await
+        .execute(
+            "UPDATE sessions SET created_at = now() - interval '90 days 1 minute', expires_at = now() - interval '1 minute' WHERE id = $1::text::uuid",
+            &[&sid],
+        )
+        .await
+        .unwrap();
+    let newest = rotated.body["refresh_token"].as_str().unwrap();
+    let refused = refresh(&stack, newest).await;
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (401, "UNAUTHORIZED")
+    );
+}

@@ -2,6 +2,7 @@
 //! expiry and the outbox, black box through the local gateway (with direct SQL only to read stock
 //! totals and to stage an expired order or a crashed publish).
 
+use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -230,9 +231,10 @@ async fn an_idempotency_key_replays_the_first_response_and_refuses_another_body(
 
 #[tokio::test]
 async fn five_hundred_buyers_for_one_hundred_units_give_exactly_one_hundred_orders() {
+    let _turn = orderly_e2e::load_test_turn().await;
     let stack = Stack::from_env();
     let (_, product) = stack.product(100).await;
-    let buyers: Vec<Session> = futures::future::join_all((0..50).map(|_| stack.customer())).await;
+    let buyers: Vec<Session> = stack.customers(50).await;
     let attempts = (0..500).map(|n| {
         order(
             &stack,
@@ -270,6 +272,7 @@ async fn five_hundred_buyers_for_one_hundred_units_give_exactly_one_hundred_orde
 
 #[tokio::test]
 async fn a_thousand_multi_line_orders_never_oversell_and_conserve_every_unit() {
+    let _turn = orderly_e2e::load_test_turn().await;
     let stack = Stack::from_env();
     let products: Vec<Value> = futures::future::join_all((0..50).map(|_| stack.product(40)))
         .await
@@ -278,7 +281,7 @@ async fn a_thousand_multi_line_orders_never_oversell_and_conserve_every_unit() {
         .collect();
     let ids: Vec<Uuid> = products.iter().map(|p| id(p).parse().unwrap()).collect();
     let initial: i64 = 50 * 40;
-    let users: Vec<Session> = futures::future::join_all((0..200).map(|_| stack.customer())).await;
+    let users: Vec<Session> = stack.customers(200).await;
 
     // A checker samples the totals while the orders race.
     let done = Arc::new(AtomicBool::new(false));
@@ -314,7 +317,12 @@ async fn a_thousand_multi_line_orders_never_oversell_and_conserve_every_unit() {
             .collect();
         order(&stack, &users[n % users.len()], json!(lines))
     });
-    let answers = futures::future::join_all(attempts).await;
+    // A hundred in flight at any moment: plenty of races on 50 products, without 1,000 requests queueing
+    // on two cores behind the emulator's in-request SNS fan-out until they pass their timeout.
+    let answers: Vec<Answer> = futures::stream::iter(attempts)
+        .buffer_unordered(100)
+        .collect()
+        .await;
     done.store(true, Ordering::Relaxed);
     let checks = checker.await.expect("the checker found no violation");
     assert!(checks > 1, "the totals were checked during the run");
@@ -404,13 +412,28 @@ async fn the_status_machine_moves_stock_exactly_once() {
 
     let fulfilled = order(&stack, &user, line).await;
     let order_id = fulfilled.body["id"].as_str().unwrap();
-    for status in ["PAID", "FULFILLED"] {
-        assert_eq!(
-            admin_status(&stack, order_id, status).await.status,
-            200,
-            "→ {status}"
-        );
-    }
+    assert_eq!(
+        admin_status(&stack, order_id, "PAID").await.status,
+        200,
+        "→ PAID"
+    );
+    // A paid order is the fulfilment worker's from here (order.paid): it sells the units and completes it.
+    orderly_e2e::eventually(
+        "the fulfilment worker to complete the paid order",
+        Duration::from_secs(60),
+        || {
+            let (stack, user) = (&stack, &user);
+            async move {
+                let answer = stack
+                    .call("GET", &format!("/api/v1/orders/{order_id}"))
+                    .token(&user.access_token)
+                    .send()
+                    .await;
+                (answer.body["status"] == "COMPLETED").then_some(())
+            }
+        },
+    )
+    .await;
     assert_eq!(
         stock(&stack, &id(&product)).await,
         (7, 0, 3),
@@ -424,10 +447,6 @@ async fn the_status_machine_moves_stock_exactly_once() {
     assert_eq!(
         (late_cancel.status, late_cancel.error_code()),
         (409, "ILLEGAL_TRANSITION")
-    );
-    assert_eq!(
-        admin_status(&stack, order_id, "COMPLETED").await.status,
-        200
     );
     let back = admin_status(&stack, order_id, "PENDING_PAYMENT").await;
     assert_eq!(back.status, 409);

@@ -23,8 +23,19 @@ async fn health_is_503_naming_the_database_while_postgres_is_down_and_recovers()
     assert_eq!(stack.get_json("/health").await.0, 200);
 
     postgres("stop");
-    let (status, body) = stack.get_json("/health").await;
+    // A check is shared for a few seconds, so the outage shows within that.
+    let outcome = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let (status, body) = stack.get_json("/health").await;
+            if status != 200 {
+                return (status, body);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
     postgres("start");
+    let (status, body) = outcome.expect("health reports the outage within 20 s");
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], "unhealthy");
     assert_eq!(body["failing"], json!(["database"]));

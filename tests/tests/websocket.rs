@@ -92,15 +92,135 @@ async fn connect_push_through_the_management_api_disconnect_then_gone() {
 }
 
 #[tokio::test]
-async fn connecting_needs_a_valid_access_token() {
+async fn connecting_needs_a_fresh_single_use_ticket_never_the_access_token() {
     let stack = Stack::from_env();
-    assert_eq!(stack.try_connect(None).await.err(), Some(401));
-    assert_eq!(
-        stack.try_connect(Some("not-a-token")).await.err(),
-        Some(401)
-    );
     let user = stack.customer().await;
-    assert!(stack.try_connect(Some(&user.access_token)).await.is_ok());
+    assert_eq!(stack.try_connect(None).await.err(), Some(401));
+    assert_eq!(stack.try_connect(Some("wst_guess")).await.err(), Some(401));
+    assert_eq!(
+        stack.try_connect(Some(&user.access_token)).await.err(),
+        Some(401),
+        "an access token in the URL is not accepted"
+    );
+    let ticket = stack.ticket(&user).await;
+    let socket = stack.try_connect(Some(&ticket)).await;
+    assert!(socket.is_ok());
+    assert_eq!(
+        stack.try_connect(Some(&ticket)).await.err(),
+        Some(401),
+        "a ticket opens one connection"
+    );
+
+    let stale = stack.ticket(&user).await;
+    database()
+        .await
+        .execute(
+            "UPDATE ws_tickets SET expires_at = now() - interval '1 second' WHERE used_at IS NULL",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(stack.try_connect(Some(&stale)).await.err(), Some(401));
+
+    // API keys have no session to bind a connection to.
+    let admin = stack.admin().await;
+    let key = stack
+        .call("POST", "/api/v1/admin/api-keys")
+        .token(&admin.access_token)
+        .json(&json!({"name": "ws"}))
+        .send()
+        .await;
+    let refused = stack
+        .call("POST", "/api/v1/ws/ticket")
+        .header(
+            "authorization",
+            &format!("ApiKey {}", key.body["api_key"].as_str().unwrap()),
+        )
+        .send()
+        .await;
+    assert_eq!(refused.status, 403, "{refused:?}");
+    socket.unwrap().close().await;
+}
+
+#[tokio::test]
+async fn a_user_holds_at_most_ten_connections() {
+    let stack = Stack::from_env();
+    let user = stack.customer().await;
+    let mut sockets = Vec::new();
+    for _ in 0..10 {
+        sockets.push(stack.connect_as(&user).await);
+    }
+    let ticket = stack.ticket(&user).await;
+    assert_eq!(stack.try_connect(Some(&ticket)).await.err(), Some(429));
+    let closing = sockets.pop().unwrap();
+    let id = {
+        let mut closing = closing;
+        let id = closing.connection_id().await;
+        closing.close().await;
+        id
+    };
+    // $disconnect forgets it; then there is room again.
+    eventually("the closed connection to be forgotten", WAIT, || async {
+        let rows = database()
+            .await
+            .query(
+                "SELECT 1 FROM ws_connections WHERE connection_id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        rows.is_empty().then_some(())
+    })
+    .await;
+    sockets.push(stack.connect_as(&user).await);
+    for socket in sockets {
+        socket.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_prune_schedule_closes_the_sockets_of_a_logout_and_of_a_demotion() {
+    let stack = Stack::from_env();
+    let leaving = stack.customer().await;
+    let mut signed_out = stack.connect_as(&leaving).await;
+    let out = stack
+        .call("POST", "/api/v1/auth/logout")
+        .token(&leaving.access_token)
+        .json(&json!({"refresh_token": leaving.refresh_token}))
+        .send()
+        .await;
+    assert_eq!(out.status, 204, "{out:?}");
+
+    // An admin for a moment: connected as an admin, then demoted.
+    let promoted = stack.customer().await;
+    let admin = stack.admin().await;
+    let set_role = |role: &'static str| {
+        let (stack, admin, id) = (&stack, &admin, promoted.id.clone());
+        async move {
+            let answer = stack
+                .call("PUT", &format!("/api/v1/users/{id}"))
+                .token(&admin.access_token)
+                .json(&json!({"role": role}))
+                .send()
+                .await;
+            assert_eq!(answer.status, 200, "{answer:?}");
+        }
+    };
+    set_role("admin").await;
+    let mut demoted = stack.connect_as(&promoted).await;
+    set_role("customer").await;
+    let mut staying = stack.connect().await;
+    let staying_id = staying.connection_id().await;
+
+    stack.fire_schedule("WsPruneFunction").await;
+    for (socket, why) in [(&mut signed_out, "logout"), (&mut demoted, "demotion")] {
+        assert!(
+            matches!(socket.receive(WAIT).await, Received::Closed),
+            "the socket of a {why} is closed"
+        );
+    }
+    assert_eq!(staying.connection_id().await, staying_id);
+    staying.close().await;
 }
 
 #[tokio::test]

@@ -66,6 +66,7 @@ impl Modify for Credentials {
         super::auth::login::handle,
         super::auth::refresh::handle,
         super::auth::logout::handle,
+        super::ws_tickets::create::handle,
         super::api_keys::create::handle,
         super::api_keys::list::handle,
         super::api_keys::revoke::handle,

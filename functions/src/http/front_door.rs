@@ -6,13 +6,14 @@ use std::time::Instant;
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use http::{HeaderMap, HeaderValue};
-use orderly_domain::access::Principal;
+use orderly_domain::access::{Access, Principal, Refusal};
 use orderly_domain::rate_limit::Decision;
 use orderly_http::{ApiError, HttpRequest, MAX_BODY_BYTES, Response};
 
 use super::cors;
 use crate::services::rate_limits;
 use crate::{Invocation, State};
+use orderly_store::rate_limits::Standing;
 
 const SECURITY_HEADERS: [(&str, &str); 6] = [
     (
@@ -41,28 +42,57 @@ fn rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
     set(headers, "ratelimit-reset", decision.reset_seconds);
 }
 
+/// Everything a request passes before its handler: the body limit, a fresh look at its credential and the
+/// principal's quota (one statement), and the route's access level. A role changed since the token was
+/// issued counts as it is now.
 async fn admit(
-    request: &HttpRequest,
+    request: &mut HttpRequest,
+    access: Access,
     state: &State,
 ) -> Result<Option<Decision>, (ApiError, Option<Decision>)> {
     if request.body_len() > MAX_BODY_BYTES {
         return Err((ApiError::PayloadTooLarge(MAX_BODY_BYTES), None));
     }
-    let Some(principal) = &request.caller else {
-        return Ok(None);
-    };
-    let decision = rate_limits::for_principal(state, principal)
-        .await
-        .map_err(|e| (e, None))?;
-    if decision.allowed {
-        Ok(Some(decision))
-    } else {
-        Err((
-            ApiError::RateLimited {
-                retry_after_seconds: decision.retry_after_seconds,
-            },
-            Some(decision),
-        ))
+    let mut decision = None;
+    if let Some(principal) = &mut request.caller {
+        let (quota, standing) = rate_limits::for_principal(state, principal)
+            .await
+            .map_err(|e| (e, None))?;
+        decision = Some(quota);
+        match (standing, principal) {
+            (Standing::Ended, _) => {
+                return Err((
+                    ApiError::Unauthorized(
+                        "these credentials were revoked or have ended; sign in again",
+                    ),
+                    decision,
+                ));
+            }
+            (
+                Standing::Live {
+                    role: Some(current),
+                },
+                Principal::User { role, .. },
+            ) => *role = current,
+            (Standing::Live { .. }, _) => {}
+        }
+        if !quota.allowed {
+            let retry_after_seconds = quota.retry_after_seconds;
+            return Err((
+                ApiError::RateLimited {
+                    retry_after_seconds,
+                },
+                decision,
+            ));
+        }
+    }
+    match access.admits(request.caller.as_ref()) {
+        Ok(()) => Ok(decision),
+        Err(Refusal::Unauthenticated) => Err((ApiError::Unauthorized("sign in first"), decision)),
+        Err(Refusal::Forbidden) => Err((
+            ApiError::Forbidden("your role may not call this endpoint"),
+            decision,
+        )),
     }
 }
 
@@ -70,6 +100,7 @@ pub async fn serve<F, Fut>(
     raw: ApiGatewayProxyRequest,
     invocation: Invocation,
     state: &'static State,
+    access: Access,
     handler: F,
 ) -> Response
 where
@@ -77,7 +108,7 @@ where
     Fut: Future<Output = Result<Response, ApiError>>,
 {
     let started = Instant::now();
-    let request = HttpRequest::new(raw, invocation.request_id);
+    let mut request = HttpRequest::new(raw, invocation.request_id);
     let request_id = request.request_id.clone();
     let route = request.route();
     let caller = match request.caller {
@@ -87,7 +118,7 @@ where
     };
     let origin = cors::allowed_origin(request.header("origin"), &state.config.cors_allowed_origins);
 
-    let (result, decision) = match admit(&request, state).await {
+    let (result, decision) = match admit(&mut request, access, state).await {
         Ok(decision) => (handler(request, state).await, decision),
         Err((error, decision)) => (Err(error), decision),
     };

@@ -15,6 +15,7 @@ pub mod orders;
 pub mod products;
 pub mod reports;
 pub mod users;
+pub mod ws_tickets;
 
 use orderly_http::{Response, json_response};
 use serde::Serialize;

@@ -1,4 +1,4 @@
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
 use futures::future::join_all;
@@ -8,6 +8,9 @@ use crate::State;
 
 /// Each dependency gets this long; the whole check stays inside API Gateway's and the function's timeouts.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// An anonymous endpoint must not fan out to every dependency on each call: one check per instance serves
+/// every request for this long.
+pub const CACHE_FOR: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HealthReport {
@@ -17,10 +20,12 @@ pub struct HealthReport {
     /// The names of the checks that failed, so a 503 says what is down.
     pub failing: Vec<&'static str>,
     pub uptime: String,
+    /// When the dependencies were checked (answers within `CACHE_FOR` of it share the check).
+    pub checked_at: String,
     pub timestamp: String,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Checks {
     pub database: &'static str,
     pub queues: &'static str,
@@ -57,8 +62,47 @@ async fn within<T, E: ToString>(check: impl Future<Output = Result<T, E>>) -> Re
     }
 }
 
-/// Checks Postgres, every queue and the bucket concurrently.
+struct Checked {
+    at: Instant,
+    checked_at: String,
+    checks: Checks,
+    failing: Vec<&'static str>,
+}
+
+/// The instance's last check. Requests that find it stale wait for one new check instead of each making
+/// their own.
+static LAST: tokio::sync::Mutex<Option<Checked>> = tokio::sync::Mutex::const_new(None);
+
+/// The health of Postgres, every queue and the bucket, checked at most once per `CACHE_FOR`.
 pub async fn check(state: &State) -> HealthReport {
+    let mut last = LAST.lock().await;
+    if last.as_ref().is_none_or(|c| c.at.elapsed() >= CACHE_FOR) {
+        let (checks, failing) = check_now(state).await;
+        *last = Some(Checked {
+            at: Instant::now(),
+            checked_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            checks,
+            failing,
+        });
+    }
+    let checked = last.as_ref().expect("just checked");
+    HealthReport {
+        status: if checked.failing.is_empty() {
+            "healthy"
+        } else {
+            "unhealthy"
+        },
+        version: env!("CARGO_PKG_VERSION"),
+        checks: checked.checks.clone(),
+        failing: checked.failing.clone(),
+        uptime: format_uptime(state.started.elapsed()),
+        checked_at: checked.checked_at.clone(),
+        timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+    }
+}
+
+/// Checks Postgres, every queue and the bucket concurrently.
+async fn check_now(state: &State) -> (Checks, Vec<&'static str>) {
     let database = within(orderly_store::health::ping(&state.db, CHECK_TIMEOUT));
     let queues = within(async {
         if state.config.health_queue_urls.is_empty() {
@@ -84,18 +128,7 @@ pub async fn check(state: &State) -> HealthReport {
         queues: verdict("queues", queues, &mut failing),
         storage: verdict("storage", storage, &mut failing),
     };
-    HealthReport {
-        status: if failing.is_empty() {
-            "healthy"
-        } else {
-            "unhealthy"
-        },
-        version: env!("CARGO_PKG_VERSION"),
-        checks,
-        failing,
-        uptime: format_uptime(state.started.elapsed()),
-        timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-    }
+    (checks, failing)
 }
 
 /// `2h15m30s`, as the original contract shows it.

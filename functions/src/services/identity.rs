@@ -3,15 +3,16 @@
 use chrono::Utc;
 use orderly_domain::users::{Role, check_name, check_password, normalise_email};
 use orderly_domain::validation::Problems;
-use orderly_http::{ApiError, HttpRequest};
+use orderly_http::ApiError;
+use orderly_store::sessions::{self, NewRefreshToken, NewSession, Rotation};
 use orderly_store::users::{self, NewUser, User};
-use orderly_store::{GenericClient, refresh_tokens};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::audit::{self, Actor, Change};
-use super::{db, passwords, rate_limits, tokens};
+use super::rate_limits::{self, Anonymous};
+use super::{db, passwords, tokens};
 use crate::State;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -48,8 +49,13 @@ fn signing_key(state: &State) -> Result<&[u8], ApiError> {
 const INVALID_CREDENTIALS: &str = "email or password is wrong";
 const INVALID_REFRESH: &str = "the refresh token is not valid; sign in again";
 
-/// Anyone may register; the role is always customer.
-pub async fn register(state: &State, input: Registration) -> Result<User, ApiError> {
+/// Anyone may register (a few times a minute per address); the role is always customer.
+pub async fn register(
+    state: &State,
+    source_ip: &str,
+    input: Registration,
+) -> Result<User, ApiError> {
+    rate_limits::for_address(state, Anonymous::Register, source_ip).await?;
     let mut problems = Problems::default();
     let email = problems.check(normalise_email(&input.email));
     problems.check(check_password(&input.password));
@@ -73,39 +79,34 @@ pub async fn register(state: &State, input: Registration) -> Result<User, ApiErr
         .ok_or_else(|| ApiError::conflict("EMAIL_TAKEN", "an account with this email exists"))
 }
 
-async fn issue_pair(
-    client: &impl GenericClient,
+/// A new access token for the user in `session_id`, and a refresh token (its secret, and its row).
+fn new_pair(
     state: &State,
     user: &User,
-    family_id: Uuid,
-) -> Result<(TokenPair, Uuid), ApiError> {
-    let access_token = tokens::issue_access(signing_key(state)?, user.id, user.role)
+    session_id: Uuid,
+) -> Result<(TokenPair, Uuid, Vec<u8>), ApiError> {
+    let access_token = tokens::issue_access(signing_key(state)?, user.id, user.role, session_id)
         .map_err(ApiError::internal)?;
     let (refresh_token, token_hash) = tokens::new_refresh_token();
-    let id = orderly_domain::new_id();
-    let stored = refresh_tokens::NewRefreshToken {
-        id,
-        user_id: user.id,
-        family_id,
-        token_hash: &token_hash,
-        expires_at: Utc::now() + tokens::REFRESH_TTL,
-    };
-    refresh_tokens::insert(client, &stored).await.map_err(db)?;
     let pair = TokenPair {
         access_token,
         token_type: "Bearer",
         expires_in: tokens::ACCESS_TTL.num_seconds(),
         refresh_token,
     };
-    Ok((pair, id))
+    Ok((pair, orderly_domain::new_id(), token_hash))
+}
+
+fn std_duration(d: chrono::Duration) -> std::time::Duration {
+    d.to_std().expect("a positive duration")
 }
 
 pub async fn login(
     state: &State,
-    request: &HttpRequest,
+    actor: &Actor,
     input: Credentials,
 ) -> Result<TokenPair, ApiError> {
-    rate_limits::for_login(state, &request.source_ip, &input.email).await?;
+    rate_limits::for_login(state, &actor.source_ip, &input.email).await?;
     let email = normalise_email(&input.email).unwrap_or_default();
     let mut client = state.db.get().await.map_err(db)?;
     let found = users::find_credentials(&client, &email).await.map_err(db)?;
@@ -115,7 +116,6 @@ pub async fn login(
     };
     // One argon2 verification either way, so an unknown email is not answered faster.
     let verified = passwords::verify(input.password, hash).await;
-    let actor = Actor::of(request);
     let Some(user) = user.filter(|_| verified) else {
         let change = Change {
             action: "auth.login_failed",
@@ -124,93 +124,131 @@ pub async fn login(
             before: None,
             after: None,
         };
-        audit::record(&client, &actor, change).await?;
+        audit::record(&client, actor, change).await?;
         return Err(ApiError::Unauthorized(INVALID_CREDENTIALS));
     };
+    let session = NewSession {
+        id: orderly_domain::new_id(),
+        user_id: user.id,
+        expires_at: Utc::now() + tokens::SESSION_TTL,
+    };
+    let (pair, token_id, token_hash) = new_pair(state, &user, session.id)?;
     let tx = client.transaction().await.map_err(db)?;
-    let (pair, _) = issue_pair(&tx, state, &user, orderly_domain::new_id()).await?;
+    let token = NewRefreshToken {
+        id: token_id,
+        token_hash: &token_hash,
+    };
+    sessions::start(&tx, &session, &token, std_duration(tokens::REFRESH_TTL))
+        .await
+        .map_err(db)?;
     let change = Change {
         action: "auth.login",
         target_type: "user",
         target_id: Some(user.id.to_string()),
         before: None,
-        after: None,
+        after: Some(json!({"session_id": session.id})),
     };
-    audit::record(&tx, &actor.with_user(user.id), change).await?;
+    audit::record(&tx, &actor.clone().with_user(user.id), change).await?;
     tx.commit().await.map_err(db)?;
     Ok(pair)
 }
 
 /// Rotates a refresh token. Presenting one that was already rotated means it was copied: the whole
-/// family is revoked (the newest token too) and the event is audited.
-pub async fn refresh(
-    state: &State,
-    request: &HttpRequest,
-    presented: &str,
-) -> Result<TokenPair, ApiError> {
+/// session is revoked (the newest token too) and the event is audited.
+pub async fn refresh(state: &State, actor: &Actor, presented: &str) -> Result<TokenPair, ApiError> {
+    rate_limits::for_address(state, Anonymous::Refresh, &actor.source_ip).await?;
     let mut client = state.db.get().await.map_err(db)?;
     let tx = client.transaction().await.map_err(db)?;
-    let stored = refresh_tokens::find_for_update(&tx, &tokens::sha256(presented))
-        .await
-        .map_err(db)?;
-    let Some(stored) = stored else {
-        return Err(ApiError::Unauthorized(INVALID_REFRESH));
+    let (next_secret, next_hash) = tokens::new_refresh_token();
+    let next = NewRefreshToken {
+        id: orderly_domain::new_id(),
+        token_hash: &next_hash,
     };
-    let actor = Actor::of(request).with_user(stored.user_id);
-    if stored.rotated && !stored.revoked {
-        revoke_family(&tx, &actor, stored.family_id, "auth.refresh_reuse").await?;
-        tx.commit().await.map_err(db)?;
-        return Err(ApiError::Unauthorized(INVALID_REFRESH));
-    }
-    if stored.revoked || stored.rotated || stored.expires_at <= Utc::now() {
-        return Err(ApiError::Unauthorized(INVALID_REFRESH));
-    }
+    let rotation = sessions::rotate(
+        &tx,
+        &tokens::sha256(presented),
+        &next,
+        std_duration(tokens::REFRESH_TTL),
+    )
+    .await
+    .map_err(db)?;
+    let (user_id, session_id) = match rotation {
+        Rotation::Rotated {
+            user_id,
+            session_id,
+        } => (user_id, session_id),
+        Rotation::Reused {
+            user_id,
+            session_id,
+            revoked_tokens,
+        } => {
+            let change = Change {
+                action: "auth.refresh_reuse",
+                target_type: "session",
+                target_id: Some(session_id.to_string()),
+                before: None,
+                after: Some(json!({"revoked_tokens": revoked_tokens})),
+            };
+            audit::record(&tx, &actor.clone().with_user(user_id), change).await?;
+            tx.commit().await.map_err(db)?;
+            return Err(ApiError::Unauthorized(INVALID_REFRESH));
+        }
+        Rotation::Unknown | Rotation::Refused { .. } => {
+            return Err(ApiError::Unauthorized(INVALID_REFRESH));
+        }
+    };
     // The role may have changed since login; the new access token carries the current one.
-    let user = users::find(&tx, stored.user_id)
+    let user = users::find(&tx, user_id)
         .await
         .map_err(db)?
         .ok_or(ApiError::Unauthorized(INVALID_REFRESH))?;
-    let (pair, new_id) = issue_pair(&tx, state, &user, stored.family_id).await?;
-    refresh_tokens::mark_rotated(&tx, stored.id, new_id)
-        .await
-        .map_err(db)?;
+    let access_token = tokens::issue_access(signing_key(state)?, user.id, user.role, session_id)
+        .map_err(ApiError::internal)?;
     tx.commit().await.map_err(db)?;
-    Ok(pair)
+    Ok(TokenPair {
+        access_token,
+        token_type: "Bearer",
+        expires_in: tokens::ACCESS_TTL.num_seconds(),
+        refresh_token: next_secret,
+    })
 }
 
-/// Revokes the family of the given refresh token (it must be the caller's).
+/// Ends the session of the given refresh token (it must be the caller's): its refresh tokens stop working
+/// and so do its access tokens (the front door checks the session on every request).
 pub async fn logout(
     state: &State,
-    request: &HttpRequest,
+    actor: &Actor,
     user_id: Uuid,
     presented: &str,
 ) -> Result<(), ApiError> {
     let mut client = state.db.get().await.map_err(db)?;
     let tx = client.transaction().await.map_err(db)?;
-    let stored = refresh_tokens::find_for_update(&tx, &tokens::sha256(presented))
+    let session_id = match sessions::of_token(&tx, &tokens::sha256(presented))
         .await
-        .map_err(db)?;
-    let Some(stored) = stored.filter(|s| s.user_id == user_id) else {
-        return Err(ApiError::Unauthorized(INVALID_REFRESH));
+        .map_err(db)?
+    {
+        Some((session_id, owner)) if owner == user_id => session_id,
+        _ => return Err(ApiError::Unauthorized(INVALID_REFRESH)),
     };
-    revoke_family(&tx, &Actor::of(request), stored.family_id, "auth.logout").await?;
+    end_session(&tx, actor, session_id, "auth.logout").await?;
     tx.commit().await.map_err(db)
 }
 
-/// Revokes every token of a refresh family (a login) and audits why.
-async fn revoke_family(
-    tx: &impl GenericClient,
+/// Revokes a session and audits why.
+async fn end_session(
+    tx: &orderly_store::Transaction<'_>,
     actor: &Actor,
-    family_id: Uuid,
+    session_id: Uuid,
     action: &str,
 ) -> Result<(), ApiError> {
-    let revoked = refresh_tokens::revoke_family(tx, family_id)
+    let revoked = sessions::revoke(tx, session_id, action)
         .await
-        .map_err(db)?;
+        .map_err(db)?
+        .unwrap_or(0);
     let change = Change {
         action,
-        target_type: "refresh_token_family",
-        target_id: Some(family_id.to_string()),
+        target_type: "session",
+        target_id: Some(session_id.to_string()),
         before: None,
         after: Some(json!({"revoked_tokens": revoked})),
     };

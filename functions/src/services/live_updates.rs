@@ -5,9 +5,13 @@ use orderly_cloud::{ConnectionPusher, PushError};
 use orderly_domain::EventEnvelope;
 use orderly_domain::live_updates::{ClientMessage, Topic, audience_of, may_follow, parse_topics};
 use orderly_store::ws_connections::{self, Followed, NewConnection};
+use orderly_store::ws_tickets;
 use orderly_store::{Pool, StoreError};
 use serde_json::{Value, json};
 use thiserror::Error;
+use uuid::Uuid;
+
+use super::tokens;
 
 /// API Gateway closes every WebSocket connection after two hours.
 pub const MAX_CONNECTION_AGE: Duration = Duration::hours(2);
@@ -24,8 +28,60 @@ pub enum DeliveryError {
     },
 }
 
-pub async fn connect(db: &Pool, connection: &NewConnection<'_>) -> Result<(), StoreError> {
-    ws_connections::record(&db.get().await?, connection).await
+/// How long a connect ticket may wait to be used.
+pub const TICKET_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A single-use ticket that opens one WebSocket connection for the caller's session within `TICKET_TTL`.
+pub async fn issue_ticket(
+    db: &Pool,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> Result<String, StoreError> {
+    let (ticket, hash) = tokens::new_connect_ticket();
+    ws_tickets::issue(&db.get().await?, &hash, user_id, session_id, TICKET_TTL).await?;
+    Ok(ticket)
+}
+
+/// Why `$connect` was refused.
+#[derive(Debug, Error)]
+pub enum ConnectRefusal {
+    #[error("connect with ?ticket= from POST /api/v1/ws/ticket (single use, valid 30 s)")]
+    NoValidTicket,
+    #[error("this user already has {0} open connections")]
+    TooManyConnections(u32),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Opens a connection for the holder of `ticket`, using the ticket up.
+pub async fn connect(
+    db: &Pool,
+    ticket: &str,
+    connection_id: &str,
+    source_ip: Option<&str>,
+    user_agent: Option<&str>,
+    cap: u32,
+) -> Result<(), ConnectRefusal> {
+    let mut client = db.get().await.map_err(StoreError::from)?;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let holder = ws_tickets::redeem(&tx, &tokens::sha256(ticket))
+        .await?
+        .ok_or(ConnectRefusal::NoValidTicket)?;
+    let connection = NewConnection {
+        connection_id,
+        user_id: holder.user_id,
+        session_id: holder.session_id,
+        role: holder.role,
+        source_ip,
+        user_agent,
+    };
+    if !ws_connections::record(&tx, &connection, cap).await? {
+        // The ticket stays used: a refused connect is not a free retry.
+        tx.commit().await.map_err(StoreError::from)?;
+        return Err(ConnectRefusal::TooManyConnections(cap));
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(())
 }
 
 pub async fn disconnect(db: &Pool, connection_id: &str) -> Result<(), StoreError> {
@@ -160,11 +216,11 @@ pub async fn deliver(
     }
 }
 
-/// Forgets connections older than API Gateway allows and closes any the gateway still holds.
+/// Forgets connections older than API Gateway allows, and those whose session ended or whose user's role
+/// changed (a logout or a demotion), and closes any the gateway still holds.
 pub async fn prune(db: &Pool, pusher: &impl ConnectionPusher) -> Result<usize, StoreError> {
     let stale =
-        ws_connections::forget_connected_before(&db.get().await?, Utc::now() - MAX_CONNECTION_AGE)
-            .await?;
+        ws_connections::forget_ended(&db.get().await?, Utc::now() - MAX_CONNECTION_AGE).await?;
     for id in &stale {
         match pusher.close(id).await {
             Ok(()) | Err(PushError::Gone(_)) => {}
@@ -179,7 +235,6 @@ pub async fn prune(db: &Pool, pusher: &impl ConnectionPusher) -> Result<usize, S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use uuid::Uuid;
 
     #[test]
     fn order_events_become_order_status_updates_with_their_fields() {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod fulfillment;
 pub mod health;
+pub mod housekeeping;
 pub mod identity;
 pub mod inventory;
 pub mod live_updates;

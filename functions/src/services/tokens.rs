@@ -11,7 +11,10 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 pub const ACCESS_TTL: Duration = Duration::minutes(15);
+/// A refresh token lives this long unless used (each use rotates it)…
 pub const REFRESH_TTL: Duration = Duration::days(30);
+/// …and no session outlives this, however often it is refreshed.
+pub const SESSION_TTL: Duration = Duration::days(90);
 const ISSUER: &str = "orderly";
 const AUDIENCE: &str = "orderly-api";
 
@@ -19,6 +22,8 @@ const AUDIENCE: &str = "orderly-api";
 pub struct AccessClaims {
     pub sub: Uuid,
     pub role: Role,
+    /// The session (sign-in) the token belongs to: a logout ends it, and its access tokens with it.
+    pub sid: Uuid,
     pub iat: i64,
     pub exp: i64,
     pub iss: String,
@@ -26,11 +31,17 @@ pub struct AccessClaims {
     pub jti: Uuid,
 }
 
-pub fn issue_access(key: &[u8], user_id: Uuid, role: Role) -> Result<String, String> {
+pub fn issue_access(
+    key: &[u8],
+    user_id: Uuid,
+    role: Role,
+    session_id: Uuid,
+) -> Result<String, String> {
     let now = Utc::now();
     let claims = AccessClaims {
         sub: user_id,
         role,
+        sid: session_id,
         iat: now.timestamp(),
         exp: (now + ACCESS_TTL).timestamp(),
         iss: ISSUER.into(),
@@ -73,11 +84,21 @@ fn random_text(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buffer)
 }
 
+/// A new opaque secret `{prefix}_<256 random bits>` and the hash that is stored for it.
+fn new_secret(prefix: &str) -> (String, Vec<u8>) {
+    let secret = format!("{prefix}_{}", random_text(32));
+    let hash = sha256(&secret);
+    (secret, hash)
+}
+
 /// A new refresh token and the hash that is stored for it.
 pub fn new_refresh_token() -> (String, Vec<u8>) {
-    let token = format!("rt_{}", random_text(32));
-    let hash = sha256(&token);
-    (token, hash)
+    new_secret("rt")
+}
+
+/// A new WebSocket connect ticket and the hash that is stored for it.
+pub fn new_connect_ticket() -> (String, Vec<u8>) {
+    new_secret("wst")
 }
 
 /// A new API key `ok_<prefix>_<secret>`: the prefix finds the row, the hash of the whole key proves it.
@@ -112,15 +133,19 @@ mod tests {
     #[test]
     fn access_tokens_round_trip_and_are_bound_to_their_key() {
         let user = Uuid::now_v7();
-        let token = issue_access(KEY, user, Role::Admin).unwrap();
+        let session = Uuid::now_v7();
+        let token = issue_access(KEY, user, Role::Admin, session).unwrap();
         let claims = verify_access(KEY, &token).unwrap();
-        assert_eq!((claims.sub, claims.role), (user, Role::Admin));
+        assert_eq!(
+            (claims.sub, claims.role, claims.sid),
+            (user, Role::Admin, session)
+        );
         assert!(verify_access(b"another-key-another-key-another-k", &token).is_none());
     }
 
     #[test]
     fn tampered_none_and_expired_tokens_are_refused() {
-        let token = issue_access(KEY, Uuid::now_v7(), Role::Customer).unwrap();
+        let token = issue_access(KEY, Uuid::now_v7(), Role::Customer, Uuid::now_v7()).unwrap();
         let parts: Vec<&str> = token.split('.').collect();
         let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap())
             .unwrap()
@@ -140,6 +165,7 @@ mod tests {
         let expired = AccessClaims {
             sub: Uuid::now_v7(),
             role: Role::Customer,
+            sid: Uuid::now_v7(),
             iat: now - 1000,
             exp: now - 1,
             iss: ISSUER.into(),

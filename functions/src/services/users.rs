@@ -3,13 +3,14 @@
 use orderly_domain::users::{Role, check_name, check_password, normalise_email};
 use orderly_domain::validation::{FieldError, Problems};
 use orderly_http::{ApiError, HttpRequest};
+use orderly_store::sessions;
 use orderly_store::users::{self, Updated, User, UserChanges};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::audit::{self, Actor, Change};
-use super::{db, passwords};
+use super::{db, passwords, rate_limits};
 use crate::State;
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -18,7 +19,7 @@ pub struct ProfileChanges {
     pub name: Option<String>,
     pub email: Option<String>,
     pub password: Option<String>,
-    /// Required to change one's own password.
+    /// Required to change one's own email or password.
     pub current_password: Option<String>,
     pub role: Option<Role>,
 }
@@ -79,9 +80,15 @@ pub async fn update(
         .and_then(|e| problems.check(normalise_email(e)));
     if let Some(password) = &input.password {
         problems.check(check_password(password));
-        if input.current_password.is_none() {
-            problems.add("current_password", "is required to change the password");
-        }
+    }
+    // Whoever holds a stolen access token must not take the account over: changing the sign-in email or the
+    // password needs the password itself.
+    let needs_current = own && (input.password.is_some() || input.email.is_some());
+    if needs_current && input.current_password.is_none() {
+        problems.add(
+            "current_password",
+            "is required to change the email or the password",
+        );
     }
     if input.name.is_none()
         && input.email.is_none()
@@ -97,25 +104,27 @@ pub async fn update(
         .await
         .map_err(db)?
         .ok_or(ApiError::NotFound)?;
-    let password_hash = match (&input.password, input.current_password) {
-        (Some(password), Some(current)) => {
-            let stored = users::find_credentials(&client, &before.email)
-                .await
-                .map_err(db)?
-                .map(|(_, hash)| hash);
-            if !passwords::verify(current, stored).await {
-                return Err(ApiError::Validation(vec![FieldError::new(
-                    "current_password",
-                    "does not match",
-                )]));
-            }
-            Some(
-                passwords::hash(password.clone())
-                    .await
-                    .map_err(ApiError::internal)?,
-            )
+    if let (true, Some(current)) = (needs_current, input.current_password) {
+        // As many guesses as login allows for this email, from the same budget.
+        rate_limits::for_password_check(state, &before.email).await?;
+        let stored = users::find_credentials(&client, &before.email)
+            .await
+            .map_err(db)?
+            .map(|(_, hash)| hash);
+        if !passwords::verify(current, stored).await {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "current_password",
+                "does not match",
+            )]));
         }
-        _ => None,
+    }
+    let password_hash = match &input.password {
+        Some(password) => Some(
+            passwords::hash(password.clone())
+                .await
+                .map_err(ApiError::internal)?,
+        ),
+        None => None,
     };
 
     let tx = client.transaction().await.map_err(db)?;
@@ -135,6 +144,13 @@ pub async fn update(
             ));
         }
     };
+    // A new password ends every other session: whoever knew the old one is signed out everywhere else.
+    let ended_sessions = match password_hash {
+        Some(_) => sessions::revoke_all_of_user(&tx, id, request.session_id(), "password_changed")
+            .await
+            .map_err(db)?,
+        None => Vec::new(),
+    };
     let action = match () {
         _ if input.role.is_some_and(|r| r != before.role) => Some("user.role_changed"),
         _ if password_hash.is_some() => Some("user.password_changed"),
@@ -142,12 +158,16 @@ pub async fn update(
         _ => None,
     };
     if let Some(action) = action {
+        let mut after = view(&after);
+        if !ended_sessions.is_empty() {
+            after["ended_sessions"] = json!(ended_sessions);
+        }
         let change = Change {
             action,
             target_type: "user",
             target_id: Some(id.to_string()),
             before: Some(view(&before)),
-            after: Some(view(&after)),
+            after: Some(after),
         };
         audit::record(&tx, &Actor::of(request), change).await?;
     }

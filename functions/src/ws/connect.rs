@@ -1,39 +1,41 @@
-//! `$connect`: only with a valid access token (`?token=`); the connection belongs to its user. A refusal
-//! (401) makes API Gateway refuse the upgrade.
+//! `$connect`: only with a connect ticket (`?ticket=`, from `POST /api/v1/ws/ticket`): single use, valid
+//! 30 s, bound to the session it was issued in. The access token itself never travels in a URL, where
+//! proxies and access logs keep it. A refusal makes API Gateway refuse the upgrade with the same status.
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use orderly_http::{ApiError, Response, json_response};
-use orderly_store::ws_connections::NewConnection;
 use serde_json::json;
 
 use super::{connection_id, store_failed};
-use crate::services::tokens;
-use crate::{State, services::live_updates};
+use crate::State;
+use crate::services::live_updates::{self, ConnectRefusal};
 
 pub async fn handle(
     request: ApiGatewayWebsocketProxyRequest,
     state: &'static State,
 ) -> Result<Response, ApiError> {
-    let key = state
-        .config
-        .jwt_signing_key
-        .as_deref()
-        .ok_or_else(|| ApiError::internal("JWT_SIGNING_KEY is not configured"))?;
-    let token = request
+    let ticket = request
         .query_string_parameters
-        .first("token")
+        .first("ticket")
         .unwrap_or_default();
-    let claims = tokens::verify_access(key, token)
-        .ok_or(ApiError::Unauthorized("connect with ?token=<access token>"))?;
     let identity = &request.request_context.identity;
-    let connection = NewConnection {
-        connection_id: connection_id(&request)?,
-        user_id: Some(claims.sub),
-        source_ip: identity.source_ip.as_deref(),
-        user_agent: identity.user_agent.as_deref(),
-    };
-    live_updates::connect(&state.db, &connection)
-        .await
-        .map_err(store_failed)?;
-    Ok(json_response(200, &json!({})))
+    let connected = live_updates::connect(
+        &state.db,
+        ticket,
+        connection_id(&request)?,
+        identity.source_ip.as_deref(),
+        identity.user_agent.as_deref(),
+        state.config.ws_max_connections_per_user,
+    )
+    .await;
+    match connected {
+        Ok(()) => Ok(json_response(200, &json!({}))),
+        Err(ConnectRefusal::NoValidTicket) => Err(ApiError::Unauthorized(
+            "connect with ?ticket= from POST /api/v1/ws/ticket",
+        )),
+        Err(ConnectRefusal::TooManyConnections(_)) => Err(ApiError::RateLimited {
+            retry_after_seconds: 60,
+        }),
+        Err(ConnectRefusal::Store(e)) => Err(store_failed(e)),
+    }
 }

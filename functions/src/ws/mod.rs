@@ -16,6 +16,7 @@ fn connection_id(request: &ApiGatewayWebsocketProxyRequest) -> Result<&str, ApiE
         .ok_or_else(|| ApiError::BadRequest("no connectionId".into()))
 }
 
+/// The REST path's mapping: no connection is a 503, anything else a 500.
 fn store_failed(e: orderly_store::StoreError) -> ApiError {
-    ApiError::Internal(e.to_string())
+    crate::services::db(e)
 }

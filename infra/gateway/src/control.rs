@@ -12,6 +12,8 @@ use axum::{Json, Router};
 use http::StatusCode;
 use serde_json::json;
 
+use orderly_domain::access::is_admin_only;
+
 use crate::Gateway;
 use crate::schedule;
 use crate::websocket::PushFault;
@@ -41,7 +43,14 @@ async fn summary(State(gateway): State<Arc<Gateway>>) -> Json<serde_json::Value>
         .collect();
     Json(json!({
         "functions": t.functions.values().map(|f| json!({"name": f.logical_id, "handler": f.handler})).collect::<Vec<_>>(),
-        "rest_routes": t.rest_routes.iter().map(|r| format!("{} {} → {}", r.method, r.path, r.function)).collect::<Vec<_>>(),
+        "rest_routes": t.rest_routes.iter().map(|r| json!({
+            "method": r.method,
+            "path": r.path,
+            "function": r.function,
+            "authorizer": r.authorizer,
+            // What the authorizer's policy keeps customers and API keys off.
+            "admin_only": r.authorizer.is_some() && is_admin_only(&r.method, &r.path),
+        })).collect::<Vec<_>>(),
         "websocket_routes": t.websocket.as_ref().map(|w| w.routes.clone()),
         "sqs_mappings": t.sqs_mappings.iter().map(|m| format!("{} → {}", m.queue, m.function)).collect::<Vec<_>>(),
         "schedules": t.schedules.iter().map(|s| format!("{} {}", s.function, s.expression)).collect::<Vec<_>>(),

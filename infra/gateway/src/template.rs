@@ -545,6 +545,35 @@ mod tests {
     }
 
     #[test]
+    fn every_rest_function_guards_itself_as_the_template_and_the_authorizer_policy_say() {
+        use orderly_domain::access::{Access, is_admin_only};
+        let t = real_template();
+        for route in &t.rest_routes {
+            let handler = &t.functions[&route.function].handler;
+            let what = format!("{} {} ({handler})", route.method, route.path);
+            let Some(access) = orderly_functions::access(handler) else {
+                // Preflights and the documentation: public, and outside the front door.
+                assert!(
+                    route.authorizer.is_none(),
+                    "{what} is behind the authorizer but not behind the front door"
+                );
+                continue;
+            };
+            assert_eq!(
+                access == Access::Public,
+                route.authorizer.is_none(),
+                "{what}: the registry says {access:?}, the template says authorizer {:?}",
+                route.authorizer
+            );
+            assert_eq!(
+                access == Access::Admin,
+                is_admin_only(&route.method, &route.path),
+                "{what}: the registry says {access:?}; the authorizer's policy disagrees on admin-only"
+            );
+        }
+    }
+
+    #[test]
     fn reads_routes_mappings_schedules_and_websocket_routes() {
         let t = real_template();
         assert!(t.rest_routes.contains(&RestRoute {

@@ -15,8 +15,56 @@ pub const ADMIN_ONLY: &[(&str, &str)] = &[
 /// Who is calling, as the authorizer established it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Principal {
-    User { id: uuid::Uuid, role: Role },
-    ApiKey { id: uuid::Uuid },
+    /// A signed-in user: the session is the sign-in the access token belongs to.
+    User {
+        id: uuid::Uuid,
+        role: Role,
+        session: uuid::Uuid,
+    },
+    ApiKey {
+        id: uuid::Uuid,
+    },
+}
+
+/// Who may call a REST function. The function's own front door enforces it, whatever the authorizer
+/// decided: the authorizer's policy is cached per credential and matched against a path, and a mistake in
+/// either must not open a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No credentials needed (the route has no authorizer).
+    Public,
+    /// Any signed-in user or API key.
+    Authenticated,
+    /// Admins only.
+    Admin,
+}
+
+/// Why the front door turned a caller away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// 401: no credentials.
+    Unauthenticated,
+    /// 403: credentials, but not enough.
+    Forbidden,
+}
+
+impl Access {
+    pub fn admits(self, caller: Option<&Principal>) -> Result<(), Refusal> {
+        match (self, caller) {
+            (Access::Public, _) => Ok(()),
+            (_, None) => Err(Refusal::Unauthenticated),
+            (Access::Authenticated, Some(_)) => Ok(()),
+            (Access::Admin, Some(principal)) if principal.is_admin() => Ok(()),
+            (Access::Admin, Some(_)) => Err(Refusal::Forbidden),
+        }
+    }
+}
+
+/// Whether the authorizer's policy keeps non-admins off `method path` (a template route, `{id}` and all).
+pub fn is_admin_only(method: &str, path: &str) -> bool {
+    ADMIN_ONLY
+        .iter()
+        .any(|(m, p)| glob_match(m, method) && glob_match(p, path))
 }
 
 impl Principal {
@@ -89,6 +137,7 @@ mod tests {
         let customer = Principal::User {
             id: uuid::Uuid::now_v7(),
             role: Role::Customer,
+            session: uuid::Uuid::now_v7(),
         };
         let key = Principal::ApiKey {
             id: uuid::Uuid::now_v7(),
@@ -108,9 +157,44 @@ mod tests {
         let admin = Principal::User {
             id: uuid::Uuid::now_v7(),
             role: Role::Admin,
+            session: uuid::Uuid::now_v7(),
         };
         assert!(allowed(&admin, "DELETE", "/api/v1/admin/api-keys/1"));
         assert!(allowed(&admin, "POST", "/api/v1/products"));
+    }
+
+    #[test]
+    fn the_front_door_admits_by_access_level() {
+        let user = |role| Principal::User {
+            id: uuid::Uuid::now_v7(),
+            role,
+            session: uuid::Uuid::now_v7(),
+        };
+        let (customer, admin) = (user(Role::Customer), user(Role::Admin));
+        let key = Principal::ApiKey {
+            id: uuid::Uuid::now_v7(),
+        };
+        assert_eq!(Access::Public.admits(None), Ok(()));
+        assert_eq!(
+            Access::Authenticated.admits(None),
+            Err(Refusal::Unauthenticated)
+        );
+        assert_eq!(Access::Authenticated.admits(Some(&key)), Ok(()));
+        assert_eq!(Access::Admin.admits(None), Err(Refusal::Unauthenticated));
+        assert_eq!(
+            Access::Admin.admits(Some(&customer)),
+            Err(Refusal::Forbidden)
+        );
+        assert_eq!(Access::Admin.admits(Some(&key)), Err(Refusal::Forbidden));
+        assert_eq!(Access::Admin.admits(Some(&admin)), Ok(()));
+    }
+
+    #[test]
+    fn admin_only_routes_are_read_off_the_template_paths() {
+        assert!(is_admin_only("GET", "/api/v1/admin/audit-logs"));
+        assert!(is_admin_only("PUT", "/api/v1/products/{id}/inventory"));
+        assert!(!is_admin_only("GET", "/api/v1/products/{id}/inventory"));
+        assert!(!is_admin_only("GET", "/api/v1/me"));
     }
 
     #[test]

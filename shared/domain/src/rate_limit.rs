@@ -30,6 +30,12 @@ pub const PER_USER: Quota = Quota::per_minute(1_000);
 pub const PER_API_KEY: Quota = Quota::per_minute(10_000);
 pub const LOGIN_PER_IP: Quota = Quota::per_minute(20);
 pub const LOGIN_PER_EMAIL: Quota = Quota::per_minute(10);
+/// Each registration costs an argon2 hash and makes an account.
+pub const REGISTER_PER_IP: Quota = Quota::per_minute(10);
+/// A client refreshes once per access token (15 minutes); this leaves room for many behind one NAT.
+pub const REFRESH_PER_IP: Quota = Quota::per_minute(60);
+/// Monitors poll every few seconds; more than one a second from one address is not monitoring.
+pub const HEALTH_PER_IP: Quota = Quota::per_minute(60);
 
 /// What the store reports for one request: whether it was admitted and the key's TAT afterwards (or,
 /// when refused, the TAT that refused it).

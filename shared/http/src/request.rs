@@ -36,7 +36,8 @@ fn principal_from(raw: &ApiGatewayProxyRequest) -> Option<Principal> {
     }
     let id = text("user_id")?.parse().ok()?;
     let role = Role::parse(text("role")?)?;
-    Some(Principal::User { id, role })
+    let session = text("session_id")?.parse().ok()?;
+    Some(Principal::User { id, role, session })
 }
 
 impl HttpRequest {
@@ -173,11 +174,19 @@ impl HttpRequest {
     /// The calling user: 401 without one, 403 for an API key.
     pub fn user(&self) -> Result<(Uuid, Role), ApiError> {
         match self.caller {
-            Some(Principal::User { id, role }) => Ok((id, role)),
+            Some(Principal::User { id, role, .. }) => Ok((id, role)),
             Some(Principal::ApiKey { .. }) => Err(ApiError::Forbidden(
                 "this endpoint is for users, not API keys",
             )),
             None => Err(ApiError::Unauthorized("sign in first")),
+        }
+    }
+
+    /// The session of the calling user, when a user calls.
+    pub fn session_id(&self) -> Option<Uuid> {
+        match self.caller {
+            Some(Principal::User { session, .. }) => Some(session),
+            _ => None,
         }
     }
 
@@ -254,20 +263,29 @@ mod tests {
     #[test]
     fn the_caller_comes_from_the_authorizer_context() {
         let id = Uuid::now_v7();
-        let user = request(None, json!({"user_id": id.to_string(), "role": "admin"}));
+        let session = Uuid::now_v7();
+        let user = request(
+            None,
+            json!({"user_id": id.to_string(), "role": "admin", "session_id": session.to_string()}),
+        );
         assert_eq!(
             user.caller,
             Some(Principal::User {
                 id,
-                role: Role::Admin
+                role: Role::Admin,
+                session
             })
         );
+        assert_eq!(user.session_id(), Some(session));
         assert_eq!(user.admin().unwrap(), id);
         let key = request(None, json!({"api_key_id": id.to_string()}));
         assert_eq!(key.user().unwrap_err().status(), 403);
         let anonymous = request(None, json!({}));
         assert_eq!(anonymous.user().unwrap_err().status(), 401);
-        let customer = request(None, json!({"user_id": id.to_string(), "role": "customer"}));
+        let customer = request(
+            None,
+            json!({"user_id": id.to_string(), "role": "customer", "session_id": session.to_string()}),
+        );
         assert_eq!(customer.admin().unwrap_err().status(), 403);
         assert_eq!(
             (user.request_id.as_str(), user.source_ip.as_str()),

@@ -71,3 +71,10 @@ pub async fn complete(
     .await?;
     Ok(())
 }
+
+/// Forgets keys that expired (a retry after expiry is a new request anyway). Returns how many.
+pub async fn purge_expired(db: &impl GenericClient) -> Result<u64, StoreError> {
+    Ok(db
+        .execute("DELETE FROM idempotency_keys WHERE expires_at < now()", &[])
+        .await?)
+}

@@ -16,12 +16,13 @@ pub mod payments;
 mod pool;
 pub mod products;
 pub mod rate_limits;
-pub mod refresh_tokens;
 pub mod reports;
+pub mod sessions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod users;
 pub mod ws_connections;
+pub mod ws_tickets;
 
 pub use deadpool_postgres::{GenericClient, Pool, Transaction};
 pub use error::StoreError;

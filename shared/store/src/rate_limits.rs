@@ -2,8 +2,40 @@ use std::time::Duration;
 
 use deadpool_postgres::GenericClient;
 use orderly_domain::rate_limit::{Outcome, Quota};
+use orderly_domain::users::Role;
+use uuid::Uuid;
 
 use crate::StoreError;
+
+/// The GCRA step for key $1 with emission interval $2 and period $3 (seconds): `admitted` holds the new TAT
+/// when the request fits, `blocking` the TAT that refused it otherwise. A refusal reads that TAT with a
+/// locking read: in READ COMMITTED that returns the newest committed version, not the statement's
+/// (possibly older) snapshot.
+macro_rules! gcra {
+    () => {
+        "admitted AS (
+             INSERT INTO rate_limits AS r (key, tat)
+             VALUES ($1, now() + make_interval(secs => $2))
+             ON CONFLICT (key) DO UPDATE
+                SET tat = greatest(r.tat, now()) + make_interval(secs => $2)
+              WHERE greatest(r.tat, now()) + make_interval(secs => $2) - now() <= make_interval(secs => $3)
+             RETURNING tat
+         ),
+         blocking AS (
+             SELECT tat FROM rate_limits WHERE key = $1 AND NOT EXISTS (SELECT 1 FROM admitted) FOR SHARE
+         ),
+         outcome AS (
+             SELECT tat, true AS allowed FROM admitted UNION ALL SELECT tat, false FROM blocking
+         )"
+    };
+}
+
+fn outcome(row: &tokio_postgres::Row) -> Outcome {
+    Outcome {
+        tat: row.get("tat"),
+        allowed: row.get("allowed"),
+    }
+}
 
 /// Admits or refuses one request for `key` under `quota`, atomically, in one statement: concurrent
 /// requests from any number of instances serialise on the key's row.
@@ -16,29 +48,73 @@ pub async fn acquire(
     let period = quota.period.as_secs_f64();
     let row = db
         .query_one(
-            // A refusal reads the TAT that refused it with a locking read: in READ COMMITTED that returns
-            // the newest committed version, not the statement's (possibly older) snapshot.
-            "WITH admitted AS (
-                 INSERT INTO rate_limits AS r (key, tat)
-                 VALUES ($1, now() + make_interval(secs => $2))
-                 ON CONFLICT (key) DO UPDATE
-                    SET tat = greatest(r.tat, now()) + make_interval(secs => $2)
-                  WHERE greatest(r.tat, now()) + make_interval(secs => $2) - now() <= make_interval(secs => $3)
-                 RETURNING tat
-             ),
-             blocking AS (
-                 SELECT tat FROM rate_limits WHERE key = $1 AND NOT EXISTS (SELECT 1 FROM admitted) FOR SHARE
-             )
-             SELECT tat, true FROM admitted
-             UNION ALL
-             SELECT tat, false FROM blocking",
+            concat!("WITH ", gcra!(), " SELECT tat, allowed FROM outcome"),
             &[&key, &interval, &period],
         )
         .await?;
-    Ok(Outcome {
-        tat: row.get(0),
-        allowed: row.get(1),
-    })
+    Ok(outcome(&row))
+}
+
+/// The credential behind a request, as the authorizer (possibly minutes ago) established it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    Session { user_id: Uuid, session_id: Uuid },
+    ApiKey { id: Uuid },
+}
+
+/// What the database says of a credential now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Still good; for a session, the user's role as it is now.
+    Live { role: Option<Role> },
+    /// The session ended or was revoked, the user is gone, or the API key was revoked.
+    Ended,
+}
+
+/// The rate-limit step and a fresh look at the credential, in the one statement every authenticated
+/// request already pays for: the authorizer's policy is cached for minutes, and a revocation or a
+/// demotion must not wait for it to expire.
+pub async fn admit(
+    db: &impl GenericClient,
+    key: &str,
+    quota: Quota,
+    credential: Credential,
+) -> Result<(Outcome, Standing), StoreError> {
+    let interval = quota.emission_interval().as_secs_f64();
+    let period = quota.period.as_secs_f64();
+    let (user_id, session_id, api_key_id) = match credential {
+        Credential::Session {
+            user_id,
+            session_id,
+        } => (Some(user_id), Some(session_id), None),
+        Credential::ApiKey { id } => (None, None, Some(id)),
+    };
+    let row = db
+        .query_one(
+            concat!(
+                "WITH ",
+                gcra!(),
+                " SELECT tat, allowed,
+                         (SELECT u.role FROM users u JOIN sessions s ON s.user_id = u.id
+                           WHERE u.id = $4 AND s.id = $5 AND s.revoked_at IS NULL AND s.expires_at > now()) AS role,
+                         EXISTS (SELECT 1 FROM api_keys WHERE id = $6 AND revoked_at IS NULL) AS key_live
+                    FROM outcome"
+            ),
+            &[&key, &interval, &period, &user_id, &session_id, &api_key_id],
+        )
+        .await?;
+    let role: Option<String> = row.get("role");
+    let standing = match credential {
+        Credential::Session { .. } => match role.as_deref().and_then(Role::parse) {
+            Some(role) => Standing::Live { role: Some(role) },
+            None => Standing::Ended,
+        },
+        Credential::ApiKey { .. } if row.get::<_, bool>("key_live") => {
+            Standing::Live { role: None }
+        }
+        Credential::ApiKey { .. } => Standing::Ended,
+    };
+    Ok((outcome(&row), standing))
 }
 
 /// Forgets keys whose quota has fully recovered (they carry no state).
@@ -79,6 +155,77 @@ mod tests {
             .await
             .unwrap();
         assert!(other.allowed, "keys are independent");
+    }
+
+    #[tokio::test]
+    async fn a_revoked_session_or_key_and_a_changed_role_show_at_once() {
+        let db = fresh_database().await;
+        let client = db.pool.get().await.unwrap();
+        let user_id = crate::testing::user(&db.pool).await;
+        let session_id = Uuid::now_v7();
+        client
+            .execute(
+                "INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
+                &[&session_id, &user_id],
+            )
+            .await
+            .unwrap();
+        let quota = Quota::per_minute(100);
+        let session = Credential::Session {
+            user_id,
+            session_id,
+        };
+        let (_, standing) = admit(&client, "user:a", quota, session).await.unwrap();
+        assert_eq!(
+            standing,
+            Standing::Live {
+                role: Some(Role::Customer)
+            }
+        );
+        client
+            .execute("UPDATE users SET role = 'admin' WHERE id = $1", &[&user_id])
+            .await
+            .unwrap();
+        let (_, standing) = admit(&client, "user:a", quota, session).await.unwrap();
+        assert_eq!(
+            standing,
+            Standing::Live {
+                role: Some(Role::Admin)
+            }
+        );
+        client
+            .execute(
+                "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'",
+                &[],
+            )
+            .await
+            .unwrap();
+        let (outcome, standing) = admit(&client, "user:a", quota, session).await.unwrap();
+        assert_eq!(standing, Standing::Ended);
+        assert!(outcome.allowed, "the limit is counted all the same");
+
+        let key_id = Uuid::now_v7();
+        client
+            .execute(
+                "INSERT INTO api_keys (id, name, prefix, key_hash) VALUES ($1, 'k', 'abcdefabcdef', '\\x00')",
+                &[&key_id],
+            )
+            .await
+            .unwrap();
+        let key = Credential::ApiKey { id: key_id };
+        let (_, standing) = admit(&client, "key:a", quota, key).await.unwrap();
+        assert_eq!(standing, Standing::Live { role: None });
+        client
+            .execute("UPDATE api_keys SET revoked_at = now()", &[])
+            .await
+            .unwrap();
+        let (_, standing) = admit(&client, "key:a", quota, key).await.unwrap();
+        assert_eq!(standing, Standing::Ended);
+        let unknown = Credential::ApiKey { id: Uuid::now_v7() };
+        assert_eq!(
+            admit(&client, "key:b", quota, unknown).await.unwrap().1,
+            Standing::Ended
+        );
     }
 
     async fn futures_count(tasks: impl Iterator<Item = tokio::task::JoinHandle<bool>>) -> usize {

@@ -117,3 +117,18 @@ pub async fn fresh_database() -> TestDatabase {
     let pool = connect(&url, PoolSettings::default()).unwrap();
     TestDatabase { pool, url, name }
 }
+
+/// A customer row to hang a test's data on; returns its id.
+pub async fn user(pool: &Pool) -> uuid::Uuid {
+    let id = uuid::Uuid::now_v7();
+    pool.get()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO users (id, email, password_hash, name) VALUES ($1, $2, 'x', 'Test User')",
+            &[&id, &format!("user-{}@example.test", id.simple())],
+        )
+        .await
+        .unwrap();
+    id
+}

@@ -1,7 +1,10 @@
-//! Live WebSocket connections: who is connected, and which topics each one follows.
+//! Live WebSocket connections: who is connected, in which session, and which topics each one follows.
+//! A connection only receives anything while its session lives and its user keeps the role it connected
+//! with; the prune schedule closes the others.
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{GenericClient, Transaction};
+use orderly_domain::users::Role;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
@@ -10,7 +13,10 @@ use crate::StoreError;
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewConnection<'a> {
     pub connection_id: &'a str,
-    pub user_id: Option<Uuid>,
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    /// The role the user had when connecting; a change ends what the connection receives.
+    pub role: Role,
     pub source_ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
 }
@@ -26,27 +32,59 @@ pub enum Followed {
     TooMany,
 }
 
-pub async fn record(
-    db: &impl GenericClient,
-    connection: &NewConnection<'_>,
-) -> Result<(), StoreError> {
-    db.execute(
-        "INSERT INTO ws_connections (connection_id, user_id, source_ip, user_agent) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (connection_id) DO NOTHING",
-        &[&connection.connection_id, &connection.user_id, &connection.source_ip, &connection.user_agent],
-    )
-    .await?;
-    Ok(())
+/// The condition, over `c` (a connection) joined to `s` (its session) and `u` (its user), under which a
+/// connection may still receive anything.
+macro_rules! live {
+    () => {
+        "s.revoked_at IS NULL AND s.expires_at > now() AND u.role = c.role"
+    };
 }
 
-/// The user a connection belongs to, and whether they are an admin.
+/// Records a connection unless its user already has `cap` open; returns whether it was recorded. The
+/// user's row is locked for the count, so concurrent connects of one user cannot all slip under the cap.
+pub async fn record(
+    tx: &Transaction<'_>,
+    connection: &NewConnection<'_>,
+    cap: u32,
+) -> Result<bool, StoreError> {
+    tx.execute(
+        "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
+        &[&connection.user_id],
+    )
+    .await?;
+    let inserted = tx
+        .execute(
+            "INSERT INTO ws_connections (connection_id, user_id, session_id, role, source_ip, user_agent)
+             SELECT $1, $2, $3, $4, $5, $6
+              WHERE (SELECT count(*) FROM ws_connections WHERE user_id = $2) < $7
+             ON CONFLICT (connection_id) DO NOTHING",
+            &[
+                &connection.connection_id,
+                &connection.user_id,
+                &connection.session_id,
+                &connection.role.as_str(),
+                &connection.source_ip,
+                &connection.user_agent,
+                &i64::from(cap),
+            ],
+        )
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// The user a live connection belongs to, and whether they are an admin.
 pub async fn follower(
     db: &impl GenericClient,
     connection_id: &str,
 ) -> Result<Option<(Uuid, bool)>, StoreError> {
     let row = db
         .query_opt(
-            "SELECT u.id, u.role = 'admin' FROM ws_connections c JOIN users u ON u.id = c.user_id WHERE c.connection_id = $1",
+            concat!(
+                "SELECT u.id, u.role = 'admin' FROM ws_connections c
+                   JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
+                  WHERE c.connection_id = $1 AND ",
+                live!()
+            ),
             &[&connection_id],
         )
         .await?;
@@ -117,8 +155,8 @@ pub async fn touch(db: &impl GenericClient, connection_id: &str) -> Result<bool,
     Ok(n == 1)
 }
 
-/// The connections an event reaches: those following any of `topics`, and those of `owner` that follow
-/// their own orders.
+/// The live connections an event reaches: those following any of `topics`, and those of `owner` that
+/// follow their own orders.
 pub async fn audience(
     db: &impl GenericClient,
     topics: &[String],
@@ -126,23 +164,35 @@ pub async fn audience(
 ) -> Result<Vec<String>, StoreError> {
     let rows = db
         .query(
-            "SELECT connection_id FROM ws_connections WHERE topics && $1::text[]
-             UNION
-             SELECT connection_id FROM ws_connections WHERE user_id = $2 AND 'orders' = ANY (topics)",
+            concat!(
+                "SELECT c.connection_id FROM ws_connections c
+                   JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
+                  WHERE (c.topics && $1::text[] OR (c.user_id = $2 AND 'orders' = ANY (c.topics))) AND ",
+                live!()
+            ),
             &[&topics, &owner],
         )
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Forgets every connection opened before `cutoff` and returns their ids (to be closed at the gateway).
-pub async fn forget_connected_before(
+/// Forgets every connection opened before `cutoff` or no longer live (its session ended, or its user's
+/// role changed), and returns their ids (to be closed at the gateway).
+pub async fn forget_ended(
     db: &impl GenericClient,
     cutoff: DateTime<Utc>,
 ) -> Result<Vec<String>, StoreError> {
     let rows = db
         .query(
-            "DELETE FROM ws_connections WHERE connected_at < $1 RETURNING connection_id",
+            concat!(
+                "DELETE FROM ws_connections c
+                  WHERE c.connected_at < $1
+                     OR NOT EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+                                     WHERE s.id = c.session_id AND u.id = c.user_id AND ",
+                live!(),
+                ")
+              RETURNING c.connection_id"
+            ),
             &[&cutoff],
         )
         .await?;
@@ -152,23 +202,47 @@ pub async fn forget_connected_before(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::fresh_database;
+    use crate::testing::{TestDatabase, fresh_database, user};
     use orderly_domain::live_updates::MAX_TOPICS_PER_CONNECTION;
 
-    fn connection(id: &str) -> NewConnection<'_> {
-        NewConnection {
+    /// A user with a live session.
+    async fn signed_in(db: &TestDatabase) -> (Uuid, Uuid) {
+        let user_id = user(&db.pool).await;
+        let session_id = Uuid::now_v7();
+        db.pool
+            .get()
+            .await
+            .unwrap()
+            .execute(
+                "INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
+                &[&session_id, &user_id],
+            )
+            .await
+            .unwrap();
+        (user_id, session_id)
+    }
+
+    async fn connect(db: &TestDatabase, id: &str, (user_id, session_id): (Uuid, Uuid)) -> bool {
+        let mut client = db.pool.get().await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        let connection = NewConnection {
             connection_id: id,
-            user_id: None,
+            user_id,
+            session_id,
+            role: Role::Customer,
             source_ip: Some("127.0.0.1"),
             user_agent: None,
-        }
+        };
+        let recorded = record(&tx, &connection, 3).await.unwrap();
+        tx.commit().await.unwrap();
+        recorded
     }
 
     #[tokio::test]
     async fn follows_unions_and_unfollows() {
         let db = fresh_database().await;
+        connect(&db, "c1", signed_in(&db).await).await;
         let client = db.pool.get().await.unwrap();
-        record(&client, &connection("c1")).await.unwrap();
 
         let first = follow(&client, "c1", &["order:b".into(), "order:a".into()])
             .await
@@ -197,8 +271,8 @@ mod tests {
     #[tokio::test]
     async fn the_database_bounds_the_topics_of_one_connection() {
         let db = fresh_database().await;
+        connect(&db, "c1", signed_in(&db).await).await;
         let client = db.pool.get().await.unwrap();
-        record(&client, &connection("c1")).await.unwrap();
         let half: Vec<String> = (0..MAX_TOPICS_PER_CONNECTION / 2)
             .map(|i| format!("group:a{i}"))
             .collect();
@@ -220,29 +294,35 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn audience_matches_topics_and_the_owners_order_stream() {
+    async fn a_user_may_hold_only_so_many_connections_even_connecting_at_once() {
         let db = fresh_database().await;
+        let who = signed_in(&db).await;
+        let attempts = (0..8).map(|i| {
+            let db = &db;
+            async move { connect(db, &format!("c{i}"), who).await }
+        });
+        let recorded = futures::future::join_all(attempts)
+            .await
+            .into_iter()
+            .filter(|recorded| *recorded)
+            .count();
+        assert_eq!(recorded, 3, "the cap, whatever the interleaving");
+        assert!(
+            connect(&db, "other", signed_in(&db).await).await,
+            "the cap is per user"
+        );
+    }
+
+    #[tokio::test]
+    async fn audience_matches_topics_and_the_owners_order_stream_of_live_sessions() {
+        let db = fresh_database().await;
+        let owner = signed_in(&db).await;
+        let stranger = signed_in(&db).await;
+        connect(&db, "follows-order", stranger).await;
+        connect(&db, "follows-other", stranger).await;
+        connect(&db, "owner-all", owner).await;
+        connect(&db, "owner-quiet", owner).await;
         let client = db.pool.get().await.unwrap();
-        let owner = orderly_domain::new_id();
-        client
-            .execute(
-                "INSERT INTO users (id, email, password_hash, name) VALUES ($1, 'a@example.com', 'x', 'A')",
-                &[&owner],
-            )
-            .await
-            .unwrap();
-        for id in ["follows-order", "follows-other", "owner-all", "owner-quiet"] {
-            let user_id = id.starts_with("owner").then_some(owner);
-            record(
-                &client,
-                &NewConnection {
-                    user_id,
-                    ..connection(id)
-                },
-            )
-            .await
-            .unwrap();
-        }
         follow(&client, "follows-order", &["order:1".into()])
             .await
             .unwrap();
@@ -253,12 +333,18 @@ mod tests {
             .await
             .unwrap();
 
-        let mut reached = audience(&client, &["order:1".into()], Some(owner))
-            .await
-            .unwrap();
-        reached.sort();
+        let reached = |topic: &'static str| {
+            let client = &client;
+            async move {
+                let mut reached = audience(client, &[topic.into()], Some(owner.0))
+                    .await
+                    .unwrap();
+                reached.sort();
+                reached
+            }
+        };
         assert_eq!(
-            reached,
+            reached("order:1").await,
             vec!["follows-order".to_owned(), "owner-all".to_owned()]
         );
         assert!(
@@ -267,23 +353,64 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+        client
+            .execute(
+                "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout' WHERE id = $1",
+                &[&stranger.1],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            reached("order:1").await,
+            vec!["owner-all".to_owned()],
+            "a signed-out session receives nothing"
+        );
+        client
+            .execute("UPDATE users SET role = 'admin' WHERE id = $1", &[&owner.0])
+            .await
+            .unwrap();
+        assert!(
+            reached("order:1").await.is_empty(),
+            "nor does a connection whose user's role changed"
+        );
     }
 
     #[tokio::test]
-    async fn forgets_only_connections_older_than_the_cutoff() {
+    async fn forgets_connections_past_the_cutoff_or_no_longer_live() {
         let db = fresh_database().await;
+        let (alice, bob, carol) = (
+            signed_in(&db).await,
+            signed_in(&db).await,
+            signed_in(&db).await,
+        );
+        for (id, who) in [
+            ("old", alice),
+            ("new", alice),
+            ("signed-out", bob),
+            ("demoted", carol),
+        ] {
+            connect(&db, id, who).await;
+        }
         let client = db.pool.get().await.unwrap();
-        record(&client, &connection("old")).await.unwrap();
-        record(&client, &connection("new")).await.unwrap();
         client
             .execute("UPDATE ws_connections SET connected_at = now() - interval '3 hours' WHERE connection_id = 'old'", &[])
             .await
             .unwrap();
+        client
+            .execute(
+                "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout' WHERE id = $1",
+                &[&bob.1],
+            )
+            .await
+            .unwrap();
+        client
+            .execute("UPDATE users SET role = 'admin' WHERE id = $1", &[&carol.0])
+            .await
+            .unwrap();
         let cutoff = Utc::now() - chrono::Duration::hours(2);
-        assert_eq!(
-            forget_connected_before(&client, cutoff).await.unwrap(),
-            vec!["old".to_owned()]
-        );
+        let mut ended = forget_ended(&client, cutoff).await.unwrap();
+        ended.sort();
+        assert_eq!(ended, vec!["demoted", "old", "signed-out"]);
         assert!(!forget(&client, "old").await.unwrap());
         assert!(forget(&client, "new").await.unwrap());
     }

@@ -1,0 +1,31 @@
+//! `POST /api/v1/ws/ticket`: a single-use ticket to open one WebSocket connection (`?ticket=`) within 30 s.
+
+use orderly_http::{ApiError, HttpRequest, Response};
+use serde::Serialize;
+
+use crate::State;
+use crate::http::created;
+use crate::services::{db, live_updates};
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConnectTicket {
+    /// Pass as `?ticket=` when opening the WebSocket; works once.
+    pub ticket: String,
+    /// Seconds the ticket stays valid.
+    pub expires_in: u64,
+}
+
+#[utoipa::path(post, path = "/api/v1/ws/ticket", tag = "live updates", security(("bearer" = [])), responses((status = 201, description = "a ticket for one connection", body = ConnectTicket), (status = 401, description = "no valid credentials", body = crate::http::docs::ErrorBody), (status = 403, description = "an API key cannot hold a connection", body = crate::http::docs::ErrorBody), (status = 429, description = "rate limited", body = crate::http::docs::ErrorBody)))]
+pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
+    let (user_id, _) = request.user()?;
+    let session_id = request
+        .session_id()
+        .ok_or(ApiError::Unauthorized("sign in first"))?;
+    let ticket = live_updates::issue_ticket(&state.db, user_id, session_id)
+        .await
+        .map_err(db)?;
+    Ok(created(&ConnectTicket {
+        ticket,
+        expires_in: live_updates::TICKET_TTL.as_secs(),
+    }))
+}
