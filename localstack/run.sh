@@ -18,7 +18,7 @@ fi
 
 mkdir -p "$LOCAL_DIR/localstack"
 export GATEWAY_LISTEN="127.0.0.1:$ORDERLY_EMULATOR_PORT"
-export SERVICES="sqs,sns,s3"
+export SERVICES="sqs,sns,s3,secretsmanager"
 export SQS_ENDPOINT_STRATEGY=path # queue URLs on the gateway host itself, no *.localhost DNS
 export DNS_ADDRESS=0              # no DNS server of its own (needs port 53 and root)
 export LOCALSTACK_VOLUME_DIR="$LOCAL_DIR/localstack"

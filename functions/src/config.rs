@@ -1,18 +1,20 @@
 use orderly_store::PoolSettings;
+use secrecy::SecretString;
 use thiserror::Error;
 
 /// What every function instance reads from its environment (template.yaml's `Environment`). Read once,
-/// at instance start; the local gateway passes the values it resolved from the template instead.
+/// at instance start, with no I/O; secrets are only *named* here and fetched when the state is built.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub database_url: String,
+    /// The database credentials this function connects with; `None`: it has none (least privilege).
+    pub database: Option<Credential>,
     pub order_events_topic_arn: String,
     pub artifacts_bucket: String,
     pub websocket_management_endpoint: String,
     /// Only the health function has these.
     pub health_queue_urls: Vec<String>,
-    /// HS256 key for access tokens; only the functions that issue or check tokens have it.
-    pub jwt_signing_key: Option<Vec<u8>>,
+    /// The HS256 key for access tokens; only the functions that issue or check tokens have it.
+    pub jwt_signing_key: Option<Credential>,
     /// Origins allowed to call the API from a browser (`*` is never implied).
     pub cors_allowed_origins: Vec<String>,
     /// Publish outbox events right after commit (default), or leave all publishing to the sweeper
@@ -22,9 +24,19 @@ pub struct Config {
     pub payment_provider_url: Option<String>,
     /// How many WebSocket connections one user may hold at once.
     pub ws_max_connections_per_user: u32,
-    /// The first admin, created by the migrate function when absent.
-    pub bootstrap_admin: Option<(String, String)>,
+    /// The first admin, created by the migrate function when absent; only that function has it.
+    pub first_admin: Option<Credential>,
     pub pool: PoolSettings,
+}
+
+/// Where a secret comes from: a Secrets Manager secret (in AWS), or the value itself (the local stack's
+/// and tests' documented overrides). Its `Debug` never shows a value.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// The ARN (or name) of a Secrets Manager secret whose value is a JSON object.
+    Secret(String),
+    /// The value, given directly.
+    Given(SecretString),
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -37,9 +49,6 @@ pub enum ConfigError {
 
 /// Phones, tabs and laptops of one person; more is a leak or an abuse.
 pub const DEFAULT_WS_CONNECTIONS_PER_USER: u32 = 10;
-
-/// HS256 keys shorter than the hash output weaken the MAC (RFC 7518 §3.2).
-pub const MIN_SIGNING_KEY_BYTES: usize = 32;
 
 fn list(value: Option<String>) -> Vec<String> {
     value
@@ -59,24 +68,13 @@ impl Config {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |key: &'static str| {
-            get(key)
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing(key))
-        };
-        let jwt_signing_key = match get("JWT_SIGNING_KEY").filter(|k| !k.is_empty()) {
-            Some(key) if key.len() < MIN_SIGNING_KEY_BYTES => {
-                return Err(ConfigError::Invalid(
-                    "JWT_SIGNING_KEY must be at least 32 bytes",
-                ));
-            }
-            key => key.map(String::into_bytes),
-        };
-        let bootstrap_admin = match (get("ORDERLY_ADMIN_EMAIL"), get("ORDERLY_ADMIN_PASSWORD")) {
-            (Some(email), Some(password)) if !email.is_empty() && !password.is_empty() => {
-                Some((email, password))
-            }
-            _ => None,
+        let get = |key: &str| get(key).filter(|v| !v.is_empty());
+        let required = |key: &'static str| get(key).ok_or(ConfigError::Missing(key));
+        // `<SECRET>_SECRET_ARN` in AWS; the value itself under the override's name, locally.
+        let credential = |secret_arn: &str, given: &str| match (get(secret_arn), get(given)) {
+            (_, Some(value)) => Some(Credential::Given(value.into())),
+            (Some(arn), None) => Some(Credential::Secret(arn)),
+            (None, None) => None,
         };
         let mut pool = PoolSettings::default();
         if let Some(size) = get("DATABASE_POOL_SIZE").and_then(|s| s.parse().ok()) {
@@ -86,15 +84,15 @@ impl Config {
             pool.wait = std::time::Duration::from_secs(seconds);
         }
         Ok(Self {
-            database_url: required("DATABASE_URL")?,
+            database: credential("DATABASE_SECRET_ARN", "DATABASE_URL"),
             order_events_topic_arn: required("ORDER_EVENTS_TOPIC_ARN")?,
             artifacts_bucket: required("ARTIFACTS_BUCKET")?,
             websocket_management_endpoint: required("WEBSOCKET_MANAGEMENT_ENDPOINT")?,
             health_queue_urls: list(get("HEALTH_QUEUE_URLS")),
-            jwt_signing_key,
+            jwt_signing_key: credential("JWT_SECRET_ARN", "JWT_SIGNING_KEY"),
             cors_allowed_origins: list(get("CORS_ALLOWED_ORIGINS")),
-            bootstrap_admin,
-            payment_provider_url: get("PAYMENT_PROVIDER_URL").filter(|u| !u.is_empty()),
+            first_admin: get("ADMIN_SECRET_ARN").map(Credential::Secret),
+            payment_provider_url: get("PAYMENT_PROVIDER_URL"),
             publish_after_commit: get("OUTBOX_PUBLISH").is_none_or(|mode| mode != "sweeper"),
             ws_max_connections_per_user: match get("WS_MAX_CONNECTIONS_PER_USER") {
                 Some(n) => n.parse().map_err(|_| {
@@ -121,7 +119,10 @@ mod tests {
     }
 
     const COMPLETE: [(&str, &str); 5] = [
-        ("DATABASE_URL", "postgres://db/orderly"),
+        (
+            "DATABASE_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:1:secret:db",
+        ),
         ("ORDER_EVENTS_TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
         ("ARTIFACTS_BUCKET", "b"),
         ("WEBSOCKET_MANAGEMENT_ENDPOINT", "http://127.0.0.1:3001"),
@@ -133,18 +134,34 @@ mod tests {
         let config = Config::from_lookup(lookup(&COMPLETE)).unwrap();
         assert_eq!(config.health_queue_urls, vec!["http://q/1", "http://q/2"]);
         assert_eq!(config.artifacts_bucket, "b");
+        assert!(matches!(&config.database, Some(Credential::Secret(arn)) if arn.ends_with(":db")));
+        assert!(config.jwt_signing_key.is_none() && config.first_admin.is_none());
     }
 
     #[test]
     fn names_the_missing_variable() {
-        let without_db: Vec<_> = COMPLETE
+        let without_topic: Vec<_> = COMPLETE
             .iter()
             .copied()
-            .filter(|(k, _)| *k != "DATABASE_URL")
+            .filter(|(k, _)| *k != "ORDER_EVENTS_TOPIC_ARN")
             .collect();
         assert_eq!(
-            Config::from_lookup(lookup(&without_db)).unwrap_err(),
-            ConfigError::Missing("DATABASE_URL")
+            Config::from_lookup(lookup(&without_topic)).unwrap_err(),
+            ConfigError::Missing("ORDER_EVENTS_TOPIC_ARN")
+        );
+    }
+
+    #[test]
+    fn a_given_value_overrides_the_secret_and_never_shows_in_debug() {
+        let mut pairs = COMPLETE.to_vec();
+        pairs.push(("DATABASE_URL", "postgres://app:hunter2@db/orderly"));
+        pairs.push(("JWT_SIGNING_KEY", "a-signing-key-of-thirty-two-bytes!!"));
+        let config = Config::from_lookup(lookup(&pairs)).unwrap();
+        assert!(matches!(config.database, Some(Credential::Given(_))));
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("thirty-two"),
+            "{shown}"
         );
     }
 }

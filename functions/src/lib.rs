@@ -4,12 +4,14 @@
 
 pub mod adapt;
 pub mod config;
+pub mod logs;
 pub mod registry;
 pub mod state;
 
 mod auth;
 mod http;
 pub mod ops;
+mod redact;
 mod schedules;
 mod services;
 mod workers;
@@ -17,5 +19,5 @@ mod ws;
 
 pub use config::Config;
 pub use http::docs::document as openapi_document;
-pub use registry::{HANDLER_NAMES, Handler, Invocation, access, lookup};
-pub use state::State;
+pub use registry::{HANDLER_NAMES, Handler, Invocation, Secret, access, lookup, secrets};
+pub use state::{State, StateError};

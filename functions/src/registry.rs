@@ -93,6 +93,30 @@ registry! {
     "ws-prune" => schedule(schedules::ws_prune::handle),
 }
 
+/// A secret a function is given (by name, in its environment, with the right to read it). Least
+/// privilege: a function gets exactly the secrets listed here for its handler, and a test holds
+/// template.yaml to that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Secret {
+    /// Database credentials of the runtime role (reads and writes rows; no DDL).
+    Database,
+    /// Database credentials of the schema's owner (runs migrations).
+    DatabaseOwner,
+    /// The access-token signing key.
+    SigningKey,
+    /// The first admin's email and password.
+    FirstAdmin,
+}
+
+pub fn secrets(handler: &str) -> &'static [Secret] {
+    match handler {
+        "cors-preflight" | "openapi-document" | "docs-page" => &[],
+        "migrate" => &[Secret::DatabaseOwner, Secret::FirstAdmin],
+        "authorizer" | "auth-login" | "auth-refresh" => &[Secret::Database, Secret::SigningKey],
+        _ => &[Secret::Database],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

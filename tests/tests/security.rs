@@ -363,3 +363,57 @@ async fn housekeeping_purges_what_no_request_can_use_and_keeps_the_rest() {
         "the live session is untouched"
     );
 }
+
+#[tokio::test]
+async fn functions_connect_as_a_runtime_role_that_cannot_change_the_schema() {
+    let stack = Stack::from_env();
+    let secrets = aws_sdk_secretsmanager::Client::new(&stack.aws().await);
+    let value = secrets
+        .get_secret_value()
+        .secret_id("orderly-local/database")
+        .send()
+        .await
+        .expect("the stack made the runtime secret");
+    let runtime: Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+    let login = runtime["username"].as_str().expect("a login of its own");
+    assert!(login.starts_with("orderly_app_"), "{login}");
+
+    // A request, so some function has surely connected.
+    assert_eq!(stack.get_json("/api/v1/products").await.0, 200);
+    let owner = orderly_e2e::database().await;
+    let connected: i64 = owner
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND datname = current_database()",
+            &[&login],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(connected > 0, "the functions' pools log in as {login}");
+
+    let mut config: tokio_postgres::Config =
+        std::env::var("DATABASE_URL").unwrap().parse().unwrap();
+    config
+        .user(login)
+        .password(runtime["password"].as_str().unwrap());
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+        .query("SELECT id FROM orders LIMIT 1", &[])
+        .await
+        .expect("the runtime role reads rows");
+    for ddl in [
+        "CREATE TABLE intruder (id int)",
+        "DROP TABLE audit_logs",
+        "ALTER TABLE orders ADD COLUMN note text",
+        "TRUNCATE audit_logs",
+        "CREATE ROLE intruder",
+    ] {
+        let refused = client.batch_execute(ddl).await.expect_err(ddl);
+        assert_eq!(
+            refused.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{ddl}: {refused}"
+        );
+    }
+}

@@ -24,11 +24,7 @@ async fn principal(state: &State, authorization: &str) -> Result<Principal, &'st
     let (scheme, credential) = authorization.trim().split_once(' ').ok_or(UNAUTHORIZED)?;
     match scheme.to_ascii_lowercase().as_str() {
         "bearer" => {
-            let key = state
-                .config
-                .jwt_signing_key
-                .as_deref()
-                .ok_or(CANNOT_CHECK)?;
+            let key = state.signing_key().ok_or(CANNOT_CHECK)?;
             let claims = tokens::verify_access(key, credential.trim()).ok_or(UNAUTHORIZED)?;
             Ok(Principal::User {
                 id: claims.sub,

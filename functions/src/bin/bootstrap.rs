@@ -1,15 +1,17 @@
 //! The one Lambda artifact: runs the handler that `_HANDLER` (the function's `Handler` in template.yaml)
-//! names. See ARCHITECTURE.md §2.1 for why one binary serves every function.
+//! names. See docs/adr/0001-one-bootstrap-binary.md for why one binary serves every function.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use orderly_functions::{Config, Invocation, State, lookup};
+use orderly_functions::{Config, Invocation, State, logs, lookup};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(tracing_subscriber::EnvFilter::new(logs::filter(
+            std::env::var("LOG_LEVEL").ok().as_deref(),
+        )))
         .with_current_span(false)
         .without_time() // CloudWatch stamps every line
         .init();

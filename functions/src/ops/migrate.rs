@@ -1,5 +1,6 @@
 //! Applies pending migrations. Invoked after each deploy, and by the local stack at start.
 
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::adapt::FunctionError;
@@ -14,11 +15,13 @@ pub async fn handle(
         .await
         .map_err(|e| FunctionError::Failed(e.to_string()))?;
     tracing::info!(request_id = %invocation.request_id, ?applied, "migrations applied");
-    // The first admin: created once from ORDERLY_ADMIN_EMAIL / ORDERLY_ADMIN_PASSWORD, never changed here.
-    let admin_created = match &state.config.bootstrap_admin {
-        Some((email, password)) => crate::services::identity::ensure_admin(state, email, password)
-            .await
-            .map_err(|e| FunctionError::Failed(e.to_string()))?,
+    // The first admin: created once from the ADMIN_SECRET_ARN secret, never changed here.
+    let admin_created = match &state.first_admin {
+        Some((email, password)) => {
+            crate::services::identity::ensure_admin(state, email, password.expose_secret())
+                .await
+                .map_err(|e| FunctionError::Failed(e.to_string()))?
+        }
         None => false,
     };
     Ok(json!({ "applied": applied, "admin_created": admin_created }))

@@ -18,13 +18,15 @@ pub struct NewKey {
     pub name: String,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedKey {
     #[serde(flatten)]
     pub key: ApiKey,
     /// The secret itself, shown this once.
     pub api_key: String,
 }
+
+crate::redact::redacting_debug!(CreatedKey { key } secret { api_key });
 
 pub async fn create(
     state: &State,

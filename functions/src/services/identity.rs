@@ -14,8 +14,9 @@ use super::audit::{self, Actor, Change};
 use super::rate_limits::{self, Anonymous};
 use super::{db, passwords, tokens};
 use crate::State;
+use crate::redact::redacting_debug;
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
     pub email: String,
@@ -23,14 +24,14 @@ pub struct Registration {
     pub name: String,
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     pub access_token: String,
     pub token_type: &'static str,
@@ -38,12 +39,14 @@ pub struct TokenPair {
     pub refresh_token: String,
 }
 
+redacting_debug!(Registration { email, name } secret { password });
+redacting_debug!(Credentials { email } secret { password });
+redacting_debug!(TokenPair { token_type, expires_in } secret { access_token, refresh_token });
+
 fn signing_key(state: &State) -> Result<&[u8], ApiError> {
     state
-        .config
-        .jwt_signing_key
-        .as_deref()
-        .ok_or_else(|| ApiError::internal("JWT_SIGNING_KEY is not configured"))
+        .signing_key()
+        .ok_or_else(|| ApiError::internal("this function was given no token signing key"))
 }
 
 const INVALID_CREDENTIALS: &str = "email or password is wrong";

@@ -12,8 +12,9 @@ use uuid::Uuid;
 use super::audit::{self, Actor, Change};
 use super::{db, passwords, rate_limits};
 use crate::State;
+use crate::redact::redacting_debug;
 
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileChanges {
     pub name: Option<String>,
@@ -23,6 +24,8 @@ pub struct ProfileChanges {
     pub current_password: Option<String>,
     pub role: Option<Role>,
 }
+
+redacting_debug!(ProfileChanges { name, email, role } secret { password, current_password });
 
 /// Another user's profile is "not found" to a non-admin: its existence is nobody else's business.
 fn visible(caller: (Uuid, Role), target: Uuid) -> Result<(), ApiError> {

@@ -46,7 +46,8 @@ pub struct BatchOutcome {
 const HISTORY: usize = 2000;
 
 pub struct Invoker {
-    state: &'static State,
+    /// Each function's instance state (functions with the same environment share one).
+    states: BTreeMap<String, &'static State>,
     functions: BTreeMap<String, FunctionDef>,
     lookup: fn(&str) -> Option<Handler>,
     history: Mutex<VecDeque<InvocationRecord>>,
@@ -54,12 +55,12 @@ pub struct Invoker {
 
 impl Invoker {
     pub fn new(
-        state: &'static State,
+        states: BTreeMap<String, &'static State>,
         functions: BTreeMap<String, FunctionDef>,
         lookup: fn(&str) -> Option<Handler>,
     ) -> Self {
         Self {
-            state,
+            states,
             functions,
             lookup,
             history: Mutex::new(VecDeque::new()),
@@ -85,7 +86,11 @@ impl Invoker {
         let invocation = Invocation {
             request_id: request_id.to_owned(),
         };
-        let task = tokio::spawn(handler(event, invocation, self.state));
+        let state = self
+            .states
+            .get(function)
+            .ok_or_else(|| InvokeError::UnknownFunction(function.to_owned()))?;
+        let task = tokio::spawn(handler(event, invocation, state));
         let abort = task.abort_handle();
         let outcome = match tokio::time::timeout(def.timeout, task).await {
             Err(_) => {

@@ -12,6 +12,7 @@ mod provision;
 mod resolve;
 mod rest;
 mod schedule;
+mod secrets;
 mod sqs;
 mod template;
 mod websocket;
@@ -134,16 +135,18 @@ fn parameters(template: &Template) -> HashMap<String, String> {
         .collect()
 }
 
-/// Every function's environment from the template, resolved locally. A variable set in this process's
-/// environment wins (that is how DATABASE_URL reaches the functions instead of the Secrets Manager
-/// reference). Functions share one process here, so two functions may not disagree on a variable.
-fn function_environment(
+/// Each function's environment: exactly the variables the template gives it (Globals and its own),
+/// resolved locally. A variable in `overrides`, or set in this process's environment, replaces the
+/// template's value of a variable the function has (that is how tests switch OUTBOX_PUBLISH); nothing the
+/// template does not give a function reaches it, so a function missing a variable fails here as in AWS.
+fn environments(
     template: &Template,
     resolver: &Resolver,
     overrides: &HashMap<String, String>,
-) -> Result<HashMap<String, String>, String> {
-    let mut env: HashMap<String, String> = HashMap::new();
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
+    let mut all = BTreeMap::new();
     for function in template.functions.values() {
+        let mut env = BTreeMap::new();
         for (name, value) in &function.environment {
             let resolved = match overrides
                 .get(name)
@@ -155,16 +158,42 @@ fn function_environment(
                     format!("{}: environment variable {name}: {e}", function.logical_id)
                 })?,
             };
-            if let Some(previous) = env.insert(name.clone(), resolved.clone())
-                && previous != resolved
-            {
-                return Err(format!(
-                    "{name} differs between functions ({previous} vs {resolved}); the local stack runs them in one process"
-                ));
-            }
+            env.insert(name.clone(), resolved);
         }
+        all.insert(function.logical_id.clone(), env);
     }
-    Ok(env)
+    Ok(all)
+}
+
+/// One function state per distinct environment (most functions share one), built as each Lambda
+/// instance builds its own at cold start: secrets fetched from Secrets Manager, a pool of its own.
+async fn function_states(
+    environments: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<BTreeMap<String, &'static State>, String> {
+    let mut built: HashMap<&BTreeMap<String, String>, &'static State> = HashMap::new();
+    let mut states = BTreeMap::new();
+    for (function, env) in environments {
+        let state = match built.get(env) {
+            Some(state) => *state,
+            None => {
+                let mut config = Config::from_lookup(|key| env.get(key).cloned())
+                    .map_err(|e| format!("{function}: {e}"))?;
+                // One process serves every function here, concurrently, where Lambda gives each request
+                // an instance (and a pool) of its own: a bigger pool, and waiting for a connection is
+                // queueing, not an outage.
+                config.pool.max_size = env_or("DATABASE_POOL_SIZE", 64)?;
+                config.pool.wait = Duration::from_secs(env_or("DATABASE_POOL_WAIT_SECONDS", 60)?);
+                let state = State::new(config)
+                    .await
+                    .map_err(|e| format!("{function}: {e}"))?
+                    .leak();
+                built.insert(env, state);
+                state
+            }
+        };
+        states.insert(function.clone(), state);
+    }
+    Ok(states)
 }
 
 async fn shutdown_signal() {
@@ -209,6 +238,17 @@ async fn run() -> Result<(), String> {
     provision::provision(&sdk, &template, &mut resolver, &options)
         .await
         .map_err(|e| e.to_string())?;
+    let required = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
+    let database_url = required("DATABASE_URL")?;
+    let local = secrets::LocalSecrets {
+        owner_url: database_url.clone(),
+        jwt_signing_key: required("JWT_SIGNING_KEY")?,
+        admin_email: required("ORDERLY_ADMIN_EMAIL")?,
+        admin_password: required("ORDERLY_ADMIN_PASSWORD")?,
+    };
+    for (parameter, arn) in secrets::provision(&sdk, &local).await? {
+        resolver.parameters.entry(parameter).or_insert(arn);
+    }
 
     let ws_endpoint = format!("http://127.0.0.1:{}", settings.ws_port);
     // The gateway is the WebSocket API's management endpoint, and it runs the simulated payment provider
@@ -222,16 +262,9 @@ async fn run() -> Result<(), String> {
         ),
         ("PAYMENT_PROVIDER_URL".to_owned(), provider_url.clone()),
     ]);
-    let env = function_environment(&template, &resolver, &overrides)?;
-    let mut config = Config::from_lookup(|key| env.get(key).cloned()).map_err(|e| e.to_string())?;
-    // One process serves every function here, concurrently, where Lambda gives each request an instance
-    // (and a pool) of its own: a bigger pool, and waiting for a connection is queueing, not an outage.
-    config.pool.max_size = env_or("DATABASE_POOL_SIZE", 64)?;
-    config.pool.wait = Duration::from_secs(env_or("DATABASE_POOL_WAIT_SECONDS", 60)?);
-    let database_url = config.database_url.clone();
-    let state = State::new(config).await.map_err(|e| e.to_string())?.leak();
+    let states = function_states(&environments(&template, &resolver, &overrides)?).await?;
     let functions: BTreeMap<_, _> = template.functions.clone();
-    let invoker = Invoker::new(state, functions, orderly_functions::lookup);
+    let invoker = Invoker::new(states, functions, orderly_functions::lookup);
 
     // Migrate before serving, through the migrate function itself.
     if let Some(migrate) = template.functions.values().find(|f| f.handler == "migrate") {

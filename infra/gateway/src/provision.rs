@@ -198,6 +198,13 @@ pub async fn provision(
         .iter()
         .filter(|(_, r)| r.kind == "AWS::SNS::Subscription")
     {
+        if let Some(condition) = &resource.condition
+            && !resolver
+                .condition(&template.conditions, condition)
+                .map_err(|e| failed(id, e))?
+        {
+            continue;
+        }
         let props = &resource.properties;
         let text = |key: &str| {
             props

@@ -66,6 +66,47 @@ impl Resolver {
         Ok(out.replace("${!", "${"))
     }
 
+    /// Whether the template's condition `name` holds (`Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or`,
+    /// `Condition`), so resources under a false one are not made, as in CloudFormation.
+    pub fn condition(
+        &self,
+        conditions: &serde_json::Map<String, Value>,
+        name: &str,
+    ) -> Result<bool, String> {
+        let body = conditions
+            .get(name)
+            .ok_or_else(|| format!("no condition `{name}`"))?;
+        self.holds(conditions, body)
+    }
+
+    fn holds(
+        &self,
+        conditions: &serde_json::Map<String, Value>,
+        value: &Value,
+    ) -> Result<bool, String> {
+        let Some((function, argument)) = value.as_object().and_then(|m| m.iter().next()) else {
+            return Err(format!("`{value}` is not a condition"));
+        };
+        let all = |items: &Value| -> Result<Vec<bool>, String> {
+            items
+                .as_array()
+                .ok_or_else(|| format!("{function} needs a list"))?
+                .iter()
+                .map(|item| self.holds(conditions, item))
+                .collect()
+        };
+        match (function.as_str(), argument) {
+            ("Condition", Value::String(other)) => self.condition(conditions, other),
+            ("Fn::Not", items) => Ok(!all(items)?.first().copied().unwrap_or(false)),
+            ("Fn::And", items) => Ok(all(items)?.into_iter().all(|b| b)),
+            ("Fn::Or", items) => Ok(all(items)?.into_iter().any(|b| b)),
+            ("Fn::Equals", Value::Array(pair)) if pair.len() == 2 => {
+                Ok(self.resolve(&pair[0])? == self.resolve(&pair[1])?)
+            }
+            _ => Err(format!("condition function {function} is not emulated")),
+        }
+    }
+
     /// The value as a string, the way CloudFormation would render it into an environment variable.
     pub fn resolve(&self, value: &Value) -> Result<String, String> {
         match value {
@@ -170,5 +211,22 @@ mod tests {
                 .unwrap_err()
                 .contains("not emulated")
         );
+    }
+
+    #[test]
+    fn conditions_evaluate_against_parameters() {
+        let mut r = resolver();
+        r.parameters.insert("AlarmEmail".into(), String::new());
+        let conditions = json!({
+            "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
+            "Prod": {"Fn::Equals": [{"Ref": "StageName"}, "prod"]},
+            "Both": {"Fn::And": [{"Condition": "Prod"}, {"Condition": "HasAlarmEmail"}]},
+            "Either": {"Fn::Or": [{"Condition": "Prod"}, {"Condition": "HasAlarmEmail"}]},
+        });
+        let conditions = conditions.as_object().unwrap();
+        let holds = |name| r.condition(conditions, name).unwrap();
+        assert!(!holds("HasAlarmEmail"));
+        assert!(holds("Prod") && !holds("Both") && holds("Either"));
+        assert!(r.condition(conditions, "Unknown").is_err());
     }
 }

@@ -536,7 +536,12 @@ Resources:
         .unwrap();
         let state = FunctionState::new(config).await.unwrap().leak();
         let template = Template::parse(TEMPLATE).unwrap();
-        let invoker = Invoker::new(state, template.functions.clone(), handlers);
+        let states = template
+            .functions
+            .keys()
+            .map(|name| (name.clone(), state))
+            .collect();
+        let invoker = Invoker::new(states, template.functions.clone(), handlers);
         Arc::new(Gateway {
             template,
             resolver: Default::default(),

@@ -31,6 +31,8 @@ fn invalid(resource: &str, problem: impl Into<String>) -> TemplateError {
 #[derive(Debug)]
 pub struct Template {
     pub parameters: Map<String, Value>,
+    /// `Conditions`, by name (long-form intrinsics).
+    pub conditions: Map<String, Value>,
     pub resources: BTreeMap<String, Resource>,
     pub functions: BTreeMap<String, FunctionDef>,
     pub rest_routes: Vec<RestRoute>,
@@ -47,6 +49,8 @@ pub struct Template {
 pub struct Resource {
     pub kind: String,
     pub properties: Value,
+    /// The name of the condition the resource exists under, if any.
+    pub condition: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -212,17 +216,28 @@ impl Template {
                 .and_then(Value::as_str)
                 .ok_or_else(|| invalid(id, "has no Type"))?;
             let properties = body.get("Properties").cloned().unwrap_or(json!({}));
+            let condition = body
+                .get("Condition")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             resources.insert(
                 id.clone(),
                 Resource {
                     kind: kind.to_owned(),
                     properties,
+                    condition,
                 },
             );
         }
 
+        let conditions = root
+            .get("Conditions")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         let mut template = Template {
             parameters,
+            conditions,
             functions: BTreeMap::new(),
             rest_routes: Vec::new(),
             authorizers: BTreeMap::new(),
@@ -574,6 +589,130 @@ mod tests {
     }
 
     #[test]
+    fn every_function_is_given_exactly_the_secrets_it_needs_by_name_with_the_right_to_read_them() {
+        use orderly_functions::Secret;
+        let t = real_template();
+        // The parameter each secret comes from, and the variable that names it.
+        let source = |secret: Secret| match secret {
+            Secret::Database => ("DATABASE_SECRET_ARN", "DatabaseSecretArn"),
+            Secret::DatabaseOwner => ("DATABASE_SECRET_ARN", "DatabaseOwnerSecretArn"),
+            Secret::SigningKey => ("JWT_SECRET_ARN", "JwtSecretArn"),
+            Secret::FirstAdmin => ("ADMIN_SECRET_ARN", "AdminSecretArn"),
+        };
+        let secret_variables = ["DATABASE_SECRET_ARN", "JWT_SECRET_ARN", "ADMIN_SECRET_ARN"];
+        for function in t.functions.values() {
+            let needs = orderly_functions::secrets(&function.handler);
+            let id = &function.logical_id;
+            let mut expected_vars: Vec<(String, String)> = needs
+                .iter()
+                .map(|s| {
+                    let (var, param) = source(*s);
+                    (var.to_owned(), param.to_owned())
+                })
+                .collect();
+            expected_vars.sort();
+            let mut given_vars: Vec<(String, String)> = function
+                .environment
+                .iter()
+                .filter(|(name, _)| secret_variables.contains(&name.as_str()))
+                .map(|(name, value)| (name.clone(), referenced_ids(value).join(",")))
+                .collect();
+            given_vars.sort();
+            assert_eq!(given_vars, expected_vars, "{id}: secret variables");
+
+            let mut readable: Vec<String> = t.resources[id]
+                .properties
+                .get("Policies")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.get("AWSSecretsManagerGetSecretValuePolicy"))
+                .map(|p| referenced_ids(&p["SecretArn"]).join(","))
+                .collect();
+            readable.sort();
+            let mut expected_params: Vec<String> =
+                expected_vars.into_iter().map(|(_, param)| param).collect();
+            expected_params.sort();
+            assert_eq!(readable, expected_params, "{id}: GetSecretValue rights");
+
+            for (name, value) in &function.environment {
+                let text = value.to_string();
+                assert!(
+                    !text.contains("resolve:secretsmanager")
+                        && !text.contains("resolve:ssm-secure"),
+                    "{id}: {name} puts a secret's value into the configuration"
+                );
+                assert!(
+                    !["DATABASE_URL", "JWT_SIGNING_KEY", "ORDERLY_ADMIN_PASSWORD"]
+                        .contains(&name.as_str()),
+                    "{id}: {name} is a secret's value"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_publishing_functions_may_publish_order_events() {
+        let t = real_template();
+        let mut publishers: Vec<String> = t
+            .functions
+            .keys()
+            .filter(|id| {
+                t.resources[*id]
+                    .properties
+                    .get("Policies")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .any(|p| {
+                        p.pointer("/SNSPublishMessagePolicy/TopicName")
+                            .is_some_and(|name| referenced_ids(name) == ["OrderEventsTopic"])
+                    })
+            })
+            .map(|id| format!("{id}Role"))
+            .collect();
+        publishers.sort();
+        let statement =
+            &t.resources["OrderEventsTopicPolicy"].properties["PolicyDocument"]["Statement"][0];
+        assert_eq!(
+            (statement["Effect"].as_str(), statement["Action"].as_str()),
+            (Some("Deny"), Some("sns:Publish"))
+        );
+        let mut allowed =
+            referenced_ids(&statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]);
+        allowed.sort();
+        assert_eq!(allowed, publishers);
+        assert!(publishers.len() >= 5, "{publishers:?}");
+    }
+
+    #[test]
+    fn the_bucket_refuses_plain_http_and_the_apis_log_access_and_alarms_can_be_delivered() {
+        let t = real_template();
+        let tls =
+            &t.resources["ArtifactsBucketPolicy"].properties["PolicyDocument"]["Statement"][0];
+        assert_eq!(tls["Effect"], "Deny");
+        assert_eq!(tls["Condition"]["Bool"]["aws:SecureTransport"], "false");
+        assert!(
+            t.resources["RestApi"].properties["AccessLogSetting"]["DestinationArn"].is_object()
+        );
+        assert!(
+            t.resources["WebSocketStage"].properties["AccessLogSettings"]["DestinationArn"]
+                .is_object()
+        );
+        // The AWS-managed SNS key does not let CloudWatch publish; the alarm topic has a key that does.
+        assert_eq!(
+            referenced_ids(&t.resources["AlarmTopic"].properties["KmsMasterKeyId"]),
+            ["AlarmTopicKey"]
+        );
+        let key_policy = t.resources["AlarmTopicKey"].properties["KeyPolicy"].to_string();
+        assert!(key_policy.contains("cloudwatch.amazonaws.com"));
+        assert_eq!(
+            t.resources["AlarmEmailSubscription"].condition.as_deref(),
+            Some("HasAlarmEmail")
+        );
+    }
+
+    #[test]
     fn reads_routes_mappings_schedules_and_websocket_routes() {
         let t = real_template();
         assert!(t.rest_routes.contains(&RestRoute {
@@ -638,7 +777,7 @@ mod tests {
         assert!(
             t.functions["HealthFunction"]
                 .environment
-                .contains_key("DATABASE_URL"),
+                .contains_key("ORDER_EVENTS_TOPIC_ARN"),
             "Globals' variables apply"
         );
     }

@@ -5,6 +5,7 @@ mod connections;
 mod error;
 mod queues;
 mod sdk;
+mod secrets;
 mod storage;
 mod topic;
 
@@ -12,5 +13,6 @@ pub use connections::{ApiGatewayConnections, ConnectionPusher, PushError};
 pub use error::CloudError;
 pub use queues::SqsQueues;
 pub use sdk::{load_sdk_config, s3_client};
+pub use secrets::SecretsManager;
 pub use storage::S3Bucket;
 pub use topic::{EventPublisher, SnsTopic};

@@ -26,4 +26,5 @@ pub mod ws_tickets;
 
 pub use deadpool_postgres::{GenericClient, Pool, Transaction};
 pub use error::StoreError;
-pub use pool::{PoolSettings, connect};
+pub use pool::{PoolSettings, connect, connect_with, unconfigured};
+pub use tokio_postgres::Config as PgConfig;

@@ -26,7 +26,22 @@ impl Default for PoolSettings {
 /// Builds the pool once per instance. No connection is opened here: the first query opens one, so a cold
 /// start does not pay for the database until it needs it.
 pub fn connect(database_url: &str, settings: PoolSettings) -> Result<Pool, StoreError> {
-    let mut config: tokio_postgres::Config = database_url.parse().map_err(StoreError::BadUrl)?;
+    let config: tokio_postgres::Config = database_url.parse().map_err(StoreError::BadUrl)?;
+    connect_with(config, settings)
+}
+
+/// A pool for a function that was given no database credentials (least privilege): every attempt to use
+/// it fails, saying so.
+pub fn unconfigured() -> Pool {
+    let mut config = tokio_postgres::Config::new();
+    config.dbname("this function has no database credentials");
+    connect_with(config, PoolSettings::default()).expect("a pool without hosts builds")
+}
+
+pub fn connect_with(
+    mut config: tokio_postgres::Config,
+    settings: PoolSettings,
+) -> Result<Pool, StoreError> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(settings.wait);
     }

@@ -4,8 +4,10 @@ pub mod refresh;
 
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshTokenBody {
     pub refresh_token: String,
 }
+
+crate::redact::redacting_debug!(RefreshTokenBody {} secret { refresh_token });

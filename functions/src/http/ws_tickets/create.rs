@@ -7,13 +7,15 @@ use crate::State;
 use crate::http::created;
 use crate::services::{db, live_updates};
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ConnectTicket {
     /// Pass as `?ticket=` when opening the WebSocket; works once.
     pub ticket: String,
     /// Seconds the ticket stays valid.
     pub expires_in: u64,
 }
+
+crate::redact::redacting_debug!(ConnectTicket { expires_in } secret { ticket });
 
 #[utoipa::path(post, path = "/api/v1/ws/ticket", tag = "live updates", security(("bearer" = [])), responses((status = 201, description = "a ticket for one connection", body = ConnectTicket), (status = 401, description = "no valid credentials", body = crate::http::docs::ErrorBody), (status = 403, description = "an API key cannot hold a connection", body = crate::http::docs::ErrorBody), (status = 429, description = "rate limited", body = crate::http::docs::ErrorBody)))]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
