@@ -59,7 +59,7 @@ impl OrderStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
-    /// The only legal transitions (ARCHITECTURE.md §4).
+    /// The only legal transitions (docs/architecture.md, "Order lifecycle").
     pub fn can_become(self, next: OrderStatus) -> bool {
         use OrderStatus::*;
         matches!(
