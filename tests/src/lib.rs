@@ -518,6 +518,65 @@ impl Stack {
             .clone()
     }
 
+    /// `GET /api/v1/me` with this access token.
+    pub async fn me(&self, access_token: &str) -> Answer {
+        self.call("GET", "/api/v1/me")
+            .token(access_token)
+            .send()
+            .await
+    }
+
+    /// Gives a user a role, as the first admin.
+    pub async fn set_role(&self, user_id: &str, role: &str) {
+        let admin = self.admin().await;
+        let answer = self
+            .call("PUT", &format!("/api/v1/users/{user_id}"))
+            .token(&admin.access_token)
+            .json(&serde_json::json!({"role": role}))
+            .send()
+            .await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+    }
+
+    /// A new API key, made by the first admin: (its id, the key itself).
+    pub async fn api_key(&self, name: &str) -> (String, String) {
+        let admin = self.admin().await;
+        let created = self
+            .call("POST", "/api/v1/admin/api-keys")
+            .token(&admin.access_token)
+            .json(&serde_json::json!({"name": name}))
+            .send()
+            .await;
+        assert_eq!(created.status, 201, "{created:?}");
+        (
+            created.body["id"].as_str().unwrap().to_owned(),
+            created.body["api_key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Waits until `$disconnect` has forgotten the connection.
+    pub async fn until_forgotten(&self, connection_id: &str) {
+        let db = database().await;
+        eventually(
+            "the $disconnect function to forget the connection",
+            Duration::from_secs(10),
+            || {
+                let db = &db;
+                async move {
+                    let rows = db
+                        .query(
+                            "SELECT 1 FROM ws_connections WHERE connection_id = $1",
+                            &[&connection_id],
+                        )
+                        .await
+                        .unwrap();
+                    rows.is_empty().then_some(())
+                }
+            },
+        )
+        .await;
+    }
+
     /// `POST /api/v1/orders` with these lines.
     pub async fn place_order(&self, user: &Session, items: Value) -> Answer {
         self.call("POST", "/api/v1/orders")

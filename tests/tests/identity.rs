@@ -378,15 +378,7 @@ async fn customers_are_refused_on_admin_routes_by_the_authorizer_policy() {
 async fn api_keys_are_shown_once_authenticate_service_clients_and_can_be_revoked() {
     let stack = Stack::from_env();
     let admin = stack.admin().await;
-    let created = stack
-        .call("POST", "/api/v1/admin/api-keys")
-        .token(&admin.access_token)
-        .json(&json!({"name": "warehouse sync"}))
-        .send()
-        .await;
-    assert_eq!(created.status, 201, "{created:?}");
-    let key = created.body["api_key"].as_str().unwrap().to_owned();
-    let id = created.body["id"].as_str().unwrap().to_owned();
+    let (id, key) = stack.api_key("warehouse sync").await;
 
     let listed = stack
         .call("GET", "/api/v1/admin/api-keys?limit=100")
@@ -631,24 +623,13 @@ async fn a_new_password_ends_every_other_session_and_a_new_email_needs_the_passw
     )
     .await;
     assert_eq!(changed.status, 200, "{changed:?}");
-    let me = |token: String| {
-        let stack = &stack;
-        async move {
-            stack
-                .call("GET", "/api/v1/me")
-                .token(&token)
-                .send()
-                .await
-                .status
-        }
-    };
     assert_eq!(
-        me(phone.access_token.clone()).await,
+        stack.me(&phone.access_token).await.status,
         200,
         "the session that changed it goes on"
     );
     assert_eq!(
-        me(laptop.access_token.clone()).await,
+        stack.me(&laptop.access_token).await.status,
         401,
         "the other one ends at once"
     );

@@ -53,21 +53,6 @@ fn user_context(user: &Session) -> Value {
     json!({"user_id": user.id, "role": claims["role"], "session_id": claims["sid"], "api_key_id": ""})
 }
 
-async fn api_key(stack: &Stack) -> (String, String) {
-    let admin = stack.admin().await;
-    let created = stack
-        .call("POST", "/api/v1/admin/api-keys")
-        .token(&admin.access_token)
-        .json(&json!({"name": format!("security-{}", uuid::Uuid::now_v7())}))
-        .send()
-        .await;
-    assert_eq!(created.status, 201, "{created:?}");
-    (
-        created.body["id"].as_str().unwrap().to_owned(),
-        created.body["api_key"].as_str().unwrap().to_owned(),
-    )
-}
-
 async fn invoke(stack: &Stack, function: &str, event: &Value) -> Value {
     let answer: Value = stack
         .http
@@ -86,7 +71,7 @@ async fn invoke(stack: &Stack, function: &str, event: &Value) -> Value {
 async fn every_admin_route_refuses_non_admins_in_its_own_function_with_the_authorizer_bypassed() {
     let stack = Stack::from_env();
     let customer = stack.customer().await;
-    let (key_id, _) = api_key(&stack).await;
+    let (key_id, _) = stack.api_key("a key on admin routes").await;
     let summary = stack.control_json("/").await;
     let admin_routes: Vec<&Value> = summary["rest_routes"]
         .as_array()
@@ -186,7 +171,7 @@ async fn odd_path_shapes_never_get_past_the_policy_or_to_someone_elses_order() {
 #[tokio::test]
 async fn a_revoked_api_key_is_refused_on_its_next_request_though_its_policy_is_cached() {
     let stack = Stack::from_env();
-    let (key_id, key) = api_key(&stack).await;
+    let (key_id, key) = stack.api_key("soon revoked").await;
     let with_key = |path: &'static str| {
         let (stack, key) = (&stack, key.clone());
         async move {
@@ -217,21 +202,8 @@ async fn a_revoked_api_key_is_refused_on_its_next_request_though_its_policy_is_c
 #[tokio::test]
 async fn a_demoted_admin_loses_admin_routes_on_the_next_request() {
     let stack = Stack::from_env();
-    let admin = stack.admin().await;
     let user = stack.customer().await;
-    let set_role = |role: &'static str| {
-        let (stack, admin, id) = (&stack, &admin, user.id.clone());
-        async move {
-            let answer = stack
-                .call("PUT", &format!("/api/v1/users/{id}"))
-                .token(&admin.access_token)
-                .json(&json!({"role": role}))
-                .send()
-                .await;
-            assert_eq!(answer.status, 200, "{answer:?}");
-        }
-    };
-    set_role("admin").await;
+    stack.set_role(&user.id, "admin").await;
     let rotated = stack
         .call("POST", "/api/v1/auth/refresh")
         .json(&json!({"refresh_token": user.refresh_token}))
@@ -249,7 +221,7 @@ async fn a_demoted_admin_loses_admin_routes_on_the_next_request() {
         }
     };
     assert_eq!(audit(token.clone()).await.status, 200);
-    set_role("customer").await;
+    stack.set_role(&user.id, "customer").await;
     // The token still says admin, and the authorizer's policy for it is cached as an admin's.
     assert_eq!(claims(&token)["role"], "admin");
     let refused = audit(token).await;
@@ -265,11 +237,7 @@ async fn logout_ends_the_access_tokens_of_its_session_at_once_and_only_those() {
     let stack = Stack::from_env();
     let user = stack.customer().await;
     let laptop = stack.session(&user.email, &user.password, &user.id).await;
-    let me = |token: String| {
-        let stack = &stack;
-        async move { stack.call("GET", "/api/v1/me").token(&token).send().await }
-    };
-    assert_eq!(me(user.access_token.clone()).await.status, 200);
+    assert_eq!(stack.me(&user.access_token).await.status, 200);
     let out = stack
         .call("POST", "/api/v1/auth/logout")
         .token(&user.access_token)
@@ -277,13 +245,13 @@ async fn logout_ends_the_access_tokens_of_its_session_at_once_and_only_those() {
         .send()
         .await;
     assert_eq!(out.status, 204);
-    let refused = me(user.access_token.clone()).await;
+    let refused = stack.me(&user.access_token).await;
     assert_eq!(
         (refused.status, refused.error_code()),
         (401, "UNAUTHORIZED")
     );
     assert_eq!(
-        me(laptop.access_token.clone()).await.status,
+        stack.me(&laptop.access_token).await.status,
         200,
         "the other sign-in goes on"
     );

@@ -70,25 +70,7 @@ async fn connect_push_through_the_management_api_disconnect_then_gone() {
     );
 
     // $disconnect ran: the connection's row is gone.
-    let db = database().await;
-    eventually(
-        "the $disconnect function to forget the connection",
-        WAIT,
-        || {
-            let (db, id) = (&db, id.clone());
-            async move {
-                let rows = db
-                    .query(
-                        "SELECT 1 FROM ws_connections WHERE connection_id = $1",
-                        &[&id],
-                    )
-                    .await
-                    .unwrap();
-                rows.is_empty().then_some(())
-            }
-        },
-    )
-    .await;
+    stack.until_forgotten(&id).await;
 }
 
 #[tokio::test]
@@ -123,19 +105,10 @@ async fn connecting_needs_a_fresh_single_use_ticket_never_the_access_token() {
     assert_eq!(stack.try_connect(Some(&stale)).await.err(), Some(401));
 
     // API keys have no session to bind a connection to.
-    let admin = stack.admin().await;
-    let key = stack
-        .call("POST", "/api/v1/admin/api-keys")
-        .token(&admin.access_token)
-        .json(&json!({"name": "ws"}))
-        .send()
-        .await;
+    let (_, key) = stack.api_key("ws").await;
     let refused = stack
         .call("POST", "/api/v1/ws/ticket")
-        .header(
-            "authorization",
-            &format!("ApiKey {}", key.body["api_key"].as_str().unwrap()),
-        )
+        .header("authorization", &format!("ApiKey {key}"))
         .send()
         .await;
     assert_eq!(refused.status, 403, "{refused:?}");
@@ -160,18 +133,7 @@ async fn a_user_holds_at_most_ten_connections() {
         id
     };
     // $disconnect forgets it; then there is room again.
-    eventually("the closed connection to be forgotten", WAIT, || async {
-        let rows = database()
-            .await
-            .query(
-                "SELECT 1 FROM ws_connections WHERE connection_id = $1",
-                &[&id],
-            )
-            .await
-            .unwrap();
-        rows.is_empty().then_some(())
-    })
-    .await;
+    stack.until_forgotten(&id).await;
     sockets.push(stack.connect_as(&user).await);
     for socket in sockets {
         socket.close().await;
@@ -193,22 +155,9 @@ async fn the_prune_schedule_closes_the_sockets_of_a_logout_and_of_a_demotion() {
 
     // An admin for a moment: connected as an admin, then demoted.
     let promoted = stack.customer().await;
-    let admin = stack.admin().await;
-    let set_role = |role: &'static str| {
-        let (stack, admin, id) = (&stack, &admin, promoted.id.clone());
-        async move {
-            let answer = stack
-                .call("PUT", &format!("/api/v1/users/{id}"))
-                .token(&admin.access_token)
-                .json(&json!({"role": role}))
-                .send()
-                .await;
-            assert_eq!(answer.status, 200, "{answer:?}");
-        }
-    };
-    set_role("admin").await;
+    stack.set_role(&promoted.id, "admin").await;
     let mut demoted = stack.connect_as(&promoted).await;
-    set_role("customer").await;
+    stack.set_role(&promoted.id, "customer").await;
     let mut staying = stack.connect().await;
     let staying_id = staying.connection_id().await;
 

@@ -161,15 +161,7 @@ mod tests {
     async fn a_revoked_session_or_key_and_a_changed_role_show_at_once() {
         let db = fresh_database().await;
         let client = db.pool.get().await.unwrap();
-        let user_id = crate::testing::user(&db.pool).await;
-        let session_id = Uuid::now_v7();
-        client
-            .execute(
-                "INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
-                &[&session_id, &user_id],
-            )
-            .await
-            .unwrap();
+        let (user_id, session_id) = crate::testing::signed_in(&db.pool).await;
         let quota = Quota::per_minute(100);
         let session = Credential::Session {
             user_id,

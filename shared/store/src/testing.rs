@@ -132,3 +132,19 @@ pub async fn user(pool: &Pool) -> uuid::Uuid {
         .unwrap();
     id
 }
+
+/// A user with a live session (one day); returns (user id, session id).
+pub async fn signed_in(pool: &Pool) -> (uuid::Uuid, uuid::Uuid) {
+    let user_id = user(pool).await;
+    let session_id = uuid::Uuid::now_v7();
+    pool.get()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
+            &[&session_id, &user_id],
+        )
+        .await
+        .unwrap();
+    (user_id, session_id)
+}

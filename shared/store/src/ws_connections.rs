@@ -202,24 +202,11 @@ pub async fn forget_ended(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{TestDatabase, fresh_database, user};
+    use crate::testing::{TestDatabase, fresh_database};
     use orderly_domain::live_updates::MAX_TOPICS_PER_CONNECTION;
 
-    /// A user with a live session.
     async fn signed_in(db: &TestDatabase) -> (Uuid, Uuid) {
-        let user_id = user(&db.pool).await;
-        let session_id = Uuid::now_v7();
-        db.pool
-            .get()
-            .await
-            .unwrap()
-            .execute(
-                "INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
-                &[&session_id, &user_id],
-            )
-            .await
-            .unwrap();
-        (user_id, session_id)
+        crate::testing::signed_in(&db.pool).await
     }
 
     async fn connect(db: &TestDatabase, id: &str, (user_id, session_id): (Uuid, Uuid)) -> bool {

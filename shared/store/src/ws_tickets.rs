@@ -75,21 +75,13 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::testing::{fresh_database, user};
+    use crate::testing::fresh_database;
 
     #[tokio::test]
     async fn a_ticket_connects_once_within_its_life_and_only_while_its_session_lives() {
         let db = fresh_database().await;
         let client = db.pool.get().await.unwrap();
-        let user_id = user(&db.pool).await;
-        let session_id = Uuid::now_v7();
-        client
-            .execute(
-                "INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
-                &[&session_id, &user_id],
-            )
-            .await
-            .unwrap();
+        let (user_id, session_id) = crate::testing::signed_in(&db.pool).await;
         let ttl = Duration::from_secs(30);
         issue(&client, b"a", user_id, session_id, ttl)
             .await
