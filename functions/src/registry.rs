@@ -116,19 +116,3 @@ pub fn secrets(handler: &str) -> &'static [Secret] {
         _ => &[Secret::Database],
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_name_resolves_and_unknown_names_do_not() {
-        for name in HANDLER_NAMES {
-            assert!(
-                lookup(name).is_some(),
-                "{name} is listed but does not resolve"
-            );
-        }
-        assert!(lookup("no-such-function").is_none());
-    }
-}

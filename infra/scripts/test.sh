@@ -29,6 +29,16 @@ cargo fmt --all -- --check
 step "clippy"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 
+step "dependencies (cargo deny: licences, duplicates, sources; advisories when the database is reachable)"
+command -v cargo-deny >/dev/null || cargo install --quiet --locked cargo-deny@0.20.2
+cargo deny --log-level error check licenses bans sources
+# The RustSec advisory database lives on GitHub; machines that cannot reach it cannot check advisories.
+if cargo deny --log-level error fetch db >/dev/null 2>&1; then
+  cargo deny --log-level error check advisories
+else
+  log "advisories NOT checked: the RustSec database (github.com/rustsec/advisory-db) is unreachable from here"
+fi
+
 step "tools"
 "$ROOT/infra/scripts/venv.sh"
 export CFN_LINT="$VENV/bin/cfn-lint"

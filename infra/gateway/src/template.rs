@@ -867,8 +867,14 @@ mod lint {
     #[test]
     fn template_passes_cfn_lint() {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-        let cfn_lint =
-            std::env::var("CFN_LINT").unwrap_or_else(|_| format!("{root}/.venv/bin/cfn-lint"));
+        let cfn_lint = std::env::var("CFN_LINT").unwrap_or_else(|_| {
+            // The project's pinned tools, installed on first use as `make test` would.
+            let venv = Command::new(format!("{root}/infra/scripts/venv.sh"))
+                .status()
+                .expect("run infra/scripts/venv.sh");
+            assert!(venv.success(), "infra/scripts/venv.sh failed");
+            format!("{root}/.venv/bin/cfn-lint")
+        });
         let output = Command::new(&cfn_lint)
             .arg(format!("{root}/template.yaml"))
             .output()

@@ -18,11 +18,32 @@ pub struct TestDatabase {
     pub name: String,
 }
 
-/// The server to create test databases on: `TEST_DATABASE_URL`, else `DATABASE_URL`.
+/// The server to create test databases on: `TEST_DATABASE_URL`, else `DATABASE_URL`, else this
+/// checkout's private cluster, started (and, on a fresh machine, installed) by the same script `make dev`
+/// uses, so a plain `cargo test` works on a fresh clone.
 pub fn server_url() -> String {
-    std::env::var("TEST_DATABASE_URL").or_else(|_| std::env::var("DATABASE_URL")).expect(
-        "integration tests need a Postgres server: set TEST_DATABASE_URL (or DATABASE_URL); `make test` does",
-    )
+    static PRIVATE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Ok(url) = std::env::var("TEST_DATABASE_URL").or_else(|_| std::env::var("DATABASE_URL")) {
+        return url;
+    }
+    PRIVATE
+        .get_or_init(|| {
+            let script = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../infra/scripts/postgres.sh"
+            );
+            let status = std::process::Command::new(script)
+                .arg("start")
+                .status()
+                .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+            assert!(
+                status.success(),
+                "{script} start failed; or set TEST_DATABASE_URL to a Postgres server"
+            );
+            let port = std::env::var("ORDERLY_PG_PORT").unwrap_or_else(|_| "15432".to_owned());
+            format!("postgres://postgres@127.0.0.1:{port}/postgres")
+        })
+        .clone()
 }
 
 fn with_database(url: &str, database: &str) -> String {
