@@ -21,3 +21,4 @@ pub use config::Config;
 pub use http::docs::document as openapi_document;
 pub use registry::{HANDLER_NAMES, Handler, Invocation, Secret, access, lookup, secrets};
 pub use state::{State, StateError};
+pub use workers::handled_events;

@@ -18,7 +18,7 @@ async fn publish_order_event(stack: &Stack, user: &Session, order: Uuid, status:
         "event_id": event_id,
         "event_type": "order.paid",
         "occurred_at": "2026-01-01T00:00:00Z",
-        "data": {"order_id": order, "user_id": user.id, "status": status},
+        "data": {"order_id": order, "user_id": user.id, "status": status, "previous_status": "PENDING_PAYMENT", "total_cents": 4999, "currency": "EUR"},
     });
     let attribute = MessageAttributeValue::builder()
         .data_type("String")

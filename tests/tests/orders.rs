@@ -608,7 +608,8 @@ async fn events_are_published_after_commit_and_the_sweeper_delivers_what_a_crash
     );
     let event_id = Uuid::now_v7();
     let envelope = json!({"event_id": event_id, "event_type": "order.paid", "occurred_at": "2026-01-01T00:00:00Z",
-                          "data": {"order_id": order_id, "status": "PAID"}});
+                          "data": {"order_id": order_id, "user_id": user.id, "status": "PAID",
+                                   "previous_status": "PENDING_PAYMENT", "total_cents": 4999, "currency": "XTS"}});
     db.execute(
         "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at)
          VALUES ($1, 'order', $2, 'order.paid', $3, now() - interval '5 minutes')",

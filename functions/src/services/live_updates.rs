@@ -2,7 +2,7 @@
 
 use chrono::{Duration, Utc};
 use orderly_cloud::{ConnectionPusher, PushError};
-use orderly_domain::EventEnvelope;
+use orderly_domain::events::{Event, EventEnvelope};
 use orderly_domain::live_updates::{ClientMessage, Topic, audience_of, may_follow, parse_topics};
 use orderly_store::ws_connections::{self, Followed, NewConnection};
 use orderly_store::ws_tickets;
@@ -157,15 +157,22 @@ pub async fn on_message(db: &Pool, connection_id: &str, body: &str) -> Result<Va
     })
 }
 
-/// What a client receives for an event. Order events become `order.status` updates.
-pub fn client_message(event: &EventEnvelope) -> Value {
-    let kind = if event.event_type.starts_with("order.") {
-        "order.status"
-    } else {
-        event.event_type.as_str()
+/// What a client receives for an event: every order event becomes an `order.status` update carrying the
+/// event's fields.
+pub fn client_message(envelope: &EventEnvelope) -> Value {
+    let kind = match &envelope.event {
+        Event::OrderPlaced(_)
+        | Event::OrderPaid(_)
+        | Event::OrderFulfilled(_)
+        | Event::OrderCompleted(_)
+        | Event::OrderPaymentFailed(_)
+        | Event::OrderCancelled(_)
+        | Event::OrderExpired(_) => "order.status",
     };
-    let mut message = json!({"type": kind, "event": event.event_type, "event_id": event.event_id, "at": event.occurred_at});
-    if let (Some(target), Some(fields)) = (message.as_object_mut(), event.data.as_object()) {
+    let event_type = envelope.event.event_type();
+    let mut message = json!({"type": kind, "event": event_type, "event_id": envelope.event_id, "at": envelope.occurred_at, "status": envelope.event.order_status()});
+    let data = serde_json::to_value(&envelope.event).expect("an event serialises")["data"].take();
+    if let (Some(target), Some(fields)) = (message.as_object_mut(), data.as_object()) {
         for (key, value) in fields {
             target.entry(key.clone()).or_insert_with(|| value.clone());
         }
@@ -186,7 +193,7 @@ pub async fn deliver(
     pusher: &impl ConnectionPusher,
     event: &EventEnvelope,
 ) -> Result<Delivery, DeliveryError> {
-    let audience = audience_of(event);
+    let audience = audience_of(&event.event);
     let client = db.get().await.map_err(StoreError::from)?;
     let targets = ws_connections::audience(&client, &audience.topics, audience.owner).await?;
     drop(client);
@@ -235,16 +242,23 @@ pub async fn prune(db: &Pool, pusher: &impl ConnectionPusher) -> Result<usize, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use orderly_domain::orders::OrderStatus;
 
     #[test]
     fn order_events_become_order_status_updates_with_their_fields() {
         let order = Uuid::now_v7();
         let event = EventEnvelope {
             event_id: Uuid::now_v7(),
-            event_type: "order.paid".into(),
             occurred_at: Utc::now(),
             correlation_id: None,
-            data: json!({"order_id": order, "status": "PAID", "type": "ignored"}),
+            event: Event::order_changed(orderly_domain::events::OrderChanged {
+                order_id: order,
+                user_id: Uuid::now_v7(),
+                status: OrderStatus::Paid,
+                previous_status: OrderStatus::PendingPayment,
+                total_cents: 4999,
+                currency: "EUR".into(),
+            }),
         };
         let message = client_message(&event);
         assert_eq!(message["type"], "order.status");

@@ -42,29 +42,19 @@ pub async fn notify(
     notifier: &impl Notifier,
     event: &EventEnvelope,
 ) -> Result<bool, String> {
-    let (Some(customer_id), Some(order_id)) = (event.data_id("user_id"), event.data_id("order_id"))
-    else {
-        return Err(format!(
-            "event {} names no user_id and order_id",
-            event.event_id
-        ));
-    };
-    let status = event
-        .data
-        .get("status")
-        .and_then(|s| s.as_str())
-        .unwrap_or("updated")
-        .to_lowercase();
+    let (order_id, customer_id) = event.event.order();
+    let status = event.event.order_status().as_str().to_lowercase();
+    let data = serde_json::to_value(&event.event).expect("an event serialises")["data"].take();
     let title = format!("Order {}", status.replace('_', " "));
     let text = format!("Your order {order_id} is {}.", status.replace('_', " "));
     let client = state.db.get().await.map_err(|e| e.to_string())?;
     let new = NewNotification {
         user_id: customer_id,
         event_id: event.event_id,
-        kind: &event.event_type,
+        kind: event.event.event_type(),
         title: &title,
         message: &text,
-        data: &event.data,
+        data: &data,
     };
     let Some(id) = notifications::insert(&client, &new)
         .await

@@ -2,6 +2,7 @@
 //! admin changes, expiry), and reads. Every change writes its event to the outbox.
 
 use chrono::{DateTime, Duration, Utc};
+use orderly_domain::events::{Event, OrderChanged, OrderPlaced, PlacedItem};
 use orderly_domain::orders::{OrderStatus, PlaceOrderInput, basket};
 use orderly_domain::pagination::next_cursor;
 use orderly_domain::users::Role;
@@ -41,13 +42,6 @@ pub struct OrderStatusView {
 pub struct StatusChangeInput {
     pub status: OrderStatus,
     pub reason: Option<String>,
-}
-
-fn event_data(order: &Order, previous: Option<OrderStatus>) -> Value {
-    json!({
-        "order_id": order.id, "user_id": order.user_id, "status": order.status, "previous_status": previous,
-        "total_cents": order.total_cents, "currency": order.currency,
-    })
 }
 
 /// Places an order. Returns the status and body, which a retry with the same `Idempotency-Key` gets again.
@@ -130,16 +124,20 @@ pub async fn place(
         .map(|(_, q, price)| i64::from(*q) * price)
         .sum();
     let order_id = orderly_domain::new_id();
-    let data = json!({
-        "order_id": order_id, "user_id": user_id, "status": OrderStatus::PendingPayment, "total_cents": total_cents,
-        "currency": currency, "items": lines.iter().map(|(p, q)| json!({"product_id": p, "quantity": q})).collect::<Vec<_>>(),
-    });
-    let event = outbox::event(
-        OrderStatus::PendingPayment.event_type(),
+    let placed = OrderPlaced {
         order_id,
-        data,
-        Some(request.request_id.clone()),
-    );
+        user_id,
+        total_cents,
+        currency: currency.clone(),
+        items: lines
+            .iter()
+            .map(|(product_id, quantity)| PlacedItem {
+                product_id: *product_id,
+                quantity: *quantity,
+            })
+            .collect(),
+    };
+    let event = outbox::event(Event::OrderPlaced(placed), Some(request.request_id.clone()));
     let placement = Placement {
         id: order_id,
         user_id,
@@ -200,14 +198,15 @@ pub async fn apply_transition(
             json!([{"from": current.status, "to": to}]),
         ));
     }
-    let mut after = current.clone();
-    after.status = to;
-    let event = outbox::event(
-        to.event_type(),
-        current.id,
-        event_data(&after, Some(current.status)),
-        correlation_id,
-    );
+    let change = OrderChanged {
+        order_id: current.id,
+        user_id: current.user_id,
+        status: to,
+        previous_status: current.status,
+        total_cents: current.total_cents,
+        currency: current.currency.clone(),
+    };
+    let event = outbox::event(Event::order_changed(change), correlation_id);
     let transition = Transition {
         order_id: current.id,
         from: current.status,

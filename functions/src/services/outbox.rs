@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use orderly_cloud::EventPublisher;
-use orderly_domain::EventEnvelope;
+use orderly_domain::events::{Event, EventEnvelope};
 use orderly_http::ApiError;
 use orderly_store::orders::OutboxEvent;
 use orderly_store::outbox;
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::db;
 use crate::State;
@@ -22,19 +21,15 @@ const SWEEP_BATCH: i64 = 200;
 
 /// The outbox row for an event: its payload is the whole envelope, so what is published later is
 /// exactly what was committed.
-pub fn event(
-    event_type: &'static str,
-    aggregate_id: Uuid,
-    data: Value,
-    correlation_id: Option<String>,
-) -> OutboxEvent {
+pub fn event(event: Event, correlation_id: Option<String>) -> OutboxEvent {
     let id = orderly_domain::new_id();
+    let event_type = event.event_type();
+    let (aggregate_id, _) = event.order();
     let envelope = EventEnvelope {
         event_id: id,
-        event_type: event_type.to_owned(),
         occurred_at: Utc::now(),
         correlation_id: correlation_id.clone(),
-        data,
+        event,
     };
     OutboxEvent {
         id,

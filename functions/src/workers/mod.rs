@@ -12,6 +12,19 @@ use std::future::Future;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use orderly_domain::EventEnvelope;
 
+/// The event types a worker handler acts on (its queue's subscription filter must be exactly these), or
+/// `None` for a handler that is not a queue worker.
+pub fn handled_events(handler: &str) -> Option<&'static [&'static str]> {
+    Some(match handler {
+        "payment" => payment::HANDLES,
+        "fulfillment" => fulfillment::HANDLES,
+        "notification" => notification::HANDLES,
+        "report" => report::HANDLES,
+        "ws-push" => ws_push::HANDLES,
+        _ => return None,
+    })
+}
+
 fn envelope(message: &SqsMessage) -> Result<EventEnvelope, String> {
     let body = message.body.as_deref().ok_or("message has no body")?;
     serde_json::from_str(body).map_err(|e| format!("not an event envelope: {e}"))

@@ -2,16 +2,32 @@
 //! notification per event, sent through the log notifier.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use orderly_domain::events::Event;
 
 use super::each_event;
 use crate::State;
 use crate::services::notifications::{self, LogNotifier};
 
+/// What this worker acts on: its queue's subscription filter is exactly these.
+pub const HANDLES: &[&str] = &[
+    Event::ORDER_COMPLETED,
+    Event::ORDER_PAYMENT_FAILED,
+    Event::ORDER_CANCELLED,
+];
+
 pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse {
-    each_event("notification", batch, |event| async move {
-        notifications::notify(state, &LogNotifier, &event)
-            .await
-            .map(drop)
+    each_event("notification", batch, |envelope| async move {
+        match &envelope.event {
+            Event::OrderCompleted(_) | Event::OrderPaymentFailed(_) | Event::OrderCancelled(_) => {
+                notifications::notify(state, &LogNotifier, &envelope)
+                    .await
+                    .map(drop)
+            }
+            Event::OrderPlaced(_)
+            | Event::OrderPaid(_)
+            | Event::OrderFulfilled(_)
+            | Event::OrderExpired(_) => Ok(()),
+        }
     })
     .await
 }

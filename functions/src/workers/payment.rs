@@ -3,19 +3,33 @@
 //! `maxReceiveCount`, dead-lettered (an alarm watches that DLQ).
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use orderly_domain::events::Event;
 
 use super::each_event;
-use crate::{State, services::payments};
+use crate::State;
+use crate::services::payments::{self, Settlement};
+
+/// What this worker acts on: its queue's subscription filter is exactly these (a test holds the template
+/// to it).
+pub const HANDLES: &[&str] = &[Event::ORDER_PLACED, Event::ORDER_CANCELLED];
 
 pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse {
-    each_event("payment", batch, |event| async move {
+    each_event("payment", batch, |envelope| async move {
         let provider = state.payments.as_ref().ok_or("PAYMENT_PROVIDER_URL is not configured")?;
-        let order_id = event.data_id("order_id").ok_or("the event names no order_id")?;
-        let outcome = match event.event_type.as_str() {
-            "order.cancelled" => payments::refund_cancelled(state, provider, order_id).await?,
-            _ => payments::settle(state, provider, order_id, event.correlation_id.clone()).await?,
+        let outcome = match &envelope.event {
+            Event::OrderPlaced(placed) => {
+                payments::settle(state, provider, placed.order_id, envelope.correlation_id.clone()).await?
+            }
+            Event::OrderCancelled(cancelled) => {
+                payments::refund_cancelled(state, provider, cancelled.order_id).await?
+            }
+            Event::OrderPaid(_)
+            | Event::OrderFulfilled(_)
+            | Event::OrderCompleted(_)
+            | Event::OrderPaymentFailed(_)
+            | Event::OrderExpired(_) => Settlement::Skipped,
         };
-        tracing::info!(%order_id, event_id = %event.event_id, event_type = %event.event_type, ?outcome, "payment");
+        tracing::info!(event_id = %envelope.event_id, event_type = envelope.event.event_type(), ?outcome, "payment");
         Ok(())
     })
     .await

@@ -3,13 +3,18 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 
+use orderly_domain::events::Event;
+
 use super::each_event;
 use crate::{State, services::live_updates};
+
+/// Every event: its queue's subscription has no filter.
+pub const HANDLES: &[&str] = &Event::TYPES;
 
 pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse {
     each_event("ws-push", batch, |event| async move {
         let delivery = live_updates::deliver(&state.db, &state.connections, &event).await.map_err(|e| e.to_string())?;
-        tracing::info!(event_id = %event.event_id, event_type = %event.event_type, pushed = delivery.pushed, gone = delivery.gone, "event pushed");
+        tracing::info!(event_id = %event.event_id, event_type = event.event.event_type(), pushed = delivery.pushed, gone = delivery.gone, "event pushed");
         Ok(())
     })
     .await

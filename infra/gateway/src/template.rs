@@ -652,6 +652,71 @@ mod tests {
     }
 
     #[test]
+    fn each_worker_queue_receives_exactly_the_events_its_worker_handles() {
+        use orderly_domain::events::Event;
+        let t = real_template();
+        // Queue → the event types its subscription lets through (`None`: no filter, everything).
+        let mut routed: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
+        for resource in t
+            .resources
+            .values()
+            .filter(|r| r.kind == "AWS::SNS::Subscription")
+        {
+            let props = &resource.properties;
+            if referenced_ids(&props["TopicArn"]) != ["OrderEventsTopic"] {
+                continue;
+            }
+            let queue = referenced_ids(&props["Endpoint"]).remove(0);
+            let filter = props.pointer("/FilterPolicy/event_type").map(|types| {
+                let mut types: Vec<String> = types
+                    .as_array()
+                    .expect("a list of event types")
+                    .iter()
+                    .map(|v| v.as_str().expect("a string").to_owned())
+                    .collect();
+                types.sort();
+                types
+            });
+            assert!(
+                routed.insert(queue.clone(), filter).is_none(),
+                "{queue} has two subscriptions"
+            );
+        }
+        for (queue, filter) in &routed {
+            for event_type in filter.iter().flatten() {
+                assert!(
+                    Event::TYPES.contains(&event_type.as_str()),
+                    "{queue}'s filter names {event_type}, which no code produces"
+                );
+            }
+        }
+        for mapping in &t.sqs_mappings {
+            let handler = &t.functions[&mapping.function].handler;
+            let Some(handled) = orderly_functions::handled_events(handler) else {
+                continue;
+            };
+            let Some(filter) = routed.get(&mapping.queue) else {
+                panic!(
+                    "{} handles events but {} is subscribed to nothing",
+                    mapping.function, mapping.queue
+                );
+            };
+            let mut expected: Vec<String> = handled.iter().map(|t| (*t).to_owned()).collect();
+            expected.sort();
+            let receives = filter.clone().unwrap_or_else(|| {
+                let mut all: Vec<String> = Event::TYPES.iter().map(|t| (*t).to_owned()).collect();
+                all.sort();
+                all
+            });
+            assert_eq!(
+                receives, expected,
+                "{} ({handler}) handles {expected:?}; its queue {} receives {receives:?}",
+                mapping.function, mapping.queue
+            );
+        }
+    }
+
+    #[test]
     fn only_the_publishing_functions_may_publish_order_events() {
         let t = real_template();
         let mut publishers: Vec<String> = t

@@ -1,26 +1,227 @@
+//! Every event Orderly publishes, as one enum. Producers build a variant; consumers match exhaustively,
+//! so a new event makes every consumer decide what to do with it. On the wire an event is
+//! `{"event_id", "occurred_at", "correlation_id", "event_type": "order.paid", "data": {…}}`; the event
+//! type is also the SNS message attribute the template's subscription filters route on, and a test holds
+//! those filters to what each worker handles.
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use uuid::Uuid;
 
-/// A domain event as it travels over SNS/SQS. The body of every message on `order-events` is one of these;
-/// the `event_type` is also a message attribute so subscriptions can filter without reading the body.
+use crate::orders::OrderStatus;
+
+/// An event with what travels around it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventEnvelope {
     /// Consumers deduplicate by this id: a redelivered message carries the same one.
     pub event_id: Uuid,
-    pub event_type: String,
     pub occurred_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
-    /// The event's own fields, e.g. `order_id`, `user_id`, `status`, `product_id`.
-    #[serde(default)]
-    pub data: Value,
+    #[serde(flatten)]
+    pub event: Event,
 }
 
-impl EventEnvelope {
-    /// The id named by a field of `data`, when it is present and a UUID.
-    pub fn data_id(&self, field: &str) -> Option<Uuid> {
-        self.data.get(field)?.as_str()?.parse().ok()
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event_type", content = "data")]
+pub enum Event {
+    #[serde(rename = "order.placed")]
+    OrderPlaced(OrderPlaced),
+    #[serde(rename = "order.paid")]
+    OrderPaid(OrderChanged),
+    #[serde(rename = "order.fulfilled")]
+    OrderFulfilled(OrderChanged),
+    #[serde(rename = "order.completed")]
+    OrderCompleted(OrderChanged),
+    #[serde(rename = "order.payment_failed")]
+    OrderPaymentFailed(OrderChanged),
+    #[serde(rename = "order.cancelled")]
+    OrderCancelled(OrderChanged),
+    #[serde(rename = "order.expired")]
+    OrderExpired(OrderChanged),
+}
+
+/// An order was placed: its stock is reserved and it waits for payment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderPlaced {
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub total_cents: i64,
+    pub currency: String,
+    pub items: Vec<PlacedItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlacedItem {
+    pub product_id: Uuid,
+    pub quantity: i32,
+}
+
+/// An order moved from one status to another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderChanged {
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub status: OrderStatus,
+    pub previous_status: OrderStatus,
+    pub total_cents: i64,
+    pub currency: String,
+}
+
+impl Event {
+    pub const ORDER_PLACED: &str = "order.placed";
+    pub const ORDER_PAID: &str = "order.paid";
+    pub const ORDER_FULFILLED: &str = "order.fulfilled";
+    pub const ORDER_COMPLETED: &str = "order.completed";
+    pub const ORDER_PAYMENT_FAILED: &str = "order.payment_failed";
+    pub const ORDER_CANCELLED: &str = "order.cancelled";
+    pub const ORDER_EXPIRED: &str = "order.expired";
+
+    /// Every event type, as the wire and the subscription filters spell it.
+    pub const TYPES: [&str; 7] = [
+        Self::ORDER_PLACED,
+        Self::ORDER_PAID,
+        Self::ORDER_FULFILLED,
+        Self::ORDER_COMPLETED,
+        Self::ORDER_PAYMENT_FAILED,
+        Self::ORDER_CANCELLED,
+        Self::ORDER_EXPIRED,
+    ];
+
+    /// The event type (`order.paid`, …).
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Event::OrderPlaced(_) => Self::ORDER_PLACED,
+            Event::OrderPaid(_) => Self::ORDER_PAID,
+            Event::OrderFulfilled(_) => Self::ORDER_FULFILLED,
+            Event::OrderCompleted(_) => Self::ORDER_COMPLETED,
+            Event::OrderPaymentFailed(_) => Self::ORDER_PAYMENT_FAILED,
+            Event::OrderCancelled(_) => Self::ORDER_CANCELLED,
+            Event::OrderExpired(_) => Self::ORDER_EXPIRED,
+        }
+    }
+
+    /// The event an order's move into `change.status` announces.
+    pub fn order_changed(change: OrderChanged) -> Event {
+        match change.status {
+            OrderStatus::Paid => Event::OrderPaid(change),
+            OrderStatus::Fulfilled => Event::OrderFulfilled(change),
+            OrderStatus::Completed => Event::OrderCompleted(change),
+            OrderStatus::PaymentFailed => Event::OrderPaymentFailed(change),
+            OrderStatus::Cancelled => Event::OrderCancelled(change),
+            OrderStatus::Expired => Event::OrderExpired(change),
+            // No status change leads back to PENDING_PAYMENT (the status machine refuses it); placement
+            // announces itself with its own event.
+            OrderStatus::PendingPayment => unreachable!("no transition enters PENDING_PAYMENT"),
+        }
+    }
+
+    /// The order the event is about, and its owner.
+    pub fn order(&self) -> (Uuid, Uuid) {
+        match self {
+            Event::OrderPlaced(e) => (e.order_id, e.user_id),
+            Event::OrderPaid(e)
+            | Event::OrderFulfilled(e)
+            | Event::OrderCompleted(e)
+            | Event::OrderPaymentFailed(e)
+            | Event::OrderCancelled(e)
+            | Event::OrderExpired(e) => (e.order_id, e.user_id),
+        }
+    }
+
+    /// The order's status after the event.
+    pub fn order_status(&self) -> OrderStatus {
+        match self {
+            Event::OrderPlaced(_) => OrderStatus::PendingPayment,
+            Event::OrderPaid(e)
+            | Event::OrderFulfilled(e)
+            | Event::OrderCompleted(e)
+            | Event::OrderPaymentFailed(e)
+            | Event::OrderCancelled(e)
+            | Event::OrderExpired(e) => e.status,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn changed(status: OrderStatus) -> OrderChanged {
+        OrderChanged {
+            order_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            status,
+            previous_status: OrderStatus::PendingPayment,
+            total_cents: 4999,
+            currency: "EUR".into(),
+        }
+    }
+
+    /// One of each variant.
+    fn every_event() -> Vec<Event> {
+        let placed = Event::OrderPlaced(OrderPlaced {
+            order_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            total_cents: 100,
+            currency: "EUR".into(),
+            items: vec![PlacedItem {
+                product_id: Uuid::now_v7(),
+                quantity: 2,
+            }],
+        });
+        let mut events = vec![placed];
+        for status in [
+            OrderStatus::Paid,
+            OrderStatus::Fulfilled,
+            OrderStatus::Completed,
+            OrderStatus::PaymentFailed,
+            OrderStatus::Cancelled,
+            OrderStatus::Expired,
+        ] {
+            events.push(Event::order_changed(changed(status)));
+        }
+        events
+    }
+
+    #[test]
+    fn the_wire_tag_is_the_event_type_and_every_type_is_listed() {
+        let events = every_event();
+        let mut named: Vec<&str> = events.iter().map(Event::event_type).collect();
+        for event in &events {
+            let wire = serde_json::to_value(event).unwrap();
+            assert_eq!(wire["event_type"], event.event_type());
+            assert!(wire["data"].is_object());
+        }
+        named.sort();
+        let mut listed = Event::TYPES.to_vec();
+        listed.sort();
+        assert_eq!(named, listed);
+    }
+
+    #[test]
+    fn an_envelope_round_trips_in_the_published_shape() {
+        let event = Event::order_changed(changed(OrderStatus::Paid));
+        let envelope = EventEnvelope {
+            event_id: Uuid::now_v7(),
+            occurred_at: Utc::now(),
+            correlation_id: Some("req-1".into()),
+            event,
+        };
+        let wire = serde_json::to_value(&envelope).unwrap();
+        assert_eq!(wire["event_type"], "order.paid");
+        assert_eq!(wire["data"]["status"], "PAID");
+        assert_eq!(wire["correlation_id"], "req-1");
+        let back: EventEnvelope = serde_json::from_value(wire).unwrap();
+        assert_eq!(back, envelope);
+    }
+
+    #[test]
+    fn an_unknown_type_or_a_missing_field_is_refused() {
+        let unknown = json!({"event_id": Uuid::now_v7(), "occurred_at": "2026-01-01T00:00:00Z", "event_type": "order.teleported", "data": {}});
+        assert!(serde_json::from_value::<EventEnvelope>(unknown).is_err());
+        let partial = json!({"event_id": Uuid::now_v7(), "occurred_at": "2026-01-01T00:00:00Z", "event_type": "order.paid", "data": {"order_id": Uuid::now_v7()}});
+        assert!(serde_json::from_value::<EventEnvelope>(partial).is_err());
     }
 }

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::EventEnvelope;
+use crate::events::Event;
 
 /// How many topics one connection may follow: bounds the fan-out row and the GIN index entry.
 pub const MAX_TOPICS_PER_CONNECTION: usize = 50;
@@ -105,27 +105,18 @@ pub struct Audience {
     pub owner: Option<Uuid>,
 }
 
-pub fn audience_of(event: &EventEnvelope) -> Audience {
-    let mut topics = Vec::new();
-    if let Some(order) = event.data_id("order_id") {
-        topics.push(Topic::Order(order).as_text());
+pub fn audience_of(event: &Event) -> Audience {
+    // Every event today is about an order: it reaches that order's followers and its owner's stream.
+    let (order, owner) = event.order();
+    Audience {
+        topics: vec![Topic::Order(order).as_text()],
+        owner: Some(owner),
     }
-    if let Some(product) = event.data_id("product_id") {
-        topics.push(Topic::Inventory(product).as_text());
-    }
-    if let Some(group) = event.data.get("group_id").and_then(|g| g.as_str())
-        && let Ok(topic) = Topic::parse(&format!("group:{group}"))
-    {
-        topics.push(topic.as_text());
-    }
-    let owner = event.data_id("order_id").and(event.data_id("user_id"));
-    Audience { topics, owner }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
     use serde_json::json;
 
     #[test]
@@ -189,19 +180,20 @@ mod tests {
     }
 
     #[test]
-    fn an_order_event_reaches_the_order_its_product_and_its_owner() {
-        let (order, product, user) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let event = EventEnvelope {
-            event_id: Uuid::now_v7(),
-            event_type: "order.paid".into(),
-            occurred_at: Utc::now(),
-            correlation_id: None,
-            data: json!({"order_id": order, "product_id": product, "user_id": user}),
-        };
+    fn an_order_event_reaches_the_order_and_its_owner() {
+        let (order, user) = (Uuid::now_v7(), Uuid::now_v7());
+        let event = Event::order_changed(crate::events::OrderChanged {
+            order_id: order,
+            user_id: user,
+            status: crate::orders::OrderStatus::Paid,
+            previous_status: crate::orders::OrderStatus::PendingPayment,
+            total_cents: 1,
+            currency: "EUR".into(),
+        });
         assert_eq!(
             audience_of(&event),
             Audience {
-                topics: vec![format!("order:{order}"), format!("inventory:{product}")],
+                topics: vec![format!("order:{order}")],
                 owner: Some(user)
             }
         );
@@ -224,23 +216,5 @@ mod tests {
             false,
             None
         ));
-    }
-
-    #[test]
-    fn an_event_without_ids_reaches_nobody() {
-        let event = EventEnvelope {
-            event_id: Uuid::now_v7(),
-            event_type: "inventory.changed".into(),
-            occurred_at: Utc::now(),
-            correlation_id: None,
-            data: json!({"product_id": "not-a-uuid", "user_id": Uuid::now_v7()}),
-        };
-        assert_eq!(
-            audience_of(&event),
-            Audience {
-                topics: vec![],
-                owner: None
-            }
-        );
     }
 }

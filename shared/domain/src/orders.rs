@@ -86,19 +86,6 @@ impl OrderStatus {
             _ => StockEffect::None,
         }
     }
-
-    /// The event published when an order enters this status.
-    pub fn event_type(self) -> &'static str {
-        match self {
-            OrderStatus::PendingPayment => "order.placed",
-            OrderStatus::Paid => "order.paid",
-            OrderStatus::Fulfilled => "order.fulfilled",
-            OrderStatus::Completed => "order.completed",
-            OrderStatus::PaymentFailed => "order.payment_failed",
-            OrderStatus::Cancelled => "order.cancelled",
-            OrderStatus::Expired => "order.expired",
-        }
-    }
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
