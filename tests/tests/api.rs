@@ -205,3 +205,68 @@ async fn the_openapi_document_and_its_offline_docs_page_are_served() {
     assert_eq!(bundle.status(), 200);
     assert!(bundle.bytes().await.unwrap().len() > 100_000);
 }
+
+#[tokio::test]
+async fn no_query_parameter_is_ignored_every_get_route_refuses_one_it_does_not_take() {
+    let stack = Stack::from_env();
+    let customer = stack.customer().await;
+    let offset = stack
+        .call("GET", "/api/v1/orders?offset=20")
+        .token(&customer.access_token)
+        .send()
+        .await;
+    assert_eq!(
+        (offset.status, offset.error_fields()),
+        (422, vec!["offset"]),
+        "{offset:?}"
+    );
+    for status in ["completed", "Completed", "COMPLETED", "pending_payment"] {
+        let listed = stack
+            .call("GET", &format!("/api/v1/orders?status={status}"))
+            .token(&customer.access_token)
+            .send()
+            .await;
+        assert_eq!(listed.status, 200, "?status={status}: {listed:?}");
+    }
+    let unknown = stack
+        .call("GET", "/api/v1/orders?status=done")
+        .token(&customer.access_token)
+        .send()
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.error_fields()),
+        (422, vec!["status"])
+    );
+
+    let admin = stack.admin().await;
+    let summary = stack.control_json("/").await;
+    let mut checked = 0;
+    for route in summary["rest_routes"].as_array().unwrap() {
+        let path = route["path"].as_str().unwrap();
+        if route["method"] != "GET" || path == "/openapi.json" || path.starts_with("/docs") {
+            continue;
+        }
+        let concrete: Vec<String> = path
+            .split('/')
+            .map(|s| {
+                if s.starts_with('{') {
+                    uuid::Uuid::now_v7().to_string()
+                } else {
+                    s.to_owned()
+                }
+            })
+            .collect();
+        let answer = stack
+            .call("GET", &format!("{}?unexpected=1", concrete.join("/")))
+            .token(&admin.access_token)
+            .send()
+            .await;
+        assert_eq!(
+            (answer.status, answer.error_fields()),
+            (422, vec!["unexpected"]),
+            "GET {path}?unexpected=1: {answer:?}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 15, "{checked} GET routes checked");
+}

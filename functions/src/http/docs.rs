@@ -6,6 +6,7 @@ use aws_lambda_events::encodings::Body;
 use base64::Engine;
 use http::HeaderValue;
 use orderly_http::{ApiError, FieldError, Response, json_response};
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -101,6 +102,32 @@ static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
         .to_json()
         .expect("the document serialises")
 });
+
+/// The query parameters the document declares for each operation, by (method, resource path).
+static QUERY_PARAMETERS: LazyLock<HashMap<(String, String), Vec<String>>> = LazyLock::new(|| {
+    let document: serde_json::Value = serde_json::from_str(&DOCUMENT).expect("the document parses");
+    let mut declared = HashMap::new();
+    for (path, item) in document["paths"].as_object().into_iter().flatten() {
+        for (method, operation) in item.as_object().into_iter().flatten() {
+            let names = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "query")
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect();
+            declared.insert((method.to_uppercase(), path.clone()), names);
+        }
+    }
+    declared
+});
+
+/// The query parameters `method resource` accepts, as documented; `None` for an undocumented operation.
+pub fn query_parameters(method: &str, resource: &str) -> Option<&'static [String]> {
+    QUERY_PARAMETERS
+        .get(&(method.to_owned(), resource.to_owned()))
+        .map(Vec::as_slice)
+}
 
 /// The document, for tests and tools.
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -8,9 +8,9 @@ use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use http::{HeaderMap, HeaderValue};
 use orderly_domain::access::{Access, Principal, Refusal};
 use orderly_domain::rate_limit::Decision;
-use orderly_http::{ApiError, HttpRequest, MAX_BODY_BYTES, Response};
+use orderly_http::{ApiError, FieldError, HttpRequest, MAX_BODY_BYTES, Response};
 
-use super::cors;
+use super::{cors, docs};
 use crate::services::rate_limits;
 use crate::{Invocation, State};
 use orderly_store::rate_limits::Standing;
@@ -87,12 +87,48 @@ async fn admit(
         }
     }
     match access.admits(request.caller.as_ref()) {
-        Ok(()) => Ok(decision),
-        Err(Refusal::Unauthenticated) => Err((ApiError::Unauthorized("sign in first"), decision)),
-        Err(Refusal::Forbidden) => Err((
-            ApiError::Forbidden("your role may not call this endpoint"),
-            decision,
-        )),
+        Ok(()) => {}
+        Err(Refusal::Unauthenticated) => {
+            return Err((ApiError::Unauthorized("sign in first"), decision));
+        }
+        Err(Refusal::Forbidden) => {
+            return Err((
+                ApiError::Forbidden("your role may not call this endpoint"),
+                decision,
+            ));
+        }
+    }
+    unknown_query_parameters(request).map_err(|e| (e, decision))?;
+    Ok(decision)
+}
+
+/// A parameter the endpoint does not take is refused, never ignored: a client sending `offset` to a
+/// cursor-paged list would otherwise get page one again and never know. What each endpoint takes is
+/// what its OpenAPI document says.
+fn unknown_query_parameters(request: &HttpRequest) -> Result<(), ApiError> {
+    let resource = request.raw.resource.as_deref().unwrap_or_default();
+    let declared =
+        docs::query_parameters(request.raw.http_method.as_str(), resource).unwrap_or(&[]);
+    let unknown: Vec<FieldError> = request
+        .query_names()
+        .into_iter()
+        .filter(|name| !declared.iter().any(|d| d == name))
+        .map(|name| {
+            let known = if declared.is_empty() {
+                "this endpoint takes no query parameters".to_owned()
+            } else {
+                format!(
+                    "not a parameter of this endpoint (it takes {})",
+                    declared.join(", ")
+                )
+            };
+            FieldError::new(name, known)
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(unknown))
     }
 }
 

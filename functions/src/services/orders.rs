@@ -278,6 +278,21 @@ pub async fn set_status(
     input: StatusChangeInput,
 ) -> Result<Order, ApiError> {
     let admin = request.admin()?;
+    if !input.status.admin_may_set() {
+        let by_hand: Vec<&str> = OrderStatus::ALL
+            .iter()
+            .filter(|s| s.admin_may_set())
+            .map(|s| s.as_str())
+            .collect();
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "status",
+            format!(
+                "{} is set only by the system (payment, expiry, placement); admins may set {}",
+                input.status.as_str(),
+                by_hand.join(", ")
+            ),
+        )]));
+    }
     let reason = input.reason.as_deref().unwrap_or("changed by an admin");
     change_status(
         state,
@@ -346,12 +361,17 @@ pub async fn status(
     })
 }
 
+/// `?status=` in any letter case (`completed`, `Completed`, `COMPLETED`).
 fn status_filter(request: &HttpRequest) -> Result<Option<OrderStatus>, ApiError> {
     request
         .query("status")
         .map(|s| {
-            OrderStatus::parse(s).ok_or_else(|| {
-                ApiError::Validation(vec![FieldError::new("status", "is not an order status")])
+            OrderStatus::parse(&s.to_ascii_uppercase()).ok_or_else(|| {
+                let known: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::Validation(vec![FieldError::new(
+                    "status",
+                    format!("is not an order status ({})", known.join(", ")),
+                )])
             })
         })
         .transpose()

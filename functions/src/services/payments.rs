@@ -4,6 +4,7 @@
 //! or expired is refunded (compensation).
 
 use orderly_domain::orders::OrderStatus;
+use orderly_domain::payments::PaymentStatus;
 use orderly_store::{orders, payments};
 use uuid::Uuid;
 
@@ -45,7 +46,7 @@ pub async fn settle(
             .await
             .map_err(failed)?
             .is_some_and(|o| o.status == OrderStatus::PendingPayment);
-        if payment.status != "PENDING" || !payable {
+        if payment.status != PaymentStatus::Pending || !payable {
             return Ok(Settlement::Skipped);
         }
         payments::count_attempt(&tx, payment.id)
@@ -70,7 +71,7 @@ pub async fn settle(
         .await
         .map_err(failed)?
         .ok_or("the payment vanished")?;
-    if current.status != "PENDING" {
+    if current.status != PaymentStatus::Pending {
         return Ok(Settlement::Skipped);
     }
     let order = orders::lock(&tx, order_id)
@@ -156,7 +157,10 @@ pub async fn refund_cancelled(
             .await
             .map_err(failed)?;
         match payment {
-            Some(p) if order.status == OrderStatus::Cancelled && p.status == "CAPTURED" => {
+            Some(p)
+                if order.status == OrderStatus::Cancelled
+                    && p.status == PaymentStatus::Captured =>
+            {
                 let reference = p.provider_reference.clone().unwrap_or_default();
                 (p, reference)
             }

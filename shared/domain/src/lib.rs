@@ -7,6 +7,7 @@ pub mod inventory;
 pub mod live_updates;
 pub mod orders;
 pub mod pagination;
+pub mod payments;
 pub mod products;
 pub mod rate_limit;
 pub mod users;

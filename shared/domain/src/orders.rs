@@ -59,6 +59,17 @@ impl OrderStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
+    /// Whether an admin may set this status by hand. `PAID` and `PAYMENT_FAILED` record what happened to
+    /// money and are set only by the payment path (a captured or declined charge); `EXPIRED` only by
+    /// the expiry schedule; `PENDING_PAYMENT` by placement. An admin may cancel (a paid order is then
+    /// refunded) and move a paid order through fulfilment by hand (shipped outside the system).
+    pub fn admin_may_set(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Cancelled | OrderStatus::Fulfilled | OrderStatus::Completed
+        )
+    }
+
     /// The only legal transitions (docs/architecture.md, "Order lifecycle").
     pub fn can_become(self, next: OrderStatus) -> bool {
         use OrderStatus::*;
@@ -144,6 +155,22 @@ pub fn basket(input: &PlaceOrderInput) -> Result<Vec<(Uuid, i32)>, Vec<FieldErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn admins_set_by_hand_only_what_records_neither_money_nor_time() {
+        let by_hand: Vec<OrderStatus> = OrderStatus::ALL
+            .into_iter()
+            .filter(|s| s.admin_may_set())
+            .collect();
+        assert_eq!(
+            by_hand,
+            vec![
+                OrderStatus::Fulfilled,
+                OrderStatus::Completed,
+                OrderStatus::Cancelled
+            ]
+        );
+    }
     use OrderStatus::*;
 
     #[test]

@@ -70,6 +70,18 @@ impl HttpRequest {
             .filter(|v| !v.is_empty())
     }
 
+    /// The names of the query parameters the client sent.
+    pub fn query_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .raw
+            .query_string_parameters
+            .iter()
+            .map(|(name, _)| name)
+            .collect();
+        names.dedup();
+        names
+    }
+
     /// The route's resource path (`/api/v1/products/{id}`), for logs.
     pub fn route(&self) -> String {
         format!(

@@ -1,20 +1,12 @@
 //! Payments: one row per order; its id is the provider's idempotency key.
 
+use std::time::Duration;
+
 use deadpool_postgres::GenericClient;
+use orderly_domain::payments::{Payment, PaymentStatus};
 use uuid::Uuid;
 
 use crate::StoreError;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Payment {
-    pub id: Uuid,
-    pub order_id: Uuid,
-    pub amount_cents: i64,
-    pub currency: String,
-    pub status: String,
-    pub provider_reference: Option<String>,
-    pub attempts: i32,
-}
 
 fn payment(r: &tokio_postgres::Row) -> Payment {
     Payment {
@@ -22,7 +14,8 @@ fn payment(r: &tokio_postgres::Row) -> Payment {
         order_id: r.get(1),
         amount_cents: r.get(2),
         currency: r.get::<_, String>(3),
-        status: r.get(4),
+        status: PaymentStatus::parse(r.get(4))
+            .expect("the CHECK constraint admits only known statuses"),
         provider_reference: r.get(5),
         attempts: r.get(6),
     }
@@ -86,5 +79,35 @@ pub async fn decline(db: &impl GenericClient, id: Uuid, reason: &str) -> Result<
 
 pub async fn refund(db: &impl GenericClient, id: Uuid) -> Result<(), StoreError> {
     db.execute("UPDATE payments SET status = 'REFUNDED', updated_at = now() WHERE id = $1 AND status = 'CAPTURED'", &[&id]).await?;
+    Ok(())
+}
+
+/// Payments charged at least once and still pending, last looked at more than `idle` ago, oldest first:
+/// what reconciliation asks the provider about.
+pub async fn pending_idle(
+    db: &impl GenericClient,
+    idle: Duration,
+    limit: i64,
+) -> Result<Vec<Payment>, StoreError> {
+    let rows = db
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM payments
+                  WHERE status = 'PENDING' AND attempts > 0 AND updated_at < now() - make_interval(secs => $1)
+                  ORDER BY updated_at LIMIT $2"
+            ),
+            &[&idle.as_secs_f64(), &limit],
+        )
+        .await?;
+    Ok(rows.iter().map(payment).collect())
+}
+
+/// Records that a pending payment was looked at, so the next reconciliation asks about others first.
+pub async fn touch(db: &impl GenericClient, id: Uuid) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE payments SET updated_at = now() WHERE id = $1",
+        &[&id],
+    )
+    .await?;
     Ok(())
 }
