@@ -5,12 +5,12 @@ use std::future::Future;
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
-    ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
+    ApiGatewayProxyRequest, ApiGatewayWebsocketProxyRequest,
 };
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use orderly_domain::access::Access;
-use orderly_http::{ApiError, HttpRequest};
+use orderly_http::{ApiError, HttpRequest, Response, proxy_response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -58,7 +58,8 @@ impl ApiRequest for ApiGatewayWebsocketProxyRequest {
     }
 }
 
-/// An API route: the handler's error becomes the documented JSON error response.
+/// An API Gateway route outside the front door (preflights, the docs, the WebSocket routes): the
+/// handler's error becomes the documented JSON error response.
 pub async fn api<R, F, Fut>(
     event: Value,
     invocation: Invocation,
@@ -68,18 +69,19 @@ pub async fn api<R, F, Fut>(
 where
     R: ApiRequest,
     F: FnOnce(R, &'static State) -> Fut,
-    Fut: Future<Output = Result<ApiGatewayProxyResponse, ApiError>>,
+    Fut: Future<Output = Result<Response, ApiError>>,
 {
     let request: R = parse(event, R::KIND)?;
     let request_id = request.request_id().unwrap_or(invocation.request_id);
     let response = handler(request, state)
         .await
         .unwrap_or_else(|e| e.into_response(&request_id));
-    to_json(response)
+    to_json(proxy_response(response))
 }
 
 /// A REST route behind the front door (access level, credential standing, rate limits, CORS, security
-/// headers, request log).
+/// headers, request log). The handler sees a plain `http` request (`lambda_http`'s reading of the proxy
+/// event) and answers a plain `http` response.
 pub async fn http<F, Fut>(
     event: Value,
     invocation: Invocation,
@@ -89,10 +91,17 @@ pub async fn http<F, Fut>(
 ) -> Result<Value, FunctionError>
 where
     F: FnOnce(HttpRequest, &'static State) -> Fut,
-    Fut: Future<Output = Result<ApiGatewayProxyResponse, ApiError>>,
+    Fut: Future<Output = Result<Response, ApiError>>,
 {
-    let request: ApiGatewayProxyRequest = parse(event, "API Gateway proxy request")?;
-    to_json(crate::http::front_door::serve(request, invocation, state, access, handler).await)
+    let request = lambda_http::request::from_str(&event.to_string()).map_err(|source| {
+        FunctionError::BadEvent {
+            expected: "API Gateway proxy request",
+            source,
+        }
+    })?;
+    let response =
+        crate::http::front_door::serve(request, invocation, state, access, handler).await;
+    to_json(proxy_response(response))
 }
 
 /// The REST API's REQUEST authorizer: a policy, or the error API Gateway turns into 401.

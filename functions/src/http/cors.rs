@@ -41,18 +41,17 @@ pub async fn preflight(
     let origin = request.headers.get("origin").and_then(|o| o.to_str().ok());
     let mut response = empty_response(204);
     if let Some(origin) = allowed_origin(origin, &state.config.cors_allowed_origins) {
-        allow(&mut response.headers, &origin);
-        response.headers.insert(
+        let headers = response.headers_mut();
+        allow(headers, &origin);
+        headers.insert(
             "access-control-allow-methods",
             HeaderValue::from_static(ALLOWED_METHODS),
         );
-        response.headers.insert(
+        headers.insert(
             "access-control-allow-headers",
             HeaderValue::from_static(ALLOWED_HEADERS),
         );
-        response
-            .headers
-            .insert("access-control-max-age", HeaderValue::from_static("600"));
+        headers.insert("access-control-max-age", HeaderValue::from_static("600"));
     }
     Ok(response)
 }

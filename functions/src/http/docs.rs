@@ -3,7 +3,6 @@
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use aws_lambda_events::encodings::Body;
-use base64::Engine;
 use http::HeaderValue;
 use orderly_http::{ApiError, FieldError, Response, json_response};
 use std::collections::HashMap;
@@ -154,7 +153,7 @@ pub async fn page(
         // The UI's assets are relative to its page, so it must live under /docs/.
         let mut response = orderly_http::empty_response(302);
         response
-            .headers
+            .headers_mut()
             .insert("location", HeaderValue::from_static("docs/index.html"));
         return Ok(response);
     };
@@ -166,17 +165,16 @@ pub async fn page(
     let text = found.content_type.starts_with("text/")
         || found.content_type.contains("javascript")
         || found.content_type.contains("json");
-    response.body = Some(if text {
+    *response.body_mut() = if text {
         Body::Text(String::from_utf8_lossy(&found.bytes).into_owned())
     } else {
-        response.is_base64_encoded = true;
-        Body::Text(base64::engine::general_purpose::STANDARD.encode(&found.bytes))
-    });
+        Body::Binary(found.bytes.into_owned())
+    };
     if let Ok(content_type) = HeaderValue::from_str(&found.content_type) {
-        response.headers.insert("content-type", content_type);
+        response.headers_mut().insert("content-type", content_type);
     }
     // The UI needs its own scripts and styles; everything else stays locked down.
-    response.headers.insert(
+    response.headers_mut().insert(
         "content-security-policy",
         HeaderValue::from_static("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"),
     );

@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::time::Instant;
 
-use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use http::{HeaderMap, HeaderValue};
 use orderly_domain::access::{Access, Principal, Refusal};
 use orderly_domain::rate_limit::Decision;
@@ -106,9 +105,7 @@ async fn admit(
 /// cursor-paged list would otherwise get page one again and never know. What each endpoint takes is
 /// what its OpenAPI document says.
 fn unknown_query_parameters(request: &HttpRequest) -> Result<(), ApiError> {
-    let resource = request.raw.resource.as_deref().unwrap_or_default();
-    let declared =
-        docs::query_parameters(request.raw.http_method.as_str(), resource).unwrap_or(&[]);
+    let declared = docs::query_parameters(request.method(), &request.resource).unwrap_or(&[]);
     let unknown: Vec<FieldError> = request
         .query_names()
         .into_iter()
@@ -133,7 +130,7 @@ fn unknown_query_parameters(request: &HttpRequest) -> Result<(), ApiError> {
 }
 
 pub async fn serve<F, Fut>(
-    raw: ApiGatewayProxyRequest,
+    raw: lambda_http::Request,
     invocation: Invocation,
     state: &'static State,
     access: Access,
@@ -159,7 +156,8 @@ where
         Err((error, decision)) => (Err(error), decision),
     };
     let mut response = result.unwrap_or_else(|e| e.into_response(&request_id));
-    let headers = &mut response.headers;
+    let status = response.status().as_u16();
+    let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
         headers.insert(name, HeaderValue::from_static(value));
     }
@@ -177,7 +175,7 @@ where
         request_id,
         caller,
         route,
-        status = response.status_code,
+        status,
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"
     );

@@ -129,12 +129,12 @@ impl ApiError {
                 retry_after_seconds,
             } => {
                 response
-                    .headers
+                    .headers_mut()
                     .insert("retry-after", HeaderValue::from(*retry_after_seconds));
             }
             ApiError::PreconditionFailed { current_etag } => {
                 if let Ok(etag) = HeaderValue::from_str(current_etag) {
-                    response.headers.insert("etag", etag);
+                    response.headers_mut().insert("etag", etag);
                 }
             }
             _ => {}
@@ -146,11 +146,11 @@ impl ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_lambda_events::encodings::Body;
+    use lambda_http::Body;
 
     fn body(response: &Response) -> serde_json::Value {
-        match &response.body {
-            Some(Body::Text(text)) => serde_json::from_str(text).unwrap(),
+        match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap(),
             other => panic!("expected a text body, got {other:?}"),
         }
     }
@@ -159,7 +159,7 @@ mod tests {
     fn validation_errors_are_422_with_field_details() {
         let error = ApiError::Validation(vec![FieldError::new("email", "is required")]);
         let response = error.into_response("req-1");
-        assert_eq!(response.status_code, 422);
+        assert_eq!(response.status(), 422);
         assert_eq!(
             body(&response),
             json!({"error": {"code": "VALIDATION_FAILED", "message": "validation failed",
@@ -170,9 +170,9 @@ mod tests {
     #[test]
     fn internal_errors_hide_their_detail() {
         let response = ApiError::Internal("password=hunter2 leaked".into()).into_response("req-2");
-        assert_eq!(response.status_code, 500);
+        assert_eq!(response.status(), 500);
         assert_eq!(body(&response)["error"]["message"], "internal error");
-        assert!(!format!("{:?}", response.body).contains("hunter2"));
+        assert!(!format!("{:?}", response.body()).contains("hunter2"));
     }
 
     #[test]
@@ -182,7 +182,7 @@ mod tests {
         }
         .into_response("r");
         assert_eq!(
-            (limited.status_code, &limited.headers["retry-after"]),
+            (limited.status().as_u16(), &limited.headers()["retry-after"]),
             (429, &HeaderValue::from(3))
         );
         let stale = ApiError::PreconditionFailed {
@@ -190,7 +190,7 @@ mod tests {
         }
         .into_response("r");
         assert_eq!(
-            (stale.status_code, &stale.headers["etag"]),
+            (stale.status().as_u16(), &stale.headers()["etag"]),
             (412, &HeaderValue::from_static("\"4\""))
         );
     }
@@ -215,7 +215,7 @@ mod tests {
         for (error, status, code) in cases {
             assert_eq!((error.status(), error.code()), (status, code));
             assert_eq!(
-                error.into_response("r").headers["content-type"],
+                error.into_response("r").headers()["content-type"],
                 "application/json"
             );
         }

@@ -8,4 +8,4 @@ mod response;
 pub use error::ApiError;
 pub use orderly_domain::validation::FieldError;
 pub use request::{HttpRequest, MAX_BODY_BYTES};
-pub use response::{Response, empty_response, json_response};
+pub use response::{Response, empty_response, json_response, proxy_response};

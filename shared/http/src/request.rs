@@ -1,8 +1,10 @@
-//! One API Gateway proxy request, parsed the strict way: ids, JSON bodies, preconditions, pages and the
-//! caller the authorizer established. Each helper fails with the one status that fits.
+//! One REST request as a plain `http` request (from `lambda_http`), parsed the strict way: ids, JSON
+//! bodies, preconditions, pages and the caller the authorizer established. Each helper fails with the
+//! one status that fits.
 
-use aws_lambda_events::apigw::ApiGatewayProxyRequest;
-use base64::Engine;
+use aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
 use orderly_domain::access::Principal;
 use orderly_domain::pagination::{Page, parse_page};
 use orderly_domain::products::{Precondition, if_match};
@@ -16,17 +18,19 @@ use crate::{ApiError, FieldError};
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub struct HttpRequest {
-    pub raw: ApiGatewayProxyRequest,
+    pub inner: lambda_http::Request,
     pub request_id: String,
     pub source_ip: String,
+    /// The route's resource path (`/api/v1/products/{id}`).
+    pub resource: String,
     /// `None` on public routes (no authorizer).
     pub caller: Option<Principal>,
 }
 
-fn principal_from(raw: &ApiGatewayProxyRequest) -> Option<Principal> {
-    let context = &raw.request_context.authorizer.fields;
+fn principal_from(context: &ApiGatewayProxyRequestContext) -> Option<Principal> {
+    let fields = &context.authorizer.fields;
     let text = |key: &str| {
-        context
+        fields
             .get(key)
             .and_then(|v| v.as_str())
             .filter(|s| !s.is_empty())
@@ -41,62 +45,59 @@ fn principal_from(raw: &ApiGatewayProxyRequest) -> Option<Principal> {
 }
 
 impl HttpRequest {
-    pub fn new(raw: ApiGatewayProxyRequest, fallback_request_id: String) -> Self {
+    pub fn new(inner: lambda_http::Request, fallback_request_id: String) -> Self {
+        let context = match inner.request_context_ref() {
+            Some(RequestContext::ApiGatewayV1(context)) => Some(context.clone()),
+            _ => None,
+        };
+        let context = context.unwrap_or_default();
         Self {
-            request_id: raw
-                .request_context
-                .request_id
-                .clone()
-                .unwrap_or(fallback_request_id),
-            source_ip: raw
-                .request_context
-                .identity
-                .source_ip
-                .clone()
-                .unwrap_or_default(),
-            caller: principal_from(&raw),
-            raw,
+            request_id: context.request_id.clone().unwrap_or(fallback_request_id),
+            source_ip: context.identity.source_ip.clone().unwrap_or_default(),
+            resource: context.resource_path.clone().unwrap_or_default(),
+            caller: principal_from(&context),
+            inner,
         }
     }
 
+    pub fn method(&self) -> &str {
+        self.inner.method().as_str()
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.raw.headers.get(name).and_then(|v| v.to_str().ok())
+        self.inner.headers().get(name).and_then(|v| v.to_str().ok())
     }
 
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.raw
-            .query_string_parameters
-            .first(name)
+        self.inner
+            .query_string_parameters_ref()
+            .and_then(|q| q.first(name))
             .filter(|v| !v.is_empty())
     }
 
     /// The names of the query parameters the client sent.
     pub fn query_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self
-            .raw
-            .query_string_parameters
-            .iter()
-            .map(|(name, _)| name)
-            .collect();
+            .inner
+            .query_string_parameters_ref()
+            .map(|q| q.iter().map(|(name, _)| name).collect())
+            .unwrap_or_default();
+        names.sort_unstable();
         names.dedup();
         names
     }
 
-    /// The route's resource path (`/api/v1/products/{id}`), for logs.
+    /// `GET /api/v1/products/{id}`, for logs.
     pub fn route(&self) -> String {
-        format!(
-            "{} {}",
-            self.raw.http_method,
-            self.raw.resource.as_deref().unwrap_or("?")
-        )
+        format!("{} {}", self.method(), self.resource)
     }
 
     /// A path parameter that must be a UUID: malformed is 400, not 404.
     pub fn path_id(&self, name: &str) -> Result<Uuid, ApiError> {
         let raw = self
-            .raw
-            .path_parameters
-            .get(name)
+            .inner
+            .path_parameters_ref()
+            .and_then(|p| p.first(name))
             .ok_or_else(|| ApiError::BadRequest(format!("missing path parameter {name}")))?;
         raw.parse()
             .map_err(|_| ApiError::BadRequest(format!("`{raw}` is not a valid id")))
@@ -117,19 +118,16 @@ impl HttpRequest {
         parse_page(self.query("limit"), self.query("cursor")).map_err(ApiError::Validation)
     }
 
-    fn body_bytes(&self) -> Result<Vec<u8>, ApiError> {
-        let body = self.raw.body.as_deref().unwrap_or_default();
-        if self.raw.is_base64_encoded {
-            base64::engine::general_purpose::STANDARD
-                .decode(body)
-                .map_err(|_| ApiError::BadRequest("body is not valid base64".into()))
-        } else {
-            Ok(body.as_bytes().to_vec())
+    fn body_bytes(&self) -> &[u8] {
+        match self.inner.body() {
+            Body::Text(text) => text.as_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => &[],
         }
     }
 
     pub fn body_len(&self) -> usize {
-        self.raw.body.as_ref().map_or(0, String::len)
+        self.body_bytes().len()
     }
 
     /// The JSON body as `T`. Unparseable JSON is 400; a wrong or missing field is 422 naming the field;
@@ -142,14 +140,14 @@ impl HttpRequest {
         {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = self.body_bytes()?;
+        let bytes = self.body_bytes();
         if bytes.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
         }
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::BadRequest("a JSON body is required".into()));
         }
-        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         match serde_path_to_error::deserialize(&mut deserializer) {
             Ok(value) => Ok(value),
             Err(e) if e.inner().is_syntax() || e.inner().is_eof() => Err(ApiError::BadRequest(
@@ -219,11 +217,12 @@ mod tests {
 
     fn request(body: Option<&str>, context: serde_json::Value) -> HttpRequest {
         let event = json!({
-            "httpMethod": "POST", "path": "/x", "resource": "/x/{id}", "headers": {"content-type": "application/json"},
+            "httpMethod": "POST", "path": "/x/not-a-uuid", "resource": "/x/{id}", "headers": {"content-type": "application/json"},
             "pathParameters": {"id": "not-a-uuid"}, "body": body, "isBase64Encoded": false,
-            "requestContext": {"requestId": "req-1", "httpMethod": "POST", "identity": {"sourceIp": "198.51.100.9"}, "authorizer": context},
+            "requestContext": {"requestId": "req-1", "httpMethod": "POST", "resourcePath": "/x/{id}", "identity": {"sourceIp": "198.51.100.9"}, "authorizer": context},
         });
-        HttpRequest::new(serde_json::from_value(event).unwrap(), "fallback".into())
+        let inner = lambda_http::request::from_str(&event.to_string()).unwrap();
+        HttpRequest::new(inner, "fallback".into())
     }
 
     #[derive(Debug, Deserialize)]
@@ -300,8 +299,12 @@ mod tests {
         );
         assert_eq!(customer.admin().unwrap_err().status(), 403);
         assert_eq!(
-            (user.request_id.as_str(), user.source_ip.as_str()),
-            ("req-1", "198.51.100.9")
+            (
+                user.request_id.as_str(),
+                user.source_ip.as_str(),
+                user.route().as_str()
+            ),
+            ("req-1", "198.51.100.9", "POST /x/{id}")
         );
     }
 }

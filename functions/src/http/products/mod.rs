@@ -12,7 +12,7 @@ use orderly_store::products::Product;
 /// A product response carries its version as the ETag the next write must send in `If-Match`.
 fn with_etag(mut response: Response, product: &Product) -> Response {
     if let Ok(value) = HeaderValue::from_str(&etag(product.version)) {
-        response.headers.insert("etag", value);
+        response.headers_mut().insert("etag", value);
     }
     response
 }
