@@ -16,8 +16,11 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::services::ServiceError;
 use crate::{Invocation, State};
 
+/// Why an invocation failed, as Lambda reports it (`errorType`, `errorMessage`): the Lambda edge's
+/// rendering of what went wrong.
 #[derive(Debug, Error)]
 pub enum FunctionError {
     #[error("the event is not a {expected}: {source}")]
@@ -25,8 +28,47 @@ pub enum FunctionError {
         expected: &'static str,
         source: serde_json::Error,
     },
+    /// The authorizer's verdict; API Gateway reads the message (`Unauthorized` is its 401).
+    #[error("{0}")]
+    Refused(&'static str),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
     #[error("{0}")]
     Failed(String),
+}
+
+impl FunctionError {
+    /// The `errorType` Lambda records and CloudWatch can count.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            FunctionError::BadEvent { .. } => "BadEvent",
+            FunctionError::Refused(_) => "Refused",
+            FunctionError::Failed(_) => "Failed",
+            FunctionError::Service(e) => match e {
+                ServiceError::NotFound => "NotFound",
+                ServiceError::Unauthorized(_) => "Unauthorized",
+                ServiceError::Forbidden(_) => "Forbidden",
+                ServiceError::Invalid(_) => "Invalid",
+                ServiceError::Conflict { .. } => "Conflict",
+                ServiceError::Stale { .. } => "Stale",
+                ServiceError::RateLimited { .. } => "RateLimited",
+                ServiceError::Store(_) if e.is_transient() => "DatabaseUnavailable",
+                ServiceError::Store(_) => "Database",
+                ServiceError::Cloud(_) => "Aws",
+                ServiceError::Provider(_) => "PaymentProviderUnavailable",
+                ServiceError::Internal(_) => "Internal",
+            },
+        }
+    }
+}
+
+impl From<FunctionError> for lambda_runtime::Diagnostic {
+    fn from(error: FunctionError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: error.error_type().to_owned(),
+            error_message: error.to_string(),
+        }
+    }
 }
 
 fn parse<T: DeserializeOwned>(event: Value, expected: &'static str) -> Result<T, FunctionError> {
@@ -118,7 +160,7 @@ where
     let request = parse(event, "API Gateway REQUEST authorizer event")?;
     match handler(request, state).await {
         Ok(response) => to_json(response),
-        Err(message) => Err(FunctionError::Failed(message.to_owned())),
+        Err(message) => Err(FunctionError::Refused(message)),
     }
 }
 

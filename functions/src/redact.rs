@@ -18,6 +18,7 @@ pub(crate) use redacting_debug;
 
 #[cfg(test)]
 mod tests {
+    use crate::http::api_keys::CreatedKeyView;
     use crate::http::auth::RefreshTokenBody;
     use crate::http::ws_tickets::create::ConnectTicket;
     use crate::services::api_keys::CreatedKey;
@@ -28,7 +29,7 @@ mod tests {
 
     #[test]
     fn no_secret_shows_in_debug_output() {
-        let key = orderly_store::api_keys::ApiKey {
+        let key = orderly_domain::api_keys::ApiKey {
             id: uuid::Uuid::now_v7(),
             name: "n".into(),
             prefix: "p".into(),
@@ -85,9 +86,16 @@ mod tests {
             format!(
                 "{:?}",
                 CreatedKey {
-                    key,
+                    key: key.clone(),
                     api_key: SECRET.into()
                 }
+            ),
+            format!(
+                "{:?}",
+                CreatedKeyView::from(CreatedKey {
+                    key,
+                    api_key: SECRET.into()
+                })
             ),
         ];
         for text in shown {

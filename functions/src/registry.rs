@@ -85,6 +85,7 @@ registry! {
     "report" => sqs(workers::report::handle),
     "orders-expire" => schedule(schedules::expire_orders::handle),
     "outbox-sweep" => schedule(schedules::outbox_sweep::handle),
+    "payments-reconcile" => schedule(schedules::payments_reconcile::handle),
     "housekeeping" => schedule(schedules::housekeeping::handle),
     "ws-connect" => api(ws::connect::handle),
     "ws-disconnect" => api(ws::disconnect::handle),

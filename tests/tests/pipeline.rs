@@ -425,3 +425,99 @@ async fn a_payment_that_always_fails_lands_in_the_payments_dlq() {
         "one attempt per receive, maxReceiveCount of PaymentsQueue"
     );
 }
+
+/// A charge the simulated provider left pending (XTS), once the payment worker tried it, aged past the
+/// reconciliation grace so the next run asks about it.
+async fn pending_charge(stack: &Stack, user: &Session, product: &Value) -> String {
+    let order_id = place(stack, user, product, 1).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually(
+        "the charge to be pending at the provider",
+        PIPELINE,
+        || async {
+            let found = charges(stack, &order_id).await;
+            (found.first()?["status"] == "pending").then_some(())
+        },
+    )
+    .await;
+    database()
+        .await
+        .execute(
+            "UPDATE payments SET updated_at = now() - interval '5 minutes' WHERE order_id = $1::text::uuid",
+            &[&order_id],
+        )
+        .await
+        .unwrap();
+    order_id
+}
+
+async fn settle_at_provider(stack: &Stack, order_id: &str, outcome: &str) {
+    let settled = stack
+        .http
+        .post(format!("{}/_control/charges/settle", stack.provider))
+        .json(&json!({"reference": order_id, "outcome": outcome}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settled.status(), 200);
+}
+
+#[tokio::test]
+async fn a_charge_left_pending_is_reconciled_paid_failed_or_refunded() {
+    let stack = Stack::from_env();
+    let user = stack.customer().await;
+    let (_, product) = stack.unpaid_product(10).await;
+
+    let paid = pending_charge(&stack, &user, &product).await;
+    let declined = pending_charge(&stack, &user, &product).await;
+    let late = pending_charge(&stack, &user, &product).await;
+    // The third order runs out of time before its charge settles: the expiry releases its stock.
+    database()
+        .await
+        .execute(
+            "UPDATE orders SET expires_at = now() - interval '1 minute' WHERE id = $1::text::uuid",
+            &[&late],
+        )
+        .await
+        .unwrap();
+    stack.fire_schedule("OrdersExpireFunction").await;
+    reaches(&stack, &user, &late, "EXPIRED").await;
+
+    settle_at_provider(&stack, &paid, "captured").await;
+    settle_at_provider(&stack, &declined, "declined").await;
+    settle_at_provider(&stack, &late, "captured").await;
+    let run = stack.fire_schedule("PaymentsReconcileFunction").await;
+    let result = &run["result"];
+    assert!(
+        result["paid"].as_u64() >= Some(1)
+            && result["declined"].as_u64() >= Some(1)
+            && result["refunded"].as_u64() >= Some(1),
+        "{run}"
+    );
+
+    reaches(&stack, &user, &paid, "COMPLETED").await;
+    reaches(&stack, &user, &declined, "PAYMENT_FAILED").await;
+    let refunded = charges(&stack, &late).await;
+    assert_eq!(
+        (refunded.len(), refunded[0]["refunded"].as_bool()),
+        (1, Some(true)),
+        "captured after the order expired, so refunded: {refunded:?}"
+    );
+    let payment: String = database()
+        .await
+        .query_one(
+            "SELECT status FROM payments WHERE order_id = $1::text::uuid",
+            &[&late],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(payment, "REFUNDED");
+    // Every unit came back except the one the paid order sold.
+    assert_eq!(
+        stack.stock(product["id"].as_str().unwrap()).await,
+        (9, 0, 1)
+    );
+}

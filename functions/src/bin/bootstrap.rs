@@ -1,7 +1,7 @@
 //! The one Lambda artifact: runs the handler that `_HANDLER` (the function's `Handler` in template.yaml)
 //! names. See docs/adr/0001-one-bootstrap-binary.md for why one binary serves every function.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use orderly_functions::{Config, Invocation, State, logs, lookup};
 use serde_json::Value;
 
@@ -25,10 +25,12 @@ async fn main() -> Result<(), Error> {
         let invocation = Invocation {
             request_id: event.context.request_id.clone(),
         };
+        // A failure reaches Lambda as a Diagnostic with a real errorType (NotFound, DatabaseUnavailable,
+        // PaymentProviderUnavailable, …), which CloudWatch can count and alarm on.
         async move {
             handler(event.payload, invocation, state)
                 .await
-                .map_err(Error::from)
+                .map_err(Diagnostic::from)
         }
     }))
     .await

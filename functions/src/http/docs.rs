@@ -4,31 +4,13 @@
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use aws_lambda_events::encodings::Body;
 use http::HeaderValue;
-use orderly_http::{ApiError, FieldError, Response, json_response};
+use orderly_http::{ApiError, Response, json_response};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use crate::State;
-
-/// Every error answer: `{"error": {...}}`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct ErrorDetail {
-    /// Machine-readable, e.g. `VALIDATION_FAILED`, `EMAIL_TAKEN`, `OUT_OF_STOCK`.
-    code: String,
-    message: String,
-    /// Per-field problems for `VALIDATION_FAILED`, otherwise empty.
-    details: Vec<FieldError>,
-    request_id: String,
-}
 
 struct Credentials;
 
@@ -91,7 +73,7 @@ impl Modify for Credentials {
         super::notifications::list::handle,
         super::reports::daily::handle,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(orderly_http::ErrorBody)),
     modifiers(&Credentials),
 )]
 struct Document;

@@ -56,7 +56,7 @@ async fn admit(
     if let Some(principal) = &mut request.caller {
         let (quota, standing) = rate_limits::for_principal(state, principal)
             .await
-            .map_err(|e| (e, None))?;
+            .map_err(|e| (ApiError::from(e), None))?;
         decision = Some(quota);
         match (standing, principal) {
             (Standing::Ended, _) => {

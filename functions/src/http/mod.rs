@@ -17,8 +17,24 @@ pub mod reports;
 pub mod users;
 pub mod ws_tickets;
 
-use orderly_http::{Response, json_response};
+use orderly_http::{HttpRequest, Response, json_response};
 use serde::Serialize;
+
+use crate::services::Caller;
+
+/// Who calls, as the services take it.
+pub fn caller(request: &HttpRequest) -> Caller {
+    Caller {
+        principal: request.caller,
+        request_id: request.request_id.clone(),
+        source_ip: request.source_ip.clone(),
+    }
+}
+
+/// A JSON response with this status.
+pub fn json_response_of(status: u16, body: &impl Serialize) -> Response {
+    json_response(status, body)
+}
 
 pub fn ok(body: &impl Serialize) -> Response {
     json_response(200, body)

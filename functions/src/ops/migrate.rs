@@ -4,6 +4,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::adapt::FunctionError;
+use crate::services::ServiceError;
 use crate::{Invocation, State};
 
 pub async fn handle(
@@ -13,14 +14,12 @@ pub async fn handle(
 ) -> Result<Value, FunctionError> {
     let applied = orderly_store::migrations::apply(&state.db)
         .await
-        .map_err(|e| FunctionError::Failed(e.to_string()))?;
+        .map_err(ServiceError::from)?;
     tracing::info!(request_id = %invocation.request_id, ?applied, "migrations applied");
     // The first admin: created once from the ADMIN_SECRET_ARN secret, never changed here.
     let admin_created = match &state.first_admin {
         Some((email, password)) => {
-            crate::services::identity::ensure_admin(state, email, password.expose_secret())
-                .await
-                .map_err(|e| FunctionError::Failed(e.to_string()))?
+            crate::services::identity::ensure_admin(state, email, password.expose_secret()).await?
         }
         None => false,
     };

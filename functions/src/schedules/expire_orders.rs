@@ -11,9 +11,7 @@ pub async fn handle(
     invocation: Invocation,
     state: &'static State,
 ) -> Result<Value, FunctionError> {
-    let expired = orders::expire(state)
-        .await
-        .map_err(|e| FunctionError::Failed(e.to_string()))?;
+    let expired = orders::expire(state).await?;
     tracing::info!(request_id = %invocation.request_id, expired, "unpaid orders expired");
     Ok(json!({ "expired": expired }))
 }

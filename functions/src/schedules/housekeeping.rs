@@ -5,6 +5,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 
 use crate::adapt::FunctionError;
+use crate::services::ServiceError;
 use crate::{Invocation, State, services::housekeeping};
 
 pub async fn handle(
@@ -14,7 +15,7 @@ pub async fn handle(
 ) -> Result<Value, FunctionError> {
     let purged = housekeeping::purge(&state.db)
         .await
-        .map_err(|e| FunctionError::Failed(e.to_string()))?;
+        .map_err(ServiceError::from)?;
     tracing::info!(request_id = %invocation.request_id, ?purged, "housekeeping done");
     serde_json::to_value(purged).map_err(|e| FunctionError::Failed(e.to_string()))
 }

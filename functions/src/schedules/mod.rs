@@ -1,4 +1,5 @@
 pub mod expire_orders;
 pub mod housekeeping;
 pub mod outbox_sweep;
+pub mod payments_reconcile;
 pub mod ws_prune;

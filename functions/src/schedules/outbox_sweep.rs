@@ -11,9 +11,7 @@ pub async fn handle(
     invocation: Invocation,
     state: &'static State,
 ) -> Result<Value, FunctionError> {
-    let published = outbox::sweep(state)
-        .await
-        .map_err(|e| FunctionError::Failed(e.to_string()))?;
+    let published = outbox::sweep(state).await?;
     tracing::info!(request_id = %invocation.request_id, published, "outbox swept");
     Ok(json!({ "published": published }))
 }

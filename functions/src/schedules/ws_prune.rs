@@ -4,6 +4,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::{Value, json};
 
 use crate::adapt::FunctionError;
+use crate::services::ServiceError;
 use crate::{Invocation, State, services::live_updates};
 
 pub async fn handle(
@@ -13,7 +14,7 @@ pub async fn handle(
 ) -> Result<Value, FunctionError> {
     let forgotten = live_updates::prune(&state.db, &state.connections)
         .await
-        .map_err(|e| FunctionError::Failed(e.to_string()))?;
+        .map_err(ServiceError::from)?;
     tracing::info!(request_id = %invocation.request_id, forgotten, "stale connections pruned");
     Ok(json!({ "forgotten": forgotten }))
 }

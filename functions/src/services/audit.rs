@@ -1,38 +1,35 @@
 //! Who did it: the acting principal, request id and source IP that every audit row records.
 
-use orderly_domain::access::Principal;
-use orderly_http::{ApiError, HttpRequest};
+use orderly_domain::audit::AuditLog;
+use orderly_domain::pagination::Page;
 use orderly_store::GenericClient;
-use orderly_store::audit::{self, AuditEntry, AuditFilter, AuditLog};
+use orderly_store::audit::{self, AuditEntry, AuditFilter};
 use serde_json::Value;
+use uuid::Uuid;
 
-use super::{Paged, db};
+use super::{Caller, Paged, ServiceError};
 use crate::State;
 
 #[derive(Debug, Clone)]
 pub struct Actor {
-    pub user_id: Option<uuid::Uuid>,
-    pub api_key_id: Option<uuid::Uuid>,
+    pub user_id: Option<Uuid>,
+    pub api_key_id: Option<Uuid>,
     pub request_id: String,
     pub source_ip: String,
 }
 
 impl Actor {
-    pub fn of(request: &HttpRequest) -> Self {
-        let (user_id, api_key_id) = match request.caller {
-            Some(Principal::User { id, .. }) => (Some(id), None),
-            Some(Principal::ApiKey { id }) => (None, Some(id)),
-            None => (None, None),
-        };
+    pub fn of(caller: &Caller) -> Self {
         Self {
-            user_id,
-            api_key_id,
-            request_id: request.request_id.clone(),
-            source_ip: request.source_ip.clone(),
+            user_id: caller.user_id(),
+            api_key_id: caller.api_key_id(),
+            request_id: caller.request_id.clone(),
+            source_ip: caller.source_ip.clone(),
         }
     }
 
-    pub fn with_user(mut self, user_id: uuid::Uuid) -> Self {
+    /// The actor, once known to be this user (a login names its user only after the password matched).
+    pub fn with_user(mut self, user_id: Uuid) -> Self {
         self.user_id = Some(user_id);
         self
     }
@@ -51,7 +48,7 @@ pub async fn record(
     db_client: &impl GenericClient,
     actor: &Actor,
     change: Change<'_>,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     let entry = AuditEntry {
         actor_user_id: actor.user_id,
         actor_api_key_id: actor.api_key_id,
@@ -63,20 +60,31 @@ pub async fn record(
         request_id: Some(&actor.request_id),
         source_ip: Some(&actor.source_ip),
     };
-    audit::record(db_client, &entry).await.map_err(db).map(drop)
+    audit::record(db_client, &entry).await?;
+    Ok(())
 }
 
-pub async fn list(state: &State, request: &HttpRequest) -> Result<Paged<AuditLog>, ApiError> {
-    let page = request.page()?;
+/// What to list: by acting user, by action, or both.
+#[derive(Debug, Default)]
+pub struct AuditQuery {
+    pub actor: Option<Uuid>,
+    pub action: Option<String>,
+}
+
+/// Newest first.
+pub async fn list(
+    state: &State,
+    caller: &Caller,
+    query: &AuditQuery,
+    page: Page,
+) -> Result<Paged<AuditLog>, ServiceError> {
+    caller.admin()?;
     let filter = AuditFilter {
-        actor_user_id: request.query_id("actor")?,
-        action: request.query("action"),
+        actor_user_id: query.actor,
+        action: query.action.as_deref(),
         before: page.after,
         limit: page.limit,
     };
-    let items = audit::list(&state.db.get().await.map_err(db)?, &filter)
-        .await
-        .map_err(db)?;
-    let next_cursor = orderly_domain::pagination::next_cursor(&items, page, |l| l.id);
-    Ok(Paged { items, next_cursor })
+    let items = audit::list(&state.db.get().await?, &filter).await?;
+    Ok(Paged::of(items, page, |l| l.id))
 }

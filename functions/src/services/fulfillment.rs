@@ -4,6 +4,7 @@ use orderly_domain::orders::OrderStatus;
 use orderly_store::orders;
 use uuid::Uuid;
 
+use super::ServiceError;
 use super::orders::{apply_transition, publish};
 use crate::State;
 
@@ -12,13 +13,10 @@ pub async fn fulfil(
     state: &State,
     order_id: Uuid,
     correlation_id: Option<String>,
-) -> Result<bool, String> {
-    let mut client = state.db.get().await.map_err(|e| e.to_string())?;
-    let tx = client.transaction().await.map_err(|e| e.to_string())?;
-    let Some(order) = orders::lock(&tx, order_id)
-        .await
-        .map_err(|e| e.to_string())?
-    else {
+) -> Result<bool, ServiceError> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let Some(order) = orders::lock(&tx, order_id).await? else {
         return Ok(false);
     };
     if order.status != OrderStatus::Paid {
@@ -32,8 +30,7 @@ pub async fn fulfil(
         None,
         correlation_id.clone(),
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     let (_, second) = apply_transition(
         &tx,
         &fulfilled,
@@ -42,9 +39,8 @@ pub async fn fulfil(
         None,
         correlation_id,
     )
-    .await
-    .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())?;
+    .await?;
+    tx.commit().await?;
     drop(client);
     publish(state, vec![first, second]).await;
     Ok(true)

@@ -38,14 +38,17 @@ impl HealthReport {
     }
 }
 
+/// Why a dependency failed its check (kept for the log).
+struct Unhealthy(String);
+
 fn verdict(
     name: &'static str,
-    outcome: Result<(), String>,
+    outcome: Result<(), Unhealthy>,
     failing: &mut Vec<&'static str>,
 ) -> &'static str {
     match outcome {
         Ok(()) => "healthy",
-        Err(reason) => {
+        Err(Unhealthy(reason)) => {
             // The reason goes to the log only: a public endpoint must not describe our infrastructure.
             tracing::warn!(check = name, %reason, "health check failed");
             failing.push(name);
@@ -54,11 +57,13 @@ fn verdict(
     }
 }
 
-async fn within<T, E: ToString>(check: impl Future<Output = Result<T, E>>) -> Result<(), String> {
+async fn within<T, E: ToString>(
+    check: impl Future<Output = Result<T, E>>,
+) -> Result<(), Unhealthy> {
     match tokio::time::timeout(CHECK_TIMEOUT, check).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
+        Ok(Err(e)) => Err(Unhealthy(e.to_string())),
+        Err(_) => Err(Unhealthy(format!("no answer within {CHECK_TIMEOUT:?}"))),
     }
 }
 
@@ -157,7 +162,7 @@ mod tests {
     fn a_failed_check_is_named() {
         let mut failing = Vec::new();
         assert_eq!(
-            verdict("database", Err("refused".into()), &mut failing),
+            verdict("database", Err(Unhealthy("refused".into())), &mut failing),
             "unhealthy"
         );
         assert_eq!(verdict("queues", Ok(()), &mut failing), "healthy");

@@ -3,16 +3,17 @@
 use chrono::Utc;
 use orderly_domain::users::{Role, check_name, check_password, normalise_email};
 use orderly_domain::validation::Problems;
-use orderly_http::ApiError;
+
+use orderly_domain::users::User;
 use orderly_store::sessions::{self, NewRefreshToken, NewSession, Rotation};
-use orderly_store::users::{self, NewUser, User};
+use orderly_store::users::{self, NewUser};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::audit::{self, Actor, Change};
 use super::rate_limits::{self, Anonymous};
-use super::{db, passwords, tokens};
+use super::{ServiceError, passwords, tokens};
 use crate::State;
 use crate::redact::redacting_debug;
 
@@ -43,10 +44,10 @@ redacting_debug!(Registration { email, name } secret { password });
 redacting_debug!(Credentials { email } secret { password });
 redacting_debug!(TokenPair { token_type, expires_in } secret { access_token, refresh_token });
 
-fn signing_key(state: &State) -> Result<&[u8], ApiError> {
+fn signing_key(state: &State) -> Result<&[u8], ServiceError> {
     state
         .signing_key()
-        .ok_or_else(|| ApiError::internal("this function was given no token signing key"))
+        .ok_or_else(|| ServiceError::internal("this function was given no token signing key"))
 }
 
 const INVALID_CREDENTIALS: &str = "email or password is wrong";
@@ -57,7 +58,7 @@ pub async fn register(
     state: &State,
     source_ip: &str,
     input: Registration,
-) -> Result<User, ApiError> {
+) -> Result<User, ServiceError> {
     rate_limits::for_address(state, Anonymous::Register, source_ip).await?;
     let mut problems = Problems::default();
     let email = problems.check(normalise_email(&input.email));
@@ -65,10 +66,10 @@ pub async fn register(
     let name = problems.check(check_name(&input.name));
     let (email, name) = problems
         .into_result(|| (email.unwrap_or_default(), name.unwrap_or_default()))
-        .map_err(ApiError::Validation)?;
+        .map_err(ServiceError::Invalid)?;
     let password_hash = passwords::hash(input.password)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ServiceError::internal)?;
     let new = NewUser {
         id: orderly_domain::new_id(),
         email: &email,
@@ -76,10 +77,9 @@ pub async fn register(
         name: &name,
         role: Role::Customer,
     };
-    users::insert(&state.db.get().await.map_err(db)?, &new)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| ApiError::conflict("EMAIL_TAKEN", "an account with this email exists"))
+    users::insert(&state.db.get().await?, &new)
+        .await?
+        .ok_or_else(|| ServiceError::conflict("EMAIL_TAKEN", "an account with this email exists"))
 }
 
 /// A new access token for the user in `session_id`, and a refresh token (its secret, and its row).
@@ -87,9 +87,9 @@ fn new_pair(
     state: &State,
     user: &User,
     session_id: Uuid,
-) -> Result<(TokenPair, Uuid, Vec<u8>), ApiError> {
+) -> Result<(TokenPair, Uuid, Vec<u8>), ServiceError> {
     let access_token = tokens::issue_access(signing_key(state)?, user.id, user.role, session_id)
-        .map_err(ApiError::internal)?;
+        .map_err(ServiceError::internal)?;
     let (refresh_token, token_hash) = tokens::new_refresh_token();
     let pair = TokenPair {
         access_token,
@@ -108,11 +108,11 @@ pub async fn login(
     state: &State,
     actor: &Actor,
     input: Credentials,
-) -> Result<TokenPair, ApiError> {
+) -> Result<TokenPair, ServiceError> {
     rate_limits::for_login(state, &actor.source_ip, &input.email).await?;
     let email = normalise_email(&input.email).unwrap_or_default();
-    let mut client = state.db.get().await.map_err(db)?;
-    let found = users::find_credentials(&client, &email).await.map_err(db)?;
+    let mut client = state.db.get().await?;
+    let found = users::find_credentials(&client, &email).await?;
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
@@ -128,7 +128,7 @@ pub async fn login(
             after: None,
         };
         audit::record(&client, actor, change).await?;
-        return Err(ApiError::Unauthorized(INVALID_CREDENTIALS));
+        return Err(ServiceError::Unauthorized(INVALID_CREDENTIALS));
     };
     let session = NewSession {
         id: orderly_domain::new_id(),
@@ -136,14 +136,12 @@ pub async fn login(
         expires_at: Utc::now() + tokens::SESSION_TTL,
     };
     let (pair, token_id, token_hash) = new_pair(state, &user, session.id)?;
-    let tx = client.transaction().await.map_err(db)?;
+    let tx = client.transaction().await?;
     let token = NewRefreshToken {
         id: token_id,
         token_hash: &token_hash,
     };
-    sessions::start(&tx, &session, &token, std_duration(tokens::REFRESH_TTL))
-        .await
-        .map_err(db)?;
+    sessions::start(&tx, &session, &token, std_duration(tokens::REFRESH_TTL)).await?;
     let change = Change {
         action: "auth.login",
         target_type: "user",
@@ -152,16 +150,20 @@ pub async fn login(
         after: Some(json!({"session_id": session.id})),
     };
     audit::record(&tx, &actor.clone().with_user(user.id), change).await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await?;
     Ok(pair)
 }
 
 /// Rotates a refresh token. Presenting one that was already rotated means it was copied: the whole
 /// session is revoked (the newest token too) and the event is audited.
-pub async fn refresh(state: &State, actor: &Actor, presented: &str) -> Result<TokenPair, ApiError> {
+pub async fn refresh(
+    state: &State,
+    actor: &Actor,
+    presented: &str,
+) -> Result<TokenPair, ServiceError> {
     rate_limits::for_address(state, Anonymous::Refresh, &actor.source_ip).await?;
-    let mut client = state.db.get().await.map_err(db)?;
-    let tx = client.transaction().await.map_err(db)?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
     let (next_secret, next_hash) = tokens::new_refresh_token();
     let next = NewRefreshToken {
         id: orderly_domain::new_id(),
@@ -173,8 +175,7 @@ pub async fn refresh(state: &State, actor: &Actor, presented: &str) -> Result<To
         &next,
         std_duration(tokens::REFRESH_TTL),
     )
-    .await
-    .map_err(db)?;
+    .await?;
     let (user_id, session_id) = match rotation {
         Rotation::Rotated {
             user_id,
@@ -193,21 +194,20 @@ pub async fn refresh(state: &State, actor: &Actor, presented: &str) -> Result<To
                 after: Some(json!({"revoked_tokens": revoked_tokens})),
             };
             audit::record(&tx, &actor.clone().with_user(user_id), change).await?;
-            tx.commit().await.map_err(db)?;
-            return Err(ApiError::Unauthorized(INVALID_REFRESH));
+            tx.commit().await?;
+            return Err(ServiceError::Unauthorized(INVALID_REFRESH));
         }
         Rotation::Unknown | Rotation::Refused { .. } => {
-            return Err(ApiError::Unauthorized(INVALID_REFRESH));
+            return Err(ServiceError::Unauthorized(INVALID_REFRESH));
         }
     };
     // The role may have changed since login; the new access token carries the current one.
     let user = users::find(&tx, user_id)
-        .await
-        .map_err(db)?
-        .ok_or(ApiError::Unauthorized(INVALID_REFRESH))?;
+        .await?
+        .ok_or(ServiceError::Unauthorized(INVALID_REFRESH))?;
     let access_token = tokens::issue_access(signing_key(state)?, user.id, user.role, session_id)
-        .map_err(ApiError::internal)?;
-    tx.commit().await.map_err(db)?;
+        .map_err(ServiceError::internal)?;
+    tx.commit().await?;
     Ok(TokenPair {
         access_token,
         token_type: "Bearer",
@@ -223,18 +223,16 @@ pub async fn logout(
     actor: &Actor,
     user_id: Uuid,
     presented: &str,
-) -> Result<(), ApiError> {
-    let mut client = state.db.get().await.map_err(db)?;
-    let tx = client.transaction().await.map_err(db)?;
-    let session_id = match sessions::of_token(&tx, &tokens::sha256(presented))
-        .await
-        .map_err(db)?
-    {
+) -> Result<(), ServiceError> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let session_id = match sessions::of_token(&tx, &tokens::sha256(presented)).await? {
         Some((session_id, owner)) if owner == user_id => session_id,
-        _ => return Err(ApiError::Unauthorized(INVALID_REFRESH)),
+        _ => return Err(ServiceError::Unauthorized(INVALID_REFRESH)),
     };
     end_session(&tx, actor, session_id, "auth.logout").await?;
-    tx.commit().await.map_err(db)
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Revokes a session and audits why.
@@ -243,11 +241,8 @@ async fn end_session(
     actor: &Actor,
     session_id: Uuid,
     action: &str,
-) -> Result<(), ApiError> {
-    let revoked = sessions::revoke(tx, session_id, action)
-        .await
-        .map_err(db)?
-        .unwrap_or(0);
+) -> Result<(), ServiceError> {
+    let revoked = sessions::revoke(tx, session_id, action).await?.unwrap_or(0);
     let change = Change {
         action,
         target_type: "session",
@@ -259,22 +254,22 @@ async fn end_session(
 }
 
 /// Creates the first admin when no user has the email; never changes an existing user.
-pub async fn ensure_admin(state: &State, email: &str, password: &str) -> Result<bool, ApiError> {
+pub async fn ensure_admin(
+    state: &State,
+    email: &str,
+    password: &str,
+) -> Result<bool, ServiceError> {
     let email = normalise_email(email)
-        .map_err(|e| ApiError::BadRequest(format!("ORDERLY_ADMIN_EMAIL {}", e.message)))?;
+        .map_err(|e| ServiceError::Internal(format!("the first admin's email {}", e.message)))?;
     check_password(password)
-        .map_err(|e| ApiError::BadRequest(format!("ORDERLY_ADMIN_PASSWORD {}", e.message)))?;
-    let client = state.db.get().await.map_err(db)?;
-    if users::find_credentials(&client, &email)
-        .await
-        .map_err(db)?
-        .is_some()
-    {
+        .map_err(|e| ServiceError::Internal(format!("the first admin's password {}", e.message)))?;
+    let client = state.db.get().await?;
+    if users::find_credentials(&client, &email).await?.is_some() {
         return Ok(false);
     }
     let password_hash = passwords::hash(password.to_owned())
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ServiceError::internal)?;
     let new = NewUser {
         id: orderly_domain::new_id(),
         email: &email,
@@ -282,5 +277,5 @@ pub async fn ensure_admin(state: &State, email: &str, password: &str) -> Result<
         name: "Administrator",
         role: Role::Admin,
     };
-    Ok(users::insert(&client, &new).await.map_err(db)?.is_some())
+    Ok(users::insert(&client, &new).await?.is_some())
 }

@@ -13,6 +13,21 @@ use uuid::Uuid;
 
 use super::tokens;
 
+impl From<DeliveryError> for super::ServiceError {
+    fn from(error: DeliveryError) -> Self {
+        match error {
+            DeliveryError::Store(e) => e.into(),
+            // Pushes that failed for another reason than a gone client are retried with the message.
+            push @ DeliveryError::Push { .. } => {
+                super::ServiceError::Cloud(orderly_cloud::CloudError {
+                    operation: "execute-api:PostToConnection",
+                    message: push.to_string(),
+                })
+            }
+        }
+    }
+}
+
 /// API Gateway closes every WebSocket connection after two hours.
 pub const MAX_CONNECTION_AGE: Duration = Duration::hours(2);
 

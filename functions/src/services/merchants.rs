@@ -1,14 +1,14 @@
 //! Merchants own products; admins create them.
 
-use orderly_domain::pagination::next_cursor;
+use orderly_domain::merchants::Merchant;
+use orderly_domain::pagination::Page;
 use orderly_domain::validation::text;
-use orderly_http::{ApiError, HttpRequest};
-use orderly_store::merchants::{self, Merchant};
+use orderly_store::merchants;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::audit::{self, Actor, Change};
-use super::{Paged, db};
+use super::{Caller, Paged, ServiceError};
 use crate::State;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -19,17 +19,18 @@ pub struct NewMerchant {
 
 pub async fn create(
     state: &State,
-    request: &HttpRequest,
+    caller: &Caller,
     input: NewMerchant,
-) -> Result<Merchant, ApiError> {
-    request.admin()?;
-    let name = text("name", &input.name, 1, 200).map_err(|e| ApiError::Validation(vec![e]))?;
-    let mut client = state.db.get().await.map_err(db)?;
-    let tx = client.transaction().await.map_err(db)?;
+) -> Result<Merchant, ServiceError> {
+    caller.admin()?;
+    let name = text("name", &input.name, 1, 200).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
     let merchant = merchants::insert(&tx, orderly_domain::new_id(), &name)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| ApiError::conflict("MERCHANT_EXISTS", "a merchant with this name exists"))?;
+        .await?
+        .ok_or_else(|| {
+            ServiceError::conflict("MERCHANT_EXISTS", "a merchant with this name exists")
+        })?;
     let change = Change {
         action: "merchant.created",
         target_type: "merchant",
@@ -37,17 +38,17 @@ pub async fn create(
         before: None,
         after: Some(json!(merchant)),
     };
-    audit::record(&tx, &Actor::of(request), change).await?;
-    tx.commit().await.map_err(db)?;
+    audit::record(&tx, &Actor::of(caller), change).await?;
+    tx.commit().await?;
     Ok(merchant)
 }
 
-pub async fn list(state: &State, request: &HttpRequest) -> Result<Paged<Merchant>, ApiError> {
-    request.admin()?;
-    let page = request.page()?;
-    let items = merchants::list(&state.db.get().await.map_err(db)?, page.limit, page.after)
-        .await
-        .map_err(db)?;
-    let next_cursor = next_cursor(&items, page, |m| m.id);
-    Ok(Paged { items, next_cursor })
+pub async fn list(
+    state: &State,
+    caller: &Caller,
+    page: Page,
+) -> Result<Paged<Merchant>, ServiceError> {
+    caller.admin()?;
+    let items = merchants::list(&state.db.get().await?, page.limit, page.after).await?;
+    Ok(Paged::of(items, page, |m| m.id))
 }

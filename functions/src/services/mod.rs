@@ -1,9 +1,12 @@
-//! Use cases: each takes the instance state and plain values, and orchestrates domain rules, the store
-//! and the cloud ports. Function modules call these and do nothing else of substance.
+//! Use cases: each takes the instance state and typed inputs (a `Caller`, a filter, a page) and
+//! orchestrates domain rules, the store and the cloud ports, failing with a `ServiceError`. Function
+//! modules parse their events into those inputs and render the outcome; nothing here knows HTTP.
 
 pub mod api_keys;
 pub mod audit;
+mod caller;
 pub mod catalogue;
+mod error;
 pub mod fulfillment;
 pub mod health;
 pub mod housekeeping;
@@ -22,23 +25,32 @@ pub mod reports;
 pub mod tokens;
 pub mod users;
 
-use orderly_http::ApiError;
-use orderly_store::StoreError;
-
-/// The one mapping of store failures to API errors: no connection is a 503 (retry later), anything else
-/// a 500 whose detail is logged.
-pub fn db(error: impl Into<StoreError>) -> ApiError {
-    match error.into() {
-        StoreError::Unavailable(_) | StoreError::Timeout(_) => {
-            ApiError::Unavailable("the database")
-        }
-        other => ApiError::internal(other),
-    }
-}
+pub use caller::Caller;
+pub use error::ServiceError;
 
 /// A page of items and the cursor of the next one (`null` on the last page).
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Paged<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+impl<T> Paged<T> {
+    /// The page of the items' `ids` (newest or oldest first, as the list orders them).
+    pub fn of(
+        items: Vec<T>,
+        page: orderly_domain::pagination::Page,
+        id: impl Fn(&T) -> uuid::Uuid,
+    ) -> Self {
+        let next_cursor = orderly_domain::pagination::next_cursor(&items, page, id);
+        Self { items, next_cursor }
+    }
+
+    /// The same page with every item turned into what the edge shows.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
 }

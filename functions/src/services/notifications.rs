@@ -4,12 +4,12 @@
 use std::future::Future;
 
 use orderly_domain::EventEnvelope;
-use orderly_domain::pagination::next_cursor;
-use orderly_http::{ApiError, HttpRequest};
-use orderly_store::notifications::{self, NewNotification, Notification};
+use orderly_domain::notifications::Notification;
+use orderly_domain::pagination::Page;
+use orderly_store::notifications::{self, NewNotification};
 use uuid::Uuid;
 
-use super::{Paged, db};
+use super::{Caller, Paged, ServiceError};
 use crate::State;
 
 pub struct Message<'a> {
@@ -20,14 +20,15 @@ pub struct Message<'a> {
 }
 
 pub trait Notifier: Send + Sync {
-    fn send(&self, message: &Message<'_>) -> impl Future<Output = Result<(), String>> + Send;
+    /// A failure is worth retrying: the message is redelivered and the notification sent again.
+    fn send(&self, message: &Message<'_>) -> impl Future<Output = Result<(), ServiceError>> + Send;
 }
 
 /// Writes the email it would send to the log (stdout, so CloudWatch keeps it verbatim).
 pub struct LogNotifier;
 
 impl Notifier for LogNotifier {
-    async fn send(&self, m: &Message<'_>) -> Result<(), String> {
+    async fn send(&self, m: &Message<'_>) -> Result<(), ServiceError> {
         println!(
             "Email sent to customer {} for Order #{} - Status: {}",
             m.customer_id, m.order_id, m.status
@@ -41,13 +42,13 @@ pub async fn notify(
     state: &State,
     notifier: &impl Notifier,
     event: &EventEnvelope,
-) -> Result<bool, String> {
+) -> Result<bool, ServiceError> {
     let (order_id, customer_id) = event.event.order();
     let status = event.event.order_status().as_str().to_lowercase();
     let data = serde_json::to_value(&event.event).expect("an event serialises")["data"].take();
     let title = format!("Order {}", status.replace('_', " "));
     let text = format!("Your order {order_id} is {}.", status.replace('_', " "));
-    let client = state.db.get().await.map_err(|e| e.to_string())?;
+    let client = state.db.get().await?;
     let new = NewNotification {
         user_id: customer_id,
         event_id: event.event_id,
@@ -56,10 +57,7 @@ pub async fn notify(
         message: &text,
         data: &data,
     };
-    let Some(id) = notifications::insert(&client, &new)
-        .await
-        .map_err(|e| e.to_string())?
-    else {
+    let Some(id) = notifications::insert(&client, &new).await? else {
         return Ok(false);
     };
     let sent = notifier
@@ -69,23 +67,18 @@ pub async fn notify(
             status: &status,
         })
         .await;
-    notifications::mark(&client, id, sent.is_ok())
-        .await
-        .map_err(|e| e.to_string())?;
+    notifications::mark(&client, id, sent.is_ok()).await?;
     sent.map(|()| true)
 }
 
-pub async fn list(state: &State, request: &HttpRequest) -> Result<Paged<Notification>, ApiError> {
-    let (user_id, _) = request.user()?;
-    let page = request.page()?;
-    let items = notifications::list(
-        &state.db.get().await.map_err(db)?,
-        user_id,
-        page.after,
-        page.limit,
-    )
-    .await
-    .map_err(db)?;
-    let next_cursor = next_cursor(&items, page, |n| n.id);
-    Ok(Paged { items, next_cursor })
+/// The caller's own notifications, newest first.
+pub async fn list(
+    state: &State,
+    caller: &Caller,
+    page: Page,
+) -> Result<Paged<Notification>, ServiceError> {
+    let (user_id, _) = caller.user()?;
+    let items =
+        notifications::list(&state.db.get().await?, user_id, page.after, page.limit).await?;
+    Ok(Paged::of(items, page, |n| n.id))
 }

@@ -3,38 +3,47 @@
 
 use chrono::{DateTime, Duration, Utc};
 use orderly_domain::events::{Event, OrderChanged, OrderPlaced, PlacedItem};
-use orderly_domain::orders::{OrderStatus, PlaceOrderInput, basket};
-use orderly_domain::pagination::next_cursor;
+use orderly_domain::orders::{
+    Order, OrderLine, OrderStatus, PlaceOrderInput, StatusChange, basket,
+};
+use orderly_domain::pagination::Page;
 use orderly_domain::users::Role;
 use orderly_domain::validation::FieldError;
-use orderly_http::{ApiError, HttpRequest};
 use orderly_store::idempotency::{self, Claim};
-use orderly_store::orders::{
-    self, Order, OrderFilter, OrderLine, OutboxEvent, Placement, StatusChange, Transition,
-};
-use serde::{Deserialize, Serialize};
+use orderly_store::orders::{self, OrderFilter, OutboxEvent, Placement, Transition};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Paged, db, outbox, tokens};
+use super::{Caller, Paged, ServiceError, outbox, tokens};
 use crate::State;
 
 /// How long an order waits for payment before the expiry run releases its stock.
 pub const PAYMENT_WINDOW: Duration = Duration::minutes(15);
 const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct OrderView {
-    #[serde(flatten)]
+/// An order with its lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderDetail {
     pub order: Order,
     pub items: Vec<OrderLine>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct OrderStatusView {
+/// An order's status and every change that led to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderHistory {
     pub order_id: Uuid,
     pub status: OrderStatus,
     pub history: Vec<StatusChange>,
+}
+
+/// Which orders an admin lists.
+#[derive(Debug, Default)]
+pub struct OrderQuery {
+    pub user_id: Option<Uuid>,
+    pub status: Option<OrderStatus>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -44,38 +53,35 @@ pub struct StatusChangeInput {
     pub reason: Option<String>,
 }
 
-/// Places an order. Returns the status and body, which a retry with the same `Idempotency-Key` gets again.
+/// Places an order. Returns the status and the body `render` made of it, which a retry with the same
+/// `Idempotency-Key` gets again (stored in the same transaction as the order).
 pub async fn place(
     state: &State,
-    request: &HttpRequest,
+    caller: &Caller,
     input: PlaceOrderInput,
-) -> Result<(u16, Value), ApiError> {
-    let (user_id, _) = request.user()?;
-    let lines = basket(&input).map_err(ApiError::Validation)?;
-    let key = request
-        .header("idempotency-key")
-        .map(str::trim)
-        .filter(|k| !k.is_empty());
+    idempotency_key: Option<&str>,
+    render: fn(&OrderDetail) -> Value,
+) -> Result<(u16, Value), ServiceError> {
+    let (user_id, _) = caller.user()?;
+    let lines = basket(&input).map_err(ServiceError::Invalid)?;
+    let key = idempotency_key.map(str::trim).filter(|k| !k.is_empty());
     if key.is_some_and(|k| k.len() > 255) {
-        return Err(ApiError::Validation(vec![FieldError::new(
+        return Err(ServiceError::invalid(
             "Idempotency-Key",
             "must have at most 255 characters",
-        )]));
+        ));
     }
     let scope = format!("user:{user_id}:POST /api/v1/orders");
     let request_hash = tokens::sha256(&serde_json::to_string(&lines).expect("lines serialise"));
 
-    let mut client = state.db.get().await.map_err(db)?;
-    let tx = client.transaction().await.map_err(db)?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
     if let Some(key) = key {
-        match idempotency::claim(&tx, &scope, key, &request_hash, IDEMPOTENCY_TTL)
-            .await
-            .map_err(db)?
-        {
+        match idempotency::claim(&tx, &scope, key, &request_hash, IDEMPOTENCY_TTL).await? {
             Claim::New => {}
             Claim::Replay { status, body } => return Ok((status as u16, body)),
             Claim::Mismatch => {
-                return Err(ApiError::Validation(vec![FieldError::new(
+                return Err(ServiceError::Invalid(vec![FieldError::new(
                     "Idempotency-Key",
                     "was already used for a different order; use a new key for a new order",
                 )]));
@@ -84,18 +90,18 @@ pub async fn place(
     }
 
     let product_ids: Vec<Uuid> = lines.iter().map(|(p, _)| *p).collect();
-    let stock = orders::lock_stock(&tx, &product_ids).await.map_err(db)?;
+    let stock = orders::lock_stock(&tx, &product_ids).await?;
     let unknown: Vec<FieldError> = product_ids
         .iter()
         .filter(|p| !stock.iter().any(|s| s.product_id == **p))
         .map(|p| FieldError::new("items", format!("product {p} does not exist")))
         .collect();
     if !unknown.is_empty() {
-        return Err(ApiError::Validation(unknown));
+        return Err(ServiceError::Invalid(unknown));
     }
     let currency = stock[0].currency.clone();
     if stock.iter().any(|s| s.currency != currency) {
-        return Err(ApiError::Validation(vec![FieldError::new(
+        return Err(ServiceError::Invalid(vec![FieldError::new(
             "items",
             "all products of an order must share one currency",
         )]));
@@ -107,7 +113,7 @@ pub async fn place(
         .map(|((product, quantity), s)| json!({"product_id": product, "requested": quantity, "available": s.available}))
         .collect();
     if !short.is_empty() {
-        return Err(ApiError::conflict_with(
+        return Err(ServiceError::conflict_with(
             "OUT_OF_STOCK",
             "not enough stock for some lines",
             json!(short),
@@ -137,7 +143,7 @@ pub async fn place(
             })
             .collect(),
     };
-    let event = outbox::event(Event::OrderPlaced(placed), Some(request.request_id.clone()));
+    let event = outbox::event(Event::OrderPlaced(placed), Some(caller.request_id.clone()));
     let placement = Placement {
         id: order_id,
         user_id,
@@ -148,20 +154,18 @@ pub async fn place(
         payment_id: orderly_domain::new_id(),
         event: &event,
     };
-    let Some(order) = orders::place(&tx, &placement).await.map_err(db)? else {
-        return Err(ApiError::conflict(
+    let Some(order) = orders::place(&tx, &placement).await? else {
+        return Err(ServiceError::conflict(
             "OUT_OF_STOCK",
             "not enough stock for some lines",
         ));
     };
-    let items = orders::lines(&tx, order.id).await.map_err(db)?;
-    let body = serde_json::to_value(OrderView { order, items }).expect("a view serialises");
+    let items = orders::lines(&tx, order.id).await?;
+    let body = render(&OrderDetail { order, items });
     if let Some(key) = key {
-        idempotency::complete(&tx, &scope, key, 201, &body)
-            .await
-            .map_err(db)?;
+        idempotency::complete(&tx, &scope, key, 201, &body).await?;
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await?;
     // Publishing needs a connection of its own; holding this one meanwhile could starve the pool.
     drop(client);
     outbox::publish_committed(state, &[event]).await;
@@ -169,11 +173,11 @@ pub async fn place(
 }
 
 /// Another user's order is "not found" to a customer.
-fn visible(order: &Order, caller: (Uuid, Role)) -> Result<(), ApiError> {
+fn visible(order: &Order, caller: (Uuid, Role)) -> Result<(), ServiceError> {
     if order.user_id == caller.0 || caller.1 == Role::Admin {
         Ok(())
     } else {
-        Err(ApiError::NotFound)
+        Err(ServiceError::NotFound)
     }
 }
 
@@ -186,9 +190,9 @@ pub async fn apply_transition(
     reason: &str,
     actor_user_id: Option<Uuid>,
     correlation_id: Option<String>,
-) -> Result<(Order, OutboxEvent), ApiError> {
+) -> Result<(Order, OutboxEvent), ServiceError> {
     if !current.status.can_become(to) {
-        return Err(ApiError::conflict_with(
+        return Err(ServiceError::conflict_with(
             "ILLEGAL_TRANSITION",
             format!(
                 "an order in {} cannot become {}",
@@ -215,7 +219,7 @@ pub async fn apply_transition(
         actor_user_id,
         event: &event,
     };
-    let order = orders::transition(tx, &transition).await.map_err(db)?;
+    let order = orders::transition(tx, &transition).await?;
     Ok((order, event))
 }
 
@@ -232,13 +236,12 @@ async fn change_status(
     reason: &str,
     actor: Option<(Uuid, Role)>,
     correlation_id: Option<String>,
-) -> Result<Order, ApiError> {
-    let mut client = state.db.get().await.map_err(db)?;
-    let tx = client.transaction().await.map_err(db)?;
+) -> Result<Order, ServiceError> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
     let current = orders::lock(&tx, order_id)
-        .await
-        .map_err(db)?
-        .ok_or(ApiError::NotFound)?;
+        .await?
+        .ok_or(ServiceError::NotFound)?;
     if let Some(caller) = actor {
         visible(&current, caller)?;
     }
@@ -251,47 +254,47 @@ async fn change_status(
         correlation_id,
     )
     .await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await?;
     // Publishing needs a connection of its own; holding this one meanwhile could starve the pool.
     drop(client);
     publish(state, vec![event]).await;
     Ok(order)
 }
 
-pub async fn cancel(state: &State, request: &HttpRequest, id: Uuid) -> Result<Order, ApiError> {
-    let caller = request.user()?;
+pub async fn cancel(state: &State, caller: &Caller, id: Uuid) -> Result<Order, ServiceError> {
+    let user = caller.user()?;
     change_status(
         state,
         id,
         OrderStatus::Cancelled,
         "cancelled by the customer",
-        Some(caller),
-        Some(request.request_id.clone()),
+        Some(user),
+        Some(caller.request_id.clone()),
     )
     .await
 }
 
 pub async fn set_status(
     state: &State,
-    request: &HttpRequest,
+    caller: &Caller,
     id: Uuid,
     input: StatusChangeInput,
-) -> Result<Order, ApiError> {
-    let admin = request.admin()?;
+) -> Result<Order, ServiceError> {
+    let admin = caller.admin()?;
     if !input.status.admin_may_set() {
         let by_hand: Vec<&str> = OrderStatus::ALL
             .iter()
             .filter(|s| s.admin_may_set())
             .map(|s| s.as_str())
             .collect();
-        return Err(ApiError::Validation(vec![FieldError::new(
+        return Err(ServiceError::invalid(
             "status",
             format!(
                 "{} is set only by the system (payment, expiry, placement); admins may set {}",
                 input.status.as_str(),
                 by_hand.join(", ")
             ),
-        )]));
+        ));
     }
     let reason = input.reason.as_deref().unwrap_or("changed by an admin");
     change_status(
@@ -300,16 +303,16 @@ pub async fn set_status(
         input.status,
         reason,
         Some((admin, Role::Admin)),
-        Some(request.request_id.clone()),
+        Some(caller.request_id.clone()),
     )
     .await
 }
 
 /// Expires orders left unpaid past their window, releasing their stock; returns how many.
-pub async fn expire(state: &State) -> Result<usize, ApiError> {
-    let mut client = state.db.get().await.map_err(db)?;
-    let tx = client.transaction().await.map_err(db)?;
-    let due = orders::lock_expired(&tx, 100).await.map_err(db)?;
+pub async fn expire(state: &State) -> Result<usize, ServiceError> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let due = orders::lock_expired(&tx, 100).await?;
     let mut events: Vec<OutboxEvent> = Vec::with_capacity(due.len());
     for order in &due {
         let (_, event) = apply_transition(
@@ -323,7 +326,7 @@ pub async fn expire(state: &State) -> Result<usize, ApiError> {
         .await?;
         events.push(event);
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await?;
     // Publishing needs a connection of its own; holding this one meanwhile could starve the pool.
     drop(client);
     let expired = events.len();
@@ -331,103 +334,77 @@ pub async fn expire(state: &State) -> Result<usize, ApiError> {
     Ok(expired)
 }
 
-pub async fn get(state: &State, request: &HttpRequest, id: Uuid) -> Result<OrderView, ApiError> {
-    let client = state.db.get().await.map_err(db)?;
+pub async fn get(state: &State, caller: &Caller, id: Uuid) -> Result<OrderDetail, ServiceError> {
+    let client = state.db.get().await?;
     let order = orders::find(&client, id)
-        .await
-        .map_err(db)?
-        .ok_or(ApiError::NotFound)?;
-    visible(&order, request.user()?)?;
-    let items = orders::lines(&client, id).await.map_err(db)?;
-    Ok(OrderView { order, items })
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    visible(&order, caller.user()?)?;
+    let items = orders::lines(&client, id).await?;
+    Ok(OrderDetail { order, items })
 }
 
 pub async fn status(
     state: &State,
-    request: &HttpRequest,
+    caller: &Caller,
     id: Uuid,
-) -> Result<OrderStatusView, ApiError> {
-    let client = state.db.get().await.map_err(db)?;
+) -> Result<OrderHistory, ServiceError> {
+    let client = state.db.get().await?;
     let order = orders::find(&client, id)
-        .await
-        .map_err(db)?
-        .ok_or(ApiError::NotFound)?;
-    visible(&order, request.user()?)?;
-    let history = orders::history(&client, id).await.map_err(db)?;
-    Ok(OrderStatusView {
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    visible(&order, caller.user()?)?;
+    let history = orders::history(&client, id).await?;
+    Ok(OrderHistory {
         order_id: id,
         status: order.status,
         history,
     })
 }
 
-/// `?status=` in any letter case (`completed`, `Completed`, `COMPLETED`).
-fn status_filter(request: &HttpRequest) -> Result<Option<OrderStatus>, ApiError> {
-    request
-        .query("status")
-        .map(|s| {
-            OrderStatus::parse(&s.to_ascii_uppercase()).ok_or_else(|| {
-                let known: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
-                ApiError::Validation(vec![FieldError::new(
-                    "status",
-                    format!("is not an order status ({})", known.join(", ")),
-                )])
-            })
-        })
-        .transpose()
+async fn page_of(
+    state: &State,
+    filter: &OrderFilter,
+    page: Page,
+) -> Result<Paged<Order>, ServiceError> {
+    let items = orders::list(&state.db.get().await?, filter).await?;
+    Ok(Paged::of(items, page, |o| o.id))
 }
 
-fn time_filter(request: &HttpRequest, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-    request
-        .query(name)
-        .map(|t| {
-            DateTime::parse_from_rfc3339(t)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| {
-                    ApiError::Validation(vec![FieldError::new(name, "must be an RFC 3339 time")])
-                })
-        })
-        .transpose()
-}
-
-async fn page_of(state: &State, filter: &OrderFilter) -> Result<Paged<Order>, ApiError> {
-    let items = orders::list(&state.db.get().await.map_err(db)?, filter)
-        .await
-        .map_err(db)?;
-    let page = orderly_domain::pagination::Page {
-        limit: filter.limit,
-        after: filter.before,
-    };
-    let next_cursor = next_cursor(&items, page, |o| o.id);
-    Ok(Paged { items, next_cursor })
-}
-
-/// The caller's own orders, newest first.
-pub async fn list_own(state: &State, request: &HttpRequest) -> Result<Paged<Order>, ApiError> {
-    let (user_id, _) = request.user()?;
-    let page = request.page()?;
+/// The caller's own orders, newest first, in one status when asked.
+pub async fn list_own(
+    state: &State,
+    caller: &Caller,
+    status: Option<OrderStatus>,
+    page: Page,
+) -> Result<Paged<Order>, ServiceError> {
+    let (user_id, _) = caller.user()?;
     let filter = OrderFilter {
         user_id: Some(user_id),
-        status: status_filter(request)?,
+        status,
         from: None,
         to: None,
         before: page.after,
         limit: page.limit,
     };
-    page_of(state, &filter).await
+    page_of(state, &filter, page).await
 }
 
 /// Every order, filtered by status, user and creation time.
-pub async fn list_all(state: &State, request: &HttpRequest) -> Result<Paged<Order>, ApiError> {
-    request.admin()?;
-    let page = request.page()?;
+pub async fn list_all(
+    state: &State,
+    caller: &Caller,
+    query: &OrderQuery,
+    page: Page,
+) -> Result<Paged<Order>, ServiceError> {
+    caller.admin()?;
     let filter = OrderFilter {
-        user_id: request.query_id("user_id")?,
-        status: status_filter(request)?,
-        from: time_filter(request, "from")?,
-        to: time_filter(request, "to")?,
+        user_id: query.user_id,
+        status: query.status,
+        from: query.from,
+        to: query.to,
         before: page.after,
         limit: page.limit,
     };
-    page_of(state, &filter).await
+    page_of(state, &filter, page).await
 }

@@ -5,14 +5,14 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use orderly_cloud::EventPublisher;
+use orderly_cloud::{CloudError, EventPublisher};
 use orderly_domain::events::{Event, EventEnvelope};
-use orderly_http::ApiError;
+
 use orderly_store::orders::OutboxEvent;
 use orderly_store::outbox;
 use serde_json::Value;
 
-use super::db;
+use super::ServiceError;
 use crate::State;
 
 /// Events younger than this are still being published by the request that wrote them.
@@ -45,13 +45,12 @@ async fn publish_one(
     event_type: &str,
     payload: &Value,
     correlation_id: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), CloudError> {
     state
         .topic
         .publish(event_type, &payload.to_string(), correlation_id)
         .await
         .map(drop)
-        .map_err(|e| e.to_string())
 }
 
 /// Publishes events committed a moment ago. Never fails the request: what does not go out now, the
@@ -66,7 +65,7 @@ pub async fn publish_committed(state: &State, events: &[OutboxEvent]) {
         let recorded = match state.db.get().await {
             Ok(client) => match &outcome {
                 Ok(()) => outbox::mark_published(&client, e.id).await,
-                Err(error) => outbox::record_failure(&client, e.id, error).await,
+                Err(error) => outbox::record_failure(&client, e.id, &error.to_string()).await,
             },
             Err(pool) => Err(pool.into()),
         };
@@ -80,12 +79,10 @@ pub async fn publish_committed(state: &State, events: &[OutboxEvent]) {
 }
 
 /// Publishes what was left unpublished; returns how many went out.
-pub async fn sweep(state: &State) -> Result<usize, ApiError> {
-    let mut client = state.db.get().await.map_err(db)?;
-    let tx = client.transaction().await.map_err(db)?;
-    let pending = outbox::claim_unpublished(&tx, SWEEP_GRACE, SWEEP_BATCH)
-        .await
-        .map_err(db)?;
+pub async fn sweep(state: &State) -> Result<usize, ServiceError> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let pending = outbox::claim_unpublished(&tx, SWEEP_GRACE, SWEEP_BATCH).await?;
     let mut published = 0;
     for event in &pending {
         match publish_one(
@@ -97,14 +94,12 @@ pub async fn sweep(state: &State) -> Result<usize, ApiError> {
         .await
         {
             Ok(()) => {
-                outbox::mark_published(&tx, event.id).await.map_err(db)?;
+                outbox::mark_published(&tx, event.id).await?;
                 published += 1;
             }
-            Err(error) => outbox::record_failure(&tx, event.id, &error)
-                .await
-                .map_err(db)?,
+            Err(error) => outbox::record_failure(&tx, event.id, &error.to_string()).await?,
         }
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await?;
     Ok(published)
 }

@@ -6,6 +6,8 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
+use super::ServiceError;
+
 /// A hash of a random password nobody knows: verifying against it makes a login for an unknown email
 /// cost the same as one for a known email with a wrong password.
 static DUMMY_HASH: LazyLock<String> =
@@ -16,17 +18,17 @@ fn base64_random() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>())
 }
 
-fn hash_now(password: &str) -> Result<String, String> {
+fn hash_now(password: &str) -> Result<String, ServiceError> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+        .map_err(ServiceError::internal)
 }
 
-pub async fn hash(password: String) -> Result<String, String> {
+pub async fn hash(password: String) -> Result<String, ServiceError> {
     tokio::task::spawn_blocking(move || hash_now(&password))
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(ServiceError::internal)?
 }
 
 /// Verifies `password` against `stored`, or against the dummy hash when there is no user, so both take

@@ -41,6 +41,13 @@ pub trait PaymentProvider: Send + Sync {
         idempotency_key: Uuid,
         charge_reference: &str,
     ) -> impl Future<Output = Result<(), ProviderUnavailable>> + Send;
+
+    /// Where the charge made with `idempotency_key` stands now; `None` when the provider has none (the
+    /// charge request never reached it).
+    fn charge_status(
+        &self,
+        idempotency_key: Uuid,
+    ) -> impl Future<Output = Result<Option<ChargeOutcome>, ProviderUnavailable>> + Send;
 }
 
 #[derive(Clone, Debug)]
@@ -73,6 +80,27 @@ fn unavailable(e: impl std::fmt::Display) -> ProviderUnavailable {
     ProviderUnavailable(e.to_string())
 }
 
+/// A charge as the provider answers it (to a charge, or to a look-up of one).
+async fn outcome(response: reqwest::Response) -> Result<ChargeOutcome, ProviderUnavailable> {
+    let status = response.status();
+    if status.is_server_error() || status.as_u16() == 429 {
+        return Err(unavailable(format!("HTTP {status}")));
+    }
+    let reply: ChargeReply = response.json().await.map_err(unavailable)?;
+    match (status.as_u16(), reply.status.as_str()) {
+        (200 | 201, "captured") => Ok(ChargeOutcome::Captured {
+            reference: reply.id.unwrap_or_default(),
+        }),
+        (200..=202, "pending") => Ok(ChargeOutcome::Pending),
+        (200 | 402, "declined") => Ok(ChargeOutcome::Declined {
+            reason: reply.reason.unwrap_or_else(|| "declined".into()),
+        }),
+        (code, other) => Err(unavailable(format!(
+            "unexpected answer HTTP {code} {other}"
+        ))),
+    }
+}
+
 impl PaymentProvider for HttpPaymentProvider {
     async fn charge(
         &self,
@@ -91,23 +119,7 @@ impl PaymentProvider for HttpPaymentProvider {
             .send()
             .await
             .map_err(unavailable)?;
-        let status = response.status();
-        if status.is_server_error() || status.as_u16() == 429 {
-            return Err(unavailable(format!("HTTP {status}")));
-        }
-        let reply: ChargeReply = response.json().await.map_err(unavailable)?;
-        match (status.as_u16(), reply.status.as_str()) {
-            (200 | 201, "captured") => Ok(ChargeOutcome::Captured {
-                reference: reply.id.unwrap_or_default(),
-            }),
-            (200..=202, "pending") => Ok(ChargeOutcome::Pending),
-            (402, "declined") => Ok(ChargeOutcome::Declined {
-                reason: reply.reason.unwrap_or_else(|| "declined".into()),
-            }),
-            (code, other) => Err(unavailable(format!(
-                "unexpected answer HTTP {code} {other}"
-            ))),
-        }
+        outcome(response).await
     }
 
     async fn refund(
@@ -128,5 +140,24 @@ impl PaymentProvider for HttpPaymentProvider {
         } else {
             Err(unavailable(format!("HTTP {}", response.status())))
         }
+    }
+
+    async fn charge_status(
+        &self,
+        idempotency_key: Uuid,
+    ) -> Result<Option<ChargeOutcome>, ProviderUnavailable> {
+        let response = self
+            .client
+            .get(format!(
+                "{}/v1/charges/by-key/{idempotency_key}",
+                self.base_url
+            ))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        if response.status().as_u16() == 404 {
+            return Ok(None);
+        }
+        outcome(response).await.map(Some)
     }
 }

@@ -7,24 +7,22 @@ use orderly_domain::rate_limit::{
     Decision, HEALTH_PER_IP, LOGIN_PER_EMAIL, LOGIN_PER_IP, PER_API_KEY, PER_USER, Quota,
     REFRESH_PER_IP, REGISTER_PER_IP, decide,
 };
-use orderly_http::ApiError;
+
 use orderly_store::rate_limits::{self, Credential, Standing};
 
-use super::db;
+use super::ServiceError;
 use crate::State;
 
-async fn take(state: &State, key: &str, quota: Quota) -> Result<Decision, ApiError> {
-    let outcome = rate_limits::acquire(&state.db.get().await.map_err(db)?, key, quota)
-        .await
-        .map_err(db)?;
+async fn take(state: &State, key: &str, quota: Quota) -> Result<Decision, ServiceError> {
+    let outcome = rate_limits::acquire(&state.db.get().await?, key, quota).await?;
     Ok(decide(quota, outcome, Utc::now()))
 }
 
-fn refuse_over(decision: Decision) -> Result<(), ApiError> {
+fn refuse_over(decision: Decision) -> Result<(), ServiceError> {
     if decision.allowed {
         Ok(())
     } else {
-        Err(ApiError::RateLimited {
+        Err(ServiceError::RateLimited {
             retry_after_seconds: decision.retry_after_seconds,
         })
     }
@@ -35,7 +33,7 @@ fn refuse_over(decision: Decision) -> Result<(), ApiError> {
 pub async fn for_principal(
     state: &State,
     principal: &Principal,
-) -> Result<(Decision, Standing), ApiError> {
+) -> Result<(Decision, Standing), ServiceError> {
     let (key, quota, credential) = match *principal {
         Principal::User { id, session, .. } => (
             format!("user:{id}"),
@@ -52,9 +50,7 @@ pub async fn for_principal(
         ),
     };
     let (outcome, standing) =
-        rate_limits::admit(&state.db.get().await.map_err(db)?, &key, quota, credential)
-            .await
-            .map_err(db)?;
+        rate_limits::admit(&state.db.get().await?, &key, quota, credential).await?;
     Ok((decide(quota, outcome, Utc::now()), standing))
 }
 
@@ -66,13 +62,13 @@ fn email_key(email: &str) -> String {
 
 /// Login attempts, per source IP, then per email. An attempt refused by the first limit does not count
 /// against the second, so an attacker hammering from one address cannot lock the victim's email out.
-pub async fn for_login(state: &State, source_ip: &str, email: &str) -> Result<(), ApiError> {
+pub async fn for_login(state: &State, source_ip: &str, email: &str) -> Result<(), ServiceError> {
     refuse_over(take(state, &format!("login-ip:{source_ip}"), LOGIN_PER_IP).await?)?;
     for_password_check(state, email).await
 }
 
 /// A check of an account's password outside login (`current_password`): the same per-email budget.
-pub async fn for_password_check(state: &State, email: &str) -> Result<(), ApiError> {
+pub async fn for_password_check(state: &State, email: &str) -> Result<(), ServiceError> {
     refuse_over(take(state, &email_key(email), LOGIN_PER_EMAIL).await?)
 }
 
@@ -85,7 +81,11 @@ pub enum Anonymous {
     Health,
 }
 
-pub async fn for_address(state: &State, kind: Anonymous, source_ip: &str) -> Result<(), ApiError> {
+pub async fn for_address(
+    state: &State,
+    kind: Anonymous,
+    source_ip: &str,
+) -> Result<(), ServiceError> {
     let (name, quota) = match kind {
         Anonymous::Register => ("register", REGISTER_PER_IP),
         Anonymous::Refresh => ("refresh", REFRESH_PER_IP),

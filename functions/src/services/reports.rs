@@ -2,26 +2,22 @@
 
 use chrono::NaiveDate;
 use orderly_domain::events::{Event, EventEnvelope};
-use orderly_domain::validation::FieldError;
-use orderly_http::{ApiError, HttpRequest};
+use orderly_domain::reports::SalesDay;
 use orderly_store::outbox::first_delivery;
-use orderly_store::reports::{self, SalesDay};
+use orderly_store::reports;
 
-use super::db;
+use super::{Caller, ServiceError};
 use crate::State;
 
 pub const CONSUMER: &str = "reporting";
-const MAX_DAYS: i64 = 366;
+pub const MAX_DAYS: i64 = 366;
 
 /// Applies an event to the rollups; false when it had been applied before.
-pub async fn record(state: &State, event: &EventEnvelope) -> Result<bool, String> {
+pub async fn record(state: &State, event: &EventEnvelope) -> Result<bool, ServiceError> {
     let day = event.occurred_at.date_naive();
-    let mut client = state.db.get().await.map_err(|e| e.to_string())?;
-    let tx = client.transaction().await.map_err(|e| e.to_string())?;
-    if !first_delivery(&tx, CONSUMER, event.event_id)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    if !first_delivery(&tx, CONSUMER, event.event_id).await? {
         return Ok(false);
     }
     match &event.event {
@@ -35,38 +31,24 @@ pub async fn record(state: &State, event: &EventEnvelope) -> Result<bool, String
         | Event::OrderFulfilled(_)
         | Event::OrderPaymentFailed(_)
         | Event::OrderExpired(_) => Ok(()),
-    }
-    .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())?;
+    }?;
+    tx.commit().await?;
     Ok(true)
 }
 
-fn date(request: &HttpRequest, name: &str) -> Result<NaiveDate, FieldError> {
-    let raw = request
-        .query(name)
-        .ok_or_else(|| FieldError::new(name, "is required (YYYY-MM-DD)"))?;
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| FieldError::new(name, "must be a date like 2026-01-31"))
-}
-
-pub async fn daily(state: &State, request: &HttpRequest) -> Result<Vec<SalesDay>, ApiError> {
-    request.admin()?;
-    let (from, to) = (date(request, "from"), date(request, "to"));
-    let (from, to) = match (from, to) {
-        (Ok(from), Ok(to)) => (from, to),
-        (from, to) => {
-            return Err(ApiError::Validation(
-                [from.err(), to.err()].into_iter().flatten().collect(),
-            ));
-        }
-    };
+/// Days `from` to `to`, inclusive, at most `MAX_DAYS` of them.
+pub async fn daily(
+    state: &State,
+    caller: &Caller,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<SalesDay>, ServiceError> {
+    caller.admin()?;
     if to < from || (to - from).num_days() >= MAX_DAYS {
-        return Err(ApiError::Validation(vec![FieldError::new(
+        return Err(ServiceError::invalid(
             "to",
             format!("must be on or after from, at most {MAX_DAYS} days later"),
-        )]));
+        ));
     }
-    reports::daily(&state.db.get().await.map_err(db)?, from, to)
-        .await
-        .map_err(db)
+    Ok(reports::daily(&state.db.get().await?, from, to).await?)
 }

@@ -36,7 +36,7 @@ pub fn issue_access(
     user_id: Uuid,
     role: Role,
     session_id: Uuid,
-) -> Result<String, String> {
+) -> Result<String, jsonwebtoken::errors::Error> {
     let now = Utc::now();
     let claims = AccessClaims {
         sub: user_id,
@@ -53,7 +53,6 @@ pub fn issue_access(
         &claims,
         &EncodingKey::from_secret(key),
     )
-    .map_err(|e| e.to_string())
 }
 
 /// Checks signature, algorithm (HS256 only: `none` and algorithm confusion are refused), expiry, issuer

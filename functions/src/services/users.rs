@@ -2,15 +2,16 @@
 
 use orderly_domain::users::{Role, check_name, check_password, normalise_email};
 use orderly_domain::validation::{FieldError, Problems};
-use orderly_http::{ApiError, HttpRequest};
+
+use orderly_domain::users::User;
 use orderly_store::sessions;
-use orderly_store::users::{self, Updated, User, UserChanges};
+use orderly_store::users::{self, Updated, UserChanges};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::audit::{self, Actor, Change};
-use super::{db, passwords, rate_limits};
+use super::{Caller, ServiceError, passwords, rate_limits};
 use crate::State;
 use crate::redact::redacting_debug;
 
@@ -28,20 +29,19 @@ pub struct ProfileChanges {
 redacting_debug!(ProfileChanges { name, email, role } secret { password, current_password });
 
 /// Another user's profile is "not found" to a non-admin: its existence is nobody else's business.
-fn visible(caller: (Uuid, Role), target: Uuid) -> Result<(), ApiError> {
+fn visible(caller: (Uuid, Role), target: Uuid) -> Result<(), ServiceError> {
     if caller.0 == target || caller.1 == Role::Admin {
         Ok(())
     } else {
-        Err(ApiError::NotFound)
+        Err(ServiceError::NotFound)
     }
 }
 
-pub async fn get(state: &State, caller: (Uuid, Role), id: Uuid) -> Result<User, ApiError> {
-    visible(caller, id)?;
-    users::find(&state.db.get().await.map_err(db)?, id)
-        .await
-        .map_err(db)?
-        .ok_or(ApiError::NotFound)
+pub async fn get(state: &State, caller: &Caller, id: Uuid) -> Result<User, ServiceError> {
+    visible(caller.user()?, id)?;
+    users::find(&state.db.get().await?, id)
+        .await?
+        .ok_or(ServiceError::NotFound)
 }
 
 fn view(user: &User) -> serde_json::Value {
@@ -50,24 +50,24 @@ fn view(user: &User) -> serde_json::Value {
 
 pub async fn update(
     state: &State,
-    request: &HttpRequest,
+    caller: &Caller,
     id: Uuid,
     input: ProfileChanges,
-) -> Result<User, ApiError> {
-    let caller = request.user()?;
-    visible(caller, id)?;
-    let own = caller.0 == id;
-    if input.role.is_some() && caller.1 != Role::Admin {
-        return Err(ApiError::Forbidden("only an admin may change a role"));
+) -> Result<User, ServiceError> {
+    let (caller_id, caller_role) = caller.user()?;
+    visible((caller_id, caller_role), id)?;
+    let own = caller_id == id;
+    if input.role.is_some() && caller_role != Role::Admin {
+        return Err(ServiceError::Forbidden("only an admin may change a role"));
     }
     if input.role.is_some() && own {
-        return Err(ApiError::conflict(
+        return Err(ServiceError::conflict(
             "OWN_ROLE",
             "an admin cannot change their own role; ask another admin",
         ));
     }
     if input.password.is_some() && !own {
-        return Err(ApiError::Forbidden(
+        return Err(ServiceError::Forbidden(
             "only the user may change their password",
         ));
     }
@@ -100,22 +100,20 @@ pub async fn update(
     {
         problems.add("body", "give at least one of name, email, password, role");
     }
-    problems.into_result(|| ()).map_err(ApiError::Validation)?;
+    problems.into_result(|| ()).map_err(ServiceError::Invalid)?;
 
-    let mut client = state.db.get().await.map_err(db)?;
+    let mut client = state.db.get().await?;
     let before = users::find(&client, id)
-        .await
-        .map_err(db)?
-        .ok_or(ApiError::NotFound)?;
+        .await?
+        .ok_or(ServiceError::NotFound)?;
     if let (true, Some(current)) = (needs_current, input.current_password) {
         // As many guesses as login allows for this email, from the same budget.
         rate_limits::for_password_check(state, &before.email).await?;
         let stored = users::find_credentials(&client, &before.email)
-            .await
-            .map_err(db)?
+            .await?
             .map(|(_, hash)| hash);
         if !passwords::verify(current, stored).await {
-            return Err(ApiError::Validation(vec![FieldError::new(
+            return Err(ServiceError::Invalid(vec![FieldError::new(
                 "current_password",
                 "does not match",
             )]));
@@ -125,23 +123,23 @@ pub async fn update(
         Some(password) => Some(
             passwords::hash(password.clone())
                 .await
-                .map_err(ApiError::internal)?,
+                .map_err(ServiceError::internal)?,
         ),
         None => None,
     };
 
-    let tx = client.transaction().await.map_err(db)?;
+    let tx = client.transaction().await?;
     let changes = UserChanges {
         name: name.as_deref(),
         email: email.as_deref(),
         role: input.role,
         password_hash: password_hash.as_deref(),
     };
-    let after = match users::update(&tx, id, &changes).await.map_err(db)? {
+    let after = match users::update(&tx, id, &changes).await? {
         Updated::Done(user) => user,
-        Updated::NotFound => return Err(ApiError::NotFound),
+        Updated::NotFound => return Err(ServiceError::NotFound),
         Updated::EmailTaken => {
-            return Err(ApiError::conflict(
+            return Err(ServiceError::conflict(
                 "EMAIL_TAKEN",
                 "an account with this email exists",
             ));
@@ -149,9 +147,9 @@ pub async fn update(
     };
     // A new password ends every other session: whoever knew the old one is signed out everywhere else.
     let ended_sessions = match password_hash {
-        Some(_) => sessions::revoke_all_of_user(&tx, id, request.session_id(), "password_changed")
-            .await
-            .map_err(db)?,
+        Some(_) => {
+            sessions::revoke_all_of_user(&tx, id, caller.session_id(), "password_changed").await?
+        }
         None => Vec::new(),
     };
     let action = match () {
@@ -172,8 +170,8 @@ pub async fn update(
             before: Some(view(&before)),
             after: Some(after),
         };
-        audit::record(&tx, &Actor::of(request), change).await?;
+        audit::record(&tx, &Actor::of(caller), change).await?;
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await?;
     Ok(after)
 }

@@ -1,5 +1,6 @@
 //! Queue workers. Each message is one `EventEnvelope`; a message that cannot be read or handled becomes
-//! a batch item failure, so SQS redelivers it and, after `maxReceiveCount`, moves it to the DLQ.
+//! a batch item failure (the worker edge's rendering of a `ServiceError`), so SQS redelivers it and, after
+//! `maxReceiveCount`, moves it to the DLQ.
 
 pub mod fulfillment;
 pub mod notification;
@@ -11,6 +12,8 @@ use std::future::Future;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use orderly_domain::EventEnvelope;
+
+use crate::services::ServiceError;
 
 /// The event types a worker handler acts on (its queue's subscription filter must be exactly these), or
 /// `None` for a handler that is not a queue worker.
@@ -25,9 +28,13 @@ pub fn handled_events(handler: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-fn envelope(message: &SqsMessage) -> Result<EventEnvelope, String> {
-    let body = message.body.as_deref().ok_or("message has no body")?;
-    serde_json::from_str(body).map_err(|e| format!("not an event envelope: {e}"))
+fn envelope(message: &SqsMessage) -> Result<EventEnvelope, ServiceError> {
+    let body = message
+        .body
+        .as_deref()
+        .ok_or_else(|| ServiceError::internal("the message has no body"))?;
+    serde_json::from_str(body)
+        .map_err(|e| ServiceError::internal(format!("not an event envelope: {e}")))
 }
 
 /// Handles every message of a batch concurrently and reports the ones that failed.
@@ -38,7 +45,7 @@ pub async fn each_event<F, Fut>(
 ) -> SqsBatchResponse
 where
     F: Fn(EventEnvelope) -> Fut,
-    Fut: Future<Output = Result<(), String>>,
+    Fut: Future<Output = Result<(), ServiceError>>,
 {
     let outcomes = futures::future::join_all(batch.records.iter().map(|m| {
         let event = envelope(m);

@@ -7,6 +7,7 @@ use orderly_domain::events::Event;
 
 use super::each_event;
 use crate::State;
+use crate::services::ServiceError;
 use crate::services::payments::{self, Settlement};
 
 /// What this worker acts on: its queue's subscription filter is exactly these (a test holds the template
@@ -15,10 +16,14 @@ pub const HANDLES: &[&str] = &[Event::ORDER_PLACED, Event::ORDER_CANCELLED];
 
 pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse {
     each_event("payment", batch, |envelope| async move {
-        let provider = state.payments.as_ref().ok_or("PAYMENT_PROVIDER_URL is not configured")?;
+        let provider = state
+            .payments
+            .as_ref()
+            .ok_or_else(|| ServiceError::internal("PAYMENT_PROVIDER_URL is not configured"))?;
         let outcome = match &envelope.event {
             Event::OrderPlaced(placed) => {
-                payments::settle(state, provider, placed.order_id, envelope.correlation_id.clone()).await?
+                payments::settle(state, provider, placed.order_id, envelope.correlation_id.clone())
+                    .await?
             }
             Event::OrderCancelled(cancelled) => {
                 payments::refund_cancelled(state, provider, cancelled.order_id).await?

@@ -13,7 +13,7 @@ pub const HANDLES: &[&str] = &Event::TYPES;
 
 pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse {
     each_event("ws-push", batch, |event| async move {
-        let delivery = live_updates::deliver(&state.db, &state.connections, &event).await.map_err(|e| e.to_string())?;
+        let delivery = live_updates::deliver(&state.db, &state.connections, &event).await?;
         tracing::info!(event_id = %event.event_id, event_type = event.event.event_type(), pushed = delivery.pushed, gone = delivery.gone, "event pushed");
         Ok(())
     })

@@ -18,5 +18,5 @@ fn connection_id(request: &ApiGatewayWebsocketProxyRequest) -> Result<&str, ApiE
 
 /// The REST path's mapping: no connection is a 503, anything else a 500.
 fn store_failed(e: orderly_store::StoreError) -> ApiError {
-    crate::services::db(e)
+    crate::services::ServiceError::from(e).into()
 }

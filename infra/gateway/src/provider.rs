@@ -4,13 +4,14 @@
 //! time through `PUT /_control`. Like real providers' test modes, some charges always behave one way: an
 //! amount ending in …666 (minor units) is declined, one ending in …503 always meets an outage (503), and
 //! a charge in XTS (ISO 4217's code for testing) stays pending, as an asynchronous payment method would
-//! until it settles.
+//! until it settles (`POST /_control/charges/settle` settles it). `GET /v1/charges/by-key/{key}` tells
+//! where a charge stands, as providers' look-ups do.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -50,9 +51,11 @@ pub struct Simulator {
 pub fn router(simulator: Arc<Simulator>) -> Router {
     Router::new()
         .route("/v1/charges", post(charge))
+        .route("/v1/charges/by-key/{key}", get(charge_by_key))
         .route("/v1/refunds", post(refund))
         .route("/_control", get(settings).put(set_settings))
         .route("/_control/charges", get(charges))
+        .route("/_control/charges/settle", post(settle))
         .with_state(simulator)
 }
 
@@ -64,7 +67,12 @@ struct ChargeRequest {
 }
 
 fn answer(charge: &Charge) -> Response {
-    let (status, body) = match charge.status {
+    let (status, body) = answer_parts(charge);
+    (status, Json(body)).into_response()
+}
+
+fn answer_parts(charge: &Charge) -> (StatusCode, Value) {
+    match charge.status {
         "captured" => (
             StatusCode::CREATED,
             json!({"id": charge.id, "status": "captured"}),
@@ -77,8 +85,7 @@ fn answer(charge: &Charge) -> Response {
             StatusCode::PAYMENT_REQUIRED,
             json!({"id": charge.id, "status": "declined", "reason": charge.reason}),
         ),
-    };
-    (status, Json(body)).into_response()
+    }
 }
 
 async fn before_each_call(simulator: &Simulator) -> Option<Response> {
@@ -148,6 +155,70 @@ async fn charge(
     let response = answer(&charge);
     charges.insert(key, charge);
     response
+}
+
+async fn charge_by_key(
+    State(simulator): State<Arc<Simulator>>,
+    Path(key): Path<String>,
+) -> Response {
+    if let Some(outage) = before_each_call(&simulator).await {
+        return outage;
+    }
+    let charges = simulator.charges.lock().expect("charges lock");
+    match charges.get(&key) {
+        // A look-up answers 200 whatever the charge's state; the body says which.
+        Some(charge) => {
+            let (_, body) = answer_parts(charge);
+            (StatusCode::OK, Json(body)).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no charge with this idempotency key"})),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct SettleRequest {
+    /// The order id the charge was made for.
+    reference: String,
+    /// `captured` or `declined`.
+    outcome: String,
+}
+
+/// Settles a pending charge, as the payment method eventually does.
+async fn settle(
+    State(simulator): State<Arc<Simulator>>,
+    Json(request): Json<SettleRequest>,
+) -> Response {
+    let (status, reason) = match request.outcome.as_str() {
+        "captured" => ("captured", None),
+        "declined" => ("declined", Some("payment_method_failed")),
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "outcome is captured or declined"})),
+            )
+                .into_response();
+        }
+    };
+    let mut charges = simulator.charges.lock().expect("charges lock");
+    match charges
+        .values_mut()
+        .find(|c| c.reference == request.reference && c.status == "pending")
+    {
+        Some(charge) => {
+            charge.status = status;
+            charge.reason = reason;
+            (StatusCode::OK, Json(json!(charge))).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no pending charge for this reference"})),
+        )
+            .into_response(),
+    }
 }
 
 #[derive(Deserialize)]

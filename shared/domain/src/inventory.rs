@@ -2,8 +2,9 @@
 //! On hand = available + reserved. Restocking and adjusting change `available` and never touch units
 //! that orders hold.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
+use uuid::Uuid;
 
 use crate::products::{MAX_STOCK, check_count};
 use crate::validation::{FieldError, Problems};
@@ -124,6 +125,16 @@ impl Stock {
             ..*self
         })
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LowStock {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub available: i32,
+    pub reserved: i32,
+    pub low_stock_threshold: i32,
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -150,6 +151,38 @@ pub fn basket(input: &PlaceOrderInput) -> Result<Vec<(Uuid, i32)>, Vec<FieldErro
         }
     }
     problems.into_result(|| lines.into_iter().map(|(p, q)| (p, q as i32)).collect())
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Order {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub status: OrderStatus,
+    pub total_cents: i64,
+    pub currency: String,
+    pub expires_at: DateTime<Utc>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderLine {
+    pub product_id: Uuid,
+    pub name: String,
+    pub sku: String,
+    pub quantity: i32,
+    pub unit_price_cents: i64,
+    pub line_total_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusChange {
+    pub from_status: Option<OrderStatus>,
+    pub to_status: OrderStatus,
+    pub reason: Option<String>,
+    pub actor_user_id: Option<Uuid>,
+    pub changed_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

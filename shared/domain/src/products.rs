@@ -1,6 +1,7 @@
 //! The catalogue: what a product must be, and optimistic locking through ETags.
 
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::validation::{FieldError, Problems, text};
@@ -179,6 +180,30 @@ pub fn if_match(header: Option<&str>) -> Precondition {
     {
         Some(version) => Precondition::Version(version),
         None => Precondition::Malformed,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Product {
+    pub id: Uuid,
+    pub merchant_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    pub price_cents: i64,
+    pub currency: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Units on sale now (not reserved by an unpaid order, not sold).
+    pub available: i32,
+    pub low_stock_threshold: i32,
+}
+
+impl Product {
+    /// At or under its threshold: time to restock.
+    pub fn low_stock(&self) -> bool {
+        self.available <= self.low_stock_threshold
     }
 }
 

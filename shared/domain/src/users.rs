@@ -1,6 +1,8 @@
 //! Users and roles.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::validation::{FieldError, text};
 
@@ -66,6 +68,17 @@ pub fn check_password(password: &str) -> Result<(), FieldError> {
 
 pub fn check_name(raw: &str) -> Result<String, FieldError> {
     text("name", raw, 1, 200)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

@@ -1,8 +1,28 @@
 use http::HeaderValue;
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{Value, json};
 use thiserror::Error;
 
 use crate::{FieldError, Response, json_response};
+
+/// Every error answer: `{"error": {...}}`. The responses are built from it and the OpenAPI document
+/// describes it, so the two cannot drift.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable, e.g. `VALIDATION_FAILED`, `EMAIL_TAKEN`, `OUT_OF_STOCK`.
+    pub code: &'static str,
+    pub message: String,
+    /// Per-field problems for `VALIDATION_FAILED`; what exactly for a conflict (e.g. each short line of
+    /// `OUT_OF_STOCK`); otherwise empty.
+    #[schema(value_type = Vec<Object>)]
+    pub details: Value,
+    pub request_id: String,
+}
 
 /// Everything an endpoint can answer other than success. Status and code are decided here and nowhere
 /// else.
@@ -120,10 +140,15 @@ impl ApiError {
             } => details.clone(),
             _ => json!([]),
         };
-        let mut response = json_response(
-            self.status(),
-            &json!({"error": {"code": self.code(), "message": message, "details": details, "request_id": request_id}}),
-        );
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message,
+                details,
+                request_id: request_id.to_owned(),
+            },
+        };
+        let mut response = json_response(self.status(), &body);
         match &self {
             ApiError::RateLimited {
                 retry_after_seconds,

@@ -5,7 +5,7 @@ mod error;
 mod request;
 mod response;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use orderly_domain::validation::FieldError;
 pub use request::{HttpRequest, MAX_BODY_BYTES};
 pub use response::{Response, empty_response, json_response, proxy_response};

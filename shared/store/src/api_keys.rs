@@ -1,21 +1,11 @@
 //! API keys of service clients: the public prefix finds the row, the hash of the whole key proves it.
 
-use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::StoreError;
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct ApiKey {
-    pub id: Uuid,
-    pub name: String,
-    pub prefix: String,
-    pub created_by: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-}
+use orderly_domain::api_keys::ApiKey;
 
 const COLUMNS: &str = "id, name, prefix, created_by, created_at, last_used_at";
 

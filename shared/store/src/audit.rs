@@ -1,12 +1,12 @@
 //! The audit log: who did what to which target, with before/after, for every admin action and security
 //! event. Rows are written in the same transaction as the change they describe.
 
-use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::StoreError;
+use orderly_domain::audit::AuditLog;
 
 #[derive(Debug, Clone, Default)]
 pub struct AuditEntry<'a> {
@@ -42,21 +42,6 @@ pub async fn record(db: &impl GenericClient, entry: &AuditEntry<'_>) -> Result<U
     )
     .await?;
     Ok(id)
-}
-
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct AuditLog {
-    pub id: Uuid,
-    pub actor_user_id: Option<Uuid>,
-    pub actor_api_key_id: Option<Uuid>,
-    pub action: String,
-    pub target_type: String,
-    pub target_id: Option<String>,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-    pub request_id: Option<String>,
-    pub source_ip: Option<String>,
-    pub created_at: DateTime<Utc>,
 }
 
 pub struct AuditFilter<'a> {

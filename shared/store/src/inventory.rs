@@ -3,6 +3,7 @@ use orderly_domain::inventory::Stock;
 use uuid::Uuid;
 
 use crate::StoreError;
+use orderly_domain::inventory::LowStock;
 
 fn stock(row: &tokio_postgres::Row) -> Stock {
     Stock {
@@ -52,16 +53,6 @@ pub async fn save_count(
     )
     .await?;
     Ok(())
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct LowStock {
-    pub product_id: Uuid,
-    pub sku: String,
-    pub name: String,
-    pub available: i32,
-    pub reserved: i32,
-    pub low_stock_threshold: i32,
 }
 
 /// Live products at or under their threshold, in product order.

@@ -24,7 +24,8 @@ pub mod users;
 pub mod ws_connections;
 pub mod ws_tickets;
 
-pub use deadpool_postgres::{GenericClient, Pool, Transaction};
+pub use deadpool_postgres::{GenericClient, Pool, PoolError, Transaction};
 pub use error::StoreError;
 pub use pool::{PoolSettings, connect, connect_with, unconfigured};
 pub use tokio_postgres::Config as PgConfig;
+pub use tokio_postgres::Error as PgError;

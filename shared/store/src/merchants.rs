@@ -1,16 +1,9 @@
-use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::StoreError;
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct Merchant {
-    pub id: Uuid,
-    pub name: String,
-    pub created_at: DateTime<Utc>,
-}
+use orderly_domain::merchants::Merchant;
 
 /// `None` when the name is taken.
 pub async fn insert(

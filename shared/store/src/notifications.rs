@@ -1,23 +1,11 @@
 //! Notifications sent to users, one per (event, user): a redelivered event finds its row.
 
-use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::StoreError;
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct Notification {
-    pub id: Uuid,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub message: String,
-    pub data: Value,
-    pub status: String,
-    pub created_at: DateTime<Utc>,
-}
+use orderly_domain::notifications::Notification;
 
 pub struct NewNotification<'a> {
     pub user_id: Uuid,

@@ -9,19 +9,9 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::StoreError;
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct Order {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub status: OrderStatus,
-    pub total_cents: i64,
-    pub currency: String,
-    pub expires_at: DateTime<Utc>,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+use orderly_domain::orders::Order;
+use orderly_domain::orders::OrderLine;
+use orderly_domain::orders::StatusChange;
 
 const COLUMNS: &str =
     "id, user_id, status, total_cents, currency, expires_at, version, created_at, updated_at";
@@ -256,16 +246,6 @@ pub async fn lock_expired(db: &impl GenericClient, limit: i64) -> Result<Vec<Ord
     Ok(rows.iter().map(order).collect())
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct OrderLine {
-    pub product_id: Uuid,
-    pub name: String,
-    pub sku: String,
-    pub quantity: i32,
-    pub unit_price_cents: i64,
-    pub line_total_cents: i64,
-}
-
 pub async fn owner(db: &impl GenericClient, id: Uuid) -> Result<Option<Uuid>, StoreError> {
     Ok(db
         .query_opt("SELECT user_id FROM orders WHERE id = $1", &[&id])
@@ -306,15 +286,6 @@ pub async fn lines(db: &impl GenericClient, id: Uuid) -> Result<Vec<OrderLine>, 
             }
         })
         .collect())
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct StatusChange {
-    pub from_status: Option<OrderStatus>,
-    pub to_status: OrderStatus,
-    pub reason: Option<String>,
-    pub actor_user_id: Option<Uuid>,
-    pub changed_at: DateTime<Utc>,
 }
 
 pub async fn history(db: &impl GenericClient, id: Uuid) -> Result<Vec<StatusChange>, StoreError> {

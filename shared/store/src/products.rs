@@ -1,6 +1,5 @@
 //! The catalogue. Products are soft-deleted (orders keep pointing at them) and versioned for ETags.
 
-use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use orderly_domain::products::{NewProduct, ProductFields};
 use tokio_postgres::Row;
@@ -8,22 +7,13 @@ use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::StoreError;
+use orderly_domain::products::Product;
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct Product {
-    pub id: Uuid,
-    pub merchant_id: Uuid,
-    pub sku: String,
-    pub name: String,
-    pub description: String,
-    pub price_cents: i64,
-    pub currency: String,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-const COLUMNS: &str = "id, merchant_id, sku, name, description, price_cents, currency, version, created_at, updated_at";
+/// A product with its stock figures: `p` is the product row, `i` its inventory row.
+const COLUMNS: &str =
+    "p.id, p.merchant_id, p.sku, p.name, p.description, p.price_cents, p.currency, p.version,
+                       p.created_at, p.updated_at, i.available, i.low_stock_threshold";
+const FROM: &str = "products p JOIN inventory i ON i.product_id = p.id";
 
 fn product(row: &Row) -> Product {
     Product {
@@ -37,6 +27,8 @@ fn product(row: &Row) -> Product {
         version: row.get("version"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
+        available: row.get("available"),
+        low_stock_threshold: row.get("low_stock_threshold"),
     }
 }
 
@@ -55,7 +47,7 @@ fn refused(e: &tokio_postgres::Error) -> Option<Refused> {
     }
 }
 
-/// Inserts the product and its inventory row; run it in a transaction.
+/// Inserts the product and its inventory row, in one statement.
 pub async fn insert(
     db: &impl GenericClient,
     id: Uuid,
@@ -65,28 +57,30 @@ pub async fn insert(
     let inserted = db
         .query_one(
             &format!(
-                "INSERT INTO products (id, merchant_id, sku, name, description, price_cents, currency)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+                "WITH p AS (
+                     INSERT INTO products (id, merchant_id, sku, name, description, price_cents, currency)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *),
+                 i AS (
+                     INSERT INTO inventory (product_id, available, low_stock_threshold)
+                     SELECT id, $8, $9 FROM p RETURNING *)
+                 SELECT {COLUMNS} FROM p JOIN i ON i.product_id = p.id"
             ),
-            &[&id, &f.merchant_id, &f.sku, &f.name, &f.description, &f.price_cents, &f.currency],
+            &[
+                &id, &f.merchant_id, &f.sku, &f.name, &f.description, &f.price_cents, &f.currency,
+                &new.stock, &new.low_stock_threshold,
+            ],
         )
         .await;
-    let row = match inserted {
-        Ok(row) => row,
-        Err(e) => return refused(&e).map(Err).ok_or(e.into()),
-    };
-    db.execute(
-        "INSERT INTO inventory (product_id, available, low_stock_threshold) VALUES ($1, $2, $3)",
-        &[&id, &new.stock, &new.low_stock_threshold],
-    )
-    .await?;
-    Ok(Ok(product(&row)))
+    match inserted {
+        Ok(row) => Ok(Ok(product(&row))),
+        Err(e) => refused(&e).map(Err).ok_or(e.into()),
+    }
 }
 
 pub async fn find(db: &impl GenericClient, id: Uuid) -> Result<Option<Product>, StoreError> {
     let row = db
         .query_opt(
-            &format!("SELECT {COLUMNS} FROM products WHERE id = $1 AND deleted_at IS NULL"),
+            &format!("SELECT {COLUMNS} FROM {FROM} WHERE p.id = $1 AND p.deleted_at IS NULL"),
             &[&id],
         )
         .await?;
@@ -98,7 +92,7 @@ pub async fn lock(db: &impl GenericClient, id: Uuid) -> Result<Option<Product>, 
     let row = db
         .query_opt(
             &format!(
-                "SELECT {COLUMNS} FROM products WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+                "SELECT {COLUMNS} FROM {FROM} WHERE p.id = $1 AND p.deleted_at IS NULL FOR UPDATE OF p"
             ),
             &[&id],
         )
@@ -121,12 +115,12 @@ pub async fn list(
     let rows = db
         .query(
             &format!(
-                "SELECT {COLUMNS} FROM products
-                  WHERE deleted_at IS NULL
-                    AND ($1::uuid IS NULL OR merchant_id = $1)
-                    AND ($2::text IS NULL OR to_tsvector('simple', name || ' ' || description) @@ plainto_tsquery('simple', $2))
-                    AND ($3::uuid IS NULL OR id > $3)
-                  ORDER BY id LIMIT $4"
+                "SELECT {COLUMNS} FROM {FROM}
+                  WHERE p.deleted_at IS NULL
+                    AND ($1::uuid IS NULL OR p.merchant_id = $1)
+                    AND ($2::text IS NULL OR to_tsvector('simple', p.name || ' ' || p.description) @@ plainto_tsquery('simple', $2))
+                    AND ($3::uuid IS NULL OR p.id > $3)
+                  ORDER BY p.id LIMIT $4"
             ),
             &[&filter.merchant_id, &filter.text, &filter.after, &filter.limit],
         )
@@ -143,9 +137,11 @@ pub async fn replace(
     let updated = db
         .query_one(
             &format!(
-                "UPDATE products SET merchant_id = $2, sku = $3, name = $4, description = $5, price_cents = $6,
-                        currency = $7, version = version + 1, updated_at = now()
-                  WHERE id = $1 RETURNING {COLUMNS}"
+                "WITH p AS (
+                     UPDATE products SET merchant_id = $2, sku = $3, name = $4, description = $5, price_cents = $6,
+                            currency = $7, version = version + 1, updated_at = now()
+                      WHERE id = $1 RETURNING *)
+                 SELECT {COLUMNS} FROM p JOIN inventory i ON i.product_id = p.id"
             ),
             &[&id, &f.merchant_id, &f.sku, &f.name, &f.description, &f.price_cents, &f.currency],
         )

@@ -5,6 +5,8 @@ use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::StoreError;
+use orderly_domain::reports::ProductDay;
+use orderly_domain::reports::SalesDay;
 
 /// Adds a completed order's lines to the rollups of `day`.
 pub async fn add_completed_order(
@@ -43,24 +45,6 @@ pub async fn add_cancelled_order(
     )
     .await?;
     Ok(())
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct ProductDay {
-    pub product_id: Uuid,
-    pub orders: i32,
-    pub units: i32,
-    pub gross_cents: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct SalesDay {
-    pub date: NaiveDate,
-    pub orders: i32,
-    pub units: i32,
-    pub gross_cents: i64,
-    pub cancelled_orders: i32,
-    pub products: Vec<ProductDay>,
 }
 
 /// Days from `from` to `to` inclusive that had any activity, oldest first, each with its products.

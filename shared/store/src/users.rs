@@ -1,4 +1,3 @@
-use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use orderly_domain::users::Role;
 use tokio_postgres::Row;
@@ -6,17 +5,7 @@ use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::StoreError;
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct User {
-    pub id: Uuid,
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+use orderly_domain::users::User;
 
 const COLUMNS: &str = "id, email, name, role, version, created_at, updated_at";
 

@@ -1,12 +1,23 @@
-//! `DELETE /api/v1/admin/api-keys/{id}`: the key stops working at once.
+//! `DELETE /api/v1/admin/api-keys/{id}`: the key stops working on its next request.
 
-use orderly_http::{ApiError, HttpRequest, Response, empty_response};
+use orderly_http::{ApiError, ErrorBody, HttpRequest, Response, empty_response};
 
+use crate::http::caller;
 use crate::{State, services::api_keys};
 
-#[utoipa::path(delete, path = "/api/v1/admin/api-keys/{id}", tag = "api keys", params(("id" = uuid::Uuid, Path, description = "the resource id")), security(("bearer" = [])), responses((status = 204, description = "revoked"), (status = 403, description = "admins only", body = crate::http::docs::ErrorBody), (status = 404, description = "no live key with this id", body = crate::http::docs::ErrorBody)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/api-keys/{id}",
+    tag = "api keys",
+    params(("id" = uuid::Uuid, Path, description = "the key")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "revoked"),
+        (status = 403, description = "admins only", body = ErrorBody),
+        (status = 404, description = "no live key with this id", body = ErrorBody),
+    ),
+)]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
-    let id = request.path_id("id")?;
-    api_keys::revoke(state, &request, id).await?;
+    api_keys::revoke(state, &caller(&request), request.path_id("id")?).await?;
     Ok(empty_response(204))
 }

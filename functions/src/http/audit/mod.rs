@@ -1,1 +1,4 @@
 pub mod list;
+mod view;
+
+pub use view::AuditLogView;

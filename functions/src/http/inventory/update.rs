@@ -1,14 +1,29 @@
 //! `PUT /api/v1/products/{id}/inventory` (admin): count on hand, adjust, or set the threshold; audited.
 
-use orderly_http::{ApiError, HttpRequest, Response};
+use orderly_domain::inventory::StockInput;
+use orderly_http::{ApiError, ErrorBody, HttpRequest, Response};
 
-use crate::http::ok;
+use super::StockView;
+use crate::http::{caller, ok};
 use crate::{State, services::inventory};
 
-#[utoipa::path(put, path = "/api/v1/products/{id}/inventory", tag = "inventory", params(("id" = uuid::Uuid, Path, description = "the resource id")), request_body = orderly_domain::inventory::StockInput, security(("bearer" = [])), responses((status = 200, description = "the new stock levels", body = crate::services::inventory::StockView), (status = 403, description = "admins only", body = crate::http::docs::ErrorBody), (status = 404, description = "no such product", body = crate::http::docs::ErrorBody), (status = 409, description = "BELOW_RESERVED, INSUFFICIENT_STOCK or STOCK_LIMIT", body = crate::http::docs::ErrorBody), (status = 422, description = "invalid fields", body = crate::http::docs::ErrorBody)))]
+#[utoipa::path(
+    put,
+    path = "/api/v1/products/{id}/inventory",
+    tag = "inventory",
+    params(("id" = uuid::Uuid, Path, description = "the product")),
+    request_body = StockInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the new stock levels", body = StockView),
+        (status = 403, description = "admins only", body = ErrorBody),
+        (status = 404, description = "no such product", body = ErrorBody),
+        (status = 409, description = "BELOW_RESERVED, INSUFFICIENT_STOCK or STOCK_LIMIT", body = ErrorBody),
+        (status = 422, description = "invalid fields", body = ErrorBody),
+    ),
+)]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
     let id = request.path_id("id")?;
-    Ok(ok(
-        &inventory::change(state, &request, id, request.json()?).await?
-    ))
+    let stock = inventory::change(state, &caller(&request), id, request.json()?).await?;
+    Ok(ok(&StockView::of(id, &stock)))
 }

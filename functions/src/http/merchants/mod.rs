@@ -1,2 +1,5 @@
 pub mod create;
 pub mod list;
+mod view;
+
+pub use view::MerchantView;

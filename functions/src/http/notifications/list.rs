@@ -1,14 +1,27 @@
 //! `GET /api/v1/notifications`: the caller's notification history, newest first.
 
-use orderly_http::{ApiError, HttpRequest, Response};
+use orderly_http::{ApiError, ErrorBody, HttpRequest, Response};
 
-use crate::http::ok;
-use crate::{State, services::notifications};
+use super::NotificationView;
+use crate::State;
+use crate::http::{caller, ok};
+use crate::services::{Paged, notifications};
 
-#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", security(("bearer" = [])),
-    params(("limit" = Option<i64>, Query, description = "1 to 100, default 20"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-    responses((status = 200, description = "own notifications", body = crate::services::Paged<orderly_store::notifications::Notification>),
-        (status = 401, description = "no valid credentials", body = crate::http::docs::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications",
+    tag = "notifications",
+    params(
+        ("limit" = Option<i64>, Query, description = "1 to 100, default 20"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "own notifications", body = Paged<NotificationView>),
+        (status = 401, description = "no valid credentials", body = ErrorBody),
+    ),
+)]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
-    Ok(ok(&notifications::list(state, &request).await?))
+    let page = notifications::list(state, &caller(&request), request.page()?).await?;
+    Ok(ok(&page.map(NotificationView::from)))
 }

@@ -1,17 +1,25 @@
-//! `PUT /api/v1/orders/{id}/cancel`: the owner or an admin; the reserved stock is released.
+//! `PUT /api/v1/orders/{id}/cancel`: its owner (or an admin) cancels it; the stock goes back, a paid order
+//! is refunded.
 
-use orderly_http::{ApiError, HttpRequest, Response};
+use orderly_http::{ApiError, ErrorBody, HttpRequest, Response};
 
-use crate::http::ok;
+use super::OrderView;
+use crate::http::{caller, ok};
 use crate::{State, services::orders};
 
-#[utoipa::path(put, path = "/api/v1/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "the order id")),
-    responses((status = 200, description = "cancelled", body = orderly_store::orders::Order),
-        (status = 404, description = "no such order, or another user's", body = crate::http::docs::ErrorBody),
-        (status = 409, description = "ILLEGAL_TRANSITION (e.g. already fulfilled)", body = crate::http::docs::ErrorBody)))]
+#[utoipa::path(
+    put,
+    path = "/api/v1/orders/{id}/cancel",
+    tag = "orders",
+    params(("id" = uuid::Uuid, Path, description = "the order")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "cancelled", body = OrderView),
+        (status = 404, description = "no such order, or another user's", body = ErrorBody),
+        (status = 409, description = "ILLEGAL_TRANSITION (e.g. already fulfilled)", body = ErrorBody),
+    ),
+)]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
-    Ok(ok(
-        &orders::cancel(state, &request, request.path_id("id")?).await?
-    ))
+    let order = orders::cancel(state, &caller(&request), request.path_id("id")?).await?;
+    Ok(ok(&OrderView::from(order)))
 }

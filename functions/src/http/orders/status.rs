@@ -1,16 +1,23 @@
-//! `GET /api/v1/orders/{id}/status`: the status and every change that led to it.
+//! `GET /api/v1/orders/{id}/status`: an order's status and the history of changes.
 
-use orderly_http::{ApiError, HttpRequest, Response};
+use orderly_http::{ApiError, ErrorBody, HttpRequest, Response};
 
-use crate::http::ok;
+use super::OrderHistoryView;
+use crate::http::{caller, ok};
 use crate::{State, services::orders};
 
-#[utoipa::path(get, path = "/api/v1/orders/{id}/status", tag = "orders", security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "the order id")),
-    responses((status = 200, description = "status and history", body = crate::services::orders::OrderStatusView),
-        (status = 404, description = "no such order, or another user's", body = crate::http::docs::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}/status",
+    tag = "orders",
+    params(("id" = uuid::Uuid, Path, description = "the order")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "status and history", body = OrderHistoryView),
+        (status = 404, description = "no such order, or another user's", body = ErrorBody),
+    ),
+)]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
-    Ok(ok(
-        &orders::status(state, &request, request.path_id("id")?).await?
-    ))
+    let history = orders::status(state, &caller(&request), request.path_id("id")?).await?;
+    Ok(ok(&OrderHistoryView::from(history)))
 }

@@ -1,11 +1,29 @@
-//! `DELETE /api/v1/products/{id}` (admin, `If-Match` required): hides the product; orders keep it.
+//! `DELETE /api/v1/products/{id}`: takes a product off sale (orders keep pointing at it).
 
-use orderly_http::{ApiError, HttpRequest, Response, empty_response};
+use orderly_http::{ApiError, ErrorBody, HttpRequest, Response, empty_response};
 
+use crate::http::caller;
 use crate::{State, services::catalogue};
 
-#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "catalogue", params(("id" = uuid::Uuid, Path, description = "the resource id"), ("If-Match" = String, Header, description = "the ETag you read")), security(("bearer" = [])), responses((status = 204, description = "deleted (orders keep it)"), (status = 403, description = "admins only", body = crate::http::docs::ErrorBody), (status = 404, description = "no such product", body = crate::http::docs::ErrorBody), (status = 412, description = "stale ETag", body = crate::http::docs::ErrorBody), (status = 428, description = "If-Match missing", body = crate::http::docs::ErrorBody)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/products/{id}",
+    tag = "catalogue",
+    params(
+        ("id" = uuid::Uuid, Path, description = "the product"),
+        ("If-Match" = String, Header, description = "the ETag you read"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "deleted (orders keep it)"),
+        (status = 403, description = "admins only", body = ErrorBody),
+        (status = 404, description = "no such live product", body = ErrorBody),
+        (status = 412, description = "stale ETag", body = ErrorBody),
+        (status = 428, description = "If-Match missing", body = ErrorBody),
+    ),
+)]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
-    catalogue::delete(state, &request, request.path_id("id")?).await?;
+    let (id, expected) = (request.path_id("id")?, request.if_match()?);
+    catalogue::delete(state, &caller(&request), id, expected).await?;
     Ok(empty_response(204))
 }

@@ -1,15 +1,46 @@
 //! `GET /api/v1/admin/reports/daily?from=&to=`: orders, units and gross per day and per product.
 
-use orderly_http::{ApiError, HttpRequest, Response};
+use chrono::NaiveDate;
+use orderly_http::{ApiError, ErrorBody, FieldError, HttpRequest, Response};
 
-use crate::http::ok;
+use super::SalesDayView;
+use crate::http::{caller, ok};
 use crate::{State, services::reports};
 
-#[utoipa::path(get, path = "/api/v1/admin/reports/daily", tag = "reports", security(("bearer" = [])),
-    params(("from" = String, Query, description = "first day, YYYY-MM-DD"), ("to" = String, Query, description = "last day, YYYY-MM-DD")),
-    responses((status = 200, description = "days with activity, oldest first", body = Vec<orderly_store::reports::SalesDay>),
-        (status = 403, description = "admins only", body = crate::http::docs::ErrorBody),
-        (status = 422, description = "missing or invalid dates", body = crate::http::docs::ErrorBody)))]
+fn date(request: &HttpRequest, name: &str) -> Result<NaiveDate, FieldError> {
+    let raw = request
+        .query(name)
+        .ok_or_else(|| FieldError::new(name, "is required (YYYY-MM-DD)"))?;
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| FieldError::new(name, "must be a date like 2026-01-31"))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/reports/daily",
+    tag = "reports",
+    params(
+        ("from" = String, Query, description = "first day, YYYY-MM-DD"),
+        ("to" = String, Query, description = "last day, YYYY-MM-DD (at most 366 days after from)"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "days with activity, oldest first", body = Vec<SalesDayView>),
+        (status = 403, description = "admins only", body = ErrorBody),
+        (status = 422, description = "missing or invalid dates", body = ErrorBody),
+    ),
+)]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
-    Ok(ok(&reports::daily(state, &request).await?))
+    let (from, to) = match (date(&request, "from"), date(&request, "to")) {
+        (Ok(from), Ok(to)) => (from, to),
+        (from, to) => {
+            let problems = [from.err(), to.err()].into_iter().flatten().collect();
+            return Err(ApiError::Validation(problems));
+        }
+    };
+    let days = reports::daily(state, &caller(&request), from, to).await?;
+    Ok(ok(&days
+        .into_iter()
+        .map(SalesDayView::from)
+        .collect::<Vec<_>>()))
 }

@@ -1,1 +1,4 @@
 pub mod daily;
+mod view;
+
+pub use view::SalesDayView;

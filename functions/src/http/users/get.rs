@@ -1,12 +1,25 @@
-//! `GET /api/v1/users/{id}`: the user themself or an admin; anyone else gets 404.
+//! `GET /api/v1/users/{id}`: a profile, for the user themselves or an admin.
 
-use orderly_http::{ApiError, HttpRequest, Response};
+use orderly_http::{ApiError, ErrorBody, HttpRequest, Response};
 
-use crate::http::ok;
+use super::UserView;
+use crate::http::{caller, ok};
 use crate::{State, services::users};
 
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = uuid::Uuid, Path, description = "the resource id")), security(("bearer" = [])), responses((status = 200, description = "the profile", body = orderly_store::users::User), (status = 400, description = "malformed id", body = crate::http::docs::ErrorBody), (status = 401, description = "no valid credentials", body = crate::http::docs::ErrorBody), (status = 404, description = "not found, or another user's", body = crate::http::docs::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    params(("id" = uuid::Uuid, Path, description = "the user")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the profile", body = UserView),
+        (status = 400, description = "malformed id", body = ErrorBody),
+        (status = 401, description = "no valid credentials", body = ErrorBody),
+        (status = 404, description = "no such user, or another user's", body = ErrorBody),
+    ),
+)]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
-    let user = users::get(state, request.user()?, request.path_id("id")?).await?;
-    Ok(ok(&user))
+    let user = users::get(state, &caller(&request), request.path_id("id")?).await?;
+    Ok(ok(&UserView::from(user)))
 }

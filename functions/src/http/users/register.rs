@@ -1,12 +1,27 @@
 //! `POST /api/v1/users`: anyone registers; the role is always customer.
 
-use orderly_http::{ApiError, HttpRequest, Response};
+use orderly_http::{ApiError, ErrorBody, HttpRequest, Response};
 
+use super::UserView;
+use crate::State;
 use crate::http::created;
-use crate::{State, services::identity};
+use crate::services::identity::{self, Registration};
 
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = crate::services::identity::Registration, responses((status = 201, description = "registered as a customer", body = orderly_store::users::User), (status = 400, description = "malformed JSON", body = crate::http::docs::ErrorBody), (status = 409, description = "EMAIL_TAKEN", body = crate::http::docs::ErrorBody), (status = 413, description = "body too large", body = crate::http::docs::ErrorBody), (status = 422, description = "invalid fields", body = crate::http::docs::ErrorBody), (status = 429, description = "too many registrations from this address", body = crate::http::docs::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    request_body = Registration,
+    responses(
+        (status = 201, description = "registered as a customer", body = UserView),
+        (status = 400, description = "malformed JSON", body = ErrorBody),
+        (status = 409, description = "EMAIL_TAKEN", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 422, description = "invalid fields", body = ErrorBody),
+        (status = 429, description = "too many registrations from this address", body = ErrorBody),
+    ),
+)]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
     let user = identity::register(state, &request.source_ip, request.json()?).await?;
-    Ok(created(&user))
+    Ok(created(&UserView::from(user)))
 }

@@ -1,11 +1,12 @@
 //! `POST /api/v1/ws/ticket`: a single-use ticket to open one WebSocket connection (`?ticket=`) within 30 s.
 
-use orderly_http::{ApiError, HttpRequest, Response};
+use orderly_http::{ApiError, ErrorBody, HttpRequest, Response};
 use serde::Serialize;
 
 use crate::State;
+use crate::http::caller;
 use crate::http::created;
-use crate::services::{db, live_updates};
+use crate::services::{ServiceError, live_updates};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ConnectTicket {
@@ -17,15 +18,27 @@ pub struct ConnectTicket {
 
 crate::redact::redacting_debug!(ConnectTicket { expires_in } secret { ticket });
 
-#[utoipa::path(post, path = "/api/v1/ws/ticket", tag = "live updates", security(("bearer" = [])), responses((status = 201, description = "a ticket for one connection", body = ConnectTicket), (status = 401, description = "no valid credentials", body = crate::http::docs::ErrorBody), (status = 403, description = "an API key cannot hold a connection", body = crate::http::docs::ErrorBody), (status = 429, description = "rate limited", body = crate::http::docs::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/ticket",
+    tag = "live updates",
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "a ticket for one connection", body = ConnectTicket),
+        (status = 401, description = "no valid credentials", body = ErrorBody),
+        (status = 403, description = "an API key cannot hold a connection", body = ErrorBody),
+        (status = 429, description = "rate limited", body = ErrorBody),
+    ),
+)]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
-    let (user_id, _) = request.user()?;
-    let session_id = request
+    let caller = caller(&request);
+    let (user_id, _) = caller.user()?;
+    let session_id = caller
         .session_id()
         .ok_or(ApiError::Unauthorized("sign in first"))?;
     let ticket = live_updates::issue_ticket(&state.db, user_id, session_id)
         .await
-        .map_err(db)?;
+        .map_err(ServiceError::from)?;
     Ok(created(&ConnectTicket {
         ticket,
         expires_in: live_updates::TICKET_TTL.as_secs(),

@@ -1,0 +1,50 @@
+use orderly_domain::inventory::{LowStock, Stock};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A product's stock: what is on sale, held by unpaid orders, and sold.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StockView {
+    pub product_id: Uuid,
+    pub available: i32,
+    pub reserved: i32,
+    pub sold: i32,
+    pub low_stock_threshold: i32,
+    pub low_stock: bool,
+}
+
+impl StockView {
+    pub fn of(product_id: Uuid, stock: &Stock) -> Self {
+        Self {
+            product_id,
+            available: stock.available,
+            reserved: stock.reserved,
+            sold: stock.sold,
+            low_stock_threshold: stock.low_stock_threshold,
+            low_stock: stock.low_stock(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LowStockView {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub available: i32,
+    pub reserved: i32,
+    pub low_stock_threshold: i32,
+}
+
+impl From<LowStock> for LowStockView {
+    fn from(low: LowStock) -> Self {
+        Self {
+            product_id: low.product_id,
+            sku: low.sku,
+            name: low.name,
+            available: low.available,
+            reserved: low.reserved,
+            low_stock_threshold: low.low_stock_threshold,
+        }
+    }
+}
