@@ -14,6 +14,8 @@ pub mod ops;
 mod redact;
 mod schedules;
 mod services;
+#[cfg(test)]
+mod testing;
 mod workers;
 mod ws;
 

@@ -209,3 +209,291 @@ pub async fn reconcile(
     }
     Ok(run)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use orderly_domain::orders::{OrderLineInput, PlaceOrderInput};
+    use orderly_store::orders as orders_store;
+    use orderly_store::testing::{TestDatabase, fresh_database, product, stock, user};
+    use serde_json::json;
+
+    use super::*;
+    use crate::services::orders::{self, OrderDetail};
+    use crate::services::payment_provider::ProviderUnavailable;
+    use crate::testing;
+
+    /// The payment provider, faked: charges are idempotent per key, as the real API promises, and every
+    /// charge, refund and look-up is counted.
+    #[derive(Default)]
+    struct FakeProvider {
+        /// What a new charge comes to.
+        answer: Mutex<Option<ChargeOutcome>>,
+        charges: Mutex<HashMap<Uuid, ChargeOutcome>>,
+        charge_calls: Mutex<u32>,
+        refunds: Mutex<Vec<Uuid>>,
+    }
+
+    impl FakeProvider {
+        fn answering(outcome: ChargeOutcome) -> Self {
+            let fake = Self::default();
+            *fake.answer.lock().unwrap() = Some(outcome);
+            fake
+        }
+
+        /// The provider settles a charge it had left pending.
+        fn settle(&self, key: Uuid, outcome: ChargeOutcome) {
+            self.charges.lock().unwrap().insert(key, outcome);
+        }
+    }
+
+    impl PaymentProvider for FakeProvider {
+        async fn charge(
+            &self,
+            key: Uuid,
+            _: i64,
+            _: &str,
+            _: Uuid,
+        ) -> Result<ChargeOutcome, ProviderUnavailable> {
+            *self.charge_calls.lock().unwrap() += 1;
+            let answer = self
+                .answer
+                .lock()
+                .unwrap()
+                .clone()
+                .ok_or_else(|| ProviderUnavailable("down".into()))?;
+            Ok(self
+                .charges
+                .lock()
+                .unwrap()
+                .entry(key)
+                .or_insert(answer)
+                .clone())
+        }
+
+        async fn refund(&self, key: Uuid, _: &str) -> Result<(), ProviderUnavailable> {
+            self.refunds.lock().unwrap().push(key);
+            Ok(())
+        }
+
+        async fn charge_status(
+            &self,
+            key: Uuid,
+        ) -> Result<Option<ChargeOutcome>, ProviderUnavailable> {
+            Ok(self.charges.lock().unwrap().get(&key).cloned())
+        }
+    }
+
+    fn captured() -> ChargeOutcome {
+        ChargeOutcome::Captured {
+            reference: "ch_1".into(),
+        }
+    }
+
+    struct Fixture {
+        db: TestDatabase,
+        state: &'static State,
+        buyer: Uuid,
+        product: Uuid,
+    }
+
+    async fn fixture() -> Fixture {
+        let db = fresh_database().await;
+        let state = testing::state(&db).await;
+        let buyer = user(&db.pool).await;
+        let product = product(&db.pool, 10, 4999).await;
+        Fixture {
+            db,
+            state,
+            buyer,
+            product,
+        }
+    }
+
+    async fn place(f: &Fixture, quantity: i32) -> Uuid {
+        let input = PlaceOrderInput {
+            items: Some(vec![OrderLineInput {
+                product_id: Some(f.product),
+                quantity: Some(quantity),
+            }]),
+        };
+        let render: fn(&OrderDetail) -> serde_json::Value = |d| json!({"id": d.order.id});
+        let (_, body) = orders::place(f.state, &testing::customer(f.buyer), input, None, render)
+            .await
+            .unwrap();
+        body["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    async fn status_of(f: &Fixture, order: Uuid) -> (OrderStatus, PaymentStatus) {
+        let client = f.db.pool.get().await.unwrap();
+        let order_status = orders_store::find(&client, order)
+            .await
+            .unwrap()
+            .unwrap()
+            .status;
+        let payment = payments::find_for_order(&client, order)
+            .await
+            .unwrap()
+            .unwrap();
+        (order_status, payment.status)
+    }
+
+
+    #[tokio::test]
+    async fn two_deliveries_settling_at_once_charge_once_and_pay_once() {
+        let f = fixture().await;
+        let order = place(&f, 2).await;
+        let provider = FakeProvider::answering(captured());
+        let (a, b) = tokio::join!(
+            settle(f.state, &provider, order, None),
+            settle(f.state, &provider, order, None)
+        );
+        let mut outcomes = vec![a.unwrap(), b.unwrap()];
+        outcomes.sort_by_key(|o| format!("{o:?}"));
+        assert_eq!(outcomes, vec![Settlement::Paid, Settlement::Skipped]);
+        assert_eq!(
+            provider.charges.lock().unwrap().len(),
+            1,
+            "one charge, whatever the calls"
+        );
+        assert_eq!(
+            status_of(&f, order).await,
+            (OrderStatus::Paid, PaymentStatus::Captured)
+        );
+        assert_eq!(stock(&f.db.pool, f.product).await, (8, 2, 0));
+        assert_eq!(
+            settle(f.state, &provider, order, None).await.unwrap(),
+            Settlement::Skipped
+        );
+    }
+
+    #[tokio::test]
+    async fn a_decline_fails_the_order_and_returns_its_stock() {
+        let f = fixture().await;
+        let order = place(&f, 3).await;
+        let provider = FakeProvider::answering(ChargeOutcome::Declined {
+            reason: "insufficient_funds".into(),
+        });
+        assert_eq!(
+            settle(f.state, &provider, order, None).await.unwrap(),
+            Settlement::Declined
+        );
+        assert_eq!(
+            status_of(&f, order).await,
+            (OrderStatus::PaymentFailed, PaymentStatus::Declined)
+        );
+        assert_eq!(stock(&f.db.pool, f.product).await, (10, 0, 0));
+    }
+
+    #[tokio::test]
+    async fn an_outage_fails_the_message_and_changes_nothing_but_the_attempt_count() {
+        let f = fixture().await;
+        let order = place(&f, 1).await;
+        let provider = FakeProvider::default();
+        let error = settle(f.state, &provider, order, None).await.unwrap_err();
+        assert!(error.is_transient(), "{error}");
+        let client = f.db.pool.get().await.unwrap();
+        let payment = payments::find_for_order(&client, order)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (payment.status, payment.attempts),
+            (PaymentStatus::Pending, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_paid_order_is_refunded_once() {
+        let f = fixture().await;
+        let order = place(&f, 1).await;
+        let provider = FakeProvider::answering(captured());
+        settle(f.state, &provider, order, None).await.unwrap();
+        orders::cancel(f.state, &testing::customer(f.buyer), order)
+            .await
+            .unwrap();
+        assert_eq!(
+            refund_cancelled(f.state, &provider, order).await.unwrap(),
+            Settlement::Refunded
+        );
+        assert_eq!(
+            refund_cancelled(f.state, &provider, order).await.unwrap(),
+            Settlement::Skipped
+        );
+        assert_eq!(provider.refunds.lock().unwrap().len(), 1);
+        assert_eq!(
+            status_of(&f, order).await,
+            (OrderStatus::Cancelled, PaymentStatus::Refunded)
+        );
+    }
+
+    #[tokio::test]
+    async fn reconciliation_pays_what_settled_and_refunds_what_settled_too_late() {
+        let f = fixture().await;
+        let provider = FakeProvider::answering(ChargeOutcome::Pending);
+        let (paid, late, still) = (place(&f, 1).await, place(&f, 1).await, place(&f, 1).await);
+        for order in [paid, late, still] {
+            assert_eq!(
+                settle(f.state, &provider, order, None).await.unwrap(),
+                Settlement::Pending
+            );
+        }
+        let key = |order| {
+            let db = &f.db;
+            async move {
+                let client = db.pool.get().await.unwrap();
+                payments::find_for_order(&client, order)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id
+            }
+        };
+        provider.settle(key(paid).await, captured());
+        provider.settle(key(late).await, captured());
+        // The late order was cancelled before its charge settled (expiry is the same move).
+        orders::cancel(f.state, &testing::customer(f.buyer), late)
+            .await
+            .unwrap();
+        f.db.pool
+            .get()
+            .await
+            .unwrap()
+            .execute(
+                "UPDATE payments SET updated_at = now() - interval '5 minutes'",
+                &[],
+            )
+            .await
+            .unwrap();
+        let run = reconcile(f.state, &provider).await.unwrap();
+        assert_eq!(
+            run,
+            Reconciliation {
+                checked: 3,
+                paid: 1,
+                refunded: 1,
+                still_pending: 1,
+                ..Default::default()
+            }
+        );
+        assert_eq!(
+            status_of(&f, paid).await,
+            (OrderStatus::Paid, PaymentStatus::Captured)
+        );
+        assert_eq!(
+            status_of(&f, late).await,
+            (OrderStatus::Cancelled, PaymentStatus::Refunded)
+        );
+        assert_eq!(
+            status_of(&f, still).await,
+            (OrderStatus::PendingPayment, PaymentStatus::Pending)
+        );
+        assert_eq!(
+            reconcile(f.state, &provider).await.unwrap().checked,
+            0,
+            "what is still pending waits before it is asked again"
+        );
+    }
+}

@@ -78,3 +78,97 @@ pub async fn purge_expired(db: &impl GenericClient) -> Result<u64, StoreError> {
         .execute("DELETE FROM idempotency_keys WHERE expires_at < now()", &[])
         .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::fresh_database;
+
+    #[tokio::test]
+    async fn a_key_replays_its_response_refuses_another_request_and_is_new_again_after_expiry() {
+        let db = fresh_database().await;
+        let client = db.pool.get().await.unwrap();
+        let ttl = Duration::hours(24);
+        assert_eq!(
+            claim(&client, "user:a", "k1", b"order-1", ttl)
+                .await
+                .unwrap(),
+            Claim::New
+        );
+        complete(&client, "user:a", "k1", 201, &json!({"id": 1}))
+            .await
+            .unwrap();
+        assert_eq!(
+            claim(&client, "user:a", "k1", b"order-1", ttl)
+                .await
+                .unwrap(),
+            Claim::Replay {
+                status: 201,
+                body: json!({"id": 1})
+            }
+        );
+        assert_eq!(
+            claim(&client, "user:a", "k1", b"order-2", ttl)
+                .await
+                .unwrap(),
+            Claim::Mismatch
+        );
+        assert_eq!(
+            claim(&client, "user:b", "k1", b"order-2", ttl)
+                .await
+                .unwrap(),
+            Claim::New,
+            "keys are scoped per caller"
+        );
+        client
+            .execute("UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE scope = 'user:a'", &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            claim(&client, "user:a", "k1", b"order-2", ttl)
+                .await
+                .unwrap(),
+            Claim::New,
+            "an expired key is taken over"
+        );
+        client
+            .execute("UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE scope = 'user:b'", &[])
+            .await
+            .unwrap();
+        assert_eq!(purge_expired(&client).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_concurrent_duplicate_waits_for_the_first_and_replays_it() {
+        let db = fresh_database().await;
+        let ttl = Duration::hours(24);
+        let mut first = db.pool.get().await.unwrap();
+        let first = first.transaction().await.unwrap();
+        assert_eq!(
+            claim(&first, "user:a", "k", b"same", ttl).await.unwrap(),
+            Claim::New
+        );
+        let duplicate = {
+            let pool = db.pool.clone();
+            tokio::spawn(async move {
+                let client = pool.get().await.unwrap();
+                claim(&client, "user:a", "k", b"same", ttl).await.unwrap()
+            })
+        };
+        // The duplicate blocks on the key's row until the first request commits.
+        crate::testing::until_blocked(&db.pool).await;
+        complete(&first, "user:a", "k", 201, &json!({"placed": true}))
+            .await
+            .unwrap();
+        first.commit().await.unwrap();
+        assert_eq!(
+            duplicate.await.unwrap(),
+            Claim::Replay {
+                status: 201,
+                body: json!({"placed": true})
+            }
+        );
+    }
+}

@@ -336,3 +336,284 @@ pub async fn list(db: &impl GenericClient, f: &OrderFilter) -> Result<Vec<Order>
         .await?;
     Ok(rows.iter().map(order).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::Duration;
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{TestDatabase, fresh_database, product, stock, user};
+
+    fn event(order_id: Uuid, event_type: &'static str) -> OutboxEvent {
+        OutboxEvent {
+            id: Uuid::now_v7(),
+            event_type,
+            aggregate_id: order_id,
+            payload: json!({"order_id": order_id}),
+            correlation_id: None,
+        }
+    }
+
+    /// Places an order for `lines` (product, quantity) the way the service does: lock the stock rows,
+    /// then the one statement; commits when every line was reserved, rolls back otherwise.
+    async fn place_order(db: &TestDatabase, user_id: Uuid, lines: &[(Uuid, i32)]) -> Option<Order> {
+        let mut client = db.pool.get().await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        let mut ids: Vec<Uuid> = lines.iter().map(|l| l.0).collect();
+        ids.sort();
+        let stock = lock_stock(&tx, &ids).await.unwrap();
+        if lines.iter().any(|(p, q)| {
+            stock
+                .iter()
+                .find(|s| s.product_id == *p)
+                .is_none_or(|s| s.available < *q)
+        }) {
+            return None;
+        }
+        let mut priced: Vec<(Uuid, i32, i64)> = lines
+            .iter()
+            .map(|(p, q)| {
+                (
+                    *p,
+                    *q,
+                    stock
+                        .iter()
+                        .find(|s| s.product_id == *p)
+                        .unwrap()
+                        .price_cents,
+                )
+            })
+            .collect();
+        priced.sort();
+        let id = Uuid::now_v7();
+        let placed_event = event(id, "order.placed");
+        let placement = Placement {
+            id,
+            user_id,
+            lines: &priced,
+            total_cents: priced.iter().map(|(_, q, p)| i64::from(*q) * p).sum(),
+            currency: "EUR",
+            expires_at: Utc::now() + Duration::minutes(15),
+            payment_id: Uuid::now_v7(),
+            event: &placed_event,
+        };
+        let order = place(&tx, &placement).await.unwrap()?;
+        tx.commit().await.unwrap();
+        Some(order)
+    }
+
+    async fn count(db: &TestDatabase, sql: &str, order_id: Uuid) -> i64 {
+        db.pool
+            .get()
+            .await
+            .unwrap()
+            .query_one(sql, &[&order_id])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    async fn move_to(db: &TestDatabase, order: &Order, to: OrderStatus) -> Order {
+        let mut client = db.pool.get().await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        let locked = lock(&tx, order.id).await.unwrap().unwrap();
+        let changed = event(order.id, "order.changed");
+        let moved = transition(
+            &tx,
+            &Transition {
+                order_id: order.id,
+                from: locked.status,
+                to,
+                reason: "test",
+                actor_user_id: None,
+                event: &changed,
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        moved
+    }
+
+    #[tokio::test]
+    async fn placement_reserves_every_line_and_writes_the_whole_order_at_once() {
+        let db = fresh_database().await;
+        let buyer = user(&db.pool).await;
+        let (lamp, mug) = (
+            product(&db.pool, 10, 4999).await,
+            product(&db.pool, 5, 1500).await,
+        );
+        let order = place_order(&db, buyer, &[(lamp, 3), (mug, 2)])
+            .await
+            .unwrap();
+        assert_eq!(
+            (order.status, order.total_cents),
+            (OrderStatus::PendingPayment, 3 * 4999 + 2 * 1500)
+        );
+        assert_eq!(stock(&db.pool, lamp).await, (7, 3, 0));
+        assert_eq!(stock(&db.pool, mug).await, (3, 2, 0));
+        for (what, sql) in [
+            (
+                "lines",
+                "SELECT count(*) FROM order_items WHERE order_id = $1",
+            ),
+            (
+                "history",
+                "SELECT count(*) FROM order_status_history WHERE order_id = $1",
+            ),
+            (
+                "payment",
+                "SELECT count(*) FROM payments WHERE order_id = $1 AND status = 'PENDING'",
+            ),
+            (
+                "event",
+                "SELECT count(*) FROM outbox WHERE aggregate_id = $1 AND published_at IS NULL",
+            ),
+        ] {
+            let expected = if what == "lines" { 2 } else { 1 };
+            assert_eq!(count(&db, sql, order.id).await, expected, "{what}");
+        }
+        assert_eq!(
+            lines(&db.pool.get().await.unwrap(), order.id)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn a_line_the_statement_cannot_reserve_leaves_nothing_behind() {
+        let db = fresh_database().await;
+        let buyer = user(&db.pool).await;
+        let (lamp, mug) = (
+            product(&db.pool, 10, 4999).await,
+            product(&db.pool, 1, 1500).await,
+        );
+        let mut client = db.pool.get().await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        let id = Uuid::now_v7();
+        let placed_event = event(id, "order.placed");
+        // The caller checked the stock, but the statement itself refuses the short line.
+        let mut priced = vec![(lamp, 1, 4999), (mug, 2, 1500)];
+        priced.sort();
+        let placement = Placement {
+            id,
+            user_id: buyer,
+            lines: &priced,
+            total_cents: 7999,
+            currency: "EUR",
+            expires_at: Utc::now() + Duration::minutes(15),
+            payment_id: Uuid::now_v7(),
+            event: &placed_event,
+        };
+        assert!(place(&tx, &placement).await.unwrap().is_none());
+        tx.rollback().await.unwrap();
+        assert_eq!(stock(&db.pool, lamp).await, (10, 0, 0));
+        assert_eq!(stock(&db.pool, mug).await, (1, 0, 0));
+        assert_eq!(
+            count(&db, "SELECT count(*) FROM orders WHERE id = $1", id).await,
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_placements_for_the_last_units_never_oversell() {
+        let db = Arc::new(fresh_database().await);
+        let buyer = user(&db.pool).await;
+        let lamp = product(&db.pool, 5, 4999).await;
+        let attempts = (0..30).map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { place_order(&db, buyer, &[(lamp, 1)]).await.is_some() })
+        });
+        let mut placed = 0;
+        for attempt in attempts.collect::<Vec<_>>() {
+            placed += usize::from(attempt.await.unwrap());
+        }
+        assert_eq!(placed, 5, "exactly the units there were");
+        assert_eq!(stock(&db.pool, lamp).await, (0, 5, 0));
+    }
+
+    #[tokio::test]
+    async fn a_sale_and_a_release_move_reserved_units_exactly_once() {
+        let db = fresh_database().await;
+        let buyer = user(&db.pool).await;
+        let lamp = product(&db.pool, 10, 4999).await;
+        let sold = place_order(&db, buyer, &[(lamp, 3)]).await.unwrap();
+        let released = place_order(&db, buyer, &[(lamp, 2)]).await.unwrap();
+        assert_eq!(stock(&db.pool, lamp).await, (5, 5, 0));
+
+        let paid = move_to(&db, &sold, OrderStatus::Paid).await;
+        assert_eq!(
+            stock(&db.pool, lamp).await,
+            (5, 5, 0),
+            "paying moves no stock"
+        );
+        let fulfilled = move_to(&db, &paid, OrderStatus::Fulfilled).await;
+        assert_eq!(fulfilled.version, sold.version + 2);
+        assert_eq!(stock(&db.pool, lamp).await, (5, 2, 3), "fulfilment sells");
+        move_to(&db, &released, OrderStatus::Cancelled).await;
+        assert_eq!(
+            stock(&db.pool, lamp).await,
+            (7, 0, 3),
+            "cancelling releases"
+        );
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM order_status_history WHERE order_id = $1",
+                sold.id
+            )
+            .await,
+            3
+        );
+        let history = history(&db.pool.get().await.unwrap(), sold.id)
+            .await
+            .unwrap();
+        let path: Vec<OrderStatus> = history.iter().map(|h| h.to_status).collect();
+        assert_eq!(
+            path,
+            vec![
+                OrderStatus::PendingPayment,
+                OrderStatus::Paid,
+                OrderStatus::Fulfilled
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn expired_orders_are_claimed_once_even_by_two_runs_at_once() {
+        let db = fresh_database().await;
+        let buyer = user(&db.pool).await;
+        let lamp = product(&db.pool, 10, 4999).await;
+        for _ in 0..2 {
+            place_order(&db, buyer, &[(lamp, 1)]).await.unwrap();
+        }
+        place_order(&db, buyer, &[(lamp, 1)]).await.unwrap();
+        db.pool
+            .get()
+            .await
+            .unwrap()
+            .execute(
+                "UPDATE orders SET expires_at = now() - interval '1 minute' WHERE id IN (SELECT id FROM orders ORDER BY id LIMIT 2)",
+                &[],
+            )
+            .await
+            .unwrap();
+        let mut first = db.pool.get().await.unwrap();
+        let first = first.transaction().await.unwrap();
+        let mut second = db.pool.get().await.unwrap();
+        let second = second.transaction().await.unwrap();
+        let a = lock_expired(&first, 1).await.unwrap();
+        let b = lock_expired(&second, 10).await.unwrap();
+        assert_eq!(
+            (a.len(), b.len()),
+            (1, 1),
+            "each run skips what the other holds"
+        );
+        assert_ne!(a[0].id, b[0].id);
+    }
+}

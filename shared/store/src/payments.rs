@@ -111,3 +111,92 @@ pub async fn touch(db: &impl GenericClient, id: Uuid) -> Result<(), StoreError> 
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{fresh_database, product, user};
+
+    /// An order with its pending payment, made directly; returns (order, payment).
+    async fn pending(db: &crate::testing::TestDatabase) -> (Uuid, Uuid) {
+        let buyer = user(&db.pool).await;
+        let _ = product(&db.pool, 1, 100).await;
+        let (order, payment) = (Uuid::now_v7(), Uuid::now_v7());
+        let client = db.pool.get().await.unwrap();
+        client
+            .execute(
+                "INSERT INTO orders (id, user_id, status, total_cents, currency, expires_at)
+                 VALUES ($1, $2, 'PENDING_PAYMENT', 100, 'EUR', now() + interval '15 minutes')",
+                &[&order, &buyer],
+            )
+            .await
+            .unwrap();
+        client
+            .execute(
+                "INSERT INTO payments (id, order_id, amount_cents, currency, status) VALUES ($1, $2, 100, 'EUR', 'PENDING')",
+                &[&payment, &order],
+            )
+            .await
+            .unwrap();
+        (order, payment)
+    }
+
+    #[tokio::test]
+    async fn a_payment_is_captured_then_refunded_and_never_refunded_unless_captured() {
+        let db = fresh_database().await;
+        let (order, payment) = pending(&db).await;
+        let client = db.pool.get().await.unwrap();
+        refund(&client, payment).await.unwrap();
+        let status = |client| async move { find_for_order(client, order).await.unwrap().unwrap() };
+        assert_eq!(
+            status(&client).await.status,
+            PaymentStatus::Pending,
+            "nothing to refund"
+        );
+        count_attempt(&client, payment).await.unwrap();
+        capture(&client, payment, "ch_1").await.unwrap();
+        let captured = status(&client).await;
+        assert_eq!(
+            (
+                captured.status,
+                captured.provider_reference.as_deref(),
+                captured.attempts
+            ),
+            (PaymentStatus::Captured, Some("ch_1"), 1)
+        );
+        refund(&client, payment).await.unwrap();
+        assert_eq!(status(&client).await.status, PaymentStatus::Refunded);
+    }
+
+    #[tokio::test]
+    async fn reconciliation_asks_about_charged_pending_payments_left_alone_long_enough() {
+        let db = fresh_database().await;
+        let (_, never_charged) = pending(&db).await;
+        let (_, fresh) = pending(&db).await;
+        let (_, idle) = pending(&db).await;
+        let (_, declined) = pending(&db).await;
+        let client = db.pool.get().await.unwrap();
+        for id in [fresh, idle, declined] {
+            count_attempt(&client, id).await.unwrap();
+        }
+        decline(&client, declined, "card_declined").await.unwrap();
+        client
+            .execute(
+                "UPDATE payments SET updated_at = now() - interval '10 minutes' WHERE id = ANY($1)",
+                &[&vec![never_charged, idle, declined]],
+            )
+            .await
+            .unwrap();
+        let due = pending_idle(&client, Duration::from_secs(60), 10)
+            .await
+            .unwrap();
+        assert_eq!(due.iter().map(|p| p.id).collect::<Vec<_>>(), vec![idle]);
+        touch(&client, idle).await.unwrap();
+        assert!(
+            pending_idle(&client, Duration::from_secs(60), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

@@ -284,26 +284,6 @@ mod tests {
         outcome
     }
 
-    /// Waits until some session of this test's database is blocked on a lock.
-    async fn until_blocked(f: &Fixture) {
-        let client = f.db.pool.get().await.unwrap();
-        for _ in 0..300 {
-            let waiting: i64 = client
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if waiting > 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the second transaction never waited for the first one's lock");
-    }
-
     #[tokio::test]
     async fn rotation_issues_one_live_token_and_reuse_revokes_the_session() {
         let f = session_with_token(b"t1").await;
@@ -389,7 +369,7 @@ mod tests {
                 outcome
             })
         };
-        until_blocked(&f).await;
+        crate::testing::until_blocked(&f.db.pool).await;
         revocation.commit().await.unwrap();
         assert_eq!(
             rotation.await.unwrap(),
@@ -418,7 +398,7 @@ mod tests {
                 revoked
             })
         };
-        until_blocked(&f).await;
+        crate::testing::until_blocked(&f.db.pool).await;
         rotation.commit().await.unwrap();
         assert_eq!(
             revocation.await.unwrap(),

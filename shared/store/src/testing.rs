@@ -169,3 +169,67 @@ pub async fn signed_in(pool: &Pool) -> (uuid::Uuid, uuid::Uuid) {
         .unwrap();
     (user_id, session_id)
 }
+
+/// A live product of a new merchant with `available` units at `price_cents` EUR; returns its id.
+pub async fn product(pool: &Pool, available: i32, price_cents: i64) -> uuid::Uuid {
+    let (merchant, id) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let client = pool.get().await.unwrap();
+    client
+        .execute(
+            "INSERT INTO merchants (id, name) VALUES ($1, $2)",
+            &[&merchant, &format!("Merchant {merchant}")],
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "INSERT INTO products (id, merchant_id, sku, name, price_cents, currency) VALUES ($1, $2, $3, 'Lamp', $4, 'EUR')",
+            &[&id, &merchant, &format!("SKU-{}", id.simple()), &price_cents],
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "INSERT INTO inventory (product_id, available) VALUES ($1, $2)",
+            &[&id, &available],
+        )
+        .await
+        .unwrap();
+    id
+}
+
+/// A product's (available, reserved, sold).
+pub async fn stock(pool: &Pool, product: uuid::Uuid) -> (i32, i32, i32) {
+    let row = pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT available, reserved, sold FROM inventory WHERE product_id = $1",
+            &[&product],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2))
+}
+
+/// Waits until some session of this pool's database is blocked on a lock (another transaction holds what
+/// it wants); panics after three seconds.
+pub async fn until_blocked(pool: &Pool) {
+    let client = pool.get().await.unwrap();
+    for _ in 0..300 {
+        let waiting: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no transaction ever waited for another's lock");
+}
