@@ -340,7 +340,6 @@ mod tests {
         (order_status, payment.status)
     }
 
-
     #[tokio::test]
     async fn two_deliveries_settling_at_once_charge_once_and_pay_once() {
         let f = fixture().await;
