@@ -2,6 +2,7 @@
 //! Idempotent: whatever exists (by email, merchant name, SKU) is left as it is.
 
 use orderly_domain::products::{NewProduct, ProductFields};
+use orderly_domain::settlement::FeeSchedule;
 use orderly_domain::users::Role;
 use orderly_store::users::{self, NewUser};
 use orderly_store::{Pool, StoreError, merchants, products};
@@ -144,9 +145,14 @@ pub async fn seed(pool: &Pool, admin: Option<(&str, &str)>) -> Result<SeedReport
             Some(existing) => existing,
             None => {
                 report.merchants_created += 1;
-                merchants::insert(&client, orderly_domain::new_id(), name)
-                    .await?
-                    .expect("the name was free a moment ago")
+                merchants::insert(
+                    &client,
+                    orderly_domain::new_id(),
+                    name,
+                    FeeSchedule::DEFAULT,
+                )
+                .await?
+                .expect("the name was free a moment ago")
             }
         };
         merchant_ids.push(merchant.id);

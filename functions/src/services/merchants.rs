@@ -2,7 +2,8 @@
 
 use orderly_domain::merchants::Merchant;
 use orderly_domain::pagination::Page;
-use orderly_domain::validation::text;
+use orderly_domain::settlement::FeeSchedule;
+use orderly_domain::validation::{Problems, text};
 use orderly_store::merchants;
 use serde::Deserialize;
 use serde_json::json;
@@ -15,6 +16,10 @@ use crate::State;
 #[serde(deny_unknown_fields)]
 pub struct NewMerchant {
     pub name: String,
+    /// Basis points of each capture's gross (default 290, at most 10,000).
+    pub fee_rate_bps: Option<i32>,
+    /// Fixed fee per capture in minor units (default 30).
+    pub fee_fixed_cents: Option<i64>,
 }
 
 pub async fn create(
@@ -23,10 +28,27 @@ pub async fn create(
     input: NewMerchant,
 ) -> Result<Merchant, ServiceError> {
     caller.admin()?;
-    let name = text("name", &input.name, 1, 200).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    let mut problems = Problems::default();
+    let name = problems.check(text("name", &input.name, 1, 200));
+    let fees = FeeSchedule::new(
+        input.fee_rate_bps.unwrap_or(FeeSchedule::DEFAULT.rate_bps),
+        input
+            .fee_fixed_cents
+            .unwrap_or(FeeSchedule::DEFAULT.fixed_cents),
+    )
+    .map_err(|errors| problems.extend(errors))
+    .ok();
+    let (name, fees) = problems
+        .into_result(|| {
+            (
+                name.unwrap_or_default(),
+                fees.unwrap_or(FeeSchedule::DEFAULT),
+            )
+        })
+        .map_err(ServiceError::Invalid)?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    let merchant = merchants::insert(&tx, orderly_domain::new_id(), &name)
+    let merchant = merchants::insert(&tx, orderly_domain::new_id(), &name, fees)
         .await?
         .ok_or_else(|| {
             ServiceError::conflict("MERCHANT_EXISTS", "a merchant with this name exists")

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use orderly_domain::orders::OrderStatus;
 use orderly_domain::payments::{Payment, PaymentStatus};
-use orderly_store::{orders, payments};
+use orderly_store::{ledger, orders, payments};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -87,6 +87,7 @@ async fn record(
         ChargeOutcome::Pending => return Ok(Settlement::Pending),
         ChargeOutcome::Captured { reference } => {
             payments::capture(&tx, payment.id, &reference).await?;
+            record_capture(&tx, payment).await?;
             if !still_payable {
                 tx.commit().await?;
                 drop(client);
@@ -130,6 +131,27 @@ async fn record(
     drop(client);
     publish(state, event.into_iter().collect()).await;
     Ok(settlement)
+}
+
+/// The merchants' side of a capture: each merchant's share of the order, with the fee its schedule
+/// sets, written to the ledger in the capture's transaction.
+async fn record_capture(
+    tx: &impl orderly_store::GenericClient,
+    payment: &Payment,
+) -> Result<(), ServiceError> {
+    let rows: Vec<_> = ledger::shares(tx, payment.order_id)
+        .await?
+        .iter()
+        .map(|share| {
+            (
+                share.merchant_id,
+                share.gross_cents,
+                share.fees.fee(share.gross_cents),
+            )
+        })
+        .collect();
+    ledger::record_capture(tx, payment.id, payment.order_id, &payment.currency, &rows).await?;
+    Ok(())
 }
 
 /// Compensation for a cancelled order: refunds its payment if it was captured (idempotent: the refund's
@@ -425,6 +447,103 @@ mod tests {
         assert_eq!(
             status_of(&f, order).await,
             (OrderStatus::Cancelled, PaymentStatus::Refunded)
+        );
+    }
+
+    /// The ledger's rows of an order: (merchant, kind, gross, fee), by merchant then kind.
+    async fn ledger_of(f: &Fixture, order: Uuid) -> Vec<(Uuid, String, i64, i64)> {
+        let client = f.db.pool.get().await.unwrap();
+        let rows = client
+            .query(
+                "SELECT merchant_id, kind, gross_cents, fee_cents FROM merchant_transactions
+                  WHERE order_id = $1 ORDER BY merchant_id, kind",
+                &[&order],
+            )
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_capture_books_each_merchants_share_with_its_fee_and_a_refund_books_it_back_without_one()
+     {
+        let f = fixture().await;
+        let other = product(&f.db.pool, 10, 1000).await;
+        let client = f.db.pool.get().await.unwrap();
+        let merchant_of = |product: Uuid| {
+            let client = &client;
+            async move {
+                let row = client
+                    .query_one(
+                        "SELECT merchant_id FROM products WHERE id = $1",
+                        &[&product],
+                    )
+                    .await
+                    .unwrap();
+                row.get::<_, Uuid>(0)
+            }
+        };
+        let (a, b) = (merchant_of(f.product).await, merchant_of(other).await);
+        client
+            .execute(
+                "UPDATE merchants SET fee_rate_bps = 100, fee_fixed_cents = 0 WHERE id = $1",
+                &[&b],
+            )
+            .await
+            .unwrap();
+        let input = PlaceOrderInput {
+            items: Some(vec![
+                OrderLineInput {
+                    product_id: Some(f.product),
+                    quantity: Some(2),
+                },
+                OrderLineInput {
+                    product_id: Some(other),
+                    quantity: Some(3),
+                },
+            ]),
+        };
+        let render: fn(&OrderDetail) -> serde_json::Value = |d| json!({"id": d.order.id});
+        let (_, body) = orders::place(f.state, &testing::customer(f.buyer), input, None, render)
+            .await
+            .unwrap();
+        let order: Uuid = body["id"].as_str().unwrap().parse().unwrap();
+        let provider = FakeProvider::answering(captured());
+        let (first, second) = tokio::join!(
+            settle(f.state, &provider, order, None),
+            settle(f.state, &provider, order, None)
+        );
+        assert!(first.is_ok() && second.is_ok());
+        // 2 × 49.99 at 2.9 % + 0.30: 289.942 cents round to 290, plus 30. 3 × 10.00 at 1 %: 30.
+        let mut expected = vec![
+            (a, "CAPTURE".to_owned(), 9_998, 320),
+            (b, "CAPTURE".to_owned(), 3_000, 30),
+        ];
+        expected.sort();
+        assert_eq!(
+            ledger_of(&f, order).await,
+            expected,
+            "one capture row per merchant"
+        );
+
+        orders::cancel(f.state, &testing::customer(f.buyer), order)
+            .await
+            .unwrap();
+        refund_cancelled(f.state, &provider, order).await.unwrap();
+        refund_cancelled(f.state, &provider, order).await.unwrap();
+        let mut expected = vec![
+            (a, "CAPTURE".to_owned(), 9_998, 320),
+            (a, "REFUND".to_owned(), -9_998, 0),
+            (b, "CAPTURE".to_owned(), 3_000, 30),
+            (b, "REFUND".to_owned(), -3_000, 0),
+        ];
+        expected.sort();
+        assert_eq!(
+            ledger_of(&f, order).await,
+            expected,
+            "refunded once, fee kept"
         );
     }
 

@@ -1,8 +1,9 @@
 //! Daily sales rollups, kept current from order events exactly once per event.
 
-use chrono::NaiveDate;
 use orderly_domain::events::{Event, EventEnvelope};
 use orderly_domain::reports::SalesDay;
+use orderly_domain::settlement::DayRange;
+use orderly_domain::validation::FieldError;
 use orderly_store::outbox::first_delivery;
 use orderly_store::reports;
 
@@ -10,7 +11,6 @@ use super::{Caller, ServiceError};
 use crate::State;
 
 pub const CONSUMER: &str = "reporting";
-pub const MAX_DAYS: i64 = 366;
 
 /// Applies an event to the rollups; false when it had been applied before.
 pub async fn record(state: &State, event: &EventEnvelope) -> Result<bool, ServiceError> {
@@ -36,19 +36,13 @@ pub async fn record(state: &State, event: &EventEnvelope) -> Result<bool, Servic
     Ok(true)
 }
 
-/// Days `from` to `to`, inclusive, at most `MAX_DAYS` of them.
+/// The days of `range`, inclusive.
 pub async fn daily(
     state: &State,
     caller: &Caller,
-    from: NaiveDate,
-    to: NaiveDate,
+    range: Result<DayRange, FieldError>,
 ) -> Result<Vec<SalesDay>, ServiceError> {
     caller.admin()?;
-    if to < from || (to - from).num_days() >= MAX_DAYS {
-        return Err(ServiceError::invalid(
-            "to",
-            format!("must be on or after from, at most {MAX_DAYS} days later"),
-        ));
-    }
+    let DayRange { from, to } = range.map_err(|e| ServiceError::Invalid(vec![e]))?;
     Ok(reports::daily(&state.db.get().await?, from, to).await?)
 }

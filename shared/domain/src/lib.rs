@@ -15,6 +15,7 @@ pub mod payments;
 pub mod products;
 pub mod rate_limit;
 pub mod reports;
+pub mod settlement;
 pub mod users;
 pub mod validation;
 

@@ -4,9 +4,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::settlement::FeeSchedule;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Merchant {
     pub id: Uuid,
     pub name: String,
+    /// What the merchant pays per captured transaction.
+    pub fees: FeeSchedule,
     pub created_at: DateTime<Utc>,
 }

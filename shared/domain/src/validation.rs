@@ -27,6 +27,10 @@ impl Problems {
         self.0.push(FieldError::new(field, message));
     }
 
+    pub fn extend(&mut self, errors: impl IntoIterator<Item = FieldError>) {
+        self.0.extend(errors);
+    }
+
     /// Runs a field's check and keeps its error, returning the value when it passed.
     pub fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
         result.map_err(|e| self.0.push(e)).ok()

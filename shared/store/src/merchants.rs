@@ -1,28 +1,43 @@
 use deadpool_postgres::GenericClient;
+use orderly_domain::merchants::Merchant;
+use orderly_domain::settlement::FeeSchedule;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::StoreError;
-use orderly_domain::merchants::Merchant;
+
+const COLUMNS: &str = "id, name, fee_rate_bps, fee_fixed_cents, created_at";
+
+fn merchant(r: &tokio_postgres::Row) -> Merchant {
+    Merchant {
+        id: r.get(0),
+        name: r.get(1),
+        fees: FeeSchedule {
+            rate_bps: r.get(2),
+            fixed_cents: r.get(3),
+        },
+        created_at: r.get(4),
+    }
+}
 
 /// `None` when the name is taken.
 pub async fn insert(
     db: &impl GenericClient,
     id: Uuid,
     name: &str,
+    fees: FeeSchedule,
 ) -> Result<Option<Merchant>, StoreError> {
     match db
         .query_one(
-            "INSERT INTO merchants (id, name) VALUES ($1, $2) RETURNING id, name, created_at",
-            &[&id, &name],
+            &format!(
+                "INSERT INTO merchants (id, name, fee_rate_bps, fee_fixed_cents) VALUES ($1, $2, $3, $4)
+                 RETURNING {COLUMNS}"
+            ),
+            &[&id, &name, &fees.rate_bps, &fees.fixed_cents],
         )
         .await
     {
-        Ok(r) => Ok(Some(Merchant {
-            id: r.get(0),
-            name: r.get(1),
-            created_at: r.get(2),
-        })),
+        Ok(r) => Ok(Some(merchant(&r))),
         Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -35,18 +50,13 @@ pub async fn list(
 ) -> Result<Vec<Merchant>, StoreError> {
     let rows = db
         .query(
-            "SELECT id, name, created_at FROM merchants WHERE ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $1",
+            &format!(
+                "SELECT {COLUMNS} FROM merchants WHERE ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $1"
+            ),
             &[&limit, &after],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Merchant {
-            id: r.get(0),
-            name: r.get(1),
-            created_at: r.get(2),
-        })
-        .collect())
+    Ok(rows.iter().map(merchant).collect())
 }
 
 pub async fn find_by_name(
@@ -55,13 +65,9 @@ pub async fn find_by_name(
 ) -> Result<Option<Merchant>, StoreError> {
     let row = db
         .query_opt(
-            "SELECT id, name, created_at FROM merchants WHERE name = $1",
+            &format!("SELECT {COLUMNS} FROM merchants WHERE name = $1"),
             &[&name],
         )
         .await?;
-    Ok(row.map(|r| Merchant {
-        id: r.get(0),
-        name: r.get(1),
-        created_at: r.get(2),
-    }))
+    Ok(row.as_ref().map(merchant))
 }

@@ -77,8 +77,24 @@ pub async fn decline(db: &impl GenericClient, id: Uuid, reason: &str) -> Result<
     Ok(())
 }
 
+/// Marks a captured payment refunded and, in the same statement, writes the ledger's refund rows: the
+/// negative of each capture row, with no fee (a refund returns the money, not the fee).
 pub async fn refund(db: &impl GenericClient, id: Uuid) -> Result<(), StoreError> {
-    db.execute("UPDATE payments SET status = 'REFUNDED', updated_at = now() WHERE id = $1 AND status = 'CAPTURED'", &[&id]).await?;
+    db.execute(
+        "WITH refunded AS (
+             UPDATE payments SET status = 'REFUNDED', updated_at = now()
+              WHERE id = $1 AND status = 'CAPTURED'
+             RETURNING id
+         )
+         INSERT INTO merchant_transactions
+                (merchant_id, payment_id, order_id, kind, gross_cents, fee_cents, currency)
+         SELECT t.merchant_id, t.payment_id, t.order_id, 'REFUND', -t.gross_cents, 0, t.currency
+           FROM merchant_transactions t JOIN refunded r ON r.id = t.payment_id
+          WHERE t.kind = 'CAPTURE'
+         ON CONFLICT (payment_id, merchant_id, kind) DO NOTHING",
+        &[&id],
+    )
+    .await?;
     Ok(())
 }
 

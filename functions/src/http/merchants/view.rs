@@ -7,6 +7,10 @@ use uuid::Uuid;
 pub struct MerchantView {
     pub id: Uuid,
     pub name: String,
+    /// Fee per captured transaction: this many basis points of the gross, rounded half up to a cent…
+    pub fee_rate_bps: i32,
+    /// …plus this fixed part, in minor units.
+    pub fee_fixed_cents: i64,
     pub created_at: DateTime<Utc>,
 }
 
@@ -15,6 +19,8 @@ impl From<Merchant> for MerchantView {
         Self {
             id: merchant.id,
             name: merchant.name,
+            fee_rate_bps: merchant.fees.rate_bps,
+            fee_fixed_cents: merchant.fees.fixed_cents,
             created_at: merchant.created_at,
         }
     }

@@ -1,6 +1,7 @@
 //! `GET /api/v1/admin/reports/daily?from=&to=`: orders, units and gross per day and per product.
 
 use chrono::NaiveDate;
+use orderly_domain::settlement::DayRange;
 use orderly_http::{ApiError, ErrorBody, FieldError, HttpRequest, Response};
 
 use super::SalesDayView;
@@ -11,8 +12,7 @@ fn date(request: &HttpRequest, name: &str) -> Result<NaiveDate, FieldError> {
     let raw = request
         .query(name)
         .ok_or_else(|| FieldError::new(name, "is required (YYYY-MM-DD)"))?;
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| FieldError::new(name, "must be a date like 2026-01-31"))
+    DayRange::day(name, raw)
 }
 
 #[utoipa::path(
@@ -38,7 +38,7 @@ pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Respo
             return Err(ApiError::Validation(problems));
         }
     };
-    let days = reports::daily(state, &caller(&request), from, to).await?;
+    let days = reports::daily(state, &caller(&request), DayRange::new(from, to)).await?;
     Ok(ok(&days
         .into_iter()
         .map(SalesDayView::from)

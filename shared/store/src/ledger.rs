@@ -1,0 +1,82 @@
+//! The merchant ledger: what each capture and refund means for each merchant. Rows are written in the
+//! transaction that changes the payment and never updated.
+
+use deadpool_postgres::GenericClient;
+use orderly_domain::settlement::{FeeSchedule, LedgerKind};
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// One merchant's part of an order: the total of its lines, and the fee schedule it has now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantShare {
+    pub merchant_id: Uuid,
+    pub gross_cents: i64,
+    pub fees: FeeSchedule,
+    pub currency: String,
+}
+
+/// Each merchant's share of an order, by merchant id.
+pub async fn shares(
+    db: &impl GenericClient,
+    order_id: Uuid,
+) -> Result<Vec<MerchantShare>, StoreError> {
+    let rows = db
+        .query(
+            "SELECT p.merchant_id, sum(i.unit_price_cents * i.quantity)::bigint, m.fee_rate_bps,
+                    m.fee_fixed_cents, o.currency::text
+               FROM order_items i
+               JOIN orders o ON o.id = i.order_id
+               JOIN products p ON p.id = i.product_id
+               JOIN merchants m ON m.id = p.merchant_id
+              WHERE i.order_id = $1
+              GROUP BY p.merchant_id, m.fee_rate_bps, m.fee_fixed_cents, o.currency
+              ORDER BY p.merchant_id",
+            &[&order_id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| MerchantShare {
+            merchant_id: r.get(0),
+            gross_cents: r.get(1),
+            fees: FeeSchedule {
+                rate_bps: r.get(2),
+                fixed_cents: r.get(3),
+            },
+            currency: r.get(4),
+        })
+        .collect())
+}
+
+/// Writes a capture's rows: (merchant, gross, fee) each. A payment's capture is written once; a second
+/// call for the same payment writes nothing.
+pub async fn record_capture(
+    db: &impl GenericClient,
+    payment_id: Uuid,
+    order_id: Uuid,
+    currency: &str,
+    rows: &[(Uuid, i64, i64)],
+) -> Result<u64, StoreError> {
+    let merchants: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let gross: Vec<i64> = rows.iter().map(|r| r.1).collect();
+    let fees: Vec<i64> = rows.iter().map(|r| r.2).collect();
+    Ok(db
+        .execute(
+            "INSERT INTO merchant_transactions
+                    (merchant_id, payment_id, order_id, kind, gross_cents, fee_cents, currency)
+             SELECT m, $1, $2, $3, g, f, $4
+               FROM unnest($5::uuid[], $6::bigint[], $7::bigint[]) AS t (m, g, f)
+             ON CONFLICT (payment_id, merchant_id, kind) DO NOTHING",
+            &[
+                &payment_id,
+                &order_id,
+                &LedgerKind::Capture.as_str(),
+                &currency,
+                &merchants,
+                &gross,
+                &fees,
+            ],
+        )
+        .await?)
+}
