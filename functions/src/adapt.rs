@@ -179,6 +179,21 @@ where
     to_json(handler(batch, state).await)
 }
 
+/// An SQS event source mapping whose handler works against the invocation's deadline.
+pub async fn sqs_timed<F, Fut>(
+    event: Value,
+    invocation: Invocation,
+    state: &'static State,
+    handler: F,
+) -> Result<Value, FunctionError>
+where
+    F: FnOnce(SqsEvent, Invocation, &'static State) -> Fut,
+    Fut: Future<Output = SqsBatchResponse>,
+{
+    let batch: SqsEvent = parse(event, "SQS event")?;
+    to_json(handler(batch, invocation, state).await)
+}
+
 /// A `Schedule` event (EventBridge scheduled rule). An error makes Lambda retry the asynchronous invocation.
 pub async fn schedule<F, Fut>(
     event: Value,

@@ -24,10 +24,15 @@ pub struct Config {
     pub payment_provider_url: Option<String>,
     /// How many WebSocket connections one user may hold at once.
     pub ws_max_connections_per_user: u32,
+    /// Ledger transactions a settlement counts per batch (and per progress step); only the settlement
+    /// function reads it.
+    pub settlement_batch_size: i64,
     /// The first admin, created by the migrate function when absent; only that function has it.
     pub first_admin: Option<Credential>,
     pub pool: PoolSettings,
 }
+
+const DEFAULT_SETTLEMENT_BATCH_SIZE: i64 = 10_000;
 
 /// Where a secret comes from: a Secrets Manager secret (in AWS), or the value itself (the local stack's
 /// and tests' documented overrides). Its `Debug` never shows a value.
@@ -99,6 +104,16 @@ impl Config {
                     ConfigError::Invalid("WS_MAX_CONNECTIONS_PER_USER must be a number")
                 })?,
                 None => DEFAULT_WS_CONNECTIONS_PER_USER,
+            },
+            settlement_batch_size: match get("SETTLEMENT_BATCH_SIZE") {
+                Some(n) => n
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+                    .ok_or(ConfigError::Invalid(
+                        "SETTLEMENT_BATCH_SIZE must be a number from 1 to 1000000",
+                    ))?,
+                None => DEFAULT_SETTLEMENT_BATCH_SIZE,
             },
             pool,
         })

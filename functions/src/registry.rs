@@ -13,6 +13,8 @@ use crate::{State, auth, http, ops, schedules, workers, ws};
 #[derive(Debug, Clone, Default)]
 pub struct Invocation {
     pub request_id: String,
+    /// When Lambda stops the invocation; long jobs hand their work over before it.
+    pub deadline: Option<std::time::SystemTime>,
 }
 
 pub type Handler =
@@ -78,6 +80,11 @@ registry! {
     "admin-orders-status" => http[Admin](http::orders::admin_status::handle),
     "notifications-list" => http[Authenticated](http::notifications::list::handle),
     "reports-daily" => http[Admin](http::reports::daily::handle),
+    "jobs-settlement-create" => http[Admin](http::jobs::create_settlement::handle),
+    "jobs-get" => http[Admin](http::jobs::get::handle),
+    "jobs-list" => http[Admin](http::jobs::list::handle),
+    "jobs-cancel" => http[Admin](http::jobs::cancel::handle),
+    "downloads-get" => http[Admin](http::jobs::download::handle),
     "ws-ticket" => http[Authenticated](http::ws_tickets::create::handle),
     "payment" => sqs(workers::payment::handle),
     "fulfillment" => sqs(workers::fulfillment::handle),
@@ -91,6 +98,7 @@ registry! {
     "ws-disconnect" => api(ws::disconnect::handle),
     "ws-default" => api(ws::default::handle),
     "ws-push" => sqs(workers::ws_push::handle),
+    "settlement" => sqs_timed(workers::settlement::handle),
     "ws-prune" => schedule(schedules::ws_prune::handle),
 }
 

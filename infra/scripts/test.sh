@@ -80,7 +80,7 @@ export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:$ORDERLY_EMULATOR_
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 
 step "end-to-end tests"
-cargo test -p orderly-e2e --test api --test websocket --test events --test identity --test security --test catalogue --test pipeline
+cargo test -p orderly-e2e --test api --test websocket --test events --test identity --test security --test catalogue --test pipeline --test settlement
 # The order load tests go last: they leave hundreds of events queued, and the local stack drains them with
 # one poller per queue (issue 13), so tests that wait for the pipeline would wait behind that backlog.
 cargo test -p orderly-e2e --test orders

@@ -38,7 +38,11 @@ impl Stack {
             management: format!("http://127.0.0.1:{ws_port}"),
             control: format!("http://127.0.0.1:{}", port("ORDERLY_CONTROL_PORT", 3002)),
             provider: format!("http://127.0.0.1:{}", port("ORDERLY_PROVIDER_PORT", 3003)),
-            http: reqwest::Client::new(),
+            // A test sees what the API answers: a redirect is a 302, not wherever it points.
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a client"),
         }
     }
 
@@ -578,6 +582,23 @@ impl Stack {
     }
 
     /// `POST /api/v1/orders` with these lines.
+    /// Waits (up to a minute: the pipeline runs over real queues) for an order to reach `status`.
+    pub async fn order_reaches(&self, user: &Session, order_id: &str, status: &str) -> Value {
+        eventually(
+            &format!("order {order_id} to become {status}"),
+            Duration::from_secs(60),
+            || async move {
+                let answer = self
+                    .call("GET", &format!("/api/v1/orders/{order_id}/status"))
+                    .token(&user.access_token)
+                    .send()
+                    .await;
+                (answer.body["status"] == status).then_some(answer.body)
+            },
+        )
+        .await
+    }
+
     pub async fn place_order(&self, user: &Session, items: Value) -> Answer {
         self.call("POST", "/api/v1/orders")
             .token(&user.access_token)

@@ -22,19 +22,7 @@ async fn place(stack: &Stack, user: &Session, product: &Value, quantity: i32) ->
 }
 
 async fn reaches(stack: &Stack, user: &Session, order_id: &str, status: &str) -> Value {
-    eventually(
-        &format!("order {order_id} to become {status}"),
-        PIPELINE,
-        || async move {
-            let answer = stack
-                .call("GET", &format!("/api/v1/orders/{order_id}/status"))
-                .token(&user.access_token)
-                .send()
-                .await;
-            (answer.body["status"] == status).then_some(answer.body)
-        },
-    )
-    .await
+    stack.order_reaches(user, order_id, status).await
 }
 
 async fn charges(stack: &Stack, order_id: &str) -> Vec<Value> {

@@ -24,6 +24,9 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let invocation = Invocation {
             request_id: event.context.request_id.clone(),
+            deadline: Some(
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline),
+            ),
         };
         // A failure reaches Lambda as a Diagnostic with a real errorType (NotFound, DatabaseUnavailable,
         // PaymentProviderUnavailable, …), which CloudWatch can count and alarm on.

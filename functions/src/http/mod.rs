@@ -9,6 +9,7 @@ pub mod docs;
 pub mod front_door;
 pub mod health;
 pub mod inventory;
+pub mod jobs;
 pub mod merchants;
 pub mod notifications;
 pub mod orders;

@@ -1,17 +1,21 @@
-//! Every minute: publishes outbox events a crash or an outage left unpublished.
+//! Every minute: publishes outbox events a crash or an outage left unpublished, and announces again the
+//! jobs whose run died (announced work that nobody is doing).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::{Value, json};
 
+use crate::Invocation;
+use crate::State;
 use crate::adapt::FunctionError;
-use crate::{Invocation, State, services::outbox};
+use crate::services::{outbox, settlement};
 
 pub async fn handle(
     _: EventBridgeEvent,
     invocation: Invocation,
     state: &'static State,
 ) -> Result<Value, FunctionError> {
+    let jobs_revived = settlement::revive_stalled(state).await?;
     let published = outbox::sweep(state).await?;
-    tracing::info!(request_id = %invocation.request_id, published, "outbox swept");
-    Ok(json!({ "published": published }))
+    tracing::info!(request_id = %invocation.request_id, published, jobs_revived, "outbox swept");
+    Ok(json!({ "published": published, "jobs_revived": jobs_revived }))
 }

@@ -3,6 +3,7 @@
 use chrono::{Duration, Utc};
 use orderly_cloud::{ConnectionPusher, PushError};
 use orderly_domain::events::{Event, EventEnvelope};
+use orderly_domain::jobs::JobStatus;
 use orderly_domain::live_updates::{ClientMessage, Topic, audience_of, may_follow, parse_topics};
 use orderly_store::ws_connections::{self, Followed, NewConnection};
 use orderly_store::ws_tickets;
@@ -172,20 +173,21 @@ pub async fn on_message(db: &Pool, connection_id: &str, body: &str) -> Result<Va
     })
 }
 
-/// What a client receives for an event: every order event becomes an `order.status` update carrying the
-/// event's fields.
+/// What a client receives for an event: every order event becomes an `order.status` update, a job event a
+/// `job.progress` update, carrying the event's fields.
 pub fn client_message(envelope: &EventEnvelope) -> Value {
-    let kind = match &envelope.event {
+    let (kind, status) = match &envelope.event {
         Event::OrderPlaced(_)
         | Event::OrderPaid(_)
         | Event::OrderFulfilled(_)
         | Event::OrderCompleted(_)
         | Event::OrderPaymentFailed(_)
         | Event::OrderCancelled(_)
-        | Event::OrderExpired(_) => "order.status",
+        | Event::OrderExpired(_) => ("order.status", json!(envelope.event.order_status())),
+        Event::JobRequested(_) => ("job.progress", json!(JobStatus::Queued)),
     };
     let event_type = envelope.event.event_type();
-    let mut message = json!({"type": kind, "event": event_type, "event_id": envelope.event_id, "at": envelope.occurred_at, "status": envelope.event.order_status()});
+    let mut message = json!({"type": kind, "event": event_type, "event_id": envelope.event_id, "at": envelope.occurred_at, "status": status});
     let data = serde_json::to_value(&envelope.event).expect("an event serialises")["data"].take();
     if let (Some(target), Some(fields)) = (message.as_object_mut(), data.as_object()) {
         for (key, value) in fields {

@@ -10,8 +10,10 @@ mod error;
 pub mod fulfillment;
 pub mod health;
 pub mod housekeeping;
+mod idempotency;
 pub mod identity;
 pub mod inventory;
+pub mod jobs;
 pub mod live_updates;
 pub mod merchants;
 pub mod notifications;
@@ -22,6 +24,7 @@ pub mod payment_provider;
 pub mod payments;
 pub mod rate_limits;
 pub mod reports;
+pub mod settlement;
 pub mod tokens;
 pub mod users;
 

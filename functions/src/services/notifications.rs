@@ -43,8 +43,12 @@ pub async fn notify(
     notifier: &impl Notifier,
     event: &EventEnvelope,
 ) -> Result<bool, ServiceError> {
-    let (order_id, customer_id) = event.event.order();
-    let status = event.event.order_status().as_str().to_lowercase();
+    let (Some((order_id, customer_id)), Some(status)) =
+        (event.event.order(), event.event.order_status())
+    else {
+        return Ok(false);
+    };
+    let status = status.as_str().to_lowercase();
     let data = serde_json::to_value(&event.event).expect("an event serialises")["data"].take();
     let title = format!("Order {}", status.replace('_', " "));
     let text = format!("Your order {order_id} is {}.", status.replace('_', " "));

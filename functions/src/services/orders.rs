@@ -9,18 +9,17 @@ use orderly_domain::orders::{
 use orderly_domain::pagination::Page;
 use orderly_domain::users::Role;
 use orderly_domain::validation::FieldError;
-use orderly_store::idempotency::{self, Claim};
 use orderly_store::orders::{self, OrderFilter, OutboxEvent, Placement, Transition};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Caller, Paged, ServiceError, outbox, tokens};
+use super::idempotency::Idempotent;
+use super::{Caller, Paged, ServiceError, outbox};
 use crate::State;
 
 /// How long an order waits for payment before the expiry run releases its stock.
 pub const PAYMENT_WINDOW: Duration = Duration::minutes(15);
-const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
 
 /// An order with its lines.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,29 +63,18 @@ pub async fn place(
 ) -> Result<(u16, Value), ServiceError> {
     let (user_id, _) = caller.user()?;
     let lines = basket(&input).map_err(ServiceError::Invalid)?;
-    let key = idempotency_key.map(str::trim).filter(|k| !k.is_empty());
-    if key.is_some_and(|k| k.len() > 255) {
-        return Err(ServiceError::invalid(
-            "Idempotency-Key",
-            "must have at most 255 characters",
-        ));
-    }
-    let scope = format!("user:{user_id}:POST /api/v1/orders");
-    let request_hash = tokens::sha256(&serde_json::to_string(&lines).expect("lines serialise"));
+    let idempotent = Idempotent::new(
+        idempotency_key,
+        format!("user:{user_id}:POST /api/v1/orders"),
+        &lines,
+    )?;
 
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    if let Some(key) = key {
-        match idempotency::claim(&tx, &scope, key, &request_hash, IDEMPOTENCY_TTL).await? {
-            Claim::New => {}
-            Claim::Replay { status, body } => return Ok((status as u16, body)),
-            Claim::Mismatch => {
-                return Err(ServiceError::Invalid(vec![FieldError::new(
-                    "Idempotency-Key",
-                    "was already used for a different order; use a new key for a new order",
-                )]));
-            }
-        }
+    if let Some(idempotent) = &idempotent
+        && let Some(replay) = idempotent.claim(&tx, "order").await?
+    {
+        return Ok(replay);
     }
 
     let product_ids: Vec<Uuid> = lines.iter().map(|(p, _)| *p).collect();
@@ -162,8 +150,8 @@ pub async fn place(
     };
     let items = orders::lines(&tx, order.id).await?;
     let body = render(&OrderDetail { order, items });
-    if let Some(key) = key {
-        idempotency::complete(&tx, &scope, key, 201, &body).await?;
+    if let Some(idempotent) = &idempotent {
+        idempotent.complete(&tx, 201, &body).await?;
     }
     tx.commit().await?;
     // Publishing needs a connection of its own; holding this one meanwhile could starve the pool.

@@ -24,7 +24,7 @@ const SWEEP_BATCH: i64 = 200;
 pub fn event(event: Event, correlation_id: Option<String>) -> OutboxEvent {
     let id = orderly_domain::new_id();
     let event_type = event.event_type();
-    let (aggregate_id, _) = event.order();
+    let (aggregate_type, aggregate_id, _) = event.subject();
     let envelope = EventEnvelope {
         event_id: id,
         occurred_at: Utc::now(),
@@ -34,6 +34,7 @@ pub fn event(event: Event, correlation_id: Option<String>) -> OutboxEvent {
     OutboxEvent {
         id,
         event_type,
+        aggregate_type,
         aggregate_id,
         payload: serde_json::to_value(envelope).expect("an envelope serialises"),
         correlation_id,

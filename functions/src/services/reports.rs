@@ -30,7 +30,8 @@ pub async fn record(state: &State, event: &EventEnvelope) -> Result<bool, Servic
         | Event::OrderPaid(_)
         | Event::OrderFulfilled(_)
         | Event::OrderPaymentFailed(_)
-        | Event::OrderExpired(_) => Ok(()),
+        | Event::OrderExpired(_)
+        | Event::JobRequested(_) => Ok(()),
     }?;
     tx.commit().await?;
     Ok(true)

@@ -23,7 +23,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::OrderCompleted(_)
             | Event::OrderPaymentFailed(_)
             | Event::OrderCancelled(_)
-            | Event::OrderExpired(_) => {}
+            | Event::OrderExpired(_)
+            | Event::JobRequested(_) => {}
         }
         Ok(())
     })

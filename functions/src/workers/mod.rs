@@ -6,6 +6,7 @@ pub mod fulfillment;
 pub mod notification;
 pub mod payment;
 pub mod report;
+pub mod settlement;
 pub mod ws_push;
 
 use std::future::Future;
@@ -24,6 +25,7 @@ pub fn handled_events(handler: &str) -> Option<&'static [&'static str]> {
         "notification" => notification::HANDLES,
         "report" => report::HANDLES,
         "ws-push" => ws_push::HANDLES,
+        "settlement" => settlement::HANDLES,
         _ => return None,
     })
 }

@@ -26,7 +26,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             Event::OrderPlaced(_)
             | Event::OrderPaid(_)
             | Event::OrderFulfilled(_)
-            | Event::OrderExpired(_) => Ok(()),
+            | Event::OrderExpired(_)
+            | Event::JobRequested(_) => Ok(()),
         }
     })
     .await

@@ -32,7 +32,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::OrderFulfilled(_)
             | Event::OrderCompleted(_)
             | Event::OrderPaymentFailed(_)
-            | Event::OrderExpired(_) => Settlement::Skipped,
+            | Event::OrderExpired(_)
+            | Event::JobRequested(_) => Settlement::Skipped,
         };
         tracing::info!(event_id = %envelope.event_id, event_type = envelope.event.event_type(), ?outcome, "payment");
         Ok(())

@@ -85,6 +85,7 @@ impl Invoker {
             .ok_or_else(|| InvokeError::UnknownHandler(def.handler.clone()))?;
         let invocation = Invocation {
             request_id: request_id.to_owned(),
+            deadline: Some(std::time::SystemTime::now() + def.timeout),
         };
         let state = self
             .states

@@ -14,5 +14,5 @@ pub use error::CloudError;
 pub use queues::SqsQueues;
 pub use sdk::{load_sdk_config, s3_client};
 pub use secrets::SecretsManager;
-pub use storage::S3Bucket;
+pub use storage::{MIN_PART_BYTES, S3Bucket, Upload};
 pub use topic::{EventPublisher, SnsTopic};

@@ -1,6 +1,22 @@
+use std::time::Duration;
+
 use aws_config::SdkConfig;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use crate::{CloudError, s3_client};
+
+/// S3's smallest part of a multipart upload, except the last.
+pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
+
+/// An upload being written part by part, so a large file never sits whole in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub key: String,
+    pub upload_id: String,
+    parts: Vec<(i32, String)>,
+}
 
 #[derive(Clone, Debug)]
 pub struct S3Bucket {
@@ -29,5 +45,118 @@ impl S3Bucket {
             .await
             .map_err(|e| CloudError::from_sdk("s3:HeadBucket", e))?;
         Ok(())
+    }
+
+    /// Starts a multipart upload of `key` with the headers a download should carry.
+    pub async fn start_upload(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_disposition: &str,
+    ) -> Result<Upload, CloudError> {
+        let started = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_disposition(content_disposition)
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("s3:CreateMultipartUpload", e))?;
+        let upload_id = started.upload_id().ok_or_else(|| CloudError {
+            operation: "s3:CreateMultipartUpload",
+            message: "no upload id in the answer".into(),
+        })?;
+        Ok(Upload {
+            key: key.to_owned(),
+            upload_id: upload_id.to_owned(),
+            parts: Vec::new(),
+        })
+    }
+
+    /// Sends the next part (at least `MIN_PART_BYTES`, except the last).
+    pub async fn upload_part(&self, upload: &mut Upload, bytes: Vec<u8>) -> Result<(), CloudError> {
+        let number = i32::try_from(upload.parts.len() + 1).expect("fewer than 10,000 parts");
+        let sent = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.upload_id)
+            .part_number(number)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("s3:UploadPart", e))?;
+        upload
+            .parts
+            .push((number, sent.e_tag().unwrap_or_default().to_owned()));
+        Ok(())
+    }
+
+    pub async fn complete_upload(&self, upload: Upload) -> Result<(), CloudError> {
+        let parts = upload
+            .parts
+            .into_iter()
+            .map(|(number, e_tag)| {
+                CompletedPart::builder()
+                    .part_number(number)
+                    .e_tag(e_tag)
+                    .build()
+            })
+            .collect();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&upload.key)
+            .upload_id(&upload.upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("s3:CompleteMultipartUpload", e))?;
+        Ok(())
+    }
+
+    /// Drops an unfinished upload and its parts (an upload S3 no longer knows is already gone).
+    pub async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), CloudError> {
+        match self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_upload()) => Ok(()),
+            Err(e) => Err(CloudError::from_sdk("s3:AbortMultipartUpload", e)),
+        }
+    }
+
+    /// A URL that lets its holder GET `key` for `valid_for`, signed with this function's credentials.
+    pub async fn presigned_get(
+        &self,
+        key: &str,
+        valid_for: Duration,
+    ) -> Result<String, CloudError> {
+        let config = PresigningConfig::expires_in(valid_for).map_err(|e| CloudError {
+            operation: "s3:GetObject (presign)",
+            message: e.to_string(),
+        })?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| CloudError::from_sdk("s3:GetObject (presign)", e))?;
+        Ok(request.uri().to_owned())
     }
 }

@@ -10,6 +10,9 @@ pub const ADMIN_ONLY: &[(&str, &str)] = &[
     ("POST", "/api/v1/products"),
     ("PUT", "/api/v1/products/*"),
     ("DELETE", "/api/v1/products/*"),
+    ("*", "/api/v1/jobs"),
+    ("*", "/api/v1/jobs/*"),
+    ("*", "/api/v1/downloads/*"),
 ];
 
 /// Who is calling, as the authorizer established it.

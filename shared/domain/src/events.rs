@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::jobs::JobKind;
 use crate::orders::OrderStatus;
 
 /// An event with what travels around it.
@@ -39,6 +40,17 @@ pub enum Event {
     OrderCancelled(OrderChanged),
     #[serde(rename = "order.expired")]
     OrderExpired(OrderChanged),
+    #[serde(rename = "job.requested")]
+    JobRequested(JobRequested),
+}
+
+/// A background job was recorded and waits for its worker (sent again, for the same job, when a worker
+/// hands over unfinished work).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRequested {
+    pub job_id: Uuid,
+    pub kind: JobKind,
+    pub requested_by: Uuid,
 }
 
 /// An order was placed: its stock is reserved and it waits for payment.
@@ -76,9 +88,10 @@ impl Event {
     pub const ORDER_PAYMENT_FAILED: &str = "order.payment_failed";
     pub const ORDER_CANCELLED: &str = "order.cancelled";
     pub const ORDER_EXPIRED: &str = "order.expired";
+    pub const JOB_REQUESTED: &str = "job.requested";
 
     /// Every event type, as the wire and the subscription filters spell it.
-    pub const TYPES: [&str; 7] = [
+    pub const TYPES: [&str; 8] = [
         Self::ORDER_PLACED,
         Self::ORDER_PAID,
         Self::ORDER_FULFILLED,
@@ -86,6 +99,7 @@ impl Event {
         Self::ORDER_PAYMENT_FAILED,
         Self::ORDER_CANCELLED,
         Self::ORDER_EXPIRED,
+        Self::JOB_REQUESTED,
     ];
 
     /// The event type (`order.paid`, …).
@@ -98,6 +112,7 @@ impl Event {
             Event::OrderPaymentFailed(_) => Self::ORDER_PAYMENT_FAILED,
             Event::OrderCancelled(_) => Self::ORDER_CANCELLED,
             Event::OrderExpired(_) => Self::ORDER_EXPIRED,
+            Event::JobRequested(_) => Self::JOB_REQUESTED,
         }
     }
 
@@ -116,29 +131,41 @@ impl Event {
         }
     }
 
-    /// The order the event is about, and its owner.
-    pub fn order(&self) -> (Uuid, Uuid) {
-        match self {
-            Event::OrderPlaced(e) => (e.order_id, e.user_id),
-            Event::OrderPaid(e)
-            | Event::OrderFulfilled(e)
-            | Event::OrderCompleted(e)
-            | Event::OrderPaymentFailed(e)
-            | Event::OrderCancelled(e)
-            | Event::OrderExpired(e) => (e.order_id, e.user_id),
+    /// What the event is about, as the outbox records it ("order" or "job", and its id), and the user
+    /// it concerns (the order's owner, the job's requester).
+    pub fn subject(&self) -> (&'static str, Uuid, Uuid) {
+        match (self, self.order()) {
+            (Event::JobRequested(e), _) => ("job", e.job_id, e.requested_by),
+            (_, Some((order_id, owner))) => ("order", order_id, owner),
+            (_, None) => unreachable!("only job events are about something other than an order"),
         }
     }
 
-    /// The order's status after the event.
-    pub fn order_status(&self) -> OrderStatus {
+    /// The order the event is about, and its owner; `None` for events about something else.
+    pub fn order(&self) -> Option<(Uuid, Uuid)> {
         match self {
-            Event::OrderPlaced(_) => OrderStatus::PendingPayment,
+            Event::OrderPlaced(e) => Some((e.order_id, e.user_id)),
             Event::OrderPaid(e)
             | Event::OrderFulfilled(e)
             | Event::OrderCompleted(e)
             | Event::OrderPaymentFailed(e)
             | Event::OrderCancelled(e)
-            | Event::OrderExpired(e) => e.status,
+            | Event::OrderExpired(e) => Some((e.order_id, e.user_id)),
+            Event::JobRequested(_) => None,
+        }
+    }
+
+    /// The order's status after the event; `None` for events about something else.
+    pub fn order_status(&self) -> Option<OrderStatus> {
+        match self {
+            Event::OrderPlaced(_) => Some(OrderStatus::PendingPayment),
+            Event::OrderPaid(e)
+            | Event::OrderFulfilled(e)
+            | Event::OrderCompleted(e)
+            | Event::OrderPaymentFailed(e)
+            | Event::OrderCancelled(e)
+            | Event::OrderExpired(e) => Some(e.status),
+            Event::JobRequested(_) => None,
         }
     }
 }
@@ -182,6 +209,11 @@ mod tests {
         ] {
             events.push(Event::order_changed(changed(status)));
         }
+        events.push(Event::JobRequested(JobRequested {
+            job_id: Uuid::now_v7(),
+            kind: JobKind::Settlement,
+            requested_by: Uuid::now_v7(),
+        }));
         events
     }
 

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod events;
 pub mod ids;
 pub mod inventory;
+pub mod jobs;
 pub mod live_updates;
 pub mod merchants;
 pub mod notifications;

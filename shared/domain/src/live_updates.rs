@@ -106,10 +106,15 @@ pub struct Audience {
 }
 
 pub fn audience_of(event: &Event) -> Audience {
-    // Every event today is about an order: it reaches that order's followers and its owner's stream.
-    let (order, owner) = event.order();
+    // An order event reaches that order's followers and its owner's stream; a job event, the stream of
+    // the admin who started the job.
+    let (_, _, owner) = event.subject();
     Audience {
-        topics: vec![Topic::Order(order).as_text()],
+        topics: event
+            .order()
+            .map(|(order, _)| Topic::Order(order).as_text())
+            .into_iter()
+            .collect(),
         owner: Some(owner),
     }
 }

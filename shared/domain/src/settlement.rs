@@ -1,7 +1,7 @@
 //! Settlement: what a merchant is owed. The money rules (ADR 0009) live here and nowhere else: the fee of
 //! a transaction, its rounding, and how amounts are written in a settlement file.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -93,6 +93,12 @@ impl DayRange {
             ));
         }
         Ok(Self { from, to })
+    }
+
+    /// The first instant of the range and the first one after it (UTC midnights).
+    pub fn instants(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let midnight = |day: NaiveDate| day.and_time(NaiveTime::MIN).and_utc();
+        (midnight(self.from), midnight(self.to + Days::new(1)))
     }
 
     /// Parses `YYYY-MM-DD` for the field `field`.

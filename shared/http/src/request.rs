@@ -92,13 +92,17 @@ impl HttpRequest {
         format!("{} {}", self.method(), self.resource)
     }
 
-    /// A path parameter that must be a UUID: malformed is 400, not 404.
-    pub fn path_id(&self, name: &str) -> Result<Uuid, ApiError> {
-        let raw = self
-            .inner
+    /// A path parameter (the route guarantees it is there).
+    pub fn path(&self, name: &str) -> Result<&str, ApiError> {
+        self.inner
             .path_parameters_ref()
             .and_then(|p| p.first(name))
-            .ok_or_else(|| ApiError::BadRequest(format!("missing path parameter {name}")))?;
+            .ok_or_else(|| ApiError::BadRequest(format!("missing path parameter {name}")))
+    }
+
+    /// A path parameter that must be a UUID: malformed is 400, not 404.
+    pub fn path_id(&self, name: &str) -> Result<Uuid, ApiError> {
+        let raw = self.path(name)?;
         raw.parse()
             .map_err(|_| ApiError::BadRequest(format!("`{raw}` is not a valid id")))
     }

@@ -7,6 +7,7 @@ mod error;
 pub mod health;
 pub mod idempotency;
 pub mod inventory;
+pub mod jobs;
 pub mod ledger;
 pub mod merchants;
 pub mod migrations;

@@ -72,6 +72,8 @@ pub async fn lock_stock(
 pub struct OutboxEvent {
     pub id: Uuid,
     pub event_type: &'static str,
+    /// "order" or "job".
+    pub aggregate_type: &'static str,
     pub aggregate_id: Uuid,
     pub payload: Value,
     pub correlation_id: Option<String>,
@@ -351,6 +353,7 @@ mod tests {
         OutboxEvent {
             id: Uuid::now_v7(),
             event_type,
+            aggregate_type: "order",
             aggregate_id: order_id,
             payload: json!({"order_id": order_id}),
             correlation_id: None,

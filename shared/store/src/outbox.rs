@@ -8,6 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::orders::OutboxEvent;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unpublished {
@@ -15,6 +16,24 @@ pub struct Unpublished {
     pub event_type: String,
     pub payload: Value,
     pub correlation_id: Option<String>,
+}
+
+/// Writes an event in the caller's transaction (order changes write theirs inside their own statement).
+pub async fn insert(db: &impl GenericClient, event: &OutboxEvent) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, correlation_id)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &event.id,
+            &event.aggregate_type,
+            &event.aggregate_id,
+            &event.event_type,
+            &event.payload,
+            &event.correlation_id,
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn mark_published(db: &impl GenericClient, id: Uuid) -> Result<(), StoreError> {

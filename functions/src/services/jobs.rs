@@ -1,0 +1,178 @@
+//! Background jobs as admins see them: request a settlement (recorded and announced in one
+//! transaction, done by the settlement function), follow it, cancel it, download its file.
+
+use std::time::Duration;
+
+use orderly_domain::events::{Event, JobRequested};
+use orderly_domain::jobs::{Job, JobKind, JobStatus, SettlementScope};
+use orderly_domain::pagination::Page;
+use orderly_domain::settlement::DayRange;
+use orderly_domain::validation::FieldError;
+use orderly_store::{jobs, outbox as outbox_store};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::idempotency::Idempotent;
+use super::{Caller, Paged, ServiceError, outbox};
+use crate::State;
+
+/// How long a download link works.
+pub const DOWNLOAD_VALID_FOR: Duration = Duration::from_secs(15 * 60);
+
+/// The S3 key of a job's file.
+pub fn result_key(job_id: Uuid) -> String {
+    format!("settlements/{job_id}.csv")
+}
+
+/// A settlement request as the client sent it; checked into a `SettlementScope`.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementInput {
+    /// First UTC day, `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Last UTC day, included; at most 365 days after `from`.
+    pub to: Option<String>,
+    /// Only this merchant; all merchants when absent.
+    pub merchant_id: Option<Uuid>,
+}
+
+impl SettlementInput {
+    pub fn scope(&self) -> Result<SettlementScope, Vec<FieldError>> {
+        let day = |field: &str, raw: &Option<String>| match raw {
+            Some(raw) => DayRange::day(field, raw),
+            None => Err(FieldError::new(field, "is required (YYYY-MM-DD)")),
+        };
+        match (day("from", &self.from), day("to", &self.to)) {
+            (Ok(from), Ok(to)) => DayRange::new(from, to)
+                .map(|days| SettlementScope {
+                    days,
+                    merchant_id: self.merchant_id,
+                })
+                .map_err(|e| vec![e]),
+            (from, to) => Err([from.err(), to.err()].into_iter().flatten().collect()),
+        }
+    }
+}
+
+/// Records a settlement job and announces it (`job.requested`, through the outbox, so the request is
+/// never lost); answers 202 with what `render` makes of the job, replayed for the same
+/// `Idempotency-Key`.
+pub async fn request_settlement(
+    state: &State,
+    caller: &Caller,
+    input: SettlementInput,
+    idempotency_key: Option<&str>,
+    render: fn(&Job) -> Value,
+) -> Result<(u16, Value), ServiceError> {
+    let admin_id = caller.admin()?;
+    let scope = input.scope().map_err(ServiceError::Invalid)?;
+    let idempotent = Idempotent::new(
+        idempotency_key,
+        format!("user:{admin_id}:POST /api/v1/jobs/settlement"),
+        &scope,
+    )?;
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    if let Some(idempotent) = &idempotent
+        && let Some(replay) = idempotent.claim(&tx, "settlement").await?
+    {
+        return Ok(replay);
+    }
+    let params = serde_json::to_value(scope).expect("a scope serialises");
+    let job = jobs::insert(
+        &tx,
+        orderly_domain::new_id(),
+        JobKind::Settlement,
+        &params,
+        admin_id,
+    )
+    .await?;
+    let event = outbox::event(
+        Event::JobRequested(JobRequested {
+            job_id: job.id,
+            kind: job.kind,
+            requested_by: admin_id,
+        }),
+        Some(caller.request_id.clone()),
+    );
+    outbox_store::insert(&tx, &event).await?;
+    let body = render(&job);
+    if let Some(idempotent) = &idempotent {
+        idempotent.complete(&tx, 202, &body).await?;
+    }
+    tx.commit().await?;
+    drop(client);
+    outbox::publish_committed(state, &[event]).await;
+    Ok((202, body))
+}
+
+pub async fn get(state: &State, caller: &Caller, id: Uuid) -> Result<Job, ServiceError> {
+    caller.admin()?;
+    jobs::find(&state.db.get().await?, id)
+        .await?
+        .ok_or(ServiceError::NotFound)
+}
+
+/// Which jobs a list shows.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct JobFilter {
+    pub kind: Option<JobKind>,
+    pub status: Option<JobStatus>,
+}
+
+pub async fn list(
+    state: &State,
+    caller: &Caller,
+    filter: JobFilter,
+    page: Page,
+) -> Result<Paged<Job>, ServiceError> {
+    caller.admin()?;
+    let items = jobs::list(
+        &state.db.get().await?,
+        filter.kind,
+        filter.status,
+        page.limit,
+        page.after,
+    )
+    .await?;
+    Ok(Paged::of(items, page, |j| j.id))
+}
+
+/// Asks a queued or running job to stop; a finished one is a conflict.
+pub async fn cancel(state: &State, caller: &Caller, id: Uuid) -> Result<(), ServiceError> {
+    caller.admin()?;
+    match jobs::request_cancel(&state.db.get().await?, id).await? {
+        None => Err(ServiceError::NotFound),
+        Some(status) if status.is_finished() => Err(ServiceError::conflict(
+            "ILLEGAL_TRANSITION",
+            format!(
+                "the job is {} and can no longer be cancelled",
+                status.as_str()
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A short-lived link to a completed job's file.
+pub async fn download_url(
+    state: &State,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<String, ServiceError> {
+    let job = get(state, caller, id).await?;
+    let Some(key) = job
+        .result_key
+        .filter(|_| job.status == JobStatus::Completed)
+    else {
+        return Err(ServiceError::conflict(
+            "JOB_NOT_READY",
+            format!(
+                "the job is {}; its file exists once it is COMPLETED",
+                job.status.as_str()
+            ),
+        ));
+    };
+    Ok(state.bucket.presigned_get(&key, DOWNLOAD_VALID_FOR).await?)
+}

@@ -1,0 +1,645 @@
+//! Background jobs and the settlement walk. A job is held by a lease (owner + expiry) so that a
+//! redelivered message never runs it twice at once; each batch moves the job's cursor and adds to its
+//! totals in one transaction, so a batch counts exactly once whatever fails.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::GenericClient;
+use orderly_domain::jobs::{Job, JobKind, JobStatus};
+use orderly_domain::settlement::SettlementLine;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+const COLUMNS: &str = "id, kind, status, params, processed, total, result_key, error, cancel_requested, \
+                       created_by, created_at, started_at, finished_at, upload_id";
+
+fn job(r: &tokio_postgres::Row) -> Job {
+    Job {
+        id: r.get(0),
+        kind: JobKind::parse(r.get(1)).expect("the CHECK constraint admits only known kinds"),
+        status: JobStatus::parse(r.get(2))
+            .expect("the CHECK constraint admits only known statuses"),
+        params: r.get(3),
+        processed: r.get(4),
+        total: r.get(5),
+        result_key: r.get(6),
+        error: r.get(7),
+        cancel_requested: r.get(8),
+        created_by: r.get(9),
+        created_at: r.get(10),
+        started_at: r.get(11),
+        finished_at: r.get(12),
+    }
+}
+
+pub async fn insert(
+    db: &impl GenericClient,
+    id: Uuid,
+    kind: JobKind,
+    params: &Value,
+    created_by: Uuid,
+) -> Result<Job, StoreError> {
+    let row = db
+        .query_one(
+            &format!(
+                "INSERT INTO jobs (id, kind, status, params, created_by) VALUES ($1, $2, 'QUEUED', $3, $4)
+                 RETURNING {COLUMNS}"
+            ),
+            &[&id, &kind.as_str(), params, &created_by],
+        )
+        .await?;
+    Ok(job(&row))
+}
+
+pub async fn find(db: &impl GenericClient, id: Uuid) -> Result<Option<Job>, StoreError> {
+    let row = db
+        .query_opt(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"), &[&id])
+        .await?;
+    Ok(row.as_ref().map(job))
+}
+
+/// Newest first; `before` is the last id of the previous page.
+pub async fn list(
+    db: &impl GenericClient,
+    kind: Option<JobKind>,
+    status: Option<JobStatus>,
+    limit: i64,
+    before: Option<Uuid>,
+) -> Result<Vec<Job>, StoreError> {
+    let rows = db
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM jobs
+                  WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR status = $2)
+                    AND ($3::uuid IS NULL OR id < $3)
+                  ORDER BY id DESC LIMIT $4"
+            ),
+            &[
+                &kind.map(JobKind::as_str),
+                &status.map(JobStatus::as_str),
+                &before,
+                &limit,
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(job).collect())
+}
+
+/// Asks a job to stop: a queued job ends CANCELLED at once; a running one at its worker's next batch
+/// boundary. Returns the status the job had, or `None` for an unknown job.
+pub async fn request_cancel(
+    db: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<JobStatus>, StoreError> {
+    let row = db
+        .query_opt(
+            "WITH current AS (SELECT id, status FROM jobs WHERE id = $1 FOR UPDATE)
+             UPDATE jobs j
+                SET cancel_requested = j.cancel_requested OR c.status IN ('QUEUED', 'RUNNING'),
+                    status = CASE WHEN c.status = 'QUEUED' THEN 'CANCELLED' ELSE c.status END,
+                    finished_at = CASE WHEN c.status = 'QUEUED' THEN now() ELSE j.finished_at END,
+                    updated_at = now()
+               FROM current c WHERE j.id = c.id
+             RETURNING c.status",
+            &[&id],
+        )
+        .await?;
+    Ok(row.map(|r| JobStatus::parse(r.get(0)).expect("a known status")))
+}
+
+/// A job its worker holds: where the walk got to, and the upload it had started.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub job: Job,
+    pub cursor: Option<(DateTime<Utc>, i64)>,
+    pub upload_id: Option<String>,
+}
+
+/// Takes the job for `owner` until `lease` from now, unless it is finished or another worker's lease
+/// is still live. Starts a queued job.
+pub async fn claim(
+    db: &impl GenericClient,
+    id: Uuid,
+    owner: Uuid,
+    lease: Duration,
+) -> Result<Option<Held>, StoreError> {
+    let row = db
+        .query_opt(
+            &format!(
+                "UPDATE jobs SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
+                        status = 'RUNNING', started_at = coalesce(started_at, now()), updated_at = now()
+                  WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')
+                    AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < now())
+                 RETURNING {COLUMNS}, cursor_at, cursor_id"
+            ),
+            &[&id, &owner, &lease.as_secs_f64()],
+        )
+        .await?;
+    Ok(row.map(|r| Held {
+        job: job(&r),
+        upload_id: r.get(13),
+        cursor: r.get::<_, Option<DateTime<Utc>>>(14).zip(r.get(15)),
+    }))
+}
+
+/// Records how many transactions the job covers, once.
+pub async fn set_total(db: &impl GenericClient, id: Uuid, total: i64) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE jobs SET total = coalesce(total, $2), updated_at = now() WHERE id = $1",
+        &[&id, &total],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Ledger transactions in `[from, until)`, for one merchant or all.
+pub async fn count_transactions(
+    db: &impl GenericClient,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    merchant_id: Option<Uuid>,
+) -> Result<i64, StoreError> {
+    let row = db
+        .query_one(
+            "SELECT count(*) FROM merchant_transactions
+              WHERE occurred_at >= $1 AND occurred_at < $2 AND ($3::uuid IS NULL OR merchant_id = $3)",
+            &[&from, &until, &merchant_id],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// What one batch of the walk found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The batch counted `rows` transactions (fewer than asked: the walk is over).
+    Counted { rows: i64, processed: i64 },
+    /// Cancellation was asked for; nothing was counted.
+    CancelRequested,
+    /// Another worker holds the job now; nothing was counted.
+    LeaseLost,
+}
+
+/// Counts the next batch of the walk into the job's settlement totals and moves its cursor, in one
+/// transaction with the job row locked (so a cancel request waits for the batch, and a lost lease
+/// counts nothing). `db` must be a transaction the caller commits.
+#[allow(clippy::too_many_arguments)]
+pub async fn settle_batch(
+    tx: &impl GenericClient,
+    id: Uuid,
+    owner: Uuid,
+    lease: Duration,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    merchant_id: Option<Uuid>,
+    batch: i64,
+) -> Result<Step, StoreError> {
+    let Some(row) = tx
+        .query_opt(
+            "SELECT lease_owner = $2, cancel_requested, cursor_at, cursor_id FROM jobs WHERE id = $1 FOR UPDATE",
+            &[&id, &owner],
+        )
+        .await?
+    else {
+        return Ok(Step::LeaseLost);
+    };
+    if !row.get::<_, Option<bool>>(0).unwrap_or(false) {
+        return Ok(Step::LeaseLost);
+    }
+    if row.get::<_, bool>(1) {
+        return Ok(Step::CancelRequested);
+    }
+    let (cursor_at, cursor_id): (Option<DateTime<Utc>>, Option<i64>) = (row.get(2), row.get(3));
+    let row = tx
+        .query_one(
+            "WITH batch AS (
+                 SELECT id, occurred_at, merchant_id, gross_cents, fee_cents FROM merchant_transactions
+                  WHERE occurred_at >= $2 AND occurred_at < $3 AND ($4::uuid IS NULL OR merchant_id = $4)
+                    AND (occurred_at, id) > (coalesce($5::timestamptz, '-infinity'), coalesce($6::bigint, 0))
+                  ORDER BY occurred_at, id LIMIT $7
+             ),
+             totals AS (
+                 INSERT INTO settlements AS s (job_id, day, merchant_id, gross_cents, fee_cents, txn_count)
+                 SELECT $1, (occurred_at AT TIME ZONE 'UTC')::date, merchant_id,
+                        sum(gross_cents)::bigint, sum(fee_cents)::bigint, count(*)
+                   FROM batch GROUP BY 2, 3
+                 ON CONFLICT (job_id, day, merchant_id) DO UPDATE
+                    SET gross_cents = s.gross_cents + excluded.gross_cents,
+                        fee_cents = s.fee_cents + excluded.fee_cents,
+                        txn_count = s.txn_count + excluded.txn_count
+             ),
+             last AS (SELECT occurred_at, id FROM batch ORDER BY occurred_at DESC, id DESC LIMIT 1),
+             counted AS (SELECT count(*) AS n FROM batch)
+             UPDATE jobs SET processed = processed + (SELECT n FROM counted),
+                    cursor_at = coalesce((SELECT occurred_at FROM last), cursor_at),
+                    cursor_id = coalesce((SELECT id FROM last), cursor_id),
+                    lease_expires_at = now() + make_interval(secs => $8), updated_at = now()
+              WHERE id = $1
+             RETURNING (SELECT n FROM counted), processed",
+            &[
+                &id,
+                &from,
+                &until,
+                &merchant_id,
+                &cursor_at,
+                &cursor_id,
+                &batch,
+                &lease.as_secs_f64(),
+            ],
+        )
+        .await?;
+    Ok(Step::Counted {
+        rows: row.get(0),
+        processed: row.get(1),
+    })
+}
+
+/// A page of a job's settlement lines in file order (day, then merchant), after `after`.
+pub async fn settlement_lines(
+    db: &impl GenericClient,
+    id: Uuid,
+    after: Option<(NaiveDate, Uuid)>,
+    limit: i64,
+) -> Result<Vec<SettlementLine>, StoreError> {
+    let (day, merchant) = after.unzip();
+    let rows = db
+        .query(
+            "SELECT merchant_id, day, gross_cents, fee_cents, txn_count FROM settlements
+              WHERE job_id = $1 AND ($2::date IS NULL OR (day, merchant_id) > ($2, $3))
+              ORDER BY day, merchant_id LIMIT $4",
+            &[&id, &day, &merchant, &limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| SettlementLine {
+            merchant_id: r.get(0),
+            date: r.get(1),
+            gross_cents: r.get(2),
+            fee_cents: r.get(3),
+            txn_count: r.get(4),
+        })
+        .collect())
+}
+
+/// Records the upload the job is writing (or `None` once it is finished or aborted), if `owner` still
+/// holds the job.
+pub async fn set_upload(
+    db: &impl GenericClient,
+    id: Uuid,
+    owner: Uuid,
+    upload_id: Option<&str>,
+) -> Result<bool, StoreError> {
+    Ok(db
+        .execute(
+            "UPDATE jobs SET upload_id = $3, updated_at = now() WHERE id = $1 AND lease_owner = $2",
+            &[&id, &owner, &upload_id],
+        )
+        .await?
+        == 1)
+}
+
+/// Ends the job `owner` holds: COMPLETED with its result, FAILED with an error, or CANCELLED (its
+/// partial totals are dropped). False when the lease was lost meanwhile.
+pub async fn finish(
+    db: &impl GenericClient,
+    id: Uuid,
+    owner: Uuid,
+    status: JobStatus,
+    result_key: Option<&str>,
+    error: Option<&str>,
+) -> Result<bool, StoreError> {
+    assert!(
+        status.is_finished(),
+        "a job finishes COMPLETED, FAILED or CANCELLED"
+    );
+    let finished = db
+        .execute(
+            "UPDATE jobs SET status = $3, result_key = $4, error = $5, finished_at = now(), upload_id = NULL,
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+              WHERE id = $1 AND lease_owner = $2",
+            &[&id, &owner, &status.as_str(), &result_key, &error],
+        )
+        .await?
+        == 1;
+    if finished && status == JobStatus::Cancelled {
+        db.execute("DELETE FROM settlements WHERE job_id = $1", &[&id])
+            .await?;
+    }
+    Ok(finished)
+}
+
+/// Gives the job back (the worker is near its time limit); whoever gets the next message carries on
+/// from the cursor.
+pub async fn release(db: &impl GenericClient, id: Uuid, owner: Uuid) -> Result<bool, StoreError> {
+    Ok(db
+        .execute(
+            "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+              WHERE id = $1 AND lease_owner = $2",
+            &[&id, &owner],
+        )
+        .await?
+        == 1)
+}
+
+/// Frees running jobs whose lease ran out (their run died without handing over) so that they can be
+/// announced again: (id, kind, requested by). Each stalled job is returned once.
+pub async fn release_stalled(
+    db: &impl GenericClient,
+    limit: i64,
+) -> Result<Vec<(Uuid, JobKind, Option<Uuid>)>, StoreError> {
+    let rows = db
+        .query(
+            "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+              WHERE id IN (SELECT id FROM jobs
+                            WHERE status = 'RUNNING' AND lease_expires_at < now()
+                            ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+             RETURNING id, kind, created_by",
+            &[&limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let kind =
+                JobKind::parse(r.get(1)).expect("the CHECK constraint admits only known kinds");
+            (r.get(0), kind, r.get(2))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{fresh_database, user};
+
+    const LEASE: Duration = Duration::from_secs(60);
+
+    async fn merchant(db: &impl GenericClient) -> Uuid {
+        let id = Uuid::now_v7();
+        db.execute(
+            "INSERT INTO merchants (id, name) VALUES ($1, $2)",
+            &[&id, &format!("M {id}")],
+        )
+        .await
+        .unwrap();
+        id
+    }
+
+    /// A ledger row at `at`: (gross, fee).
+    async fn booked(
+        db: &impl GenericClient,
+        merchant: Uuid,
+        at: DateTime<Utc>,
+        gross: i64,
+        fee: i64,
+    ) {
+        db.execute(
+            "INSERT INTO merchant_transactions (merchant_id, payment_id, order_id, kind, occurred_at, gross_cents, fee_cents, currency)
+             VALUES ($1, $2, $3, 'CAPTURE', $4, $5, $6, 'EUR')",
+            &[&merchant, &Uuid::now_v7(), &Uuid::now_v7(), &at, &gross, &fee],
+        )
+        .await
+        .unwrap();
+    }
+
+    fn at(day: u32, hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, day, hour, 0, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn batches_count_each_transaction_once_into_day_and_merchant_totals_under_one_lease() {
+        let db = fresh_database().await;
+        let mut client = db.pool.get().await.unwrap();
+        let admin = user(&db.pool).await;
+        let (a, b) = (merchant(&client).await, merchant(&client).await);
+        booked(&client, a, at(1, 9), 1_000, 59).await;
+        booked(&client, a, at(1, 23), 500, 45).await;
+        booked(&client, b, at(1, 12), 2_000, 88).await;
+        booked(&client, a, at(2, 0), 700, 50).await;
+        booked(&client, b, at(3, 8), 9_999, 1).await; // outside the range
+        let job = insert(
+            &client,
+            Uuid::now_v7(),
+            JobKind::Settlement,
+            &json!({}),
+            admin,
+        )
+        .await
+        .unwrap();
+        let (from, until) = (at(1, 0), at(3, 0));
+
+        let (me, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let held = claim(&client, job.id, me, LEASE).await.unwrap().unwrap();
+        assert_eq!(held.job.status, JobStatus::Running);
+        assert!(
+            claim(&client, job.id, other, LEASE)
+                .await
+                .unwrap()
+                .is_none(),
+            "a live lease keeps a second run out"
+        );
+        assert_eq!(
+            count_transactions(&client, from, until, None)
+                .await
+                .unwrap(),
+            4
+        );
+        assert_eq!(
+            count_transactions(&client, from, until, Some(b))
+                .await
+                .unwrap(),
+            1
+        );
+
+        let mut steps = Vec::new();
+        loop {
+            let tx = client.transaction().await.unwrap();
+            let step = settle_batch(&tx, job.id, me, LEASE, from, until, None, 3)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            steps.push(step);
+            if !matches!(step, Step::Counted { rows: 3, .. }) {
+                break;
+            }
+        }
+        assert_eq!(
+            steps,
+            [
+                Step::Counted {
+                    rows: 3,
+                    processed: 3
+                },
+                Step::Counted {
+                    rows: 1,
+                    processed: 4
+                }
+            ]
+        );
+        let lines = settlement_lines(&client, job.id, None, 10).await.unwrap();
+        let mut day_one = vec![(a, 1_500, 104, 2), (b, 2_000, 88, 1)];
+        day_one.sort();
+        let got: Vec<_> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l.date.to_string(),
+                    l.merchant_id,
+                    l.gross_cents,
+                    l.fee_cents,
+                    l.txn_count,
+                )
+            })
+            .collect();
+        let mut expected: Vec<_> = day_one
+            .into_iter()
+            .map(|(m, g, f, n)| ("2026-01-01".to_owned(), m, g, f, n))
+            .collect();
+        expected.push(("2026-01-02".to_owned(), a, 700, 50, 1));
+        assert_eq!(
+            got, expected,
+            "one line per merchant per day, in file order"
+        );
+        let page = settlement_lines(
+            &client,
+            job.id,
+            Some((lines[0].date, lines[0].merchant_id)),
+            1,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            page,
+            vec![lines[1].clone()],
+            "pages continue after a (day, merchant) key"
+        );
+
+        // Past the end, a batch counts nothing and changes nothing.
+        let tx = client.transaction().await.unwrap();
+        let step = settle_batch(&tx, job.id, me, LEASE, from, until, None, 3)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            step,
+            Step::Counted {
+                rows: 0,
+                processed: 4
+            }
+        );
+
+        let tx = client.transaction().await.unwrap();
+        let step = settle_batch(&tx, job.id, other, LEASE, from, until, None, 3)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(step, Step::LeaseLost, "only the holder counts");
+
+        assert_eq!(
+            request_cancel(&client, job.id).await.unwrap(),
+            Some(JobStatus::Running)
+        );
+        let tx = client.transaction().await.unwrap();
+        let step = settle_batch(&tx, job.id, me, LEASE, from, until, None, 3)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(step, Step::CancelRequested);
+        assert!(
+            finish(&client, job.id, me, JobStatus::Cancelled, None, None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            settlement_lines(&client, job.id, None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            claim(&client, job.id, me, LEASE).await.unwrap().is_none(),
+            "finished for good"
+        );
+        assert_eq!(
+            request_cancel(&client, job.id).await.unwrap(),
+            Some(JobStatus::Cancelled)
+        );
+        assert_eq!(request_cancel(&client, Uuid::now_v7()).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_queued_job_cancels_at_once_and_an_expired_lease_lets_another_run_resume() {
+        let db = fresh_database().await;
+        let client = db.pool.get().await.unwrap();
+        let admin = user(&db.pool).await;
+        let queued = insert(
+            &client,
+            Uuid::now_v7(),
+            JobKind::Settlement,
+            &json!({}),
+            admin,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            request_cancel(&client, queued.id).await.unwrap(),
+            Some(JobStatus::Queued)
+        );
+        let cancelled = find(&client, queued.id).await.unwrap().unwrap();
+        assert_eq!(cancelled.status, JobStatus::Cancelled);
+        assert!(cancelled.finished_at.is_some());
+
+        let job = insert(
+            &client,
+            Uuid::now_v7(),
+            JobKind::Settlement,
+            &json!({}),
+            admin,
+        )
+        .await
+        .unwrap();
+        let (dead, next) = (Uuid::now_v7(), Uuid::now_v7());
+        claim(&client, job.id, dead, LEASE).await.unwrap().unwrap();
+        client
+            .execute(
+                "UPDATE jobs SET lease_expires_at = now() - interval '1 second', cursor_at = $2, cursor_id = 7 WHERE id = $1",
+                &[&job.id, &at(1, 9)],
+            )
+            .await
+            .unwrap();
+        let stalled = release_stalled(&client, 10).await.unwrap();
+        assert_eq!(stalled, [(job.id, JobKind::Settlement, Some(admin))]);
+        assert!(
+            release_stalled(&client, 10).await.unwrap().is_empty(),
+            "announced again once"
+        );
+        let resumed = claim(&client, job.id, next, LEASE).await.unwrap().unwrap();
+        assert_eq!(
+            resumed.cursor,
+            Some((at(1, 9), 7)),
+            "the walk goes on from its cursor"
+        );
+        assert!(
+            !finish(&client, job.id, dead, JobStatus::Completed, None, None)
+                .await
+                .unwrap()
+        );
+        let listed = list(
+            &client,
+            Some(JobKind::Settlement),
+            Some(JobStatus::Running),
+            10,
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(listed.iter().map(|j| j.id).collect::<Vec<_>>(), [job.id]);
+    }
+}
