@@ -1,5 +1,5 @@
 # Orderly: the two commands that matter are `make dev` and `make test`.
-.PHONY: dev test stop seed bench lint fmt build release clean help
+.PHONY: dev test stop seed seed-transactions bench lint fmt build release clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -12,6 +12,9 @@ test: ## every check and test: fmt, clippy, unit, integration (Postgres), end-to
 
 seed: ## idempotent demo data (admin, customers, merchants, products) in the local database; prints the logins
 	@infra/scripts/seed.sh
+
+seed-transactions: ## N ledger transactions (default 1,000,000) over 100 merchants and MONTH (default 2026-01), idempotent
+	@infra/scripts/seed.sh transactions $(or $(N),1000000) $(or $(MONTH),2026-01)
 
 bench: ## benchmarks against a local stack of their own, each next to a baseline from the same run
 	@infra/scripts/bench.sh

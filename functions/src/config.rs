@@ -27,12 +27,16 @@ pub struct Config {
     /// Ledger transactions a settlement counts per batch (and per progress step); only the settlement
     /// function reads it.
     pub settlement_batch_size: i64,
+    /// How long a settlement run holds its job without renewing it; a run that died frees the job this
+    /// long after its last batch. Only the settlement function reads it.
+    pub settlement_lease: std::time::Duration,
     /// The first admin, created by the migrate function when absent; only that function has it.
     pub first_admin: Option<Credential>,
     pub pool: PoolSettings,
 }
 
 const DEFAULT_SETTLEMENT_BATCH_SIZE: i64 = 10_000;
+const DEFAULT_SETTLEMENT_LEASE_SECONDS: u64 = 120;
 
 /// Where a secret comes from: a Secrets Manager secret (in AWS), or the value itself (the local stack's
 /// and tests' documented overrides). Its `Debug` never shows a value.
@@ -115,6 +119,16 @@ impl Config {
                     ))?,
                 None => DEFAULT_SETTLEMENT_BATCH_SIZE,
             },
+            settlement_lease: std::time::Duration::from_secs(
+                match get("SETTLEMENT_LEASE_SECONDS") {
+                    Some(n) => n.parse().ok().filter(|n| (1..=3_600).contains(n)).ok_or(
+                        ConfigError::Invalid(
+                            "SETTLEMENT_LEASE_SECONDS must be a number from 1 to 3600",
+                        ),
+                    )?,
+                    None => DEFAULT_SETTLEMENT_LEASE_SECONDS,
+                },
+            ),
             pool,
         })
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `make seed`: demo data in the local database (the private cluster unless DATABASE_URL is set).
+# `make seed-transactions`: `seed.sh transactions N MONTH`, a settlement ledger at scale.
 source "$(dirname "$0")/common.sh"
 if [ -z "${DATABASE_URL:-}" ]; then
   "$ROOT/infra/scripts/postgres.sh" start
@@ -7,4 +8,4 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 export DATABASE_URL
 local_identity
-cd "$ROOT" && cargo run --quiet -p orderly-local --bin orderly-seed
+cd "$ROOT" && cargo run --quiet -p orderly-local --bin orderly-seed -- "$@"

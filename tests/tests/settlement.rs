@@ -340,3 +340,214 @@ async fn the_same_key_answers_the_same_job_and_a_cancelled_job_has_no_file_and_s
         .await;
     assert_eq!(unknown.status, 404, "{unknown:?}");
 }
+
+/// `rows` ledger transactions spread evenly over `month` (`YYYY-MM`, UTC) for a merchant of their own,
+/// written straight into the stack's database as `make seed-transactions` does: the walk, not the pipeline, is under test.
+async fn ledger(stack: &Stack, admin: &Session, month: &str, rows: i64) -> String {
+    let merchant_id = merchant(stack, admin, json!({})).await;
+    orderly_e2e::database()
+        .await
+        .execute(
+            "INSERT INTO merchant_transactions
+                    (merchant_id, payment_id, order_id, kind, occurred_at, gross_cents, fee_cents, currency)
+             SELECT $1::text::uuid, gen_random_uuid(), gen_random_uuid(), 'CAPTURE',
+                    m.start + (m.start + interval '1 month' - m.start) * ((i - 1)::float8 / $3::bigint),
+                    100 + (i * 7919) % 5000, 30 + (i * 7919) % 150, 'EUR'
+               FROM (SELECT ($2::text || '-01T00:00:00Z')::timestamptz AS start) AS m,
+                    generate_series(1, $3::bigint) AS i",
+            &[&merchant_id, &month, &rows],
+        )
+        .await
+        .unwrap();
+    merchant_id
+}
+
+async fn settle(
+    stack: &Stack,
+    admin: &Session,
+    month_from: &str,
+    month_to: &str,
+    merchant_id: &str,
+) -> String {
+    let requested = request(
+        stack,
+        admin,
+        json!({"from": month_from, "to": month_to, "merchant_id": merchant_id}),
+    )
+    .await;
+    assert_eq!(requested.status, 202, "{requested:?}");
+    requested.body["job_id"].as_str().unwrap().to_owned()
+}
+
+/// Waits until the job has counted something (it is mid-walk).
+async fn running(stack: &Stack, admin: &Session, job_id: &str) -> Value {
+    eventually(
+        &format!("job {job_id} to be mid-walk"),
+        JOB,
+        || async move {
+            let job = stack
+                .call("GET", &format!("/api/v1/jobs/{job_id}"))
+                .token(&admin.access_token)
+                .send()
+                .await;
+            (job.body["status"] == "RUNNING" && job.body["processed"].as_i64() > Some(0))
+                .then_some(job.body)
+        },
+    )
+    .await
+}
+
+async fn s3(stack: &Stack) -> (aws_sdk_s3::Client, String) {
+    let summary = stack.control_json("/").await;
+    let bucket = summary["resources"]["ArtifactsBucket"]
+        .as_str()
+        .expect("the bucket's name")
+        .to_owned();
+    let config = aws_sdk_s3::config::Builder::from(&stack.aws().await)
+        .force_path_style(true)
+        .build();
+    (aws_sdk_s3::Client::from_conf(config), bucket)
+}
+
+#[tokio::test]
+async fn a_running_settlement_cancelled_stops_at_a_batch_boundary_and_leaves_no_object() {
+    let stack = Stack::from_env();
+    let admin = stack.admin().await;
+    // 200,000 transactions in batches of 500 (the test stack's SETTLEMENT_BATCH_SIZE): 400 boundaries.
+    let merchant_id = ledger(&stack, &admin, "2001-03", 200_000).await;
+    let job_id = settle(&stack, &admin, "2001-03-01", "2001-03-31", &merchant_id).await;
+    let before = running(&stack, &admin, &job_id).await;
+    let cancel = stack
+        .call("POST", &format!("/api/v1/jobs/{job_id}/cancel"))
+        .token(&admin.access_token)
+        .send()
+        .await;
+    assert_eq!(cancel.status, 200, "{cancel:?}");
+    assert_eq!(cancel.body["message"], "Job cancellation requested");
+    let job = finished(&stack, &admin, &job_id).await;
+    assert_eq!(job["status"], "CANCELLED", "{job}");
+    assert!(
+        job["processed"].as_i64() < Some(200_000),
+        "stopped before the end: {before} → {job}"
+    );
+    assert!(job["download_url"].is_null(), "{job}");
+
+    let (s3, bucket) = s3(&stack).await;
+    let key = format!("settlements/{job_id}.csv");
+    let head = s3.head_object().bucket(&bucket).key(&key).send().await;
+    assert!(head.is_err(), "no object for a cancelled job");
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket(&bucket)
+        .prefix(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        uploads.uploads().is_empty(),
+        "no upload left open: {uploads:?}"
+    );
+}
+
+/// The file of an uninterrupted settlement of `merchant_id` over `month`.
+async fn reference_file(
+    stack: &Stack,
+    admin: &Session,
+    from: &str,
+    to: &str,
+    merchant_id: &str,
+) -> String {
+    let job_id = settle(stack, admin, from, to, merchant_id).await;
+    assert_eq!(finished(stack, admin, &job_id).await["status"], "COMPLETED");
+    download(stack, admin, &job_id).await.2
+}
+
+#[tokio::test]
+async fn a_settlement_whose_function_is_killed_mid_run_resumes_and_writes_the_same_file() {
+    let stack = Stack::from_env();
+    let admin = stack.admin().await;
+    let merchant_id = ledger(&stack, &admin, "2001-04", 200_000).await;
+    let expected = reference_file(&stack, &admin, "2001-04-01", "2001-04-30", &merchant_id).await;
+    assert_eq!(expected.lines().count(), 1 + 30, "a line per day of April");
+
+    let armed = stack
+        .http
+        .post(format!(
+            "{}/faults/functions/SettlementFunction/kill",
+            stack.control
+        ))
+        .json(&json!({"after_ms": 400}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(armed.status(), 204);
+    let job_id = settle(&stack, &admin, "2001-04-01", "2001-04-30", &merchant_id).await;
+    eventually("the settlement run to be killed", JOB, || async {
+        let history = stack.control_json("/invocations").await;
+        history
+            .as_array()?
+            .iter()
+            .any(|i| i["function"] == "SettlementFunction" && i["outcome"] == "killed")
+            .then_some(())
+    })
+    .await;
+    let mid_walk = stack
+        .call("GET", &format!("/api/v1/jobs/{job_id}"))
+        .token(&admin.access_token)
+        .send()
+        .await;
+    assert_eq!(mid_walk.body["status"], "RUNNING", "{mid_walk:?}");
+    assert!(
+        mid_walk.body["processed"].as_i64() < Some(200_000),
+        "{mid_walk:?}"
+    );
+    // The dead run's lease (3 s here) runs out; the outbox sweep announces the job again.
+    let job = eventually("the job to resume and complete", JOB, || async {
+        stack.fire_schedule("OutboxSweepFunction").await;
+        let job = stack
+            .call("GET", &format!("/api/v1/jobs/{job_id}"))
+            .token(&admin.access_token)
+            .send()
+            .await;
+        (job.body["status"] == "COMPLETED").then_some(job.body)
+    })
+    .await;
+    assert_eq!(
+        job["processed"], 200_000,
+        "every transaction counted once: {job}"
+    );
+    let (_, _, file) = download(&stack, &admin, &job_id).await;
+    assert_eq!(file, expected, "the same file as an uninterrupted run");
+}
+
+#[tokio::test]
+async fn a_duplicated_job_message_counts_nothing_twice() {
+    let stack = Stack::from_env();
+    let admin = stack.admin().await;
+    let merchant_id = ledger(&stack, &admin, "2001-05", 100_000).await;
+    let expected = reference_file(&stack, &admin, "2001-05-01", "2001-05-31", &merchant_id).await;
+
+    let job_id = settle(&stack, &admin, "2001-05-01", "2001-05-31", &merchant_id).await;
+    running(&stack, &admin, &job_id).await;
+    // The same announcement again, straight into the queue, while the first run walks.
+    let sqs = aws_sdk_sqs::Client::new(&stack.aws().await);
+    let url = stack.queue_url(&sqs, "SettlementQueue").await;
+    let admin_id = admin.id.clone();
+    let duplicate = json!({
+        "event_id": uuid::Uuid::now_v7(), "occurred_at": Utc::now(), "event_type": "job.requested",
+        "data": {"job_id": job_id, "kind": "SETTLEMENT", "requested_by": admin_id},
+    });
+    for _ in 0..2 {
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(duplicate.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    let job = finished(&stack, &admin, &job_id).await;
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+    assert_eq!(job["processed"], 100_000, "{job}");
+    let (_, _, file) = download(&stack, &admin, &job_id).await;
+    assert_eq!(file, expected);
+}

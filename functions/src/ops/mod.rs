@@ -1,2 +1,3 @@
 pub mod migrate;
 pub mod seed;
+pub mod seed_transactions;

@@ -17,9 +17,6 @@ use super::jobs::result_key;
 use super::{ServiceError, outbox};
 use crate::State;
 
-/// How long a run holds a job without renewing (every batch renews it). A run that died frees the job
-/// this long after its last batch.
-pub const LEASE: Duration = Duration::from_secs(120);
 /// A run stops taking batches this long before its invocation's deadline and hands the job over.
 pub const HANDOVER_MARGIN: Duration = Duration::from_secs(30);
 /// Settlement lines read per page while the file is written.
@@ -46,7 +43,7 @@ pub async fn run(
 ) -> Result<Run, ServiceError> {
     let owner = orderly_domain::new_id();
     let db = state.db.get().await?;
-    let Some(held) = jobs::claim(&db, job_id, owner, LEASE).await? else {
+    let Some(held) = jobs::claim(&db, job_id, owner, state.config.settlement_lease).await? else {
         return Ok(Run::NotMine);
     };
     let scope: SettlementScope = serde_json::from_value(held.job.params.clone()).map_err(|e| {
@@ -78,7 +75,7 @@ pub async fn run(
                 &tx,
                 job_id,
                 owner,
-                LEASE,
+                state.config.settlement_lease,
                 from,
                 until,
                 scope.merchant_id,

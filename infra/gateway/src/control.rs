@@ -1,5 +1,6 @@
 //! The local stack's own control API on 127.0.0.1:$ORDERLY_CONTROL_PORT, for people and tests: what runs,
-//! what was invoked with which outcome, firing a schedule now, and switchable faults on the management API.
+//! what was invoked with which outcome, firing a schedule now, switchable faults on the management API, and
+//! killing a function's next invocation mid-run.
 //! It has no counterpart in AWS and is never deployed.
 
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/invocations", get(invocations))
         .route("/schedules/{function}/fire", post(fire))
         .route("/functions/{function}/invoke", post(invoke))
+        .route("/faults/functions/{function}/kill", post(arm_kill))
         .route(
             "/faults/post-to-connection",
             get(push_fault)
@@ -118,6 +120,26 @@ async fn invoke(
         )
             .into_response(),
         Err(e) => Json(json!({"error": e.to_string()})).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Kill {
+    after_ms: u64,
+}
+
+/// Kills the function's next invocation `after_ms` after it starts (its messages are redelivered, as
+/// after a crash in Lambda).
+async fn arm_kill(
+    State(gateway): State<Arc<Gateway>>,
+    Path(function): Path<String>,
+    Json(kill): Json<Kill>,
+) -> StatusCode {
+    let after = std::time::Duration::from_millis(kill.after_ms);
+    if gateway.invoker.arm_kill(&function, after) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
     }
 }
 

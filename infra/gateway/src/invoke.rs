@@ -22,6 +22,9 @@ pub enum InvokeError {
     Panicked,
     #[error("the function timed out")]
     TimedOut,
+    /// The control API's fault: the execution environment was killed mid-invocation.
+    #[error("the function's environment was killed")]
+    Killed,
     #[error("the function failed: {0}")]
     Failed(String),
 }
@@ -51,6 +54,8 @@ pub struct Invoker {
     functions: BTreeMap<String, FunctionDef>,
     lookup: fn(&str) -> Option<Handler>,
     history: Mutex<VecDeque<InvocationRecord>>,
+    /// Armed kills: the next invocation of the function dies this long after it starts.
+    kills: Mutex<BTreeMap<String, std::time::Duration>>,
 }
 
 impl Invoker {
@@ -64,7 +69,21 @@ impl Invoker {
             functions,
             lookup,
             history: Mutex::new(VecDeque::new()),
+            kills: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Arms a kill: the function's next invocation dies `after` it starts, as if its environment had
+    /// crashed (what Lambda does when the process exits mid-invocation). False for an unknown function.
+    pub fn arm_kill(&self, function: &str, after: std::time::Duration) -> bool {
+        if !self.functions.contains_key(function) {
+            return false;
+        }
+        self.kills
+            .lock()
+            .expect("kills lock")
+            .insert(function.to_owned(), after);
+        true
     }
 
     pub fn functions(&self) -> &BTreeMap<String, FunctionDef> {
@@ -91,12 +110,18 @@ impl Invoker {
             .states
             .get(function)
             .ok_or_else(|| InvokeError::UnknownFunction(function.to_owned()))?;
+        let kill = self.kills.lock().expect("kills lock").remove(function);
         let task = tokio::spawn(handler(event, invocation, state));
         let abort = task.abort_handle();
-        let outcome = match tokio::time::timeout(def.timeout, task).await {
+        let limit = kill.map_or(def.timeout, |after| after.min(def.timeout));
+        let outcome = match tokio::time::timeout(limit, task).await {
             Err(_) => {
                 abort.abort();
-                Err(InvokeError::TimedOut)
+                Err(if kill.is_some_and(|after| after < def.timeout) {
+                    InvokeError::Killed
+                } else {
+                    InvokeError::TimedOut
+                })
             }
             Ok(Err(join)) if join.is_panic() => Err(InvokeError::Panicked),
             Ok(Err(join)) => Err(InvokeError::Failed(join.to_string())),
@@ -144,6 +169,7 @@ pub fn outcome_name<T>(result: &Result<T, InvokeError>) -> &'static str {
         Ok(_) => "succeeded",
         Err(InvokeError::Panicked) => "panicked",
         Err(InvokeError::TimedOut) => "timed_out",
+        Err(InvokeError::Killed) => "killed",
         Err(_) => "failed",
     }
 }

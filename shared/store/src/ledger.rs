@@ -80,3 +80,79 @@ pub async fn record_capture(
         )
         .await?)
 }
+
+/// A ledger row as a bulk load writes it (seeding, migrations of history).
+#[derive(Debug, Clone)]
+pub struct LedgerRow {
+    pub merchant_id: Uuid,
+    pub payment_id: Uuid,
+    pub order_id: Uuid,
+    pub kind: LedgerKind,
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    pub gross_cents: i64,
+    pub fee_cents: i64,
+    pub currency: String,
+}
+
+/// Loads rows with `COPY` into a staging table, then keeps the ones not there yet (same payment,
+/// merchant and kind): a load that is run twice adds nothing the second time. Returns rows added.
+pub async fn bulk_insert(
+    client: &mut tokio_postgres::Client,
+    rows: &[LedgerRow],
+) -> Result<u64, StoreError> {
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::Type;
+
+    let tx = client.transaction().await?;
+    tx.batch_execute(
+        "CREATE TEMP TABLE ledger_load (LIKE merchant_transactions INCLUDING DEFAULTS) ON COMMIT DROP;
+         ALTER TABLE ledger_load DROP COLUMN id",
+    )
+    .await?;
+    let sink = tx
+        .copy_in(
+            "COPY ledger_load (merchant_id, payment_id, order_id, kind, occurred_at, gross_cents, fee_cents, currency)
+             FROM STDIN BINARY",
+        )
+        .await?;
+    let types = [
+        Type::UUID,
+        Type::UUID,
+        Type::UUID,
+        Type::TEXT,
+        Type::TIMESTAMPTZ,
+        Type::INT8,
+        Type::INT8,
+        Type::BPCHAR,
+    ];
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    futures::pin_mut!(writer);
+    for r in rows {
+        writer
+            .as_mut()
+            .write(&[
+                &r.merchant_id,
+                &r.payment_id,
+                &r.order_id,
+                &r.kind.as_str(),
+                &r.occurred_at,
+                &r.gross_cents,
+                &r.fee_cents,
+                &r.currency,
+            ])
+            .await?;
+    }
+    writer.finish().await?;
+    let added = tx
+        .execute(
+            "INSERT INTO merchant_transactions
+                    (merchant_id, payment_id, order_id, kind, occurred_at, gross_cents, fee_cents, currency)
+             SELECT merchant_id, payment_id, order_id, kind, occurred_at, gross_cents, fee_cents, currency
+               FROM ledger_load
+             ON CONFLICT (payment_id, merchant_id, kind) DO NOTHING",
+            &[],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(added)
+}

@@ -1,6 +1,13 @@
 //! `make seed`: migrates the local database and fills it with demo data, then prints how to sign in.
+//! `make seed-transactions N=… MONTH=YYYY-MM` (`orderly-seed transactions N YYYY-MM`): a ledger of N
+//! transactions for settlement at scale.
 
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressStyle};
 use orderly_functions::ops::seed::{CUSTOMERS, DEMO_PASSWORD, seed};
+use orderly_functions::ops::seed_transactions::{self, BATCH};
 
 fn is_local(url: &str) -> bool {
     ["@127.0.0.1", "@localhost", "@[::1]", "host=/"]
@@ -17,6 +24,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let pool = orderly_store::connect(&url, Default::default())?;
     orderly_store::migrations::apply(&pool).await?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("transactions") {
+        return transactions(&pool, &url, &args[1..]).await;
+    }
     let admin = match (
         std::env::var("ORDERLY_ADMIN_EMAIL"),
         std::env::var("ORDERLY_ADMIN_PASSWORD"),
@@ -41,6 +52,58 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!(
         "\nSign in: curl -s localhost:3000/api/v1/auth/login -H 'content-type: application/json' \\\n  -d '{{\"email\":\"alice@example.com\",\"password\":\"{DEMO_PASSWORD}\"}}'"
+    );
+    Ok(())
+}
+
+/// Fills the ledger with `N` transactions over the month `YYYY-MM`, batch by batch with `COPY`.
+async fn transactions(
+    pool: &orderly_store::Pool,
+    url: &str,
+    args: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let count: u64 = match args.first() {
+        Some(n) => n
+            .parse()
+            .map_err(|_| format!("N must be a count, not `{n}`"))?,
+        None => 1_000_000,
+    };
+    let month = args.get(1).map(String::as_str).unwrap_or("2026-01");
+    let month = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .map_err(|_| format!("MONTH must be YYYY-MM, not `{month}`"))?;
+    let merchants = seed_transactions::merchants(pool).await?;
+    let (mut client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let started = Instant::now();
+    let progress = ProgressBar::new(count).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} transactions ({per_sec}, {eta} left)")
+            .expect("a valid template"),
+    );
+    let mut added = 0;
+    let mut next = 0;
+    while next < count {
+        let end = (next + BATCH).min(count);
+        let rows: Vec<_> = (next..end)
+            .map(|i| seed_transactions::transaction(i, month, &merchants))
+            .collect();
+        added += orderly_store::ledger::bulk_insert(&mut client, &rows).await?;
+        progress.inc(end - next);
+        next = end;
+    }
+    progress.finish_and_clear();
+    println!(
+        "Ledger: {added} of {count} transactions added over {} merchants in {} ({} s); the rest were there already.",
+        merchants.len(),
+        month.format("%Y-%m"),
+        started.elapsed().as_secs()
+    );
+    println!(
+        "Settle it: POST /api/v1/jobs/settlement {{\"from\":\"{}\",\"to\":\"{}\"}} as an admin.",
+        month,
+        month
+            .checked_add_months(chrono::Months::new(1))
+            .and_then(|m| m.pred_opt())
+            .expect("a month has a last day")
     );
     Ok(())
 }
