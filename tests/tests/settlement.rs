@@ -551,3 +551,54 @@ async fn a_duplicated_job_message_counts_nothing_twice() {
     let (_, _, file) = download(&stack, &admin, &job_id).await;
     assert_eq!(file, expected);
 }
+
+#[tokio::test]
+async fn the_admin_who_asked_follows_the_job_live_at_a_few_updates_a_second() {
+    let stack = Stack::from_env();
+    let admin = stack.admin().await;
+    let merchant_id = ledger(&stack, &admin, "2001-06", 200_000).await;
+    let mut socket = stack.connect_as(&admin).await;
+    socket
+        .send(json!({"action": "subscribe", "topics": ["jobs"]}))
+        .await;
+    assert_eq!(socket.receive_json(JOB).await["type"], "subscribed");
+
+    let started = std::time::Instant::now();
+    let job_id = settle(&stack, &admin, "2001-06-01", "2001-06-30", &merchant_id).await;
+    // Pushes may arrive out of order (standard queues): gather until each stage has been seen.
+    let (mut queued, mut running, mut completed) = (0, Vec::new(), None);
+    while queued == 0 || running.is_empty() || completed.is_none() {
+        let update = socket.receive_json(JOB).await;
+        if update["type"] != "job.progress" || update["job_id"] != job_id.as_str() {
+            continue;
+        }
+        match update["status"].as_str() {
+            Some("QUEUED") => queued += 1,
+            Some("RUNNING") => running.push(update),
+            Some("COMPLETED") => completed = Some(update),
+            other => panic!("unexpected status {other:?}: {update}"),
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+
+    assert_eq!(queued, 1);
+    let completed = completed.unwrap();
+    assert_eq!(completed["progress"], 100.0, "{completed}");
+    assert_eq!(completed["processed"], 200_000, "{completed}");
+    assert_eq!(completed["event"], "job.progress");
+    for update in &running {
+        let progress = update["progress"].as_f64().unwrap();
+        assert!((0.0..100.0).contains(&progress), "{update}");
+        assert!(
+            update["processed"].as_i64() <= update["total"].as_i64(),
+            "{update}"
+        );
+        assert_eq!(update["total"], 200_000, "{update}");
+    }
+    // At most one update per half second of the run (plus the first).
+    assert!(
+        running.len() as f64 <= elapsed * 2.0 + 1.0,
+        "{} running updates in {elapsed:.1} s",
+        running.len()
+    );
+}

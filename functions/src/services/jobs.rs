@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use orderly_domain::events::{Event, JobRequested};
+use orderly_domain::events::{Event, JobProgress, JobRequested};
 use orderly_domain::jobs::{Job, JobKind, JobStatus, SettlementScope};
 use orderly_domain::pagination::Page;
 use orderly_domain::settlement::DayRange;
@@ -142,17 +142,35 @@ pub async fn list(
 /// Asks a queued or running job to stop; a finished one is a conflict.
 pub async fn cancel(state: &State, caller: &Caller, id: Uuid) -> Result<(), ServiceError> {
     caller.admin()?;
-    match jobs::request_cancel(&state.db.get().await?, id).await? {
-        None => Err(ServiceError::NotFound),
-        Some(status) if status.is_finished() => Err(ServiceError::conflict(
-            "ILLEGAL_TRANSITION",
-            format!(
-                "the job is {} and can no longer be cancelled",
-                status.as_str()
-            ),
-        )),
-        Some(_) => Ok(()),
-    }
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let event = match jobs::request_cancel(&tx, id).await? {
+        None => return Err(ServiceError::NotFound),
+        Some(status) if status.is_finished() => {
+            return Err(ServiceError::conflict(
+                "ILLEGAL_TRANSITION",
+                format!(
+                    "the job is {} and can no longer be cancelled",
+                    status.as_str()
+                ),
+            ));
+        }
+        // A queued job ends here and now; a running one ends at its run's next batch, which says so.
+        Some(JobStatus::Queued) => {
+            let job = jobs::find(&tx, id).await?.ok_or(ServiceError::NotFound)?;
+            let event = outbox::event(
+                Event::JobProgress(JobProgress::of(&job)),
+                Some(caller.request_id.clone()),
+            );
+            outbox_store::insert(&tx, &event).await?;
+            Some(event)
+        }
+        Some(_) => None,
+    };
+    tx.commit().await?;
+    drop(client);
+    outbox::publish_committed(state, event.as_slice()).await;
+    Ok(())
 }
 
 /// A short-lived link to a completed job's file.

@@ -185,6 +185,7 @@ pub fn client_message(envelope: &EventEnvelope) -> Value {
         | Event::OrderCancelled(_)
         | Event::OrderExpired(_) => ("order.status", json!(envelope.event.order_status())),
         Event::JobRequested(_) => ("job.progress", json!(JobStatus::Queued)),
+        Event::JobProgress(e) => ("job.progress", json!(e.status)),
     };
     let event_type = envelope.event.event_type();
     let mut message = json!({"type": kind, "event": event_type, "event_id": envelope.event_id, "at": envelope.occurred_at, "status": status});
@@ -212,7 +213,8 @@ pub async fn deliver(
 ) -> Result<Delivery, DeliveryError> {
     let audience = audience_of(&event.event);
     let client = db.get().await.map_err(StoreError::from)?;
-    let targets = ws_connections::audience(&client, &audience.topics, audience.owner).await?;
+    let (owner, stream) = &audience.owner;
+    let targets = ws_connections::audience(&client, &audience.topics, *owner, stream).await?;
     drop(client);
     let payload = serde_json::to_vec(&client_message(event)).expect("JSON values serialise");
     let outcomes =

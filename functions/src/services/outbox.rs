@@ -19,18 +19,22 @@ use crate::State;
 const SWEEP_GRACE: Duration = Duration::from_secs(30);
 const SWEEP_BATCH: i64 = 200;
 
+fn envelope(event: Event, correlation_id: Option<String>) -> EventEnvelope {
+    EventEnvelope {
+        event_id: orderly_domain::new_id(),
+        occurred_at: Utc::now(),
+        correlation_id,
+        event,
+    }
+}
+
 /// The outbox row for an event: its payload is the whole envelope, so what is published later is
 /// exactly what was committed.
 pub fn event(event: Event, correlation_id: Option<String>) -> OutboxEvent {
-    let id = orderly_domain::new_id();
     let event_type = event.event_type();
     let (aggregate_type, aggregate_id, _) = event.subject();
-    let envelope = EventEnvelope {
-        event_id: id,
-        occurred_at: Utc::now(),
-        correlation_id: correlation_id.clone(),
-        event,
-    };
+    let envelope = envelope(event, correlation_id.clone());
+    let id = envelope.event_id;
     OutboxEvent {
         id,
         event_type,
@@ -52,6 +56,20 @@ async fn publish_one(
         .publish(event_type, &payload.to_string(), correlation_id)
         .await
         .map(drop)
+}
+
+/// Publishes an event that is worth nothing once stale (a job's progress) straight to the topic, with
+/// no outbox row: a lost one is replaced by the next. Like every publish from a function, it is left
+/// out when the sweeper publishes (`OUTBOX_PUBLISH=sweeper`).
+pub async fn publish_transient(state: &State, event: Event) {
+    if !state.config.publish_after_commit {
+        return;
+    }
+    let event_type = event.event_type();
+    let payload = serde_json::to_value(envelope(event, None)).expect("an envelope serialises");
+    if let Err(error) = publish_one(state, event_type, &payload, None).await {
+        tracing::warn!(event_type, %error, "transient event not published");
+    }
 }
 
 /// Publishes events committed a moment ago. Never fails the request: what does not go out now, the

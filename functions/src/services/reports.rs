@@ -31,7 +31,8 @@ pub async fn record(state: &State, event: &EventEnvelope) -> Result<bool, Servic
         | Event::OrderFulfilled(_)
         | Event::OrderPaymentFailed(_)
         | Event::OrderExpired(_)
-        | Event::JobRequested(_) => Ok(()),
+        | Event::JobRequested(_)
+        | Event::JobProgress(_) => Ok(()),
     }?;
     tx.commit().await?;
     Ok(true)

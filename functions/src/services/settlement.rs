@@ -1,11 +1,14 @@
 //! Running a settlement job: take it under a lease, walk the ledger in key-range batches (each batch
 //! counted into the job's totals in the transaction that moves its cursor), then stream the file to S3
 //! part by part. A run that nears its time limit hands the job over through the outbox; one that dies
-//! is announced again by the outbox sweep once its lease has run out, and resumed from its cursor.
+//! is announced again by the outbox sweep once its lease has run out, and resumed from its cursor. A run
+//! that fails is retried the same way, up to `MAX_FAILED_RUNS`; then (or at once, for an error no retry
+//! can fix) the job is FAILED. The admin who asked follows it live: `job.progress` at most twice a
+//! second while it runs, and once when it ends.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use orderly_domain::events::{Event, JobRequested};
+use orderly_domain::events::{Event, JobProgress, JobRequested};
 use orderly_domain::jobs::{JobKind, JobStatus, SettlementScope};
 use orderly_domain::settlement::SettlementLine;
 use orderly_store::jobs::{self, Step};
@@ -21,6 +24,10 @@ use crate::State;
 pub const HANDOVER_MARGIN: Duration = Duration::from_secs(30);
 /// Settlement lines read per page while the file is written.
 const LINES_PER_PAGE: i64 = 5_000;
+/// Failed runs after which a job is FAILED.
+pub const MAX_FAILED_RUNS: i32 = 3;
+/// The least time between two progress updates of one run.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Run {
@@ -34,26 +41,59 @@ pub enum Run {
     },
     /// Nothing to do: the job is finished, unknown, or another run holds it.
     NotMine,
+    /// The run failed and the job will be tried again after the lease.
+    WillRetry {
+        failed_runs: i32,
+    },
+    /// The run failed and the job gave up.
+    Failed {
+        error: String,
+    },
 }
 
+/// Runs the job the message names. An error is returned only when the failure could not even be
+/// recorded: then the message itself is what brings the job back.
 pub async fn run(
     state: &State,
     job_id: Uuid,
     deadline: Option<SystemTime>,
 ) -> Result<Run, ServiceError> {
     let owner = orderly_domain::new_id();
-    let db = state.db.get().await?;
-    let Some(held) = jobs::claim(&db, job_id, owner, state.config.settlement_lease).await? else {
+    let claimed = jobs::claim(
+        &state.db.get().await?,
+        job_id,
+        owner,
+        state.config.settlement_lease,
+    )
+    .await?;
+    let Some(held) = claimed else {
         return Ok(Run::NotMine);
     };
+    match walk_and_write(state, held, owner, deadline).await {
+        Ok(run) => Ok(run),
+        Err(error) => failed(state, job_id, owner, error).await,
+    }
+}
+
+async fn walk_and_write(
+    state: &State,
+    held: jobs::Held,
+    owner: Uuid,
+    deadline: Option<SystemTime>,
+) -> Result<Run, ServiceError> {
+    let job_id = held.job.id;
+    let db = state.db.get().await?;
     let scope: SettlementScope = serde_json::from_value(held.job.params.clone()).map_err(|e| {
         ServiceError::internal(format!("job {job_id} has unreadable parameters: {e}"))
     })?;
     let (from, until) = scope.days.instants();
-    if held.job.total.is_none() {
+    let mut progress = held.job.clone();
+    if progress.total.is_none() {
         let total = jobs::count_transactions(&db, from, until, scope.merchant_id).await?;
         jobs::set_total(&db, job_id, total).await?;
+        progress.total = Some(total);
     }
+    let mut reported: Option<Instant> = None;
     let key = result_key(job_id);
     if let Some(upload_id) = &held.upload_id {
         // An earlier run died while writing the file: the totals are complete, the file starts over.
@@ -91,6 +131,15 @@ pub async fn run(
                     processed = counted;
                     if rows < batch {
                         break;
+                    }
+                    if reported.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) {
+                        progress.processed = processed;
+                        outbox::publish_transient(
+                            state,
+                            Event::JobProgress(JobProgress::of(&progress)),
+                        )
+                        .await;
+                        reported = Some(Instant::now());
                     }
                 }
                 Step::CancelRequested => return cancelled(state, job_id, owner, None).await,
@@ -166,16 +215,92 @@ async fn cancelled(
     if let Some((key, upload_id)) = upload {
         state.bucket.abort_upload(key, upload_id).await?;
     }
-    jobs::finish(
-        &state.db.get().await?,
-        job_id,
-        owner,
-        JobStatus::Cancelled,
-        None,
-        None,
-    )
-    .await?;
+    finish(state, job_id, owner, JobStatus::Cancelled, None).await?;
     Ok(Run::Cancelled)
+}
+
+/// Ends the job and announces how it ended, in one transaction.
+async fn finish(
+    state: &State,
+    job_id: Uuid,
+    owner: Uuid,
+    status: JobStatus,
+    result_key: Option<&str>,
+) -> Result<(), ServiceError> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let Some(job) = jobs::finish(&tx, job_id, owner, status, result_key, None).await? else {
+        return Ok(());
+    };
+    let event = outbox::event(Event::JobProgress(JobProgress::of(&job)), None);
+    outbox_store::insert(&tx, &event).await?;
+    tx.commit().await?;
+    drop(client);
+    outbox::publish_committed(state, &[event]).await;
+    Ok(())
+}
+
+/// Records a failed run: the job is tried again after the lease, or gives up (and says so) when the
+/// error is permanent or the runs are spent. Only when even that cannot be recorded is the error
+/// returned, so that the message comes back.
+async fn failed(
+    state: &State,
+    job_id: Uuid,
+    owner: Uuid,
+    error: ServiceError,
+) -> Result<Run, ServiceError> {
+    let message = error.to_string();
+    let recorded = async {
+        let mut client = state.db.get().await?;
+        let tx = client.transaction().await?;
+        let Some(failed) = jobs::fail_run(
+            &tx,
+            job_id,
+            owner,
+            &message,
+            !error.is_transient(),
+            MAX_FAILED_RUNS,
+            state.config.settlement_lease,
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        let event = (failed.job.status == JobStatus::Failed)
+            .then(|| outbox::event(Event::JobProgress(JobProgress::of(&failed.job)), None));
+        if let Some(event) = &event {
+            outbox_store::insert(&tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok::<_, ServiceError>(Some((failed, event)))
+    }
+    .await;
+    let (failed, event) = match recorded {
+        Ok(Some(recorded)) => recorded,
+        Ok(None) => return Ok(Run::NotMine),
+        Err(record_error) => {
+            tracing::warn!(%job_id, error = %record_error, "could not record a failed settlement run");
+            return Err(error);
+        }
+    };
+    let Some(event) = event else {
+        tracing::warn!(%job_id, failed_runs = failed.failed_runs, error = %message, "settlement run failed; retried after the lease");
+        return Ok(Run::WillRetry {
+            failed_runs: failed.failed_runs,
+        });
+    };
+    if let Some(upload_id) = &failed.upload_id
+        && let Err(abort) = state
+            .bucket
+            .abort_upload(&result_key(job_id), upload_id)
+            .await
+    {
+        // The bucket's lifecycle rule removes incomplete uploads after a day.
+        tracing::warn!(%job_id, error = %abort, "could not abort the failed job's upload");
+    }
+    outbox::publish_committed(state, &[event]).await;
+    tracing::error!(%job_id, failed_runs = failed.failed_runs, error = %message, "settlement job failed");
+    Ok(Run::Failed { error: message })
 }
 
 /// Streams the job's lines to S3 in file order, one part per 5 MiB, and completes the job; a cancel
@@ -223,16 +348,105 @@ async fn write_file(
         return cancelled(state, job_id, owner, Some((key, &upload_id))).await;
     }
     state.bucket.complete_upload(upload).await?;
-    jobs::finish(
-        &state.db.get().await?,
-        job_id,
-        owner,
-        JobStatus::Completed,
-        Some(key),
-        None,
-    )
-    .await?;
+    finish(state, job_id, owner, JobStatus::Completed, Some(key)).await?;
     Ok(Run::Completed {
         processed: job.processed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use orderly_store::testing::{fresh_database, user};
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::testing;
+
+    async fn announcements(state: &State, job_id: Uuid) -> Vec<Value> {
+        let client = state.db.get().await.unwrap();
+        client
+            .query(
+                "SELECT payload FROM outbox WHERE aggregate_id = $1 ORDER BY created_at, id",
+                &[&job_id],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_job_no_retry_can_fix_fails_at_once_and_says_so() {
+        let db = fresh_database().await;
+        let state = testing::state(&db).await;
+        let admin = user(&db.pool).await;
+        let job = jobs::insert(
+            &state.db.get().await.unwrap(),
+            Uuid::now_v7(),
+            JobKind::Settlement,
+            &json!({"from": "not a day"}),
+            admin,
+        )
+        .await
+        .unwrap();
+
+        let run = run(state, job.id, None).await.unwrap();
+        assert!(
+            matches!(&run, Run::Failed { error } if error.contains("unreadable parameters")),
+            "{run:?}"
+        );
+        let failed = jobs::find(&state.db.get().await.unwrap(), job.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(failed.status, JobStatus::Failed);
+        assert!(failed.finished_at.is_some());
+        let said = announcements(state, job.id).await;
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert_eq!(said[0]["event_type"], "job.progress");
+        assert_eq!(said[0]["data"]["status"], "FAILED");
+        assert_eq!(said[0]["data"]["requested_by"], json!(admin));
+        assert_eq!(
+            run_again(state, job.id).await,
+            Run::NotMine,
+            "FAILED is final"
+        );
+    }
+
+    async fn run_again(state: &State, job_id: Uuid) -> Run {
+        run(state, job_id, None).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_run_near_its_deadline_hands_the_job_over_for_another_to_carry_on() {
+        let db = fresh_database().await;
+        let state = testing::state(&db).await;
+        let admin = user(&db.pool).await;
+        let scope = json!({"from": "2026-01-01", "to": "2026-01-31"});
+        let client = state.db.get().await.unwrap();
+        let job = jobs::insert(&client, Uuid::now_v7(), JobKind::Settlement, &scope, admin)
+            .await
+            .unwrap();
+
+        let deadline = SystemTime::now() + HANDOVER_MARGIN / 2;
+        assert_eq!(
+            run(state, job.id, Some(deadline)).await.unwrap(),
+            Run::HandedOver { processed: 0 }
+        );
+        let said = announcements(state, job.id).await;
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert_eq!(said[0]["event_type"], "job.requested");
+        assert_eq!(said[0]["data"]["job_id"], json!(job.id));
+        let handed = jobs::find(&client, job.id).await.unwrap().unwrap();
+        assert_eq!(handed.status, JobStatus::Running);
+        assert_eq!(handed.total, Some(0), "what it counted stays");
+        assert!(
+            jobs::claim(&client, job.id, Uuid::now_v7(), Duration::from_secs(60))
+                .await
+                .unwrap()
+                .is_some(),
+            "the lease is free at once for the next run"
+        );
+    }
 }

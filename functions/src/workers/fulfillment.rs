@@ -24,7 +24,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::OrderPaymentFailed(_)
             | Event::OrderCancelled(_)
             | Event::OrderExpired(_)
-            | Event::JobRequested(_) => {}
+            | Event::JobRequested(_)
+            | Event::JobProgress(_) => {}
         }
         Ok(())
     })

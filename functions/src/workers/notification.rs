@@ -27,7 +27,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::OrderPaid(_)
             | Event::OrderFulfilled(_)
             | Event::OrderExpired(_)
-            | Event::JobRequested(_) => Ok(()),
+            | Event::JobRequested(_)
+            | Event::JobProgress(_) => Ok(()),
         }
     })
     .await

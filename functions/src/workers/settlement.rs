@@ -37,7 +37,8 @@ pub async fn handle(
             | Event::OrderCompleted(_)
             | Event::OrderPaymentFailed(_)
             | Event::OrderCancelled(_)
-            | Event::OrderExpired(_) => Ok(()),
+            | Event::OrderExpired(_)
+            | Event::JobProgress(_) => Ok(()),
         }
     })
     .await

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::jobs::JobKind;
+use crate::jobs::{Job, JobKind, JobStatus};
 use crate::orders::OrderStatus;
 
 /// An event with what travels around it.
@@ -42,6 +42,39 @@ pub enum Event {
     OrderExpired(OrderChanged),
     #[serde(rename = "job.requested")]
     JobRequested(JobRequested),
+    #[serde(rename = "job.progress")]
+    JobProgress(JobProgress),
+}
+
+/// Where a background job stands: sent while it runs (at most a few a second, straight to the topic:
+/// a lost one is replaced by the next) and when it finishes (through the outbox, with the change).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobProgress {
+    pub job_id: Uuid,
+    pub kind: JobKind,
+    pub requested_by: Uuid,
+    pub status: JobStatus,
+    /// Percent done with one decimal, as `GET /jobs/{id}` shows it.
+    pub progress: f64,
+    pub processed: i64,
+    pub total: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl JobProgress {
+    pub fn of(job: &Job) -> Self {
+        JobProgress {
+            job_id: job.id,
+            kind: job.kind,
+            requested_by: job.created_by.unwrap_or(Uuid::nil()),
+            status: job.status,
+            progress: job.progress(),
+            processed: job.processed,
+            total: job.total,
+            error: job.error.clone(),
+        }
+    }
 }
 
 /// A background job was recorded and waits for its worker (sent again, for the same job, when a worker
@@ -89,9 +122,10 @@ impl Event {
     pub const ORDER_CANCELLED: &str = "order.cancelled";
     pub const ORDER_EXPIRED: &str = "order.expired";
     pub const JOB_REQUESTED: &str = "job.requested";
+    pub const JOB_PROGRESS: &str = "job.progress";
 
     /// Every event type, as the wire and the subscription filters spell it.
-    pub const TYPES: [&str; 8] = [
+    pub const TYPES: [&str; 9] = [
         Self::ORDER_PLACED,
         Self::ORDER_PAID,
         Self::ORDER_FULFILLED,
@@ -100,6 +134,7 @@ impl Event {
         Self::ORDER_CANCELLED,
         Self::ORDER_EXPIRED,
         Self::JOB_REQUESTED,
+        Self::JOB_PROGRESS,
     ];
 
     /// The event type (`order.paid`, …).
@@ -113,6 +148,7 @@ impl Event {
             Event::OrderCancelled(_) => Self::ORDER_CANCELLED,
             Event::OrderExpired(_) => Self::ORDER_EXPIRED,
             Event::JobRequested(_) => Self::JOB_REQUESTED,
+            Event::JobProgress(_) => Self::JOB_PROGRESS,
         }
     }
 
@@ -136,6 +172,7 @@ impl Event {
     pub fn subject(&self) -> (&'static str, Uuid, Uuid) {
         match (self, self.order()) {
             (Event::JobRequested(e), _) => ("job", e.job_id, e.requested_by),
+            (Event::JobProgress(e), _) => ("job", e.job_id, e.requested_by),
             (_, Some((order_id, owner))) => ("order", order_id, owner),
             (_, None) => unreachable!("only job events are about something other than an order"),
         }
@@ -151,7 +188,7 @@ impl Event {
             | Event::OrderPaymentFailed(e)
             | Event::OrderCancelled(e)
             | Event::OrderExpired(e) => Some((e.order_id, e.user_id)),
-            Event::JobRequested(_) => None,
+            Event::JobRequested(_) | Event::JobProgress(_) => None,
         }
     }
 
@@ -165,7 +202,7 @@ impl Event {
             | Event::OrderPaymentFailed(e)
             | Event::OrderCancelled(e)
             | Event::OrderExpired(e) => Some(e.status),
-            Event::JobRequested(_) => None,
+            Event::JobRequested(_) | Event::JobProgress(_) => None,
         }
     }
 }
@@ -213,6 +250,16 @@ mod tests {
             job_id: Uuid::now_v7(),
             kind: JobKind::Settlement,
             requested_by: Uuid::now_v7(),
+        }));
+        events.push(Event::JobProgress(JobProgress {
+            job_id: Uuid::now_v7(),
+            kind: JobKind::Settlement,
+            requested_by: Uuid::now_v7(),
+            status: JobStatus::Running,
+            progress: 41.5,
+            processed: 415,
+            total: Some(1000),
+            error: None,
         }));
         events
     }

@@ -15,6 +15,9 @@ pub enum Topic {
     /// Every order of the connected user.
     MyOrders,
     Order(Uuid),
+    /// Every background job the connected user started.
+    MyJobs,
+    Job(Uuid),
     Inventory(Uuid),
     Group(String),
 }
@@ -22,7 +25,7 @@ pub enum Topic {
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum TopicError {
     #[error(
-        "unknown topic `{0}`: expected orders, order:<id>, inventory:<product_id> or group:<id>"
+        "unknown topic `{0}`: expected orders, order:<id>, jobs, job:<id>, inventory:<product_id> or group:<id>"
     )]
     Unknown(String),
     #[error("`{0}` does not name a valid id")]
@@ -39,7 +42,9 @@ impl Topic {
         };
         match text.split_once(':') {
             None if text == "orders" => Ok(Topic::MyOrders),
+            None if text == "jobs" => Ok(Topic::MyJobs),
             Some(("order", rest)) => id(rest).map(Topic::Order),
+            Some(("job", rest)) => id(rest).map(Topic::Job),
             Some(("inventory", rest)) => id(rest).map(Topic::Inventory),
             Some(("group", rest))
                 if (1..=64).contains(&rest.len())
@@ -58,6 +63,8 @@ impl Topic {
         match self {
             Topic::MyOrders => "orders".to_owned(),
             Topic::Order(id) => format!("order:{id}"),
+            Topic::MyJobs => "jobs".to_owned(),
+            Topic::Job(id) => format!("job:{id}"),
             Topic::Inventory(id) => format!("inventory:{id}"),
             Topic::Group(id) => format!("group:{id}"),
         }
@@ -80,11 +87,13 @@ pub fn parse_topics(texts: &[String]) -> Result<Vec<Topic>, TopicError> {
 }
 
 /// Whether a user may follow a topic. `order_owner` is the owner of the order an `order:` topic names
-/// (`None` when there is no such order). Inventory and group streams are public to signed-in users.
+/// (`None` when there is no such order). Inventory and group streams are public to signed-in users; a
+/// job is an admin's, as every job route is.
 pub fn may_follow(topic: &Topic, user: Uuid, is_admin: bool, order_owner: Option<Uuid>) -> bool {
     match topic {
-        Topic::MyOrders | Topic::Inventory(_) | Topic::Group(_) => true,
+        Topic::MyOrders | Topic::MyJobs | Topic::Inventory(_) | Topic::Group(_) => true,
         Topic::Order(_) => is_admin || order_owner == Some(user),
+        Topic::Job(_) => is_admin,
     }
 }
 
@@ -97,25 +106,28 @@ pub enum ClientMessage {
     Ping,
 }
 
-/// Who an event reaches: connections following any of these topics (stored text form), plus the
-/// `orders` stream of the event's user, which is matched per user rather than by text.
+/// Who an event reaches: connections following any of these topics (stored text form), plus those of
+/// the event's user that follow their own stream of that kind (`orders` or `jobs`), matched per user
+/// rather than by text.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Audience {
     pub topics: Vec<String>,
-    pub owner: Option<Uuid>,
+    /// The user, and the text of their own stream.
+    pub owner: (Uuid, String),
 }
 
 pub fn audience_of(event: &Event) -> Audience {
-    // An order event reaches that order's followers and its owner's stream; a job event, the stream of
-    // the admin who started the job.
-    let (_, _, owner) = event.subject();
+    let (kind, id, owner) = event.subject();
+    let (topic, stream) = match event.order() {
+        Some(_) => (Topic::Order(id), Topic::MyOrders),
+        None => {
+            debug_assert_eq!(kind, "job", "only jobs are followed besides orders");
+            (Topic::Job(id), Topic::MyJobs)
+        }
+    };
     Audience {
-        topics: event
-            .order()
-            .map(|(order, _)| Topic::Order(order).as_text())
-            .into_iter()
-            .collect(),
-        owner: Some(owner),
+        topics: vec![topic.as_text()],
+        owner: (owner, stream.as_text()),
     }
 }
 
@@ -131,6 +143,8 @@ mod tests {
             "orders".to_owned(),
             format!("order:{id}"),
             format!("inventory:{id}"),
+            "jobs".to_owned(),
+            format!("job:{id}"),
             "group:vip-1".to_owned(),
         ] {
             assert_eq!(Topic::parse(&text).unwrap().as_text(), text);
@@ -199,9 +213,29 @@ mod tests {
             audience_of(&event),
             Audience {
                 topics: vec![format!("order:{order}")],
-                owner: Some(user)
+                owner: (user, "orders".into())
             }
         );
+    }
+
+    #[test]
+    fn a_job_event_reaches_the_job_and_the_admin_who_started_it() {
+        let (job, admin) = (Uuid::now_v7(), Uuid::now_v7());
+        let event = Event::JobRequested(crate::events::JobRequested {
+            job_id: job,
+            kind: crate::jobs::JobKind::Settlement,
+            requested_by: admin,
+        });
+        assert_eq!(
+            audience_of(&event),
+            Audience {
+                topics: vec![format!("job:{job}")],
+                owner: (admin, "jobs".into())
+            }
+        );
+        assert_eq!(Topic::parse("jobs").unwrap(), Topic::MyJobs);
+        assert!(!may_follow(&Topic::Job(job), admin, false, None));
+        assert!(may_follow(&Topic::Job(job), admin, true, None));
     }
 
     #[test]

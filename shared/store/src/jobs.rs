@@ -311,25 +311,96 @@ pub async fn finish(
     status: JobStatus,
     result_key: Option<&str>,
     error: Option<&str>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Job>, StoreError> {
     assert!(
         status.is_finished(),
         "a job finishes COMPLETED, FAILED or CANCELLED"
     );
     let finished = db
-        .execute(
-            "UPDATE jobs SET status = $3, result_key = $4, error = $5, finished_at = now(), upload_id = NULL,
-                    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-              WHERE id = $1 AND lease_owner = $2",
+        .query_opt(
+            &format!(
+                "UPDATE jobs SET status = $3, result_key = $4, error = $5, finished_at = now(), upload_id = NULL,
+                        lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+                  WHERE id = $1 AND lease_owner = $2
+                 RETURNING {COLUMNS}"
+            ),
             &[&id, &owner, &status.as_str(), &result_key, &error],
         )
         .await?
-        == 1;
-    if finished && status == JobStatus::Cancelled {
+        .as_ref()
+        .map(job);
+    if finished.is_some() && status != JobStatus::Completed {
+        // Totals of a job that will never complete are nobody's business.
         db.execute("DELETE FROM settlements WHERE job_id = $1", &[&id])
             .await?;
     }
     Ok(finished)
+}
+
+/// What a failed run left: the job (FAILED when it gave up), how many runs failed, and the upload the
+/// run had open (to abort when the job gave up; a retry aborts it itself).
+#[derive(Debug, Clone)]
+pub struct FailedRun {
+    pub job: Job,
+    pub failed_runs: i32,
+    pub upload_id: Option<String>,
+}
+
+/// Records that `owner`'s run failed with `error`. The job gives up (FAILED) when `give_up` or when this
+/// is its `max_failed_runs`-th failed run; otherwise it stays RUNNING under the dead run's lease, renewed
+/// for `retry_after`, so the outbox sweep announces it again once that has passed. `None` when `owner`
+/// no longer holds the job.
+pub async fn fail_run(
+    db: &impl GenericClient,
+    id: Uuid,
+    owner: Uuid,
+    error: &str,
+    give_up: bool,
+    max_failed_runs: i32,
+    retry_after: Duration,
+) -> Result<Option<FailedRun>, StoreError> {
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("j.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row = db
+        .query_opt(
+            &format!(
+                "WITH before AS (SELECT id, upload_id, ($5 OR failed_runs + 1 >= $6) AS gives_up
+                                   FROM jobs WHERE id = $1 AND lease_owner = $2 FOR UPDATE)
+                 UPDATE jobs j
+                    SET failed_runs = j.failed_runs + 1, error = $3, updated_at = now(),
+                        status = CASE WHEN b.gives_up THEN 'FAILED' ELSE j.status END,
+                        finished_at = CASE WHEN b.gives_up THEN now() END,
+                        lease_owner = CASE WHEN b.gives_up THEN NULL ELSE j.lease_owner END,
+                        lease_expires_at = CASE WHEN b.gives_up THEN NULL
+                                                ELSE now() + make_interval(secs => $4) END,
+                        upload_id = CASE WHEN b.gives_up THEN NULL ELSE j.upload_id END
+                   FROM before b WHERE j.id = b.id
+                 RETURNING {columns}, j.failed_runs, b.upload_id"
+            ),
+            &[
+                &id,
+                &owner,
+                &error,
+                &retry_after.as_secs_f64(),
+                &give_up,
+                &max_failed_runs,
+            ],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let failed = FailedRun {
+        job: job(&row),
+        failed_runs: row.get(14),
+        upload_id: row.get(15),
+    };
+    if failed.job.status == JobStatus::Failed {
+        db.execute("DELETE FROM settlements WHERE job_id = $1", &[&id])
+            .await?;
+    }
+    Ok(Some(failed))
 }
 
 /// Gives the job back (the worker is near its time limit); whoever gets the next message carries on
@@ -556,6 +627,7 @@ mod tests {
             finish(&client, job.id, me, JobStatus::Cancelled, None, None)
                 .await
                 .unwrap()
+                .is_some_and(|j| j.status == JobStatus::Cancelled)
         );
         assert!(
             settlement_lines(&client, job.id, None, 10)
@@ -572,6 +644,112 @@ mod tests {
             Some(JobStatus::Cancelled)
         );
         assert_eq!(request_cancel(&client, Uuid::now_v7()).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_failed_run_is_retried_after_its_lease_and_the_job_gives_up_at_the_bound() {
+        let db = fresh_database().await;
+        let client = db.pool.get().await.unwrap();
+        let admin = user(&db.pool).await;
+        let job = insert(
+            &client,
+            Uuid::now_v7(),
+            JobKind::Settlement,
+            &json!({}),
+            admin,
+        )
+        .await
+        .unwrap();
+        let first = Uuid::now_v7();
+        claim(&client, job.id, first, LEASE).await.unwrap().unwrap();
+        set_upload(&client, job.id, first, Some("upload-1"))
+            .await
+            .unwrap();
+        assert!(
+            fail_run(&client, job.id, Uuid::now_v7(), "x", false, 3, LEASE)
+                .await
+                .unwrap()
+                .is_none(),
+            "only the holder's failure counts"
+        );
+        let retried = fail_run(&client, job.id, first, "S3 down", false, 3, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(retried.job.status, JobStatus::Running);
+        assert_eq!(retried.failed_runs, 1);
+        assert_eq!(retried.job.error.as_deref(), Some("S3 down"));
+        assert_eq!(retried.upload_id.as_deref(), Some("upload-1"));
+        assert!(
+            claim(&client, job.id, Uuid::now_v7(), LEASE)
+                .await
+                .unwrap()
+                .is_none(),
+            "the dead run's lease spaces the retry"
+        );
+        client
+            .execute(
+                "UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1",
+                &[&job.id],
+            )
+            .await
+            .unwrap();
+        assert_eq!(release_stalled(&client, 10).await.unwrap().len(), 1);
+
+        for (n, owner) in [(2, Uuid::now_v7()), (3, Uuid::now_v7())] {
+            let held = claim(&client, job.id, owner, LEASE).await.unwrap().unwrap();
+            assert_eq!(held.upload_id.as_deref(), Some("upload-1"));
+            let failed = fail_run(&client, job.id, owner, "S3 down", false, 3, LEASE)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(failed.failed_runs, n);
+            client
+                .execute(
+                    "UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1",
+                    &[&job.id],
+                )
+                .await
+                .unwrap();
+        }
+        let gave_up = find(&client, job.id).await.unwrap().unwrap();
+        assert_eq!(
+            gave_up.status,
+            JobStatus::Failed,
+            "the third failure is the last"
+        );
+        assert!(gave_up.finished_at.is_some());
+        assert!(release_stalled(&client, 10).await.unwrap().is_empty());
+        assert!(
+            claim(&client, job.id, Uuid::now_v7(), LEASE)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let permanent = insert(
+            &client,
+            Uuid::now_v7(),
+            JobKind::Settlement,
+            &json!({}),
+            admin,
+        )
+        .await
+        .unwrap();
+        let owner = Uuid::now_v7();
+        claim(&client, permanent.id, owner, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        let failed = fail_run(&client, permanent.id, owner, "bad params", true, 3, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (failed.job.status, failed.failed_runs),
+            (JobStatus::Failed, 1),
+            "a permanent error gives up at once"
+        );
     }
 
     #[tokio::test]
@@ -627,9 +805,10 @@ mod tests {
             "the walk goes on from its cursor"
         );
         assert!(
-            !finish(&client, job.id, dead, JobStatus::Completed, None, None)
+            finish(&client, job.id, dead, JobStatus::Completed, None, None)
                 .await
                 .unwrap()
+                .is_none()
         );
         let listed = list(
             &client,

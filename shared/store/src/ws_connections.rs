@@ -156,21 +156,22 @@ pub async fn touch(db: &impl GenericClient, connection_id: &str) -> Result<bool,
 }
 
 /// The live connections an event reaches: those following any of `topics`, and those of `owner` that
-/// follow their own orders.
+/// follow `own_stream` (`orders` for an order event, `jobs` for a job's).
 pub async fn audience(
     db: &impl GenericClient,
     topics: &[String],
-    owner: Option<Uuid>,
+    owner: Uuid,
+    own_stream: &str,
 ) -> Result<Vec<String>, StoreError> {
     let rows = db
         .query(
             concat!(
                 "SELECT c.connection_id FROM ws_connections c
                    JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
-                  WHERE (c.topics && $1::text[] OR (c.user_id = $2 AND 'orders' = ANY (c.topics))) AND ",
+                  WHERE (c.topics && $1::text[] OR (c.user_id = $2 AND $3 = ANY (c.topics))) AND ",
                 live!()
             ),
-            &[&topics, &owner],
+            &[&topics, &owner, &own_stream],
         )
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -323,7 +324,7 @@ mod tests {
         let reached = |topic: &'static str| {
             let client = &client;
             async move {
-                let mut reached = audience(client, &[topic.into()], Some(owner.0))
+                let mut reached = audience(client, &[topic.into()], owner.0, "orders")
                     .await
                     .unwrap();
                 reached.sort();
@@ -335,10 +336,17 @@ mod tests {
             vec!["follows-order".to_owned(), "owner-all".to_owned()]
         );
         assert!(
-            audience(&client, &["order:3".into()], None)
+            audience(&client, &["order:3".into()], stranger.0, "orders")
                 .await
                 .unwrap()
                 .is_empty()
+        );
+        assert!(
+            audience(&client, &["job:1".into()], owner.0, "jobs")
+                .await
+                .unwrap()
+                .is_empty(),
+            "following one's orders is not following one's jobs"
         );
         client
             .execute(
