@@ -62,6 +62,7 @@ registry! {
     "api-keys-revoke" => http[Admin](http::api_keys::revoke::handle),
     "merchants-create" => http[Admin](http::merchants::create::handle),
     "merchants-list" => http[Admin](http::merchants::list::handle),
+    "merchants-update" => http[Admin](http::merchants::update::handle),
     "products-list" => http[Public](http::products::list::handle),
     "products-get" => http[Public](http::products::get::handle),
     "products-create" => http[Admin](http::products::create::handle),

@@ -621,6 +621,62 @@ impl Stack {
         )
     }
 
+    /// The simulated provider's charges for an order.
+    pub async fn charges(&self, order_id: &str) -> Vec<Value> {
+        let url = format!("{}/_control/charges?reference={order_id}", self.provider);
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// An order of one unit of an XTS `product` whose charge the simulated provider left pending, once
+    /// the payment worker tried it, aged past the reconciliation grace so the next run asks about it.
+    pub async fn pending_charge(&self, user: &Session, product: &Value) -> String {
+        let placed = self
+            .place_order(
+                user,
+                serde_json::json!([{"product_id": product["id"], "quantity": 1}]),
+            )
+            .await;
+        assert_eq!(placed.status, 201, "{placed:?}");
+        let order_id = placed.body["id"].as_str().unwrap().to_owned();
+        eventually(
+            "the charge to be pending at the provider",
+            Duration::from_secs(60),
+            || async {
+                let found = self.charges(&order_id).await;
+                (found.first()?["status"] == "pending").then_some(())
+            },
+        )
+        .await;
+        database()
+            .await
+            .execute(
+                "UPDATE payments SET updated_at = now() - interval '5 minutes' WHERE order_id = $1::text::uuid",
+                &[&order_id],
+            )
+            .await
+            .unwrap();
+        order_id
+    }
+
+    /// The simulated provider settles an order's pending charge: `captured` or `declined`.
+    pub async fn settle_charge(&self, order_id: &str, outcome: &str) {
+        let settled = self
+            .http
+            .post(format!("{}/_control/charges/settle", self.provider))
+            .json(&serde_json::json!({"reference": order_id, "outcome": outcome}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(settled.status(), 200);
+    }
+
     /// `GET /api/v1/admin/audit-logs?{query}` as the first admin.
     pub async fn audit_logs(&self, query: &str) -> Answer {
         let admin = self.admin().await;

@@ -25,19 +25,6 @@ async fn reaches(stack: &Stack, user: &Session, order_id: &str, status: &str) ->
     stack.order_reaches(user, order_id, status).await
 }
 
-async fn charges(stack: &Stack, order_id: &str) -> Vec<Value> {
-    let url = format!("{}/_control/charges?reference={order_id}", stack.provider);
-    stack
-        .http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Waits until the log notifier has printed its exact line for this order and status.
 async fn notified(user: &Session, order_id: &str, status: &str) {
     let line = format!(
@@ -82,7 +69,7 @@ async fn a_placed_order_is_paid_fulfilled_completed_notified_and_reported() {
         stack.stock(product["id"].as_str().unwrap()).await,
         (7, 0, 3)
     );
-    let captured = charges(&stack, order_id).await;
+    let captured = stack.charges(order_id).await;
     assert_eq!(captured.len(), 1);
     assert_eq!(
         (
@@ -200,7 +187,7 @@ async fn every_payment_message_delivered_twice_still_charges_once() {
         .filter(|h| h["to_status"] == "PAID")
         .count();
     assert_eq!(paid, 1, "paid once");
-    let captured = charges(&stack, &order_id).await;
+    let captured = stack.charges(&order_id).await;
     assert_eq!(
         captured.len(),
         1,
@@ -272,7 +259,7 @@ async fn a_provider_outage_is_retried_and_orders_complete_after_recovery() {
         .await
         .unwrap();
     reaches(&stack, &user, order_id, "COMPLETED").await;
-    assert_eq!(charges(&stack, order_id).await.len(), 1);
+    assert_eq!(stack.charges(order_id).await.len(), 1);
 }
 
 #[tokio::test]
@@ -414,53 +401,15 @@ async fn a_payment_that_always_fails_lands_in_the_payments_dlq() {
     );
 }
 
-/// A charge the simulated provider left pending (XTS), once the payment worker tried it, aged past the
-/// reconciliation grace so the next run asks about it.
-async fn pending_charge(stack: &Stack, user: &Session, product: &Value) -> String {
-    let order_id = place(stack, user, product, 1).await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    eventually(
-        "the charge to be pending at the provider",
-        PIPELINE,
-        || async {
-            let found = charges(stack, &order_id).await;
-            (found.first()?["status"] == "pending").then_some(())
-        },
-    )
-    .await;
-    database()
-        .await
-        .execute(
-            "UPDATE payments SET updated_at = now() - interval '5 minutes' WHERE order_id = $1::text::uuid",
-            &[&order_id],
-        )
-        .await
-        .unwrap();
-    order_id
-}
-
-async fn settle_at_provider(stack: &Stack, order_id: &str, outcome: &str) {
-    let settled = stack
-        .http
-        .post(format!("{}/_control/charges/settle", stack.provider))
-        .json(&json!({"reference": order_id, "outcome": outcome}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(settled.status(), 200);
-}
-
 #[tokio::test]
 async fn a_charge_left_pending_is_reconciled_paid_failed_or_refunded() {
     let stack = Stack::from_env();
     let user = stack.customer().await;
     let (_, product) = stack.unpaid_product(10).await;
 
-    let paid = pending_charge(&stack, &user, &product).await;
-    let declined = pending_charge(&stack, &user, &product).await;
-    let late = pending_charge(&stack, &user, &product).await;
+    let paid = stack.pending_charge(&user, &product).await;
+    let declined = stack.pending_charge(&user, &product).await;
+    let late = stack.pending_charge(&user, &product).await;
     // The third order runs out of time before its charge settles: the expiry releases its stock.
     database()
         .await
@@ -473,9 +422,9 @@ async fn a_charge_left_pending_is_reconciled_paid_failed_or_refunded() {
     stack.fire_schedule("OrdersExpireFunction").await;
     reaches(&stack, &user, &late, "EXPIRED").await;
 
-    settle_at_provider(&stack, &paid, "captured").await;
-    settle_at_provider(&stack, &declined, "declined").await;
-    settle_at_provider(&stack, &late, "captured").await;
+    stack.settle_charge(&paid, "captured").await;
+    stack.settle_charge(&declined, "declined").await;
+    stack.settle_charge(&late, "captured").await;
     let run = stack.fire_schedule("PaymentsReconcileFunction").await;
     let result = &run["result"];
     assert!(
@@ -487,7 +436,7 @@ async fn a_charge_left_pending_is_reconciled_paid_failed_or_refunded() {
 
     reaches(&stack, &user, &paid, "COMPLETED").await;
     reaches(&stack, &user, &declined, "PAYMENT_FAILED").await;
-    let refunded = charges(&stack, &late).await;
+    let refunded = stack.charges(&late).await;
     assert_eq!(
         (refunded.len(), refunded[0]["refunded"].as_bool()),
         (1, Some(true)),

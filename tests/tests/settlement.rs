@@ -602,3 +602,115 @@ async fn the_admin_who_asked_follows_the_job_live_at_a_few_updates_a_second() {
         running.len()
     );
 }
+
+/// The single settlement line of `merchant_id` for today, from a job over today for that merchant.
+async fn todays_line(stack: &Stack, admin: &Session, merchant_id: &str) -> String {
+    let today = Utc::now().date_naive().to_string();
+    let file = reference_file(stack, admin, &today, &today, merchant_id).await;
+    let lines: Vec<&str> = file.lines().collect();
+    assert_eq!(lines.len(), 2, "the header and one line: {file}");
+    lines[1].to_owned()
+}
+
+#[tokio::test]
+async fn a_capture_refunded_after_its_order_expired_books_the_share_back_without_the_fee() {
+    let stack = Stack::from_env();
+    let admin = stack.admin().await;
+    let buyer = stack.customer().await;
+    let (merchant_id, product) = stack.product_at(5, 2000, "XTS").await;
+    let order_id = stack.pending_charge(&buyer, &product).await;
+    orderly_e2e::database()
+        .await
+        .execute(
+            "UPDATE orders SET expires_at = now() - interval '1 minute' WHERE id = $1::text::uuid",
+            &[&order_id],
+        )
+        .await
+        .unwrap();
+    stack.fire_schedule("OrdersExpireFunction").await;
+    stack.order_reaches(&buyer, &order_id, "EXPIRED").await;
+    stack.settle_charge(&order_id, "captured").await;
+    stack.fire_schedule("PaymentsReconcileFunction").await;
+    let refunded = stack.charges(&order_id).await;
+    assert_eq!(refunded[0]["refunded"], true, "{refunded:?}");
+
+    // Captured 20.00 with 2.9 % + 0.30 = 0.88 of fee; refunded 20.00 the same day, with no fee back.
+    let today = Utc::now().date_naive();
+    assert_eq!(
+        todays_line(&stack, &admin, &merchant_id).await,
+        format!("{merchant_id},{today},0.00,0.88,-0.88,2")
+    );
+}
+
+#[tokio::test]
+async fn a_merchants_new_fee_schedule_is_audited_and_applies_to_captures_from_then_on() {
+    let stack = Stack::from_env();
+    let admin = stack.admin().await;
+    let buyer = stack.customer().await;
+    let merchant_id = merchant(&stack, &admin, json!({})).await;
+    let lamp = product(&stack, &admin, &merchant_id, 1000).await;
+    paid_order(&stack, &buyer, json!([{"product_id": lamp, "quantity": 1}])).await;
+
+    let change = |body: Value, id: String| {
+        let stack = &stack;
+        let token = admin.access_token.clone();
+        async move {
+            stack
+                .call("PATCH", &format!("/api/v1/admin/merchants/{id}"))
+                .token(&token)
+                .json(&body)
+                .send()
+                .await
+        }
+    };
+    let nothing = change(json!({}), merchant_id.clone()).await;
+    assert_eq!(nothing.status, 422, "{nothing:?}");
+    assert_eq!(nothing.error_fields(), ["body"]);
+    let out_of_range = change(
+        json!({"fee_rate_bps": 10_001, "fee_fixed_cents": -1}),
+        merchant_id.clone(),
+    )
+    .await;
+    assert_eq!(out_of_range.status, 422, "{out_of_range:?}");
+    assert_eq!(
+        out_of_range.error_fields(),
+        ["fee_rate_bps", "fee_fixed_cents"]
+    );
+    let unknown_field = change(json!({"fee_percent": 1}), merchant_id.clone()).await;
+    assert_eq!(unknown_field.status, 422, "{unknown_field:?}");
+    let unknown = change(
+        json!({"fee_rate_bps": 100}),
+        uuid::Uuid::now_v7().to_string(),
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "{unknown:?}");
+
+    let changed = change(
+        json!({"fee_rate_bps": 100, "fee_fixed_cents": 0}),
+        merchant_id.clone(),
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{changed:?}");
+    assert_eq!(changed.body["fee_rate_bps"], 100);
+    assert_eq!(changed.body["fee_fixed_cents"], 0);
+    let audit = stack.audit_logs("action=merchant.updated&limit=100").await;
+    assert_eq!(audit.status, 200, "{audit:?}");
+    let entry = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["target_id"] == merchant_id.as_str())
+        .unwrap_or_else(|| panic!("the change is audited: {audit:?}"))
+        .clone();
+    assert_eq!(entry["before"]["fee_rate_bps"], 290, "{entry}");
+    assert_eq!(entry["after"]["fee_rate_bps"], 100, "{entry}");
+    assert_eq!(entry["actor_user_id"], admin.id.as_str(), "{entry}");
+
+    paid_order(&stack, &buyer, json!([{"product_id": lamp, "quantity": 1}])).await;
+    // 10.00 at 2.9 % + 0.30 = 0.59 before the change, 10.00 at 1 % = 0.10 after it.
+    let today = Utc::now().date_naive();
+    assert_eq!(
+        todays_line(&stack, &admin, &merchant_id).await,
+        format!("{merchant_id},{today},20.00,0.69,19.31,2")
+    );
+}

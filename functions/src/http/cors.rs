@@ -7,7 +7,7 @@ use orderly_http::{ApiError, Response, empty_response};
 
 use crate::State;
 
-const ALLOWED_METHODS: &str = "GET, POST, PUT, DELETE, OPTIONS";
+const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOWED_HEADERS: &str = "authorization, content-type, if-match, idempotency-key";
 const EXPOSED_HEADERS: &str =
     "etag, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset, x-request-id";

@@ -54,6 +54,7 @@ impl Modify for Credentials {
         super::api_keys::revoke::handle,
         super::merchants::create::handle,
         super::merchants::list::handle,
+        super::merchants::update::handle,
         super::products::list::handle,
         super::products::get::handle,
         super::products::create::handle,

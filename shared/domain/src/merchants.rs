@@ -11,6 +11,7 @@ pub struct Merchant {
     pub id: Uuid,
     pub name: String,
     /// What the merchant pays per captured transaction.
+    #[serde(flatten)]
     pub fees: FeeSchedule,
     pub created_at: DateTime<Utc>,
 }

@@ -8,9 +8,12 @@ use uuid::Uuid;
 use crate::validation::FieldError;
 
 /// What a merchant pays per captured transaction: a rate in basis points of the gross and a fixed part.
+/// Serialised with the names the API and the database use (audit records show it so).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeeSchedule {
+    #[serde(rename = "fee_rate_bps")]
     pub rate_bps: i32,
+    #[serde(rename = "fee_fixed_cents")]
     pub fixed_cents: i64,
 }
 

@@ -71,3 +71,41 @@ pub async fn find_by_name(
         .await?;
     Ok(row.as_ref().map(merchant))
 }
+
+/// The merchant, locked until the transaction ends (to record an update's before and after).
+pub async fn find_for_update(
+    db: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<Merchant>, StoreError> {
+    let row = db
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM merchants WHERE id = $1 FOR UPDATE"),
+            &[&id],
+        )
+        .await?;
+    Ok(row.as_ref().map(merchant))
+}
+
+/// Renames the merchant or changes its fee schedule (captures from now on use the new one). `None`
+/// when the name is another merchant's.
+pub async fn update(
+    db: &impl GenericClient,
+    id: Uuid,
+    name: &str,
+    fees: FeeSchedule,
+) -> Result<Option<Merchant>, StoreError> {
+    match db
+        .query_one(
+            &format!(
+                "UPDATE merchants SET name = $2, fee_rate_bps = $3, fee_fixed_cents = $4 WHERE id = $1
+                 RETURNING {COLUMNS}"
+            ),
+            &[&id, &name, &fees.rate_bps, &fees.fixed_cents],
+        )
+        .await
+    {
+        Ok(r) => Ok(Some(merchant(&r))),
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
