@@ -82,6 +82,7 @@ registry! {
     "notifications-list" => http[Authenticated](http::notifications::list::handle),
     "reports-daily" => http[Admin](http::reports::daily::handle),
     "jobs-settlement-create" => http[Admin](http::jobs::create_settlement::handle),
+    "jobs-report-export-create" => http[Admin](http::jobs::create_report_export::handle),
     "jobs-get" => http[Admin](http::jobs::get::handle),
     "jobs-list" => http[Admin](http::jobs::list::handle),
     "jobs-cancel" => http[Admin](http::jobs::cancel::handle),

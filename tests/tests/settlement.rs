@@ -714,3 +714,101 @@ async fn a_merchants_new_fee_schedule_is_audited_and_applies_to_captures_from_th
         format!("{merchant_id},{today},20.00,0.69,19.31,2")
     );
 }
+
+#[tokio::test]
+async fn a_daily_sales_export_runs_through_the_same_job_lifecycle() {
+    let stack = Stack::from_env();
+    let admin = stack.admin().await;
+    // Two days of rollups in a month no order reaches, as the report function would have kept them.
+    orderly_e2e::database()
+        .await
+        .batch_execute(
+            "INSERT INTO daily_sales (day, orders, units, gross_cents, cancelled_orders)
+             VALUES ('2002-02-01', 3, 7, 14997, 1), ('2002-02-03', 1, 1, 500, 0)
+             ON CONFLICT (day) DO UPDATE SET orders = excluded.orders, units = excluded.units,
+                 gross_cents = excluded.gross_cents, cancelled_orders = excluded.cancelled_orders",
+        )
+        .await
+        .unwrap();
+    let export = |body: Value| {
+        let stack = &stack;
+        let token = admin.access_token.clone();
+        async move {
+            stack
+                .call("POST", "/api/v1/jobs/report-export")
+                .token(&token)
+                .json(&body)
+                .send()
+                .await
+        }
+    };
+    let backwards = export(json!({"from": "2002-02-03", "to": "2002-02-01"})).await;
+    assert_eq!(backwards.status, 422, "{backwards:?}");
+    assert_eq!(backwards.error_fields(), ["to"]);
+    let merchant_scoped = export(
+        json!({"from": "2002-02-01", "to": "2002-02-03", "merchant_id": uuid::Uuid::now_v7()}),
+    )
+    .await;
+    assert_eq!(
+        merchant_scoped.status, 422,
+        "no parameter is ignored: {merchant_scoped:?}"
+    );
+    let customer = stack.customer().await;
+    let refused = stack
+        .call("POST", "/api/v1/jobs/report-export")
+        .token(&customer.access_token)
+        .json(&json!({"from": "2002-02-01", "to": "2002-02-03"}))
+        .send()
+        .await;
+    assert_eq!(refused.status, 403, "{refused:?}");
+
+    let accepted = export(json!({"from": "2002-02-01", "to": "2002-02-03"})).await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    let job_id = accepted.body["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        accepted.header("location"),
+        Some(format!("/api/v1/jobs/{job_id}").as_str())
+    );
+    let job = finished(&stack, &admin, &job_id).await;
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+    assert_eq!(job["kind"], "REPORT_EXPORT");
+    assert_eq!(
+        (job["processed"].as_i64(), job["total"].as_i64()),
+        (Some(2), Some(2))
+    );
+    let (content_type, disposition, csv) = download(&stack, &admin, &job_id).await;
+    assert_eq!(content_type, "text/csv");
+    assert!(
+        disposition.contains(&format!("daily-sales-{job_id}.csv")),
+        "{disposition}"
+    );
+    assert_eq!(
+        csv,
+        "date,orders,units,gross,cancelled_orders\n2002-02-01,3,7,149.97,1\n2002-02-03,1,1,5.00,0\n"
+    );
+
+    let empty = export(json!({"from": "2002-03-01", "to": "2002-03-31"})).await;
+    let empty_id = empty.body["job_id"].as_str().unwrap();
+    assert_eq!(
+        finished(&stack, &admin, empty_id).await["status"],
+        "COMPLETED"
+    );
+    assert_eq!(
+        download(&stack, &admin, empty_id).await.2,
+        "date,orders,units,gross,cancelled_orders\n",
+        "an empty range is the header alone"
+    );
+    let listed = stack
+        .call("GET", "/api/v1/jobs?kind=report_export&limit=100")
+        .token(&admin.access_token)
+        .send()
+        .await;
+    assert!(
+        listed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["kind"] == "REPORT_EXPORT"),
+        "{listed:?}"
+    );
+}

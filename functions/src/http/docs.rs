@@ -74,6 +74,7 @@ impl Modify for Credentials {
         super::notifications::list::handle,
         super::reports::daily::handle,
         super::jobs::create_settlement::handle,
+        super::jobs::create_report_export::handle,
         super::jobs::get::handle,
         super::jobs::list::handle,
         super::jobs::cancel::handle,

@@ -7,14 +7,14 @@ use serde_json::{Value, json};
 use crate::Invocation;
 use crate::State;
 use crate::adapt::FunctionError;
-use crate::services::{outbox, settlement};
+use crate::services::{job_runs, outbox};
 
 pub async fn handle(
     _: EventBridgeEvent,
     invocation: Invocation,
     state: &'static State,
 ) -> Result<Value, FunctionError> {
-    let jobs_revived = settlement::revive_stalled(state).await?;
+    let jobs_revived = job_runs::revive_stalled(state).await?;
     let published = outbox::sweep(state).await?;
     tracing::info!(request_id = %invocation.request_id, published, jobs_revived, "outbox swept");
     Ok(json!({ "published": published, "jobs_revived": jobs_revived }))

@@ -20,11 +20,6 @@ use crate::State;
 /// How long a download link works.
 pub const DOWNLOAD_VALID_FOR: Duration = Duration::from_secs(15 * 60);
 
-/// The S3 key of a job's file.
-pub fn result_key(job_id: Uuid) -> String {
-    format!("settlements/{job_id}.csv")
-}
-
 /// A settlement request as the client sent it; checked into a `SettlementScope`.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -37,57 +32,90 @@ pub struct SettlementInput {
     pub merchant_id: Option<Uuid>,
 }
 
-impl SettlementInput {
-    pub fn scope(&self) -> Result<SettlementScope, Vec<FieldError>> {
-        let day = |field: &str, raw: &Option<String>| match raw {
-            Some(raw) => DayRange::day(field, raw),
-            None => Err(FieldError::new(field, "is required (YYYY-MM-DD)")),
-        };
-        match (day("from", &self.from), day("to", &self.to)) {
-            (Ok(from), Ok(to)) => DayRange::new(from, to)
-                .map(|days| SettlementScope {
-                    days,
-                    merchant_id: self.merchant_id,
-                })
-                .map_err(|e| vec![e]),
-            (from, to) => Err([from.err(), to.err()].into_iter().flatten().collect()),
-        }
+/// The inclusive range of UTC days `from`..`to`, both required, each field's problem reported.
+fn days(from: &Option<String>, to: &Option<String>) -> Result<DayRange, Vec<FieldError>> {
+    let day = |field: &str, raw: &Option<String>| match raw {
+        Some(raw) => DayRange::day(field, raw),
+        None => Err(FieldError::new(field, "is required (YYYY-MM-DD)")),
+    };
+    match (day("from", from), day("to", to)) {
+        (Ok(from), Ok(to)) => DayRange::new(from, to).map_err(|e| vec![e]),
+        (from, to) => Err([from.err(), to.err()].into_iter().flatten().collect()),
     }
 }
 
-/// Records a settlement job and announces it (`job.requested`, through the outbox, so the request is
-/// never lost); answers 202 with what `render` makes of the job, replayed for the same
+impl SettlementInput {
+    pub fn scope(&self) -> Result<SettlementScope, Vec<FieldError>> {
+        days(&self.from, &self.to).map(|days| SettlementScope {
+            days,
+            merchant_id: self.merchant_id,
+        })
+    }
+}
+
+/// A daily sales export request as the client sent it.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportExportInput {
+    /// First UTC day, `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Last UTC day, included; at most 365 days after `from`.
+    pub to: Option<String>,
+}
+
+/// What a job request leads to: 202 and what `render` makes of the job, replayed for the same
 /// `Idempotency-Key`.
+pub struct JobRequest<'a> {
+    pub idempotency_key: Option<&'a str>,
+    pub render: fn(&Job) -> Value,
+}
+
+/// Records a settlement job and announces it.
 pub async fn request_settlement(
     state: &State,
     caller: &Caller,
     input: SettlementInput,
-    idempotency_key: Option<&str>,
-    render: fn(&Job) -> Value,
+    request: JobRequest<'_>,
+) -> Result<(u16, Value), ServiceError> {
+    let scope = input.scope().map_err(ServiceError::Invalid)?;
+    let params = serde_json::to_value(scope).expect("a scope serialises");
+    request_job(state, caller, JobKind::Settlement, params, request).await
+}
+
+/// Records a daily sales export job and announces it.
+pub async fn request_report_export(
+    state: &State,
+    caller: &Caller,
+    input: ReportExportInput,
+    request: JobRequest<'_>,
+) -> Result<(u16, Value), ServiceError> {
+    let days = days(&input.from, &input.to).map_err(ServiceError::Invalid)?;
+    let params = serde_json::to_value(days).expect("a range serialises");
+    request_job(state, caller, JobKind::ReportExport, params, request).await
+}
+
+/// Records a job and announces it (`job.requested`, through the outbox, so the request is never lost).
+async fn request_job(
+    state: &State,
+    caller: &Caller,
+    kind: JobKind,
+    params: Value,
+    request: JobRequest<'_>,
 ) -> Result<(u16, Value), ServiceError> {
     let admin_id = caller.admin()?;
-    let scope = input.scope().map_err(ServiceError::Invalid)?;
     let idempotent = Idempotent::new(
-        idempotency_key,
-        format!("user:{admin_id}:POST /api/v1/jobs/settlement"),
-        &scope,
+        request.idempotency_key,
+        format!("user:{admin_id}:POST /api/v1/jobs/{}", kind.route()),
+        &params,
     )?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     if let Some(idempotent) = &idempotent
-        && let Some(replay) = idempotent.claim(&tx, "settlement").await?
+        && let Some(replay) = idempotent.claim(&tx, "job").await?
     {
         return Ok(replay);
     }
-    let params = serde_json::to_value(scope).expect("a scope serialises");
-    let job = jobs::insert(
-        &tx,
-        orderly_domain::new_id(),
-        JobKind::Settlement,
-        &params,
-        admin_id,
-    )
-    .await?;
+    let job = jobs::insert(&tx, orderly_domain::new_id(), kind, &params, admin_id).await?;
     let event = outbox::event(
         Event::JobRequested(JobRequested {
             job_id: job.id,
@@ -97,7 +125,7 @@ pub async fn request_settlement(
         Some(caller.request_id.clone()),
     );
     outbox_store::insert(&tx, &event).await?;
-    let body = render(&job);
+    let body = (request.render)(&job);
     if let Some(idempotent) = &idempotent {
         idempotent.complete(&tx, 202, &body).await?;
     }

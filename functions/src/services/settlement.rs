@@ -1,83 +1,27 @@
-//! Running a settlement job: take it under a lease, walk the ledger in key-range batches (each batch
-//! counted into the job's totals in the transaction that moves its cursor), then stream the file to S3
-//! part by part. A run that nears its time limit hands the job over through the outbox; one that dies
-//! is announced again by the outbox sweep once its lease has run out, and resumed from its cursor. A run
-//! that fails is retried the same way, up to `MAX_FAILED_RUNS`; then (or at once, for an error no retry
-//! can fix) the job is FAILED. The admin who asked follows it live: `job.progress` at most twice a
-//! second while it runs, and once when it ends.
+//! A settlement job's work: walk the ledger in key-range batches (each batch counted into the job's
+//! totals per merchant and day in the transaction that moves its cursor), then write the file from the
+//! totals. Leases, handover, failures and the end of the job are `job_runs`'.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
-use orderly_domain::events::{Event, JobProgress, JobRequested};
-use orderly_domain::jobs::{JobKind, JobStatus, SettlementScope};
+use chrono::NaiveDate;
+use orderly_domain::jobs::SettlementScope;
 use orderly_domain::settlement::SettlementLine;
-use orderly_store::jobs::{self, Step};
-use orderly_store::orders::OutboxEvent;
-use orderly_store::outbox as outbox_store;
+use orderly_store::jobs::{self, Held, Step};
 use uuid::Uuid;
 
-use super::jobs::result_key;
-use super::{ServiceError, outbox};
+use super::ServiceError;
+use super::job_runs::{
+    Pages, ProgressReport, ResultFile, Run, cancelled, hand_over, near, write_file,
+};
 use crate::State;
 
-/// A run stops taking batches this long before its invocation's deadline and hands the job over.
-pub const HANDOVER_MARGIN: Duration = Duration::from_secs(30);
 /// Settlement lines read per page while the file is written.
 const LINES_PER_PAGE: i64 = 5_000;
-/// Failed runs after which a job is FAILED.
-pub const MAX_FAILED_RUNS: i32 = 3;
-/// The least time between two progress updates of one run.
-const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum Run {
-    Completed {
-        processed: i64,
-    },
-    Cancelled,
-    /// Near the time limit: the job was released and announced again.
-    HandedOver {
-        processed: i64,
-    },
-    /// Nothing to do: the job is finished, unknown, or another run holds it.
-    NotMine,
-    /// The run failed and the job will be tried again after the lease.
-    WillRetry {
-        failed_runs: i32,
-    },
-    /// The run failed and the job gave up.
-    Failed {
-        error: String,
-    },
-}
-
-/// Runs the job the message names. An error is returned only when the failure could not even be
-/// recorded: then the message itself is what brings the job back.
-pub async fn run(
+pub(super) async fn settle(
     state: &State,
-    job_id: Uuid,
-    deadline: Option<SystemTime>,
-) -> Result<Run, ServiceError> {
-    let owner = orderly_domain::new_id();
-    let claimed = jobs::claim(
-        &state.db.get().await?,
-        job_id,
-        owner,
-        state.config.settlement_lease,
-    )
-    .await?;
-    let Some(held) = claimed else {
-        return Ok(Run::NotMine);
-    };
-    match walk_and_write(state, held, owner, deadline).await {
-        Ok(run) => Ok(run),
-        Err(error) => failed(state, job_id, owner, error).await,
-    }
-}
-
-async fn walk_and_write(
-    state: &State,
-    held: jobs::Held,
+    held: Held,
     owner: Uuid,
     deadline: Option<SystemTime>,
 ) -> Result<Run, ServiceError> {
@@ -87,14 +31,13 @@ async fn walk_and_write(
         ServiceError::internal(format!("job {job_id} has unreadable parameters: {e}"))
     })?;
     let (from, until) = scope.days.instants();
-    let mut progress = held.job.clone();
-    if progress.total.is_none() {
+    let mut progress = ProgressReport::of(&held.job);
+    if held.job.total.is_none() {
         let total = jobs::count_transactions(&db, from, until, scope.merchant_id).await?;
         jobs::set_total(&db, job_id, total).await?;
-        progress.total = Some(total);
+        progress.total(total);
     }
-    let mut reported: Option<Instant> = None;
-    let key = result_key(job_id);
+    let key = held.job.kind.result_key(job_id);
     if let Some(upload_id) = &held.upload_id {
         // An earlier run died while writing the file: the totals are complete, the file starts over.
         state.bucket.abort_upload(&key, upload_id).await?;
@@ -106,7 +49,7 @@ async fn walk_and_write(
     if held.upload_id.is_none() {
         loop {
             if deadline.is_some_and(near) {
-                hand_over(state, job_id, owner, held.job.created_by).await?;
+                hand_over(state, job_id, held.job.kind, owner, held.job.created_by).await?;
                 return Ok(Run::HandedOver { processed });
             }
             let mut client = state.db.get().await?;
@@ -132,321 +75,42 @@ async fn walk_and_write(
                     if rows < batch {
                         break;
                     }
-                    if reported.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) {
-                        progress.processed = processed;
-                        outbox::publish_transient(
-                            state,
-                            Event::JobProgress(JobProgress::of(&progress)),
-                        )
-                        .await;
-                        reported = Some(Instant::now());
-                    }
+                    progress.processed(state, processed).await;
                 }
                 Step::CancelRequested => return cancelled(state, job_id, owner, None).await,
                 Step::LeaseLost => return Ok(Run::NotMine),
             }
         }
     }
-    write_file(state, job_id, owner, &key).await
-}
-
-fn near(deadline: SystemTime) -> bool {
-    deadline
-        .duration_since(SystemTime::now())
-        .is_ok_and(|left| left < HANDOVER_MARGIN)
-        || SystemTime::now() >= deadline
-}
-
-/// Announces again the jobs whose run died (their lease ran out without a handover); returns how many.
-/// The outbox sweep runs it every minute, so a job whose run was killed resumes within a minute or two
-/// of its lease's end, whatever happened to the message that started it.
-pub async fn revive_stalled(state: &State) -> Result<usize, ServiceError> {
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    let mut events = Vec::new();
-    for (job_id, kind, requested_by) in jobs::release_stalled(&tx, 100).await? {
-        let event = announcement(job_id, kind, requested_by);
-        outbox_store::insert(&tx, &event).await?;
-        events.push(event);
-    }
-    tx.commit().await?;
-    drop(client);
-    outbox::publish_committed(state, &events).await;
-    Ok(events.len())
-}
-
-fn announcement(job_id: Uuid, kind: JobKind, requested_by: Option<Uuid>) -> OutboxEvent {
-    outbox::event(
-        Event::JobRequested(JobRequested {
-            job_id,
-            kind,
-            requested_by: requested_by.unwrap_or(Uuid::nil()),
-        }),
-        None,
-    )
-}
-
-/// Releases the job and announces it again in one transaction, so the next run (another invocation,
-/// with a fresh time limit) carries on from the cursor.
-async fn hand_over(
-    state: &State,
-    job_id: Uuid,
-    owner: Uuid,
-    requested_by: Option<Uuid>,
-) -> Result<(), ServiceError> {
-    let event = announcement(job_id, JobKind::Settlement, requested_by);
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    if jobs::release(&tx, job_id, owner).await? {
-        outbox_store::insert(&tx, &event).await?;
-    }
-    tx.commit().await?;
-    drop(client);
-    outbox::publish_committed(state, &[event]).await;
-    Ok(())
-}
-
-async fn cancelled(
-    state: &State,
-    job_id: Uuid,
-    owner: Uuid,
-    upload: Option<(&str, &str)>,
-) -> Result<Run, ServiceError> {
-    if let Some((key, upload_id)) = upload {
-        state.bucket.abort_upload(key, upload_id).await?;
-    }
-    finish(state, job_id, owner, JobStatus::Cancelled, None).await?;
-    Ok(Run::Cancelled)
-}
-
-/// Ends the job and announces how it ended, in one transaction.
-async fn finish(
-    state: &State,
-    job_id: Uuid,
-    owner: Uuid,
-    status: JobStatus,
-    result_key: Option<&str>,
-) -> Result<(), ServiceError> {
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    let Some(job) = jobs::finish(&tx, job_id, owner, status, result_key, None).await? else {
-        return Ok(());
+    let file_name = held.job.kind.file_name(job_id);
+    let file = ResultFile {
+        key: &key,
+        file_name: &file_name,
+        header: SettlementLine::CSV_HEADER,
     };
-    let event = outbox::event(Event::JobProgress(JobProgress::of(&job)), None);
-    outbox_store::insert(&tx, &event).await?;
-    tx.commit().await?;
-    drop(client);
-    outbox::publish_committed(state, &[event]).await;
-    Ok(())
+    let lines = SettlementLines {
+        job_id,
+        after: None,
+    };
+    write_file(state, job_id, owner, file, lines).await
 }
 
-/// Records a failed run: the job is tried again after the lease, or gives up (and says so) when the
-/// error is permanent or the runs are spent. Only when even that cannot be recorded is the error
-/// returned, so that the message comes back.
-async fn failed(
-    state: &State,
+/// The job's settlement totals in file order (day, then merchant), a page at a time.
+struct SettlementLines {
     job_id: Uuid,
-    owner: Uuid,
-    error: ServiceError,
-) -> Result<Run, ServiceError> {
-    let message = error.to_string();
-    let recorded = async {
-        let mut client = state.db.get().await?;
-        let tx = client.transaction().await?;
-        let Some(failed) = jobs::fail_run(
-            &tx,
-            job_id,
-            owner,
-            &message,
-            !error.is_transient(),
-            MAX_FAILED_RUNS,
-            state.config.settlement_lease,
+    after: Option<(NaiveDate, Uuid)>,
+}
+
+impl Pages for SettlementLines {
+    async fn next_page(&mut self, state: &State) -> Result<Vec<String>, ServiceError> {
+        let lines = jobs::settlement_lines(
+            &state.db.get().await?,
+            self.job_id,
+            self.after,
+            LINES_PER_PAGE,
         )
-        .await?
-        else {
-            return Ok(None);
-        };
-        let event = (failed.job.status == JobStatus::Failed)
-            .then(|| outbox::event(Event::JobProgress(JobProgress::of(&failed.job)), None));
-        if let Some(event) = &event {
-            outbox_store::insert(&tx, event).await?;
-        }
-        tx.commit().await?;
-        Ok::<_, ServiceError>(Some((failed, event)))
-    }
-    .await;
-    let (failed, event) = match recorded {
-        Ok(Some(recorded)) => recorded,
-        Ok(None) => return Ok(Run::NotMine),
-        Err(record_error) => {
-            tracing::warn!(%job_id, error = %record_error, "could not record a failed settlement run");
-            return Err(error);
-        }
-    };
-    let Some(event) = event else {
-        tracing::warn!(%job_id, failed_runs = failed.failed_runs, error = %message, "settlement run failed; retried after the lease");
-        return Ok(Run::WillRetry {
-            failed_runs: failed.failed_runs,
-        });
-    };
-    if let Some(upload_id) = &failed.upload_id
-        && let Err(abort) = state
-            .bucket
-            .abort_upload(&result_key(job_id), upload_id)
-            .await
-    {
-        // The bucket's lifecycle rule removes incomplete uploads after a day.
-        tracing::warn!(%job_id, error = %abort, "could not abort the failed job's upload");
-    }
-    outbox::publish_committed(state, &[event]).await;
-    tracing::error!(%job_id, failed_runs = failed.failed_runs, error = %message, "settlement job failed");
-    Ok(Run::Failed { error: message })
-}
-
-/// Streams the job's lines to S3 in file order, one part per 5 MiB, and completes the job; a cancel
-/// asked for meanwhile aborts the upload instead, so no object is left behind.
-async fn write_file(
-    state: &State,
-    job_id: Uuid,
-    owner: Uuid,
-    key: &str,
-) -> Result<Run, ServiceError> {
-    let disposition = format!("attachment; filename=\"settlement-{job_id}.csv\"");
-    let mut upload = state
-        .bucket
-        .start_upload(key, "text/csv", &disposition)
         .await?;
-    let upload_id = upload.upload_id.clone();
-    if !jobs::set_upload(&state.db.get().await?, job_id, owner, Some(&upload_id)).await? {
-        state.bucket.abort_upload(key, &upload_id).await?;
-        return Ok(Run::NotMine);
-    }
-    let mut buffer = SettlementLine::CSV_HEADER.as_bytes().to_vec();
-    let mut after = None;
-    loop {
-        let lines =
-            jobs::settlement_lines(&state.db.get().await?, job_id, after, LINES_PER_PAGE).await?;
-        let Some(last) = lines.last() else { break };
-        after = Some((last.date, last.merchant_id));
-        for line in &lines {
-            buffer.extend_from_slice(line.csv().as_bytes());
-        }
-        if buffer.len() >= orderly_cloud::MIN_PART_BYTES {
-            state
-                .bucket
-                .upload_part(&mut upload, std::mem::take(&mut buffer))
-                .await?;
-        }
-    }
-    if !buffer.is_empty() {
-        state.bucket.upload_part(&mut upload, buffer).await?;
-    }
-    let job = jobs::find(&state.db.get().await?, job_id)
-        .await?
-        .ok_or_else(|| ServiceError::internal("the job vanished"))?;
-    if job.cancel_requested {
-        return cancelled(state, job_id, owner, Some((key, &upload_id))).await;
-    }
-    state.bucket.complete_upload(upload).await?;
-    finish(state, job_id, owner, JobStatus::Completed, Some(key)).await?;
-    Ok(Run::Completed {
-        processed: job.processed,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use orderly_store::testing::{fresh_database, user};
-    use serde_json::{Value, json};
-
-    use super::*;
-    use crate::testing;
-
-    async fn announcements(state: &State, job_id: Uuid) -> Vec<Value> {
-        let client = state.db.get().await.unwrap();
-        client
-            .query(
-                "SELECT payload FROM outbox WHERE aggregate_id = $1 ORDER BY created_at, id",
-                &[&job_id],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn a_job_no_retry_can_fix_fails_at_once_and_says_so() {
-        let db = fresh_database().await;
-        let state = testing::state(&db).await;
-        let admin = user(&db.pool).await;
-        let job = jobs::insert(
-            &state.db.get().await.unwrap(),
-            Uuid::now_v7(),
-            JobKind::Settlement,
-            &json!({"from": "not a day"}),
-            admin,
-        )
-        .await
-        .unwrap();
-
-        let run = run(state, job.id, None).await.unwrap();
-        assert!(
-            matches!(&run, Run::Failed { error } if error.contains("unreadable parameters")),
-            "{run:?}"
-        );
-        let failed = jobs::find(&state.db.get().await.unwrap(), job.id)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(failed.status, JobStatus::Failed);
-        assert!(failed.finished_at.is_some());
-        let said = announcements(state, job.id).await;
-        assert_eq!(said.len(), 1, "{said:?}");
-        assert_eq!(said[0]["event_type"], "job.progress");
-        assert_eq!(said[0]["data"]["status"], "FAILED");
-        assert_eq!(said[0]["data"]["requested_by"], json!(admin));
-        assert_eq!(
-            run_again(state, job.id).await,
-            Run::NotMine,
-            "FAILED is final"
-        );
-    }
-
-    async fn run_again(state: &State, job_id: Uuid) -> Run {
-        run(state, job_id, None).await.unwrap()
-    }
-
-    #[tokio::test]
-    async fn a_run_near_its_deadline_hands_the_job_over_for_another_to_carry_on() {
-        let db = fresh_database().await;
-        let state = testing::state(&db).await;
-        let admin = user(&db.pool).await;
-        let scope = json!({"from": "2026-01-01", "to": "2026-01-31"});
-        let client = state.db.get().await.unwrap();
-        let job = jobs::insert(&client, Uuid::now_v7(), JobKind::Settlement, &scope, admin)
-            .await
-            .unwrap();
-
-        let deadline = SystemTime::now() + HANDOVER_MARGIN / 2;
-        assert_eq!(
-            run(state, job.id, Some(deadline)).await.unwrap(),
-            Run::HandedOver { processed: 0 }
-        );
-        let said = announcements(state, job.id).await;
-        assert_eq!(said.len(), 1, "{said:?}");
-        assert_eq!(said[0]["event_type"], "job.requested");
-        assert_eq!(said[0]["data"]["job_id"], json!(job.id));
-        let handed = jobs::find(&client, job.id).await.unwrap().unwrap();
-        assert_eq!(handed.status, JobStatus::Running);
-        assert_eq!(handed.total, Some(0), "what it counted stays");
-        assert!(
-            jobs::claim(&client, job.id, Uuid::now_v7(), Duration::from_secs(60))
-                .await
-                .unwrap()
-                .is_some(),
-            "the lease is free at once for the next run"
-        );
+        self.after = lines.last().map(|last| (last.date, last.merchant_id));
+        Ok(lines.iter().map(SettlementLine::csv).collect())
     }
 }

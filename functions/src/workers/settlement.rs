@@ -1,15 +1,15 @@
-//! Queue `SettlementQueue` (`job.requested`): runs the settlement job each message names. A message for
+//! Queue `SettlementQueue` (`job.requested`): runs the job each message names (a settlement or a
+//! report export). A message for
 //! a finished job, or one another run holds, is acknowledged and dropped; the holder's own message
 //! comes back if that run dies.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use orderly_domain::events::Event;
-use orderly_domain::jobs::JobKind;
 
 use super::each_event;
 use crate::State;
 use crate::registry::Invocation;
-use crate::services::{ServiceError, settlement};
+use crate::services::job_runs;
 
 pub const HANDLES: &[&str] = &[Event::JOB_REQUESTED];
 
@@ -21,16 +21,11 @@ pub async fn handle(
     let deadline = invocation.deadline;
     each_event("settlement", batch, |envelope| async move {
         match &envelope.event {
-            Event::JobRequested(requested) => match requested.kind {
-                JobKind::Settlement => {
-                    let run = settlement::run(state, requested.job_id, deadline).await?;
-                    tracing::info!(job_id = %requested.job_id, ?run, "settlement run");
-                    Ok(())
-                }
-                JobKind::ReportExport => Err(ServiceError::internal(
-                    "report exports are not built yet; the message goes to the DLQ",
-                )),
-            },
+            Event::JobRequested(requested) => {
+                let run = job_runs::run(state, requested.job_id, deadline).await?;
+                tracing::info!(job_id = %requested.job_id, kind = requested.kind.as_str(), ?run, "job run");
+                Ok(())
+            }
             Event::OrderPlaced(_)
             | Event::OrderPaid(_)
             | Event::OrderFulfilled(_)

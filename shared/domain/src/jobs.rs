@@ -22,6 +22,30 @@ impl JobKind {
         }
     }
 
+    /// The last segment of the route that requests a job of this kind (`POST /api/v1/jobs/{route}`).
+    pub fn route(self) -> &'static str {
+        match self {
+            JobKind::Settlement => "settlement",
+            JobKind::ReportExport => "report-export",
+        }
+    }
+
+    /// The S3 key of a finished job's file.
+    pub fn result_key(self, job_id: Uuid) -> String {
+        match self {
+            JobKind::Settlement => format!("settlements/{job_id}.csv"),
+            JobKind::ReportExport => format!("reports/{job_id}.csv"),
+        }
+    }
+
+    /// The file name a download is saved under.
+    pub fn file_name(self, job_id: Uuid) -> String {
+        match self {
+            JobKind::Settlement => format!("settlement-{job_id}.csv"),
+            JobKind::ReportExport => format!("daily-sales-{job_id}.csv"),
+        }
+    }
+
     /// Any letter case, as list filters accept it.
     pub fn parse(raw: &str) -> Option<Self> {
         match raw.to_ascii_uppercase().as_str() {

@@ -155,6 +155,23 @@ pub async fn set_total(db: &impl GenericClient, id: Uuid, total: i64) -> Result<
     Ok(())
 }
 
+/// Records how much of its work the holder has done (for kinds that do it in one step, unlike the
+/// settlement walk); false when `owner` no longer holds the job.
+pub async fn set_processed(
+    db: &impl GenericClient,
+    id: Uuid,
+    owner: Uuid,
+    processed: i64,
+) -> Result<bool, StoreError> {
+    Ok(db
+        .execute(
+            "UPDATE jobs SET processed = $3, updated_at = now() WHERE id = $1 AND lease_owner = $2",
+            &[&id, &owner, &processed],
+        )
+        .await?
+        == 1)
+}
+
 /// Ledger transactions in `[from, until)`, for one merchant or all.
 pub async fn count_transactions(
     db: &impl GenericClient,

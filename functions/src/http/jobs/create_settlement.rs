@@ -3,9 +3,9 @@
 
 use orderly_http::{ApiError, ErrorBody, HttpRequest, Response};
 
-use super::JobView;
+use super::{accepted, job_request};
 use crate::State;
-use crate::http::{caller, json_response_of};
+use crate::http::caller;
 use crate::services::jobs::{self, SettlementInput};
 
 #[utoipa::path(
@@ -24,14 +24,7 @@ use crate::services::jobs::{self, SettlementInput};
 )]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
     let input = request.json()?;
-    let key = request.header("idempotency-key");
-    let (status, body) =
-        jobs::request_settlement(state, &caller(&request), input, key, JobView::accepted).await?;
-    let mut response = json_response_of(status, &body);
-    if let Some(id) = body["job_id"].as_str()
-        && let Ok(location) = format!("/api/v1/jobs/{id}").parse()
-    {
-        response.headers_mut().insert("location", location);
-    }
-    Ok(response)
+    let answer =
+        jobs::request_settlement(state, &caller(&request), input, job_request(&request)).await?;
+    Ok(accepted(answer))
 }
