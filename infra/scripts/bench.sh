@@ -19,12 +19,28 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 export DATABASE_URL
 local_identity
-trap 'set +e; stop_stack; [ -n "$started_postgres" ] && "$ROOT/infra/scripts/postgres.sh" stop' EXIT
+# Figures about speed are taken with production durability: the private cluster runs with fsync,
+# synchronous_commit and full_page_writes off for development, so turn them on for the run (every
+# figure prints the settings it was taken with) and back off at the end.
+durable=""
+if [[ "$DATABASE_URL" == *"@127.0.0.1:$ORDERLY_PG_PORT/"* ]]; then
+  durable=1
+  pg_setting() { "$(pg_bindir)/psql" -h 127.0.0.1 -p "$ORDERLY_PG_PORT" -U postgres -d postgres -qtAc "$1" >/dev/null; }
+  for setting in fsync synchronous_commit full_page_writes; do pg_setting "ALTER SYSTEM SET $setting = on"; done
+  pg_setting "SELECT pg_reload_conf()"
+fi
+restore_durability() {
+  [ -n "$durable" ] || return 0
+  for setting in fsync synchronous_commit full_page_writes; do pg_setting "ALTER SYSTEM RESET $setting"; done
+  pg_setting "SELECT pg_reload_conf()"
+}
+trap 'set +e; stop_stack; restore_durability; [ -n "$started_postgres" ] && "$ROOT/infra/scripts/postgres.sh" stop' EXIT
 start_stack "$LOCAL_DIR/bench-stack.log"
 
 export PGBENCH="$(pg_bindir)/pgbench"
 export ORDERLY_BENCH_API="http://127.0.0.1:$ORDERLY_API_PORT"
 "$ROOT/target/bench-local/orderly-bench"
+"$ROOT/target/bench-local/orderly-bench" --settlement-only
 
 # Again without the emulator's fan-out in the request: moto's SNS publish serialises and slows with queue
 # depth (docs/adr/0005), which the first run includes on purpose.

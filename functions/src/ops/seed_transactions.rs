@@ -34,6 +34,29 @@ pub async fn merchants(pool: &Pool) -> Result<Vec<Uuid>, StoreError> {
     Ok(ids)
 }
 
+/// Writes transactions `0..count` of the ledger over `month`, `BATCH` rows per `COPY`, and returns how
+/// many were new; `on_batch` hears how many each batch covered.
+pub async fn fill(
+    client: &mut tokio_postgres::Client,
+    count: u64,
+    month: NaiveDate,
+    merchants: &[Uuid],
+    mut on_batch: impl FnMut(u64),
+) -> Result<u64, StoreError> {
+    let mut added = 0;
+    let mut next = 0;
+    while next < count {
+        let end = (next + BATCH).min(count);
+        let rows: Vec<_> = (next..end)
+            .map(|i| transaction(i, month, merchants))
+            .collect();
+        added += orderly_store::ledger::bulk_insert(client, &rows).await?;
+        on_batch(end - next);
+        next = end;
+    }
+    Ok(added)
+}
+
 /// Transaction `index` of a ledger over `month` (its first day) for `merchants`.
 pub fn transaction(index: u64, month: NaiveDate, merchants: &[Uuid]) -> LedgerRow {
     // Ids from fixed namespaces and the index: the same row every run.

@@ -54,6 +54,8 @@ async fn summary(State(gateway): State<Arc<Gateway>>) -> Json<serde_json::Value>
             "admin_only": r.authorizer.is_some() && is_admin_only(&r.method, &r.path),
         })).collect::<Vec<_>>(),
         "websocket_routes": t.websocket.as_ref().map(|w| w.routes.clone()),
+        // Every function runs in this process: its memory bounds any one function's.
+        "process": process_memory(),
         "sqs_mappings": t.sqs_mappings.iter().map(|m| format!("{} → {}", m.queue, m.function)).collect::<Vec<_>>(),
         "schedules": t.schedules.iter().map(|s| format!("{} {}", s.function, s.expression)).collect::<Vec<_>>(),
         "resources": resources,
@@ -154,4 +156,17 @@ async fn set_push_fault(
 async fn clear_push_fault(State(gateway): State<Arc<Gateway>>) -> StatusCode {
     *gateway.push_fault.lock().expect("fault lock") = None;
     StatusCode::NO_CONTENT
+}
+
+/// The gateway's resident memory now and at its peak (Linux's `VmRSS` and `VmHWM`), in bytes.
+fn process_memory() -> serde_json::Value {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    };
+    json!({"rss_bytes": field("VmRSS:"), "peak_rss_bytes": field("VmHWM:")})
 }

@@ -172,6 +172,25 @@ pub async fn set_processed(
         == 1)
 }
 
+/// A settlement's whole result in one `COPY … TO STDOUT` statement, with no batches, lease or
+/// totals table: what `make bench` sets the settlement function's end-to-end time against. `COPY`
+/// takes no parameters; the bounds are our own timestamps, written as literals.
+pub fn settlement_in_one_statement(from: DateTime<Utc>, until: DateTime<Utc>) -> String {
+    format!(
+        "COPY (SELECT merchant_id, (occurred_at AT TIME ZONE 'UTC')::date,
+                     (sum(gross_cents)::numeric / 100)::numeric(20, 2),
+                     (sum(fee_cents)::numeric / 100)::numeric(20, 2),
+                     ((sum(gross_cents) - sum(fee_cents))::numeric / 100)::numeric(20, 2),
+                     count(*)
+                FROM merchant_transactions
+               WHERE occurred_at >= '{}' AND occurred_at < '{}'
+               GROUP BY 1, 2 ORDER BY 2, 1)
+         TO STDOUT WITH (FORMAT csv, HEADER)",
+        from.to_rfc3339(),
+        until.to_rfc3339()
+    )
+}
+
 /// Ledger transactions in `[from, until)`, for one merchant or all.
 pub async fn count_transactions(
     db: &impl GenericClient,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use orderly_functions::ops::seed::{CUSTOMERS, DEMO_PASSWORD, seed};
-use orderly_functions::ops::seed_transactions::{self, BATCH};
+use orderly_functions::ops::seed_transactions;
 
 fn is_local(url: &str) -> bool {
     ["@127.0.0.1", "@localhost", "@[::1]", "host=/"]
@@ -79,17 +79,8 @@ async fn transactions(
         ProgressStyle::with_template("{bar:40} {pos}/{len} transactions ({per_sec}, {eta} left)")
             .expect("a valid template"),
     );
-    let mut added = 0;
-    let mut next = 0;
-    while next < count {
-        let end = (next + BATCH).min(count);
-        let rows: Vec<_> = (next..end)
-            .map(|i| seed_transactions::transaction(i, month, &merchants))
-            .collect();
-        added += orderly_store::ledger::bulk_insert(&mut client, &rows).await?;
-        progress.inc(end - next);
-        next = end;
-    }
+    let added =
+        seed_transactions::fill(&mut client, count, month, &merchants, |n| progress.inc(n)).await?;
     progress.finish_and_clear();
     println!(
         "Ledger: {added} of {count} transactions added over {} merchants in {} ({} s); the rest were there already.",

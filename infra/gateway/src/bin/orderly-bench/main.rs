@@ -3,6 +3,8 @@
 //! handlers invoked directly in this process against the same database, in the same run. The ratio is
 //! the gateway's overhead; absolute numbers drift on a shared machine, the ratio much less.
 
+mod settlement;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -162,6 +164,23 @@ async fn main() {
     let client = reqwest::Client::new();
     if std::env::args().any(|a| a == "--orders-only") {
         orders(&client, &api).await;
+        return;
+    }
+    if std::env::args().any(|a| a == "--settlement-only") {
+        let durability = durability().await;
+        println!("Postgres durability for this row: {durability}");
+        let admin = post(
+            &client,
+            &format!("{api}/api/v1/auth/login"),
+            None,
+            "198.18.255.2",
+            json!({"email": env("ORDERLY_ADMIN_EMAIL"), "password": env("ORDERLY_ADMIN_PASSWORD")}),
+        )
+        .await;
+        let token = admin["access_token"].as_str().expect("an admin token");
+        let row = settlement::bench(&client, &api, token).await;
+        settlement::print(&row);
+        settlement::write(&row, &durability);
         return;
     }
     println!(
@@ -525,4 +544,22 @@ async fn orders(client: &reqwest::Client, api: &str) {
     println!(
         "(HTTP, authorizer, rate limit, order, items, payment intent, outbox, publish) over the bare reservation."
     );
+}
+
+/// The server's durability settings, as the figures must be read with them.
+async fn durability() -> String {
+    let (db, connection) = tokio_postgres::connect(&env("DATABASE_URL"), tokio_postgres::NoTls)
+        .await
+        .expect("the database");
+    tokio::spawn(connection);
+    let mut settings = Vec::new();
+    for name in ["fsync", "synchronous_commit", "full_page_writes"] {
+        let value: String = db
+            .query_one(&format!("SHOW {name}"), &[])
+            .await
+            .expect("a setting")
+            .get(0);
+        settings.push(format!("{name}={value}"));
+    }
+    settings.join(" ")
 }
