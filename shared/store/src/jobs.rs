@@ -488,6 +488,19 @@ mod tests {
 
     const LEASE: Duration = Duration::from_secs(60);
 
+    /// A queued settlement job with no parameters: what the lease and lifecycle tests start from.
+    async fn settlement_job(client: &impl GenericClient, admin: Uuid) -> Job {
+        insert(
+            client,
+            Uuid::now_v7(),
+            JobKind::Settlement,
+            &json!({}),
+            admin,
+        )
+        .await
+        .unwrap()
+    }
+
     async fn merchant(db: &impl GenericClient) -> Uuid {
         let id = Uuid::now_v7();
         db.execute(
@@ -531,15 +544,7 @@ mod tests {
         booked(&client, b, at(1, 12), 2_000, 88).await;
         booked(&client, a, at(2, 0), 700, 50).await;
         booked(&client, b, at(3, 8), 9_999, 1).await; // outside the range
-        let job = insert(
-            &client,
-            Uuid::now_v7(),
-            JobKind::Settlement,
-            &json!({}),
-            admin,
-        )
-        .await
-        .unwrap();
+        let job = settlement_job(&client, admin).await;
         let (from, until) = (at(1, 0), at(3, 0));
 
         let (me, other) = (Uuid::now_v7(), Uuid::now_v7());
@@ -687,15 +692,7 @@ mod tests {
         let db = fresh_database().await;
         let client = db.pool.get().await.unwrap();
         let admin = user(&db.pool).await;
-        let job = insert(
-            &client,
-            Uuid::now_v7(),
-            JobKind::Settlement,
-            &json!({}),
-            admin,
-        )
-        .await
-        .unwrap();
+        let job = settlement_job(&client, admin).await;
         let first = Uuid::now_v7();
         claim(&client, job.id, first, LEASE).await.unwrap().unwrap();
         set_upload(&client, job.id, first, Some("upload-1"))
@@ -763,15 +760,7 @@ mod tests {
                 .is_none()
         );
 
-        let permanent = insert(
-            &client,
-            Uuid::now_v7(),
-            JobKind::Settlement,
-            &json!({}),
-            admin,
-        )
-        .await
-        .unwrap();
+        let permanent = settlement_job(&client, admin).await;
         let owner = Uuid::now_v7();
         claim(&client, permanent.id, owner, LEASE)
             .await
@@ -793,15 +782,7 @@ mod tests {
         let db = fresh_database().await;
         let client = db.pool.get().await.unwrap();
         let admin = user(&db.pool).await;
-        let queued = insert(
-            &client,
-            Uuid::now_v7(),
-            JobKind::Settlement,
-            &json!({}),
-            admin,
-        )
-        .await
-        .unwrap();
+        let queued = settlement_job(&client, admin).await;
         assert_eq!(
             request_cancel(&client, queued.id).await.unwrap(),
             Some(JobStatus::Queued)
@@ -810,15 +791,7 @@ mod tests {
         assert_eq!(cancelled.status, JobStatus::Cancelled);
         assert!(cancelled.finished_at.is_some());
 
-        let job = insert(
-            &client,
-            Uuid::now_v7(),
-            JobKind::Settlement,
-            &json!({}),
-            admin,
-        )
-        .await
-        .unwrap();
+        let job = settlement_job(&client, admin).await;
         let (dead, next) = (Uuid::now_v7(), Uuid::now_v7());
         claim(&client, job.id, dead, LEASE).await.unwrap().unwrap();
         client
