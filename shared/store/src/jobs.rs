@@ -366,11 +366,16 @@ pub async fn finish(
         .as_ref()
         .map(job);
     if finished.is_some() && status != JobStatus::Completed {
-        // Totals of a job that will never complete are nobody's business.
-        db.execute("DELETE FROM settlements WHERE job_id = $1", &[&id])
-            .await?;
+        forget_totals(db, id).await?;
     }
     Ok(finished)
+}
+
+/// Totals of a job that will never complete are nobody's business.
+async fn forget_totals(db: &impl GenericClient, id: Uuid) -> Result<(), StoreError> {
+    db.execute("DELETE FROM settlements WHERE job_id = $1", &[&id])
+        .await?;
+    Ok(())
 }
 
 /// What a failed run left: the job (FAILED when it gave up), how many runs failed, and the upload the
@@ -395,26 +400,22 @@ pub async fn fail_run(
     max_failed_runs: i32,
     retry_after: Duration,
 ) -> Result<Option<FailedRun>, StoreError> {
-    let columns = COLUMNS
-        .split(", ")
-        .map(|c| format!("j.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
     let row = db
         .query_opt(
             &format!(
-                "WITH before AS (SELECT id, upload_id, ($5 OR failed_runs + 1 >= $6) AS gives_up
+                "WITH before AS (SELECT id AS job_id, upload_id AS open_upload,
+                                        ($5 OR failed_runs + 1 >= $6) AS gives_up
                                    FROM jobs WHERE id = $1 AND lease_owner = $2 FOR UPDATE)
-                 UPDATE jobs j
-                    SET failed_runs = j.failed_runs + 1, error = $3, updated_at = now(),
-                        status = CASE WHEN b.gives_up THEN 'FAILED' ELSE j.status END,
-                        finished_at = CASE WHEN b.gives_up THEN now() END,
-                        lease_owner = CASE WHEN b.gives_up THEN NULL ELSE j.lease_owner END,
-                        lease_expires_at = CASE WHEN b.gives_up THEN NULL
+                 UPDATE jobs
+                    SET failed_runs = failed_runs + 1, error = $3, updated_at = now(),
+                        status = CASE WHEN gives_up THEN 'FAILED' ELSE status END,
+                        finished_at = CASE WHEN gives_up THEN now() END,
+                        lease_owner = CASE WHEN gives_up THEN NULL ELSE lease_owner END,
+                        lease_expires_at = CASE WHEN gives_up THEN NULL
                                                 ELSE now() + make_interval(secs => $4) END,
-                        upload_id = CASE WHEN b.gives_up THEN NULL ELSE j.upload_id END
-                   FROM before b WHERE j.id = b.id
-                 RETURNING {columns}, j.failed_runs, b.upload_id"
+                        upload_id = CASE WHEN gives_up THEN NULL ELSE upload_id END
+                   FROM before WHERE id = job_id
+                 RETURNING {COLUMNS}, failed_runs, open_upload"
             ),
             &[
                 &id,
@@ -433,8 +434,7 @@ pub async fn fail_run(
         upload_id: row.get(15),
     };
     if failed.job.status == JobStatus::Failed {
-        db.execute("DELETE FROM settlements WHERE job_id = $1", &[&id])
-            .await?;
+        forget_totals(db, id).await?;
     }
     Ok(Some(failed))
 }
