@@ -9,6 +9,10 @@ use serde_json::{Value, json};
 
 const JOB: Duration = Duration::from_secs(60);
 
+/// The kill fault takes the function's next invocation, whichever job it runs: the test that arms it
+/// runs while no other test of this file does, so the run it kills is its own.
+static KILL_TURN: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 async fn merchant(stack: &Stack, admin: &Session, fees: Value) -> String {
     let mut body = json!({"name": format!("Settled {}", uuid::Uuid::now_v7())});
     body.as_object_mut()
@@ -96,6 +100,7 @@ async fn download(stack: &Stack, admin: &Session, job_id: &str) -> (String, Stri
 
 #[tokio::test]
 async fn a_settlement_of_paid_orders_writes_each_merchants_day_to_a_csv_behind_a_presigned_link() {
+    let _turn = KILL_TURN.read().await;
     let stack = Stack::from_env();
     let admin = stack.admin().await;
     let buyer = stack.customer().await;
@@ -204,6 +209,7 @@ async fn a_settlement_of_paid_orders_writes_each_merchants_day_to_a_csv_behind_a
 
 #[tokio::test]
 async fn a_settlement_request_is_checked_field_by_field_and_admins_only() {
+    let _turn = KILL_TURN.read().await;
     let stack = Stack::from_env();
     let admin = stack.admin().await;
     for (body, fields) in [
@@ -269,6 +275,7 @@ async fn a_settlement_request_is_checked_field_by_field_and_admins_only() {
 
 #[tokio::test]
 async fn the_same_key_answers_the_same_job_and_a_cancelled_job_has_no_file_and_stays_cancelled() {
+    let _turn = KILL_TURN.read().await;
     let stack = Stack::from_env();
     let admin = stack.admin().await;
     // A range in the far past: nothing to settle, so the job is quick whatever other tests do.
@@ -411,6 +418,7 @@ async fn s3(stack: &Stack) -> (aws_sdk_s3::Client, String) {
 
 #[tokio::test]
 async fn a_running_settlement_cancelled_stops_at_a_batch_boundary_and_leaves_no_object() {
+    let _turn = KILL_TURN.read().await;
     let stack = Stack::from_env();
     let admin = stack.admin().await;
     // 20,000 transactions in batches of 50 (the test stack's SETTLEMENT_BATCH_SIZE): 400 boundaries, and
@@ -465,9 +473,11 @@ async fn reference_file(
 
 #[tokio::test]
 async fn a_settlement_whose_function_is_killed_mid_run_resumes_and_writes_the_same_file() {
+    let _alone = KILL_TURN.write().await;
     let stack = Stack::from_env();
     let admin = stack.admin().await;
-    let merchant_id = ledger(&stack, &admin, "2001-04", 20_000).await;
+    // 1,000 batches: the run lasts well past the kill.
+    let merchant_id = ledger(&stack, &admin, "2001-04", 50_000).await;
     let expected = reference_file(&stack, &admin, "2001-04-01", "2001-04-30", &merchant_id).await;
     assert_eq!(expected.lines().count(), 1 + 30, "a line per day of April");
 
@@ -499,7 +509,7 @@ async fn a_settlement_whose_function_is_killed_mid_run_resumes_and_writes_the_sa
         .await;
     assert_eq!(mid_walk.body["status"], "RUNNING", "{mid_walk:?}");
     assert!(
-        mid_walk.body["processed"].as_i64() < Some(20_000),
+        mid_walk.body["processed"].as_i64() < Some(50_000),
         "{mid_walk:?}"
     );
     // The dead run's lease (3 s here) runs out; the outbox sweep announces the job again.
@@ -514,7 +524,7 @@ async fn a_settlement_whose_function_is_killed_mid_run_resumes_and_writes_the_sa
     })
     .await;
     assert_eq!(
-        job["processed"], 20_000,
+        job["processed"], 50_000,
         "every transaction counted once: {job}"
     );
     let (_, _, file) = download(&stack, &admin, &job_id).await;
@@ -523,6 +533,7 @@ async fn a_settlement_whose_function_is_killed_mid_run_resumes_and_writes_the_sa
 
 #[tokio::test]
 async fn a_duplicated_job_message_counts_nothing_twice() {
+    let _turn = KILL_TURN.read().await;
     let stack = Stack::from_env();
     let admin = stack.admin().await;
     let merchant_id = ledger(&stack, &admin, "2001-05", 10_000).await;
@@ -555,6 +566,7 @@ async fn a_duplicated_job_message_counts_nothing_twice() {
 
 #[tokio::test]
 async fn the_admin_who_asked_follows_the_job_live_at_a_few_updates_a_second() {
+    let _turn = KILL_TURN.read().await;
     let stack = Stack::from_env();
     let admin = stack.admin().await;
     let merchant_id = ledger(&stack, &admin, "2001-06", 20_000).await;
@@ -615,6 +627,7 @@ async fn todays_line(stack: &Stack, admin: &Session, merchant_id: &str) -> Strin
 
 #[tokio::test]
 async fn a_capture_refunded_after_its_order_expired_books_the_share_back_without_the_fee() {
+    let _turn = KILL_TURN.read().await;
     let stack = Stack::from_env();
     let admin = stack.admin().await;
     let buyer = stack.customer().await;
@@ -645,6 +658,7 @@ async fn a_capture_refunded_after_its_order_expired_books_the_share_back_without
 
 #[tokio::test]
 async fn a_merchants_new_fee_schedule_is_audited_and_applies_to_captures_from_then_on() {
+    let _turn = KILL_TURN.read().await;
     let stack = Stack::from_env();
     let admin = stack.admin().await;
     let buyer = stack.customer().await;
@@ -718,6 +732,7 @@ async fn a_merchants_new_fee_schedule_is_audited_and_applies_to_captures_from_th
 
 #[tokio::test]
 async fn a_daily_sales_export_runs_through_the_same_job_lifecycle() {
+    let _turn = KILL_TURN.read().await;
     let stack = Stack::from_env();
     let admin = stack.admin().await;
     // Two days of rollups in a month no order reaches, as the report function would have kept them.
