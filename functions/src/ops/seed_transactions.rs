@@ -35,7 +35,7 @@ pub async fn merchants(pool: &Pool) -> Result<Vec<Uuid>, StoreError> {
 }
 
 /// Writes transactions `0..count` of the ledger over `month`, `BATCH` rows per `COPY`, and returns how
-/// many were new; `on_batch` hears how many each batch covered.
+/// many were new; `on_batch` hears how many each batch covered. Ends with `ledger::after_bulk_load`.
 pub async fn fill(
     client: &mut tokio_postgres::Client,
     count: u64,
@@ -54,6 +54,7 @@ pub async fn fill(
         on_batch(end - next);
         next = end;
     }
+    orderly_store::ledger::after_bulk_load(client).await?;
     Ok(added)
 }
 

@@ -156,3 +156,14 @@ pub async fn bulk_insert(
     tx.commit().await?;
     Ok(added)
 }
+
+/// After a bulk load: statistics and a visibility map as a ledger grown over months has them
+/// (autovacuum keeps both for an insert-only table). Without them the planner takes the freshly loaded
+/// table for a small one and sorts the whole remaining range for every settlement batch instead of
+/// reading the walk index in order — measured at 60–250 ms per 10,000-row batch instead of 12 ms.
+pub async fn after_bulk_load(client: &tokio_postgres::Client) -> Result<(), StoreError> {
+    client
+        .batch_execute("VACUUM (ANALYZE) merchant_transactions")
+        .await?;
+    Ok(())
+}
