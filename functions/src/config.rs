@@ -27,6 +27,10 @@ pub struct Config {
     /// Ledger transactions a settlement counts per batch (and per progress step); only the settlement
     /// function reads it.
     pub settlement_batch_size: i64,
+    /// How many slices of its range a settlement walks at once, each on its own connection; one more
+    /// counts the total and one records progress meanwhile, so it is at most `DATABASE_POOL_SIZE` - 2.
+    /// Only the settlement function reads it.
+    pub settlement_walkers: usize,
     /// How long a settlement run holds its job without renewing it; a run that died frees the job this
     /// long after its last batch. Only the settlement function reads it.
     pub settlement_lease: std::time::Duration,
@@ -36,6 +40,7 @@ pub struct Config {
 }
 
 const DEFAULT_SETTLEMENT_BATCH_SIZE: i64 = 10_000;
+const DEFAULT_SETTLEMENT_WALKERS: usize = 2;
 const DEFAULT_SETTLEMENT_LEASE_SECONDS: u64 = 120;
 
 /// Where a secret comes from: a Secrets Manager secret (in AWS), or the value itself (the local stack's
@@ -119,6 +124,18 @@ impl Config {
                     ))?,
                 None => DEFAULT_SETTLEMENT_BATCH_SIZE,
             },
+            settlement_walkers: match get("SETTLEMENT_WALKERS") {
+                Some(n) => n
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=pool.max_size.saturating_sub(2)).contains(n))
+                    .ok_or(ConfigError::Invalid(
+                        "SETTLEMENT_WALKERS must be a number from 1 to DATABASE_POOL_SIZE - 2",
+                    ))?,
+                None => DEFAULT_SETTLEMENT_WALKERS
+                    .min(pool.max_size.saturating_sub(2))
+                    .max(1),
+            },
             settlement_lease: std::time::Duration::from_secs(
                 match get("SETTLEMENT_LEASE_SECONDS") {
                     Some(n) => n.parse().ok().filter(|n| (1..=3_600).contains(n)).ok_or(
@@ -192,5 +209,37 @@ mod tests {
             !shown.contains("hunter2") && !shown.contains("thirty-two"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn settlement_walkers_leave_connections_for_the_count_and_the_progress() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = COMPLETE.to_vec();
+            pairs.extend_from_slice(extra);
+            Config::from_lookup(lookup(&pairs))
+        };
+        assert_eq!(with(&[]).unwrap().settlement_walkers, 2);
+        assert_eq!(
+            with(&[("DATABASE_POOL_SIZE", "3")])
+                .unwrap()
+                .settlement_walkers,
+            1,
+            "the default shrinks to fit a small pool"
+        );
+        assert_eq!(
+            with(&[("SETTLEMENT_WALKERS", "1")])
+                .unwrap()
+                .settlement_walkers,
+            1
+        );
+        for refused in ["0", "3", "many"] {
+            assert!(
+                matches!(
+                    with(&[("SETTLEMENT_WALKERS", refused)]),
+                    Err(ConfigError::Invalid(_))
+                ),
+                "{refused}"
+            );
+        }
     }
 }

@@ -14,9 +14,10 @@ export ORDERLY_PROVIDER_PORT=${ORDERLY_TEST_PROVIDER_PORT:-3103}
 export ORDERLY_STACK_LOG="$LOCAL_DIR/test-stack.log"
 # Redelivery after a failed batch in seconds, not the template's minutes.
 export ORDERLY_QUEUE_VISIBILITY_SECONDS=${ORDERLY_QUEUE_VISIBILITY_SECONDS:-2}
-# Settlements in small batches (many batch boundaries to cancel or die at) and a lease that runs out in
-# seconds (a killed run's job is taken over quickly), instead of the template's 10,000 and 120 s.
-export SETTLEMENT_BATCH_SIZE=50 SETTLEMENT_LEASE_SECONDS=3
+# Settlements in small batches (many batch boundaries to cancel or die at, and a walk that lasts long
+# enough to be seen running: two walkers count 20,000 rows in about a second at 10 a batch) and a lease
+# that runs out in seconds (a killed run's job is taken over quickly), instead of 10,000 and 120 s.
+export SETTLEMENT_BATCH_SIZE=10 SETTLEMENT_LEASE_SECONDS=3
 # What the end-to-end tests need to know about the stack they test: the first admin, the signing key (to
 # forge tokens that must be refused), a CORS origin, and per-test client addresses for the login limits.
 export ORDERLY_ADMIN_EMAIL=admin@orderly.test

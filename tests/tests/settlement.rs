@@ -421,7 +421,7 @@ async fn a_running_settlement_cancelled_stops_at_a_batch_boundary_and_leaves_no_
     let _turn = KILL_TURN.read().await;
     let stack = Stack::from_env();
     let admin = stack.admin().await;
-    // 20,000 transactions in batches of 50 (the test stack's SETTLEMENT_BATCH_SIZE): 400 boundaries, and
+    // 20,000 transactions in batches of 10 (the test stack's SETTLEMENT_BATCH_SIZE): 2,000 boundaries, and
     // few rows: the order load test that follows must not find the database busy with this file's ledgers.
     let merchant_id = ledger(&stack, &admin, "2001-03", 20_000).await;
     let job_id = settle(&stack, &admin, "2001-03-01", "2001-03-31", &merchant_id).await;
@@ -476,7 +476,7 @@ async fn a_settlement_whose_function_is_killed_mid_run_resumes_and_writes_the_sa
     let _alone = KILL_TURN.write().await;
     let stack = Stack::from_env();
     let admin = stack.admin().await;
-    // 1,000 batches: the run lasts well past the kill.
+    // 5,000 batches: the run lasts well past the kill.
     let merchant_id = ledger(&stack, &admin, "2001-04", 50_000).await;
     let expected = reference_file(&stack, &admin, "2001-04-01", "2001-04-30", &merchant_id).await;
     assert_eq!(expected.lines().count(), 1 + 30, "a line per day of April");
@@ -536,7 +536,7 @@ async fn a_duplicated_job_message_counts_nothing_twice() {
     let _turn = KILL_TURN.read().await;
     let stack = Stack::from_env();
     let admin = stack.admin().await;
-    let merchant_id = ledger(&stack, &admin, "2001-05", 10_000).await;
+    let merchant_id = ledger(&stack, &admin, "2001-05", 20_000).await;
     let expected = reference_file(&stack, &admin, "2001-05-01", "2001-05-31", &merchant_id).await;
 
     let job_id = settle(&stack, &admin, "2001-05-01", "2001-05-31", &merchant_id).await;
@@ -559,7 +559,7 @@ async fn a_duplicated_job_message_counts_nothing_twice() {
     }
     let job = finished(&stack, &admin, &job_id).await;
     assert_eq!(job["status"], "COMPLETED", "{job}");
-    assert_eq!(job["processed"], 10_000, "{job}");
+    assert_eq!(job["processed"], 20_000, "{job}");
     let (_, _, file) = download(&stack, &admin, &job_id).await;
     assert_eq!(file, expected);
 }

@@ -22,7 +22,7 @@ pub const HANDOVER_MARGIN: Duration = Duration::from_secs(30);
 /// Failed runs after which a job is FAILED.
 pub const MAX_FAILED_RUNS: i32 = 3;
 /// The least time between two progress updates of one run.
-const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+pub(super) const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Run {
@@ -92,7 +92,11 @@ impl ProgressReport {
         self.job.total = Some(total);
     }
 
+    /// Walkers report out of order; progress only ever moves forward.
     pub(super) async fn processed(&mut self, state: &State, processed: i64) {
+        if processed < self.job.processed {
+            return;
+        }
         self.job.processed = processed;
         if self.last.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) {
             outbox::publish_transient(state, Event::JobProgress(JobProgress::of(&self.job))).await;

@@ -104,6 +104,25 @@ impl DayRange {
         (midnight(self.from), midnight(self.to + Days::new(1)))
     }
 
+    /// The days, cut into at most `parts` ranges of consecutive whole days, in order, their lengths
+    /// differing by at most one day (fewer parts when there are fewer days).
+    pub fn split(&self, parts: usize) -> Vec<DayRange> {
+        let days = (self.to - self.from).num_days() as u64 + 1;
+        let parts = (parts.max(1) as u64).min(days);
+        let mut from = self.from;
+        (0..parts)
+            .map(|n| {
+                let length = days / parts + u64::from(n < days % parts);
+                let part = DayRange {
+                    from,
+                    to: from + Days::new(length - 1),
+                };
+                from = part.to + Days::new(1);
+                part
+            })
+            .collect()
+    }
+
     /// Parses `YYYY-MM-DD` for the field `field`.
     pub fn day(field: &str, raw: &str) -> Result<NaiveDate, FieldError> {
         NaiveDate::parse_from_str(raw, "%Y-%m-%d")
@@ -215,6 +234,32 @@ mod tests {
             SettlementLine::CSV_HEADER,
             "merchant_id,date,gross,fee,net,txn_count\n"
         );
+    }
+
+    #[test]
+    fn a_range_splits_into_consecutive_whole_days_of_near_equal_length() {
+        let january = DayRange::new(day("2026-01-01"), day("2026-01-31")).unwrap();
+        assert_eq!(
+            january.split(2),
+            [
+                DayRange::new(day("2026-01-01"), day("2026-01-16")).unwrap(),
+                DayRange::new(day("2026-01-17"), day("2026-01-31")).unwrap(),
+            ]
+        );
+        let parts = january.split(3);
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[0].from, january.from);
+        assert_eq!(parts[2].to, january.to);
+        for pair in parts.windows(2) {
+            assert_eq!(
+                pair[0].to + Days::new(1),
+                pair[1].from,
+                "no gap, no overlap"
+            );
+        }
+        let one_day = DayRange::new(day("2026-03-01"), day("2026-03-01")).unwrap();
+        assert_eq!(one_day.split(4), [one_day], "never more parts than days");
+        assert_eq!(january.split(0), [january]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Background jobs and the settlement walk. A job is held by a lease (owner + expiry) so that a
-//! redelivered message never runs it twice at once; each batch moves the job's cursor and adds to its
-//! totals in one transaction, so a batch counts exactly once whatever fails.
+//! redelivered message never runs it twice at once; the settlement walk cuts its range into slices, and
+//! each batch moves its slice's cursor and adds to the totals in one transaction, so a batch counts
+//! exactly once whatever fails.
 
 use std::time::Duration;
 
@@ -110,11 +111,10 @@ pub async fn request_cancel(
     Ok(row.map(|r| JobStatus::parse(r.get(0)).expect("a known status")))
 }
 
-/// A job its worker holds: where the walk got to, and the upload it had started.
+/// A job its worker holds, and the upload it had started.
 #[derive(Debug, Clone)]
 pub struct Held {
     pub job: Job,
-    pub cursor: Option<(DateTime<Utc>, i64)>,
     pub upload_id: Option<String>,
 }
 
@@ -133,7 +133,7 @@ pub async fn claim(
                         status = 'RUNNING', started_at = coalesce(started_at, now()), updated_at = now()
                   WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')
                     AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < now())
-                 RETURNING {COLUMNS}, cursor_at, cursor_id"
+                 RETURNING {COLUMNS}"
             ),
             &[&id, &owner, &lease.as_secs_f64()],
         )
@@ -141,7 +141,6 @@ pub async fn claim(
     Ok(row.map(|r| Held {
         job: job(&r),
         upload_id: r.get(13),
-        cursor: r.get::<_, Option<DateTime<Utc>>>(14).zip(r.get(15)),
     }))
 }
 
@@ -211,86 +210,166 @@ pub async fn count_transactions(
 /// What one batch of the walk found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// The batch counted `rows` transactions (fewer than asked: the walk is over).
-    Counted { rows: i64, processed: i64 },
+    /// The batch counted `rows` transactions (fewer than asked: the slice is done).
+    Counted { rows: i64 },
     /// Cancellation was asked for; nothing was counted.
     CancelRequested,
     /// Another worker holds the job now; nothing was counted.
     LeaseLost,
 }
 
-/// Counts the next batch of the walk into the job's settlement totals and moves its cursor, in one
-/// transaction with the job row locked (so a cancel request waits for the batch, and a lost lease
-/// counts nothing). `db` must be a transaction the caller commits.
-#[allow(clippy::too_many_arguments)]
-pub async fn settle_batch(
-    tx: &impl GenericClient,
+/// A part of a settlement's range (whole UTC days) that one walker counts, batch by batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slice {
+    pub number: i32,
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+/// The job's slices: those an earlier run recorded (with their cursors), or else `planned` (`[from,
+/// until)` pairs, in order), recorded now with their cursors at the start.
+pub async fn slices(
+    db: &impl GenericClient,
     id: Uuid,
+    planned: &[(DateTime<Utc>, DateTime<Utc>)],
+) -> Result<Vec<Slice>, StoreError> {
+    let (froms, untils): (Vec<_>, Vec<_>) = planned.iter().copied().unzip();
+    db.execute(
+        "INSERT INTO job_slices (job_id, slice, from_at, until_at)
+         SELECT $1, (n - 1)::integer, f, u FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS p (f, u, n)
+          WHERE NOT EXISTS (SELECT FROM job_slices WHERE job_id = $1)",
+        &[&id, &froms, &untils],
+    )
+    .await?;
+    let rows = db
+        .query(
+            "SELECT slice, from_at, until_at FROM job_slices WHERE job_id = $1 ORDER BY slice",
+            &[&id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Slice {
+            number: r.get(0),
+            from: r.get(1),
+            until: r.get(2),
+        })
+        .collect())
+}
+
+/// Counts the next batch of a slice into the job's settlement totals and moves the slice's cursor, in
+/// one statement (one round trip, its own transaction). It counts only while `owner` holds the job and
+/// no cancel was asked for: it takes the job row in share mode, so the walkers of one job run at once
+/// while a cancel request or a new claim waits for the batches under way. The job's `processed` and
+/// lease are brought up to date by `sync_walk`, not here, so that walkers never queue for the job row.
+pub async fn settle_batch(
+    client: &tokio_postgres::Client,
+    id: Uuid,
+    slice: i32,
     owner: Uuid,
-    lease: Duration,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
     merchant_id: Option<Uuid>,
     batch: i64,
 ) -> Result<Step, StoreError> {
-    let Some(row) = tx
-        .query_opt(
-            "SELECT lease_owner = $2, cancel_requested, cursor_at, cursor_id FROM jobs WHERE id = $1 FOR UPDATE",
-            &[&id, &owner],
-        )
-        .await?
-    else {
-        return Ok(Step::LeaseLost);
-    };
-    if !row.get::<_, Option<bool>>(0).unwrap_or(false) {
-        return Ok(Step::LeaseLost);
-    }
-    if row.get::<_, bool>(1) {
-        return Ok(Step::CancelRequested);
-    }
-    let (cursor_at, cursor_id): (Option<DateTime<Utc>>, Option<i64>) = (row.get(2), row.get(3));
-    let row = tx
-        .query_one(
-            "WITH batch AS (
-                 SELECT id, occurred_at, merchant_id, gross_cents, fee_cents FROM merchant_transactions
-                  WHERE occurred_at >= $2 AND occurred_at < $3 AND ($4::uuid IS NULL OR merchant_id = $4)
-                    AND (occurred_at, id) > (coalesce($5::timestamptz, '-infinity'), coalesce($6::bigint, 0))
-                  ORDER BY occurred_at, id LIMIT $7
+    use tokio_postgres::types::Type;
+    let counted = client
+        .query_typed_opt(
+            // The batch's last key first (an index-only walk of `batch` entries), then one aggregate
+            // pass over the key range up to it, straight from the index: cheaper than materialising
+            // the batch and reading it three times (for the totals, the count and the last key). A
+            // short batch (the end of the slice) moves the cursor to the slice's end.
+            //
+            // The batch commits without waiting for its WAL to reach the disk: what it writes is
+            // derived from the ledger, and a crash that loses it loses the totals and the cursor
+            // together, so the walk counts that batch again. The job's end (a synchronous commit)
+            // flushes every batch before it, so a COMPLETED job's totals are durable (ADR 0009).
+            "WITH job AS (
+                 SELECT FROM jobs WHERE id = $1 AND lease_owner = $2 AND NOT cancel_requested FOR SHARE
+             ),
+             slice AS (
+                 SELECT from_at, until_at, coalesce(cursor_at, '-infinity') AS cursor_at,
+                        coalesce(cursor_id, 0) AS cursor_id,
+                        set_config('synchronous_commit', 'off', true)
+                   FROM job_slices WHERE job_id = $1 AND slice = $3 AND EXISTS (SELECT FROM job)
+                    FOR UPDATE
+             ),
+             bound AS (
+                 SELECT occurred_at, id FROM merchant_transactions
+                  WHERE occurred_at >= (SELECT from_at FROM slice) AND occurred_at < (SELECT until_at FROM slice)
+                    AND ($4::uuid IS NULL OR merchant_id = $4)
+                    AND (occurred_at, id) > ((SELECT cursor_at FROM slice), (SELECT cursor_id FROM slice))
+                  ORDER BY occurred_at, id OFFSET $5 - 1 LIMIT 1
+             ),
+             batch AS (
+                 SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, merchant_id,
+                        sum(gross_cents)::bigint AS gross_cents, sum(fee_cents)::bigint AS fee_cents,
+                        count(*) AS txn_count
+                   FROM merchant_transactions
+                  WHERE occurred_at >= (SELECT from_at FROM slice) AND occurred_at < (SELECT until_at FROM slice)
+                    AND ($4::uuid IS NULL OR merchant_id = $4)
+                    AND (occurred_at, id) > ((SELECT cursor_at FROM slice), (SELECT cursor_id FROM slice))
+                    AND (occurred_at, id) <= (coalesce((SELECT occurred_at FROM bound), 'infinity'),
+                                              coalesce((SELECT id FROM bound), 9223372036854775807))
+                  GROUP BY 1, 2
              ),
              totals AS (
                  INSERT INTO settlements AS s (job_id, day, merchant_id, gross_cents, fee_cents, txn_count)
-                 SELECT $1, (occurred_at AT TIME ZONE 'UTC')::date, merchant_id,
-                        sum(gross_cents)::bigint, sum(fee_cents)::bigint, count(*)
-                   FROM batch GROUP BY 2, 3
+                 SELECT $1, day, merchant_id, gross_cents, fee_cents, txn_count FROM batch
                  ON CONFLICT (job_id, day, merchant_id) DO UPDATE
                     SET gross_cents = s.gross_cents + excluded.gross_cents,
                         fee_cents = s.fee_cents + excluded.fee_cents,
                         txn_count = s.txn_count + excluded.txn_count
              ),
-             last AS (SELECT occurred_at, id FROM batch ORDER BY occurred_at DESC, id DESC LIMIT 1),
-             counted AS (SELECT count(*) AS n FROM batch)
-             UPDATE jobs SET processed = processed + (SELECT n FROM counted),
-                    cursor_at = coalesce((SELECT occurred_at FROM last), cursor_at),
-                    cursor_id = coalesce((SELECT id FROM last), cursor_id),
-                    lease_expires_at = now() + make_interval(secs => $8), updated_at = now()
-              WHERE id = $1
-             RETURNING (SELECT n FROM counted), processed",
+             counted AS (SELECT coalesce(sum(txn_count), 0)::bigint AS n FROM batch)
+             UPDATE job_slices
+                SET cursor_at = coalesce((SELECT occurred_at FROM bound), (SELECT until_at FROM slice)),
+                    cursor_id = coalesce((SELECT id FROM bound), 0),
+                    processed = processed + (SELECT n FROM counted)
+              WHERE job_id = $1 AND slice = $3 AND EXISTS (SELECT FROM slice)
+             RETURNING (SELECT n FROM counted)",
             &[
-                &id,
-                &from,
-                &until,
-                &merchant_id,
-                &cursor_at,
-                &cursor_id,
-                &batch,
-                &lease.as_secs_f64(),
+                (&id, Type::UUID),
+                (&owner, Type::UUID),
+                (&slice, Type::INT4),
+                (&merchant_id, Type::UUID),
+                (&batch, Type::INT8),
             ],
         )
         .await?;
-    Ok(Step::Counted {
-        rows: row.get(0),
-        processed: row.get(1),
+    if let Some(row) = counted {
+        return Ok(Step::Counted { rows: row.get(0) });
+    }
+    let held = client
+        .query_opt(
+            "SELECT cancel_requested FROM jobs WHERE id = $1 AND lease_owner = $2",
+            &[&id, &owner],
+        )
+        .await?;
+    Ok(match held {
+        Some(row) if row.get::<_, bool>(0) => Step::CancelRequested,
+        // Not `owner`'s any more, or finished by whoever holds it now (which forgets the slices).
+        _ => Step::LeaseLost,
     })
+}
+
+/// Brings the job's `processed` up to what its slices counted and renews `owner`'s lease; the job's
+/// `processed`, or `None` when `owner` no longer holds it. The walk's reporter calls it twice a
+/// second, and once when the walk ends.
+pub async fn sync_walk(
+    db: &impl GenericClient,
+    id: Uuid,
+    owner: Uuid,
+    lease: Duration,
+) -> Result<Option<i64>, StoreError> {
+    let row = db
+        .query_opt(
+            "UPDATE jobs SET processed = (SELECT coalesce(sum(processed), 0) FROM job_slices WHERE job_id = $1)::bigint,
+                    lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
+              WHERE id = $1 AND lease_owner = $2
+             RETURNING processed",
+            &[&id, &owner, &lease.as_secs_f64()],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
 }
 
 /// A page of a job's settlement lines in file order (day, then merchant), after `after`.
@@ -365,8 +444,12 @@ pub async fn finish(
         .await?
         .as_ref()
         .map(job);
-    if finished.is_some() && status != JobStatus::Completed {
-        forget_totals(db, id).await?;
+    if finished.is_some() {
+        db.execute("DELETE FROM job_slices WHERE job_id = $1", &[&id])
+            .await?;
+        if status != JobStatus::Completed {
+            forget_totals(db, id).await?;
+        }
     }
     Ok(finished)
 }
@@ -440,7 +523,7 @@ pub async fn fail_run(
 }
 
 /// Gives the job back (the worker is near its time limit); whoever gets the next message carries on
-/// from the cursor.
+/// from the slices' cursors.
 pub async fn release(db: &impl GenericClient, id: Uuid, owner: Uuid) -> Result<bool, StoreError> {
     Ok(db
         .execute(
@@ -533,10 +616,125 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 1, day, hour, 0, 0).unwrap()
     }
 
+    /// Counts batches of `size` in slice `slice` until one comes back short; the rows each counted.
+    async fn walk(
+        client: &tokio_postgres::Client,
+        job: Uuid,
+        slice: i32,
+        owner: Uuid,
+        merchant_filter: Option<Uuid>,
+        size: i64,
+    ) -> Vec<i64> {
+        let mut counted = Vec::new();
+        loop {
+            let step = settle_batch(client, job, slice, owner, merchant_filter, size)
+                .await
+                .unwrap();
+            let Step::Counted { rows } = step else {
+                panic!("{step:?}")
+            };
+            counted.push(rows);
+            if rows < size {
+                return counted;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_boundary_inside_one_instant_splits_it_by_id_and_counts_each_row_once() {
+        let db = fresh_database().await;
+        let client = db.pool.get().await.unwrap();
+        let admin = user(&db.pool).await;
+        let (a, b) = (merchant(&client).await, merchant(&client).await);
+        for (m, gross) in [(a, 100), (b, 200), (a, 300), (b, 400), (a, 500)] {
+            booked(&client, m, at(5, 12), gross, 1).await;
+        }
+        let me = Uuid::now_v7();
+        let mut totals = Vec::new();
+        for merchant_filter in [Some(a), None] {
+            let job = settlement_job(&client, admin).await;
+            claim(&client, job.id, me, LEASE).await.unwrap().unwrap();
+            slices(&client, job.id, &[(at(5, 0), at(6, 0))])
+                .await
+                .unwrap();
+            let steps = walk(&client, job.id, 0, me, merchant_filter, 2).await;
+            let processed = sync_walk(&client, job.id, me, LEASE).await.unwrap();
+            let lines = settlement_lines(&client, job.id, None, 10).await.unwrap();
+            let lines: Vec<_> = lines
+                .iter()
+                .map(|l| (l.merchant_id, l.gross_cents, l.txn_count))
+                .collect();
+            totals.push((steps, processed, lines));
+        }
+        let mut both = vec![(a, 900, 3), (b, 600, 2)];
+        both.sort();
+        assert_eq!(
+            totals[0],
+            (vec![2, 1], Some(3), vec![(a, 900, 3)]),
+            "one merchant's rows, in batches of two"
+        );
+        assert_eq!(
+            totals[1],
+            (vec![2, 2, 1], Some(5), both),
+            "five rows of one instant in batches of two"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_finds_a_cancel_request_or_a_lost_lease_is_rolled_back() {
+        let db = fresh_database().await;
+        let client = db.pool.get().await.unwrap();
+        let admin = user(&db.pool).await;
+        let a = merchant(&client).await;
+        for hour in 1..=4 {
+            booked(&client, a, at(7, hour), 100, 1).await;
+        }
+        let job = settlement_job(&client, admin).await;
+        let (me, other) = (Uuid::now_v7(), Uuid::now_v7());
+        claim(&client, job.id, me, LEASE).await.unwrap().unwrap();
+        slices(&client, job.id, &[(at(7, 0), at(8, 0))])
+            .await
+            .unwrap();
+        client
+            .batch_execute("SET synchronous_commit = on")
+            .await
+            .unwrap();
+        let first = settle_batch(&client, job.id, 0, me, None, 2).await;
+        assert_eq!(first.unwrap(), Step::Counted { rows: 2 });
+        let setting = client.query_one("SHOW synchronous_commit", &[]).await;
+        assert_eq!(
+            setting.unwrap().get::<_, String>(0),
+            "on",
+            "a batch's asynchronous commit ends with its transaction"
+        );
+
+        let theirs = settle_batch(&client, job.id, 0, other, None, 2).await;
+        assert_eq!(theirs.unwrap(), Step::LeaseLost, "only the holder counts");
+        request_cancel(&client, job.id).await.unwrap();
+        let mine = settle_batch(&client, job.id, 0, me, None, 2).await;
+        assert_eq!(mine.unwrap(), Step::CancelRequested);
+
+        let lines = settlement_lines(&client, job.id, None, 10).await.unwrap();
+        assert_eq!(
+            lines.iter().map(|l| l.txn_count).collect::<Vec<_>>(),
+            [2],
+            "neither refused batch added to the totals"
+        );
+        assert_eq!(
+            sync_walk(&client, job.id, me, LEASE).await.unwrap(),
+            Some(2)
+        );
+        assert_eq!(
+            sync_walk(&client, job.id, other, LEASE).await.unwrap(),
+            None,
+            "only the holder renews"
+        );
+    }
+
     #[tokio::test]
     async fn batches_count_each_transaction_once_into_day_and_merchant_totals_under_one_lease() {
         let db = fresh_database().await;
-        let mut client = db.pool.get().await.unwrap();
+        let client = db.pool.get().await.unwrap();
         let admin = user(&db.pool).await;
         let (a, b) = (merchant(&client).await, merchant(&client).await);
         booked(&client, a, at(1, 9), 1_000, 59).await;
@@ -569,31 +767,27 @@ mod tests {
                 .unwrap(),
             1
         );
-
-        let mut steps = Vec::new();
-        loop {
-            let tx = client.transaction().await.unwrap();
-            let step = settle_batch(&tx, job.id, me, LEASE, from, until, None, 3)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
-            steps.push(step);
-            if !matches!(step, Step::Counted { rows: 3, .. }) {
-                break;
-            }
-        }
+        let planned = [(at(1, 0), at(2, 0)), (at(2, 0), at(3, 0))];
+        let recorded = slices(&client, job.id, &planned).await.unwrap();
         assert_eq!(
-            steps,
-            [
-                Step::Counted {
-                    rows: 3,
-                    processed: 3
-                },
-                Step::Counted {
-                    rows: 1,
-                    processed: 4
-                }
-            ]
+            recorded
+                .iter()
+                .map(|s| (s.number, s.from, s.until))
+                .collect::<Vec<_>>(),
+            [(0, at(1, 0), at(2, 0)), (1, at(2, 0), at(3, 0))]
+        );
+        assert_eq!(
+            slices(&client, job.id, &[(from, until)]).await.unwrap(),
+            recorded,
+            "a run that resumes keeps the slices (and cursors) it finds"
+        );
+
+        assert_eq!(walk(&client, job.id, 0, me, None, 3).await, [3, 0]);
+        assert_eq!(walk(&client, job.id, 1, me, None, 3).await, [1]);
+        assert_eq!(
+            sync_walk(&client, job.id, me, LEASE).await.unwrap(),
+            Some(4),
+            "the job counts what its slices counted"
         );
         let lines = settlement_lines(&client, job.id, None, 10).await.unwrap();
         let mut day_one = vec![(a, 1_500, 104, 2), (b, 2_000, 88, 1)];
@@ -634,36 +828,14 @@ mod tests {
         );
 
         // Past the end, a batch counts nothing and changes nothing.
-        let tx = client.transaction().await.unwrap();
-        let step = settle_batch(&tx, job.id, me, LEASE, from, until, None, 3)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(
-            step,
-            Step::Counted {
-                rows: 0,
-                processed: 4
-            }
-        );
-
-        let tx = client.transaction().await.unwrap();
-        let step = settle_batch(&tx, job.id, other, LEASE, from, until, None, 3)
-            .await
-            .unwrap();
-        tx.rollback().await.unwrap();
-        assert_eq!(step, Step::LeaseLost, "only the holder counts");
+        assert_eq!(walk(&client, job.id, 1, me, None, 3).await, [0]);
 
         assert_eq!(
             request_cancel(&client, job.id).await.unwrap(),
             Some(JobStatus::Running)
         );
-        let tx = client.transaction().await.unwrap();
-        let step = settle_batch(&tx, job.id, me, LEASE, from, until, None, 3)
-            .await
-            .unwrap();
-        tx.rollback().await.unwrap();
-        assert_eq!(step, Step::CancelRequested);
+        let step = settle_batch(&client, job.id, 0, me, None, 3).await;
+        assert_eq!(step.unwrap(), Step::CancelRequested);
         assert!(
             finish(&client, job.id, me, JobStatus::Cancelled, None, None)
                 .await
@@ -675,6 +847,10 @@ mod tests {
                 .await
                 .unwrap()
                 .is_empty()
+        );
+        assert!(
+            slices(&client, job.id, &[]).await.unwrap().is_empty(),
+            "a finished job keeps no walk state"
         );
         assert!(
             claim(&client, job.id, me, LEASE).await.unwrap().is_none(),
@@ -794,10 +970,20 @@ mod tests {
         let job = settlement_job(&client, admin).await;
         let (dead, next) = (Uuid::now_v7(), Uuid::now_v7());
         claim(&client, job.id, dead, LEASE).await.unwrap().unwrap();
+        slices(&client, job.id, &[(at(1, 0), at(2, 0))])
+            .await
+            .unwrap();
         client
             .execute(
-                "UPDATE jobs SET lease_expires_at = now() - interval '1 second', cursor_at = $2, cursor_id = 7 WHERE id = $1",
+                "UPDATE job_slices SET cursor_at = $2, cursor_id = 7 WHERE job_id = $1",
                 &[&job.id, &at(1, 9)],
+            )
+            .await
+            .unwrap();
+        client
+            .execute(
+                "UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1",
+                &[&job.id],
             )
             .await
             .unwrap();
@@ -807,11 +993,18 @@ mod tests {
             release_stalled(&client, 10).await.unwrap().is_empty(),
             "announced again once"
         );
-        let resumed = claim(&client, job.id, next, LEASE).await.unwrap().unwrap();
+        claim(&client, job.id, next, LEASE).await.unwrap().unwrap();
+        let cursor = client
+            .query_one(
+                "SELECT cursor_at, cursor_id FROM job_slices WHERE job_id = $1",
+                &[&job.id],
+            )
+            .await
+            .unwrap();
         assert_eq!(
-            resumed.cursor,
-            Some((at(1, 9), 7)),
-            "the walk goes on from its cursor"
+            (cursor.get::<_, DateTime<Utc>>(0), cursor.get::<_, i64>(1)),
+            (at(1, 9), 7),
+            "the walk goes on from its slice's cursor"
         );
         assert!(
             finish(&client, job.id, dead, JobStatus::Completed, None, None)
