@@ -80,6 +80,8 @@ registry! {
     "admin-orders-list" => http[Admin](http::orders::admin_list::handle),
     "admin-orders-status" => http[Admin](http::orders::admin_status::handle),
     "notifications-list" => http[Authenticated](http::notifications::list::handle),
+    "notifications-read" => http[Authenticated](http::notifications::read::handle),
+    "notifications-read-all" => http[Authenticated](http::notifications::read_all::handle),
     "reports-daily" => http[Admin](http::reports::daily::handle),
     "jobs-settlement-create" => http[Admin](http::jobs::create_settlement::handle),
     "jobs-report-export-create" => http[Admin](http::jobs::create_report_export::handle),

@@ -74,6 +74,15 @@ finish() {
 }
 trap finish EXIT
 
+# The end-to-end suites, in the order they run: together first, then the order load tests, then the
+# outage test (which stops Postgres). A suite in tests/tests that is in none of these would never run.
+together=(api websocket events identity security catalogue pipeline settlement notifications)
+for suite in "$ROOT"/tests/tests/*.rs; do
+  suite="$(basename "$suite" .rs)"
+  [[ " ${together[*]} orders outage " == *" $suite "* ]] \
+    || die "tests/tests/$suite.rs is not run by make test: add it to infra/scripts/test.sh"
+done
+
 step "unit and integration tests"
 cargo test --workspace --exclude orderly-e2e
 
@@ -84,7 +93,7 @@ export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:$ORDERLY_EMULATOR_
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 
 step "end-to-end tests"
-cargo test -p orderly-e2e --test api --test websocket --test events --test identity --test security --test catalogue --test pipeline --test settlement
+cargo test -p orderly-e2e "${together[@]/#/--test=}"
 # The order load tests go last: they leave hundreds of events queued, and the local stack drains them with
 # one poller per queue (issue 13), so tests that wait for the pipeline would wait behind that backlog.
 cargo test -p orderly-e2e --test orders

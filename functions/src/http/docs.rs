@@ -72,6 +72,8 @@ impl Modify for Credentials {
         super::orders::admin_list::handle,
         super::orders::admin_status::handle,
         super::notifications::list::handle,
+        super::notifications::read::handle,
+        super::notifications::read_all::handle,
         super::reports::daily::handle,
         super::jobs::create_settlement::handle,
         super::jobs::create_report_export::handle,

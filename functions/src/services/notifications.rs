@@ -75,14 +75,40 @@ pub async fn notify(
     sent.map(|()| true)
 }
 
+/// Which of the caller's notifications to list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NotificationFilter {
+    /// Only the unread (`Some(true)`) or only the read (`Some(false)`) ones.
+    pub unread: Option<bool>,
+}
+
 /// The caller's own notifications, newest first.
 pub async fn list(
     state: &State,
     caller: &Caller,
+    filter: NotificationFilter,
     page: Page,
 ) -> Result<Paged<Notification>, ServiceError> {
     let (user_id, _) = caller.user()?;
-    let items =
-        notifications::list(&state.db.get().await?, user_id, page.after, page.limit).await?;
+    let db = state.db.get().await?;
+    let items = notifications::list(&db, user_id, filter.unread, page.after, page.limit).await?;
     Ok(Paged::of(items, page, |n| n.id))
+}
+
+/// Marks one of the caller's notifications read; another user's is not found.
+pub async fn mark_read(
+    state: &State,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Notification, ServiceError> {
+    let (user_id, _) = caller.user()?;
+    notifications::mark_read(&state.db.get().await?, user_id, id)
+        .await?
+        .ok_or(ServiceError::NotFound)
+}
+
+/// Marks all of the caller's notifications read; how many were unread.
+pub async fn mark_all_read(state: &State, caller: &Caller) -> Result<u64, ServiceError> {
+    let (user_id, _) = caller.user()?;
+    Ok(notifications::mark_all_read(&state.db.get().await?, user_id).await?)
 }

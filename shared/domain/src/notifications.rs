@@ -14,4 +14,6 @@ pub struct Notification {
     pub data: Value,
     pub status: String,
     pub created_at: DateTime<Utc>,
+    /// When the user marked it read; `None` while unread.
+    pub read_at: Option<DateTime<Utc>>,
 }

@@ -118,6 +118,20 @@ impl HttpRequest {
             .transpose()
     }
 
+    /// A query parameter that must be `true` or `false` when present (422 with the field otherwise).
+    pub fn query_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        self.query(name)
+            .map(|raw| match raw {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(ApiError::Validation(vec![FieldError::new(
+                    name,
+                    "must be true or false",
+                )])),
+            })
+            .transpose()
+    }
+
     pub fn page(&self) -> Result<Page, ApiError> {
         parse_page(self.query("limit"), self.query("cursor")).map_err(ApiError::Validation)
     }

@@ -41,30 +41,135 @@ pub async fn mark(db: &impl GenericClient, id: Uuid, sent: bool) -> Result<(), S
     Ok(())
 }
 
-/// A user's notifications, newest first.
+const COLUMNS: &str = "id, type, title, message, data, status, created_at, read_at";
+
+fn notification(r: &tokio_postgres::Row) -> Notification {
+    Notification {
+        id: r.get(0),
+        kind: r.get(1),
+        title: r.get(2),
+        message: r.get(3),
+        data: r.get(4),
+        status: r.get(5),
+        created_at: r.get(6),
+        read_at: r.get(7),
+    }
+}
+
+/// A user's notifications, newest first; only the unread (or only the read) ones when `unread` says so.
 pub async fn list(
     db: &impl GenericClient,
     user_id: Uuid,
+    unread: Option<bool>,
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Notification>, StoreError> {
     let rows = db
         .query(
-            "SELECT id, type, title, message, data, status, created_at FROM notifications
-              WHERE user_id = $1 AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
-            &[&user_id, &before, &limit],
+            &format!(
+                "SELECT {COLUMNS} FROM notifications
+                  WHERE user_id = $1 AND ($2::uuid IS NULL OR id < $2)
+                    AND ($3::boolean IS NULL OR (read_at IS NULL) = $3)
+                  ORDER BY id DESC LIMIT $4"
+            ),
+            &[&user_id, &before, &unread, &limit],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Notification {
-            id: r.get(0),
-            kind: r.get(1),
-            title: r.get(2),
-            message: r.get(3),
-            data: r.get(4),
-            status: r.get(5),
-            created_at: r.get(6),
-        })
-        .collect())
+    Ok(rows.iter().map(notification).collect())
+}
+
+/// Marks one of the user's notifications read (a second time keeps the first time); `None` when the
+/// user has no such notification.
+pub async fn mark_read(
+    db: &impl GenericClient,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Notification>, StoreError> {
+    let row = db
+        .query_opt(
+            &format!(
+                "UPDATE notifications SET read_at = coalesce(read_at, now())
+                  WHERE id = $1 AND user_id = $2
+                 RETURNING {COLUMNS}"
+            ),
+            &[&id, &user_id],
+        )
+        .await?;
+    Ok(row.as_ref().map(notification))
+}
+
+/// Marks every unread notification of the user read; how many there were.
+pub async fn mark_all_read(db: &impl GenericClient, user_id: Uuid) -> Result<u64, StoreError> {
+    Ok(db
+        .execute(
+            "UPDATE notifications SET read_at = now() WHERE user_id = $1 AND read_at IS NULL",
+            &[&user_id],
+        )
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{fresh_database, user};
+
+    async fn received(db: &impl GenericClient, user_id: Uuid, title: &str) -> Uuid {
+        let new = NewNotification {
+            user_id,
+            event_id: Uuid::now_v7(),
+            kind: "announcement",
+            title,
+            message: "…",
+            data: &json!({}),
+        };
+        insert(db, &new).await.unwrap().unwrap()
+    }
+
+    fn titles(list: &[Notification]) -> Vec<&str> {
+        list.iter().map(|n| n.title.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn read_state_filters_the_history_and_marking_is_per_user_and_idempotent() {
+        let db = fresh_database().await;
+        let client = db.pool.get().await.unwrap();
+        let (me, other) = (user(&db.pool).await, user(&db.pool).await);
+        let first = received(&client, me, "first").await;
+        received(&client, me, "second").await;
+        let theirs = received(&client, other, "theirs").await;
+
+        let read = mark_read(&client, me, first).await.unwrap().unwrap();
+        let read_at = read.read_at.expect("marked read");
+        let again = mark_read(&client, me, first).await.unwrap().unwrap();
+        assert_eq!(again.read_at, Some(read_at), "the first reading stays");
+        assert!(
+            mark_read(&client, me, theirs).await.unwrap().is_none(),
+            "another user's notification is not mine to mark"
+        );
+
+        let unread = list(&client, me, Some(true), None, 10).await.unwrap();
+        assert_eq!(titles(&unread), ["second"]);
+        let read = list(&client, me, Some(false), None, 10).await.unwrap();
+        assert_eq!(titles(&read), ["first"]);
+        assert_eq!(
+            titles(&list(&client, me, None, None, 10).await.unwrap()),
+            ["second", "first"]
+        );
+
+        assert_eq!(mark_all_read(&client, me).await.unwrap(), 1);
+        assert_eq!(mark_all_read(&client, me).await.unwrap(), 0);
+        assert!(
+            list(&client, me, Some(true), None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            titles(&list(&client, other, Some(true), None, 10).await.unwrap()),
+            ["theirs"],
+            "nobody else's are touched"
+        );
+    }
 }

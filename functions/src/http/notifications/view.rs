@@ -13,9 +13,13 @@ pub struct NotificationView {
     pub title: String,
     pub message: String,
     pub data: Value,
-    /// `PENDING`, `SENT` or `FAILED`.
+    /// When it was sent to the user.
+    pub timestamp: DateTime<Utc>,
+    /// Delivery by email: `PENDING`, `SENT` or `FAILED`.
     pub status: String,
-    pub created_at: DateTime<Utc>,
+    /// Whether the user has read it, and when.
+    pub read: bool,
+    pub read_at: Option<DateTime<Utc>>,
 }
 
 impl From<Notification> for NotificationView {
@@ -26,8 +30,10 @@ impl From<Notification> for NotificationView {
             title: n.title,
             message: n.message,
             data: n.data,
+            timestamp: n.created_at,
             status: n.status,
-            created_at: n.created_at,
+            read: n.read_at.is_some(),
+            read_at: n.read_at,
         }
     }
 }
