@@ -82,6 +82,7 @@ registry! {
     "notifications-list" => http[Authenticated](http::notifications::list::handle),
     "notifications-read" => http[Authenticated](http::notifications::read::handle),
     "notifications-read-all" => http[Authenticated](http::notifications::read_all::handle),
+    "notifications-send" => http[Admin](http::notifications::send::handle),
     "reports-daily" => http[Admin](http::reports::daily::handle),
     "jobs-settlement-create" => http[Admin](http::jobs::create_settlement::handle),
     "jobs-report-export-create" => http[Admin](http::jobs::create_report_export::handle),

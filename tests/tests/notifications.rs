@@ -134,3 +134,125 @@ async fn the_history_filters_by_read_state_and_marks_one_or_all_read() {
         .await;
     assert_eq!(anonymous.status, 401, "{anonymous:?}");
 }
+
+const PUSH: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn send(stack: &Stack, admin: &Session, body: &Value, key: Option<&str>) -> Answer {
+    let call = stack
+        .call("POST", "/api/v1/admin/notifications")
+        .token(&admin.access_token)
+        .json(body);
+    match key {
+        Some(key) => call.header("idempotency-key", key).send().await,
+        None => call.send().await,
+    }
+}
+
+fn notification_of<'a>(answer: &'a Answer, user: &Session) -> &'a str {
+    answer.body["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["user_id"] == user.id.as_str())
+        .and_then(|n| n["notification_id"].as_str())
+        .expect("a notification for the user")
+}
+
+#[tokio::test]
+async fn send_to_users_reaches_every_socket_of_each_target_and_nobody_else() {
+    let stack = Stack::from_env();
+    let admin = stack.admin().await;
+    let (a, b, bystander) = (
+        stack.customer().await,
+        stack.customer().await,
+        stack.customer().await,
+    );
+    let mut sockets = vec![
+        (stack.connect_as(&a).await, &a),
+        (stack.connect_as(&a).await, &a),
+        (stack.connect_as(&b).await, &b),
+    ];
+    let mut elsewhere = stack.connect_as(&bystander).await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let body = serde_json::json!({
+        "user_ids": [a.id, b.id, unknown, a.id],
+        "type": "promotion", "title": "Sale", "message": "Half off today", "data": {"code": "HALF"},
+    });
+    let sent = send(&stack, &admin, &body, Some(&format!("send-{unknown}"))).await;
+    assert_eq!(sent.status, 202, "{sent:?}");
+    assert_eq!(
+        sent.body["notifications"].as_array().unwrap().len(),
+        2,
+        "one per known user"
+    );
+    assert_eq!(sent.body["unknown_user_ids"], serde_json::json!([unknown]));
+
+    for (socket, user) in &mut sockets {
+        let pushed = socket.receive_json(PUSH).await;
+        assert_eq!(pushed["type"], "notification", "{pushed}");
+        let notification = &pushed["notification"];
+        assert_eq!(notification["id"], notification_of(&sent, user), "{pushed}");
+        assert_eq!(
+            (
+                &notification["type"],
+                &notification["title"],
+                &notification["message"]
+            ),
+            (
+                &Value::from("promotion"),
+                &Value::from("Sale"),
+                &Value::from("Half off today")
+            )
+        );
+        assert_eq!(notification["data"]["code"], "HALF");
+        assert!(notification["timestamp"].is_string(), "{pushed}");
+    }
+    // Every target has it; the bystander's next message is the answer to a ping sent after that.
+    elsewhere.send(serde_json::json!({"action": "ping"})).await;
+    assert_eq!(elsewhere.receive_json(PUSH).await["type"], "pong");
+
+    let unread = history(&stack, &a, "?unread=true").await;
+    assert_eq!(unread.body["items"][0]["id"], notification_of(&sent, &a));
+    assert_eq!(unread.body["items"][0]["title"], "Sale");
+
+    let again = send(&stack, &admin, &body, Some(&format!("send-{unknown}"))).await;
+    assert_eq!(
+        (again.status, &again.body["batch_id"]),
+        (202, &sent.body["batch_id"]),
+        "the same key answers the same send"
+    );
+    assert_eq!(
+        titles(&history(&stack, &a, "?unread=true").await),
+        ["Sale"],
+        "sent once"
+    );
+}
+
+#[tokio::test]
+async fn only_admins_send_and_a_bad_send_names_its_fields() {
+    let stack = Stack::from_env();
+    let (admin, customer) = (stack.admin().await, stack.customer().await);
+    let body =
+        serde_json::json!({"user_ids": [customer.id], "type": "x", "title": "t", "message": "m"});
+    let refused = send(&stack, &customer, &body, None).await;
+    assert_eq!(refused.status, 403, "{refused:?}");
+
+    let bad = serde_json::json!({"user_ids": [], "type": "Promo!", "title": " ", "message": "m", "data": [1]});
+    let answer = send(&stack, &admin, &bad, None).await;
+    assert_eq!(answer.status, 422, "{answer:?}");
+    assert_eq!(answer.error_fields(), ["user_ids", "type", "title", "data"]);
+    let too_many: Vec<String> = (0..1_001)
+        .map(|_| uuid::Uuid::now_v7().to_string())
+        .collect();
+    let answer = send(
+        &stack,
+        &admin,
+        &serde_json::json!({"user_ids": too_many, "type": "x", "title": "t", "message": "m"}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.error_fields()),
+        (422, vec!["user_ids"])
+    );
+}

@@ -74,6 +74,7 @@ impl Modify for Credentials {
         super::notifications::list::handle,
         super::notifications::read::handle,
         super::notifications::read_all::handle,
+        super::notifications::send::handle,
         super::reports::daily::handle,
         super::jobs::create_settlement::handle,
         super::jobs::create_report_export::handle,

@@ -2,7 +2,10 @@
 
 use chrono::{Duration, Utc};
 use orderly_cloud::{ConnectionPusher, PushError};
-use orderly_domain::events::{Event, EventEnvelope};
+use std::collections::HashMap;
+
+use futures::StreamExt;
+use orderly_domain::events::{Event, EventEnvelope, NotificationSent};
 use orderly_domain::jobs::JobStatus;
 use orderly_domain::live_updates::{ClientMessage, Topic, audience_of, may_follow, parse_topics};
 use orderly_store::ws_connections::{self, Followed, NewConnection};
@@ -173,8 +176,24 @@ pub async fn on_message(db: &Pool, connection_id: &str, body: &str) -> Result<Va
     })
 }
 
-/// What a client receives for an event: every order event becomes an `order.status` update, a job event a
-/// `job.progress` update, carrying the event's fields.
+/// What each recipient of a `notification.sent` receives: `{"type": "notification", "notification":
+/// {…}}`, the notification as the history shows it.
+pub fn notification_message(sent: &NotificationSent, notification_id: Uuid) -> Value {
+    json!({
+        "type": "notification",
+        "notification": {
+            "id": notification_id,
+            "type": sent.kind,
+            "title": sent.title,
+            "message": sent.message,
+            "data": sent.data,
+            "timestamp": sent.timestamp,
+        },
+    })
+}
+
+/// What a client following a topic receives for an event: every order event becomes an `order.status`
+/// update, a job event a `job.progress` update, carrying the event's fields.
 pub fn client_message(envelope: &EventEnvelope) -> Value {
     let (kind, status) = match &envelope.event {
         Event::OrderPlaced(_)
@@ -186,6 +205,7 @@ pub fn client_message(envelope: &EventEnvelope) -> Value {
         | Event::OrderExpired(_) => ("order.status", json!(envelope.event.order_status())),
         Event::JobRequested(_) => ("job.progress", json!(JobStatus::Queued)),
         Event::JobProgress(e) => ("job.progress", json!(e.status)),
+        Event::NotificationSent(_) => ("notification", Value::Null),
     };
     let event_type = envelope.event.event_type();
     let mut message = json!({"type": kind, "event": event_type, "event_id": envelope.event_id, "at": envelope.occurred_at, "status": status});
@@ -204,25 +224,65 @@ pub struct Delivery {
     pub gone: usize,
 }
 
-/// Pushes an event to every connection following it. Gone connections are forgotten; any other failure
-/// fails the delivery so the message is retried (clients may then see an update twice, never zero times).
+/// Pushes at once to the gateway at most this many: enough to hide its latency, few enough not to trip
+/// its rate limit with one event.
+const PUSHES_AT_ONCE: usize = 50;
+
+/// Pushes an event to its audience: a notification to every connection of its recipients, anything else
+/// to the connections following it. Gone connections are forgotten; any other failure fails the
+/// delivery so the message is retried (clients may then see an update twice, never zero times).
 pub async fn deliver(
     db: &Pool,
     pusher: &impl ConnectionPusher,
     event: &EventEnvelope,
 ) -> Result<Delivery, DeliveryError> {
-    let audience = audience_of(&event.event);
     let client = db.get().await.map_err(StoreError::from)?;
-    let (owner, stream) = &audience.owner;
-    let targets = ws_connections::audience(&client, &audience.topics, *owner, stream).await?;
+    let pushes: Vec<(String, Vec<u8>)> = match &event.event {
+        Event::NotificationSent(sent) => {
+            let users: Vec<Uuid> = sent.recipients.iter().map(|r| r.user_id).collect();
+            let notification_of: HashMap<Uuid, Uuid> = sent
+                .recipients
+                .iter()
+                .map(|r| (r.user_id, r.notification_id))
+                .collect();
+            ws_connections::of_users(&client, &users)
+                .await?
+                .into_iter()
+                .map(|(connection, user)| {
+                    let message = notification_message(sent, notification_of[&user]);
+                    (
+                        connection,
+                        serde_json::to_vec(&message).expect("JSON values serialise"),
+                    )
+                })
+                .collect()
+        }
+        _ => {
+            let audience = audience_of(&event.event);
+            let (owner, stream) = &audience.owner;
+            let targets =
+                ws_connections::audience(&client, &audience.topics, *owner, stream).await?;
+            let payload =
+                serde_json::to_vec(&client_message(event)).expect("JSON values serialise");
+            targets
+                .into_iter()
+                .map(|id| (id, payload.clone()))
+                .collect()
+        }
+    };
     drop(client);
-    let payload = serde_json::to_vec(&client_message(event)).expect("JSON values serialise");
-    let outcomes =
-        futures::future::join_all(targets.iter().map(|id| pusher.push(id, payload.clone()))).await;
+    let calls: Vec<_> = pushes
+        .iter()
+        .map(|(id, payload)| pusher.push(id, payload.clone()))
+        .collect();
+    let outcomes: Vec<_> = futures::stream::iter(calls)
+        .buffered(PUSHES_AT_ONCE)
+        .collect()
+        .await;
 
     let mut delivery = Delivery::default();
     let mut failures = Vec::new();
-    for (id, outcome) in targets.iter().zip(outcomes) {
+    for ((id, _), outcome) in pushes.iter().zip(outcomes) {
         match outcome {
             Ok(()) => delivery.pushed += 1,
             Err(PushError::Gone(_)) => {
@@ -236,7 +296,7 @@ pub async fn deliver(
         0 => Ok(delivery),
         failed => Err(DeliveryError::Push {
             failed,
-            attempted: targets.len(),
+            attempted: pushes.len(),
             first: failures.swap_remove(0),
         }),
     }

@@ -3,13 +3,21 @@
 
 use std::future::Future;
 
+use chrono::Utc;
 use orderly_domain::EventEnvelope;
-use orderly_domain::notifications::Notification;
+use orderly_domain::events::{Event, NotificationSent, Recipient};
+use orderly_domain::notifications::{Notice, Notification, recipients};
 use orderly_domain::pagination::Page;
+use orderly_domain::validation::Problems;
 use orderly_store::notifications::{self, NewNotification};
+use orderly_store::outbox as outbox_store;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Caller, Paged, ServiceError};
+use super::audit::{self, Actor, Change};
+use super::idempotency::Idempotent;
+use super::{Caller, Paged, ServiceError, outbox};
 use crate::State;
 
 pub struct Message<'a> {
@@ -111,4 +119,113 @@ pub async fn mark_read(
 pub async fn mark_all_read(state: &State, caller: &Caller) -> Result<u64, ServiceError> {
     let (user_id, _) = caller.user()?;
     Ok(notifications::mark_all_read(&state.db.get().await?, user_id).await?)
+}
+
+/// What an admin sends to users: one notification each, pushed to every socket they have open.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendToUsers {
+    /// 1 to 1,000 users (repeats count once); unknown ones are reported, not fatal.
+    pub user_ids: Vec<Uuid>,
+    /// What it is about, for the client to choose how to show it: 1–64 of `a-z 0-9 . _ -`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// 1–200 characters.
+    pub title: String,
+    /// 1–2,000 characters.
+    pub message: String,
+    /// A JSON object of at most 8 KB, handed to the client as is (default `{}`).
+    #[serde(default = "empty_object")]
+    pub data: Value,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+/// Stores the notice for every known user, announces it for the live push in the same transaction,
+/// and answers 202 `{batch_id, notifications: [{user_id, notification_id}], unknown_user_ids}`;
+/// the same `Idempotency-Key` and body answer the same send again.
+pub async fn send_to_users(
+    state: &State,
+    caller: &Caller,
+    input: SendToUsers,
+    idempotency_key: Option<&str>,
+) -> Result<(u16, Value), ServiceError> {
+    let admin = caller.admin()?;
+    let mut problems = Problems::default();
+    let users = problems.check(recipients(&input.user_ids));
+    let notice = Notice::new(
+        &input.kind,
+        &input.title,
+        &input.message,
+        input.data.clone(),
+    )
+    .map_err(|errors| problems.extend(errors))
+    .ok();
+    let (users, notice) = problems
+        .into_result(|| (users.unwrap_or_default(), notice))
+        .map_err(ServiceError::Invalid)?;
+    let notice = notice.expect("a notice without problems");
+    let scope = format!("user:{admin}:POST /api/v1/admin/notifications");
+    let idempotent = Idempotent::new(idempotency_key, scope, &input)?;
+
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    if let Some(idempotent) = &idempotent
+        && let Some(replay) = idempotent.claim(&tx, "notification send").await?
+    {
+        return Ok(replay);
+    }
+    let batch_id = orderly_domain::new_id();
+    let (stored, at) = notifications::insert_for_users(&tx, batch_id, &users, &notice).await?;
+    let sent: Vec<Recipient> = stored
+        .iter()
+        .map(|&(user_id, notification_id)| Recipient {
+            user_id,
+            notification_id,
+        })
+        .collect();
+    let unknown: Vec<Uuid> = users
+        .iter()
+        .copied()
+        .filter(|user| !sent.iter().any(|r| r.user_id == *user))
+        .collect();
+    let event = (!sent.is_empty()).then(|| {
+        outbox::event(
+            Event::NotificationSent(NotificationSent {
+                batch_id,
+                sent_by: admin,
+                recipients: sent.clone(),
+                kind: notice.kind.clone(),
+                title: notice.title.clone(),
+                message: notice.message.clone(),
+                data: notice.data.clone(),
+                timestamp: at.unwrap_or_else(Utc::now),
+            }),
+            Some(caller.request_id.clone()),
+        )
+    });
+    if let Some(event) = &event {
+        outbox_store::insert(&tx, event).await?;
+    }
+    let change = Change {
+        action: "notifications.sent",
+        target_type: "notification_batch",
+        target_id: Some(batch_id.to_string()),
+        before: None,
+        after: Some(json!({
+            "type": notice.kind, "title": notice.title,
+            "recipients": sent.len(), "unknown_user_ids": unknown,
+        })),
+    };
+    audit::record(&tx, &Actor::of(caller), change).await?;
+    let body = json!({"batch_id": batch_id, "notifications": sent, "unknown_user_ids": unknown});
+    if let Some(idempotent) = &idempotent {
+        idempotent.complete(&tx, 202, &body).await?;
+    }
+    tx.commit().await?;
+    drop(client);
+    outbox::publish_committed(state, event.as_slice()).await;
+    Ok((202, body))
 }

@@ -32,7 +32,8 @@ pub async fn record(state: &State, event: &EventEnvelope) -> Result<bool, Servic
         | Event::OrderPaymentFailed(_)
         | Event::OrderExpired(_)
         | Event::JobRequested(_)
-        | Event::JobProgress(_) => Ok(()),
+        | Event::JobProgress(_)
+        | Event::NotificationSent(_) => Ok(()),
     }?;
     tx.commit().await?;
     Ok(true)

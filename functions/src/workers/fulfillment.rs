@@ -25,7 +25,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::OrderCancelled(_)
             | Event::OrderExpired(_)
             | Event::JobRequested(_)
-            | Event::JobProgress(_) => {}
+            | Event::JobProgress(_)
+            | Event::NotificationSent(_) => {}
         }
         Ok(())
     })

@@ -28,7 +28,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::OrderFulfilled(_)
             | Event::OrderExpired(_)
             | Event::JobRequested(_)
-            | Event::JobProgress(_) => Ok(()),
+            | Event::JobProgress(_)
+            | Event::NotificationSent(_) => Ok(()),
         }
     })
     .await

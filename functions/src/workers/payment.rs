@@ -34,7 +34,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::OrderPaymentFailed(_)
             | Event::OrderExpired(_)
             | Event::JobRequested(_)
-            | Event::JobProgress(_) => Settlement::Skipped,
+            | Event::JobProgress(_)
+            | Event::NotificationSent(_) => Settlement::Skipped,
         };
         tracing::info!(event_id = %envelope.event_id, event_type = envelope.event.event_type(), ?outcome, "payment");
         Ok(())

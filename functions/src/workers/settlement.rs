@@ -33,7 +33,8 @@ pub async fn handle(
             | Event::OrderPaymentFailed(_)
             | Event::OrderCancelled(_)
             | Event::OrderExpired(_)
-            | Event::JobProgress(_) => Ok(()),
+            | Event::JobProgress(_)
+            | Event::NotificationSent(_) => Ok(()),
         }
     })
     .await

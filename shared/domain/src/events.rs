@@ -44,6 +44,30 @@ pub enum Event {
     JobRequested(JobRequested),
     #[serde(rename = "job.progress")]
     JobProgress(JobProgress),
+    #[serde(rename = "notification.sent")]
+    NotificationSent(NotificationSent),
+}
+
+/// Notifications were stored for users (one each, same content): their sockets are pushed to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationSent {
+    /// One send: an admin's `POST /admin/notifications`, or one page of a group broadcast.
+    pub batch_id: Uuid,
+    pub sent_by: Uuid,
+    pub recipients: Vec<Recipient>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub message: String,
+    pub data: serde_json::Value,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// A user and the notification stored for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    pub user_id: Uuid,
+    pub notification_id: Uuid,
 }
 
 /// Where a background job stands: sent while it runs (at most a few a second, straight to the topic:
@@ -123,9 +147,10 @@ impl Event {
     pub const ORDER_EXPIRED: &str = "order.expired";
     pub const JOB_REQUESTED: &str = "job.requested";
     pub const JOB_PROGRESS: &str = "job.progress";
+    pub const NOTIFICATION_SENT: &str = "notification.sent";
 
     /// Every event type, as the wire and the subscription filters spell it.
-    pub const TYPES: [&str; 9] = [
+    pub const TYPES: [&str; 10] = [
         Self::ORDER_PLACED,
         Self::ORDER_PAID,
         Self::ORDER_FULFILLED,
@@ -135,6 +160,7 @@ impl Event {
         Self::ORDER_EXPIRED,
         Self::JOB_REQUESTED,
         Self::JOB_PROGRESS,
+        Self::NOTIFICATION_SENT,
     ];
 
     /// The event type (`order.paid`, …).
@@ -149,6 +175,7 @@ impl Event {
             Event::OrderExpired(_) => Self::ORDER_EXPIRED,
             Event::JobRequested(_) => Self::JOB_REQUESTED,
             Event::JobProgress(_) => Self::JOB_PROGRESS,
+            Event::NotificationSent(_) => Self::NOTIFICATION_SENT,
         }
     }
 
@@ -167,14 +194,15 @@ impl Event {
         }
     }
 
-    /// What the event is about, as the outbox records it ("order" or "job", and its id), and the user
-    /// it concerns (the order's owner, the job's requester).
+    /// What the event is about, as the outbox records it ("order", "job" or "notification_batch", and
+    /// its id), and the user it concerns (the order's owner, the job's requester, the sender).
     pub fn subject(&self) -> (&'static str, Uuid, Uuid) {
         match (self, self.order()) {
             (Event::JobRequested(e), _) => ("job", e.job_id, e.requested_by),
             (Event::JobProgress(e), _) => ("job", e.job_id, e.requested_by),
+            (Event::NotificationSent(e), _) => ("notification_batch", e.batch_id, e.sent_by),
             (_, Some((order_id, owner))) => ("order", order_id, owner),
-            (_, None) => unreachable!("only job events are about something other than an order"),
+            (_, None) => unreachable!("every other event is about an order"),
         }
     }
 
@@ -188,7 +216,7 @@ impl Event {
             | Event::OrderPaymentFailed(e)
             | Event::OrderCancelled(e)
             | Event::OrderExpired(e) => Some((e.order_id, e.user_id)),
-            Event::JobRequested(_) | Event::JobProgress(_) => None,
+            Event::JobRequested(_) | Event::JobProgress(_) | Event::NotificationSent(_) => None,
         }
     }
 
@@ -202,7 +230,7 @@ impl Event {
             | Event::OrderPaymentFailed(e)
             | Event::OrderCancelled(e)
             | Event::OrderExpired(e) => Some(e.status),
-            Event::JobRequested(_) | Event::JobProgress(_) => None,
+            Event::JobRequested(_) | Event::JobProgress(_) | Event::NotificationSent(_) => None,
         }
     }
 }
@@ -260,6 +288,19 @@ mod tests {
             processed: 415,
             total: Some(1000),
             error: None,
+        }));
+        events.push(Event::NotificationSent(NotificationSent {
+            batch_id: Uuid::now_v7(),
+            sent_by: Uuid::now_v7(),
+            recipients: vec![Recipient {
+                user_id: Uuid::now_v7(),
+                notification_id: Uuid::now_v7(),
+            }],
+            kind: "promotion".into(),
+            title: "Sale".into(),
+            message: "Half off".into(),
+            data: json!({"code": "HALF"}),
+            timestamp: Utc::now(),
         }));
         events
     }

@@ -1,11 +1,12 @@
 //! Notifications sent to users, one per (event, user): a redelivered event finds its row.
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::StoreError;
-use orderly_domain::notifications::Notification;
+use orderly_domain::notifications::{Notice, Notification};
 
 pub struct NewNotification<'a> {
     pub user_id: Uuid,
@@ -14,6 +15,31 @@ pub struct NewNotification<'a> {
     pub title: &'a str,
     pub message: &'a str,
     pub data: &'a Value,
+}
+
+/// Stores `notice` for each of `users` that exists (one send, `batch_id`; ids in the given order); the
+/// (user, notification) pairs stored and when. Unknown users are left out, for the caller to report.
+pub async fn insert_for_users(
+    db: &impl GenericClient,
+    batch_id: Uuid,
+    users: &[Uuid],
+    notice: &Notice,
+) -> Result<(Vec<(Uuid, Uuid)>, Option<DateTime<Utc>>), StoreError> {
+    let ids: Vec<Uuid> = users.iter().map(|_| orderly_domain::new_id()).collect();
+    let rows = db
+        .query(
+            "INSERT INTO notifications (id, user_id, event_id, type, title, message, data, status, sent_at)
+             SELECT n.id, u.id, $3, $4, $5, $6, $7, 'SENT', now()
+               FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS n (user_id, id, position)
+               JOIN users u ON u.id = n.user_id
+              ORDER BY n.position
+             ON CONFLICT (event_id, user_id) DO NOTHING
+             RETURNING user_id, id, created_at",
+            &[&users, &ids, &batch_id, &notice.kind, &notice.title, &notice.message, &notice.data],
+        )
+        .await?;
+    let at = rows.first().map(|r| r.get(2));
+    Ok((rows.iter().map(|r| (r.get(0), r.get(1))).collect(), at))
 }
 
 /// The notification's id, or `None` when this event already notified this user.

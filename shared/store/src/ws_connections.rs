@@ -177,6 +177,26 @@ pub async fn audience(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// The live connections of these users, with whose each is: a user's notifications go to every
+/// socket they have open, whatever it follows.
+pub async fn of_users(
+    db: &impl GenericClient,
+    user_ids: &[Uuid],
+) -> Result<Vec<(String, Uuid)>, StoreError> {
+    let rows = db
+        .query(
+            concat!(
+                "SELECT c.connection_id, c.user_id FROM ws_connections c
+                   JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
+                  WHERE c.user_id = ANY ($1) AND ",
+                live!()
+            ),
+            &[&user_ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// Forgets every connection opened before `cutoff` or no longer live (its session ended, or its user's
 /// role changed), and returns their ids (to be closed at the gateway).
 pub async fn forget_ended(
