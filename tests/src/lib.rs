@@ -167,6 +167,14 @@ impl Stack {
             .expect("WebSocket connects with a fresh ticket")
     }
 
+    /// A WebSocket for the user that resumes after notification `since` (`?since=`).
+    pub async fn resume_as(&self, user: &Session, since: &str) -> Socket {
+        let ticket = self.ticket(user).await;
+        self.try_connect(Some(&format!("{ticket}&since={since}")))
+            .await
+            .expect("WebSocket resumes with a fresh ticket")
+    }
+
     /// A connect ticket for the user (`POST /api/v1/ws/ticket`).
     pub async fn ticket(&self, user: &Session) -> String {
         let answer = self

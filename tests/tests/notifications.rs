@@ -256,3 +256,82 @@ async fn only_admins_send_and_a_bad_send_names_its_fields() {
         (422, vec!["user_ids"])
     );
 }
+
+/// Sends `title` to `user` alone and returns its notification id.
+async fn notify(stack: &Stack, admin: &Session, user: &Session, title: &str) -> String {
+    let body =
+        serde_json::json!({"user_ids": [user.id], "type": "note", "title": title, "message": "m"});
+    let sent = send(stack, admin, &body, None).await;
+    assert_eq!(sent.status, 202, "{sent:?}");
+    notification_of(&sent, user).to_owned()
+}
+
+async fn next_notification(socket: &mut orderly_e2e::Socket) -> (String, String) {
+    let pushed = socket.receive_json(PUSH).await;
+    assert_eq!(pushed["type"], "notification", "{pushed}");
+    let n = &pushed["notification"];
+    (
+        n["id"].as_str().unwrap().to_owned(),
+        n["title"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_client_that_reconnects_with_since_gets_what_it_missed_then_live_ones_exactly_once() {
+    let stack = Stack::from_env();
+    let (admin, user) = (stack.admin().await, stack.customer().await);
+    let mut socket = stack.connect_as(&user).await;
+    let first = notify(&stack, &admin, &user, "first").await;
+    assert_eq!(
+        next_notification(&mut socket).await,
+        (first.clone(), "first".into())
+    );
+    socket.close().await;
+
+    let second = notify(&stack, &admin, &user, "second").await;
+    let third = notify(&stack, &admin, &user, "third").await;
+    let mut resumed = stack.resume_as(&user, &first).await;
+    assert_eq!(
+        next_notification(&mut resumed).await,
+        (second, "second".into())
+    );
+    assert_eq!(
+        next_notification(&mut resumed).await,
+        (third, "third".into())
+    );
+    let fourth = notify(&stack, &admin, &user, "fourth").await;
+    assert_eq!(
+        next_notification(&mut resumed).await,
+        (fourth, "fourth".into()),
+        "then the live ones"
+    );
+    resumed.send(serde_json::json!({"action": "ping"})).await;
+    assert_eq!(
+        resumed.receive_json(PUSH).await["type"],
+        "pong",
+        "nothing twice"
+    );
+
+    let ticket = stack.ticket(&user).await;
+    let refused = stack
+        .try_connect(Some(&format!("{ticket}&since=yesterday")))
+        .await;
+    assert_eq!(refused.err(), Some(400), "since must be a notification id");
+}
+
+#[tokio::test]
+async fn a_client_that_missed_more_than_the_bound_is_told_to_page_the_history() {
+    let stack = Stack::from_env();
+    let (admin, user) = (stack.admin().await, stack.customer().await);
+    for n in 0..101 {
+        received(&user, &format!("missed {n}")).await;
+    }
+    let mut resumed = stack.resume_as(&user, &uuid::Uuid::nil().to_string()).await;
+    let resync = resumed.receive_json(PUSH).await;
+    assert_eq!(resync["type"], "resync", "{resync}");
+    let live = notify(&stack, &admin, &user, "after the resync").await;
+    assert_eq!(
+        next_notification(&mut resumed).await,
+        (live, "after the resync".into())
+    );
+}

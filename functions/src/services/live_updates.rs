@@ -5,9 +5,12 @@ use orderly_cloud::{ConnectionPusher, PushError};
 use std::collections::HashMap;
 
 use futures::StreamExt;
-use orderly_domain::events::{Event, EventEnvelope, NotificationSent};
+use orderly_domain::events::{ConnectionResumed, Event, EventEnvelope, NotificationSent};
 use orderly_domain::jobs::JobStatus;
 use orderly_domain::live_updates::{ClientMessage, Topic, audience_of, may_follow, parse_topics};
+use orderly_domain::notifications::Notification;
+use orderly_store::notifications;
+use orderly_store::outbox as outbox_store;
 use orderly_store::ws_connections::{self, Followed, NewConnection};
 use orderly_store::ws_tickets;
 use orderly_store::{Pool, StoreError};
@@ -15,7 +18,8 @@ use serde_json::{Value, json};
 use thiserror::Error;
 use uuid::Uuid;
 
-use super::tokens;
+use super::{outbox, tokens};
+use crate::State;
 
 impl From<DeliveryError> for super::ServiceError {
     fn from(error: DeliveryError) -> Self {
@@ -72,34 +76,55 @@ pub enum ConnectRefusal {
     Store(#[from] StoreError),
 }
 
-/// Opens a connection for the holder of `ticket`, using the ticket up.
-pub async fn connect(
-    db: &Pool,
-    ticket: &str,
-    connection_id: &str,
-    source_ip: Option<&str>,
-    user_agent: Option<&str>,
-    cap: u32,
-) -> Result<(), ConnectRefusal> {
-    let mut client = db.get().await.map_err(StoreError::from)?;
+/// Who opens a connection, from where, and from which notification on it resumes.
+pub struct Opening<'a> {
+    pub ticket: &'a str,
+    pub connection_id: &'a str,
+    pub source_ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    /// `?since=`: the last notification the client had; it is sent what came after, then live ones.
+    pub since: Option<Uuid>,
+}
+
+/// Opens a connection for the holder of the ticket, using the ticket up. A resuming connection is
+/// announced (`connection.resumed`, in the same transaction) for the push worker to catch it up.
+pub async fn connect(state: &State, opening: Opening<'_>, cap: u32) -> Result<(), ConnectRefusal> {
+    let mut client = state.db.get().await.map_err(StoreError::from)?;
     let tx = client.transaction().await.map_err(StoreError::from)?;
-    let holder = ws_tickets::redeem(&tx, &tokens::sha256(ticket))
+    let holder = ws_tickets::redeem(&tx, &tokens::sha256(opening.ticket))
         .await?
         .ok_or(ConnectRefusal::NoValidTicket)?;
     let connection = NewConnection {
-        connection_id,
+        connection_id: opening.connection_id,
         user_id: holder.user_id,
         session_id: holder.session_id,
         role: holder.role,
-        source_ip,
-        user_agent,
+        source_ip: opening.source_ip,
+        user_agent: opening.user_agent,
+        since: opening.since,
     };
     if !ws_connections::record(&tx, &connection, cap).await? {
         // The ticket stays used: a refused connect is not a free retry.
         tx.commit().await.map_err(StoreError::from)?;
         return Err(ConnectRefusal::TooManyConnections(cap));
     }
+    let resumed = opening.since.map(|_| {
+        outbox::event(
+            Event::ConnectionResumed(ConnectionResumed {
+                connection_id: opening.connection_id.to_owned(),
+                user_id: holder.user_id,
+            }),
+            None,
+        )
+    });
+    if let Some(event) = &resumed {
+        outbox_store::insert(&tx, event)
+            .await
+            .map_err(ConnectRefusal::Store)?;
+    }
     tx.commit().await.map_err(StoreError::from)?;
+    drop(client);
+    outbox::publish_committed(state, resumed.as_slice()).await;
     Ok(())
 }
 
@@ -192,6 +217,21 @@ pub fn notification_message(sent: &NotificationSent, notification_id: Uuid) -> V
     })
 }
 
+/// A stored notification as a catch-up sends it: the same message as the live push.
+fn stored_notification_message(n: &Notification) -> Value {
+    json!({
+        "type": "notification",
+        "notification": {
+            "id": n.id,
+            "type": n.kind,
+            "title": n.title,
+            "message": n.message,
+            "data": n.data,
+            "timestamp": n.created_at,
+        },
+    })
+}
+
 /// What a client following a topic receives for an event: every order event becomes an `order.status`
 /// update, a job event a `job.progress` update, carrying the event's fields.
 pub fn client_message(envelope: &EventEnvelope) -> Value {
@@ -205,7 +245,7 @@ pub fn client_message(envelope: &EventEnvelope) -> Value {
         | Event::OrderExpired(_) => ("order.status", json!(envelope.event.order_status())),
         Event::JobRequested(_) => ("job.progress", json!(JobStatus::Queued)),
         Event::JobProgress(e) => ("job.progress", json!(e.status)),
-        Event::NotificationSent(_) => ("notification", Value::Null),
+        Event::NotificationSent(_) | Event::ConnectionResumed(_) => ("notification", Value::Null),
     };
     let event_type = envelope.event.event_type();
     let mut message = json!({"type": kind, "event": event_type, "event_id": envelope.event_id, "at": envelope.occurred_at, "status": status});
@@ -236,6 +276,9 @@ pub async fn deliver(
     pusher: &impl ConnectionPusher,
     event: &EventEnvelope,
 ) -> Result<Delivery, DeliveryError> {
+    if let Event::ConnectionResumed(resumed) = &event.event {
+        return catch_up(db, pusher, &resumed.connection_id).await;
+    }
     let client = db.get().await.map_err(StoreError::from)?;
     let pushes: Vec<(String, Vec<u8>)> = match &event.event {
         Event::NotificationSent(sent) => {
@@ -248,12 +291,14 @@ pub async fn deliver(
             ws_connections::of_users(&client, &users)
                 .await?
                 .into_iter()
-                .map(|(connection, user)| {
-                    let message = notification_message(sent, notification_of[&user]);
-                    (
-                        connection,
-                        serde_json::to_vec(&message).expect("JSON values serialise"),
-                    )
+                .filter_map(|c| {
+                    let id = notification_of[&c.user_id];
+                    // What the connection's catch-up covered, it has.
+                    (c.caught_up_to < Some(id)).then(|| {
+                        let message = notification_message(sent, id);
+                        let bytes = serde_json::to_vec(&message).expect("JSON values serialise");
+                        (c.connection_id, bytes)
+                    })
                 })
                 .collect()
         }
@@ -300,6 +345,67 @@ pub async fn deliver(
             first: failures.swap_remove(0),
         }),
     }
+}
+
+/// Notifications a resuming connection is sent before it is told to page the history instead.
+pub const RESUME_LIMIT: i64 = 100;
+
+/// A connection this young that answers 410 may not be open yet (a push can overtake the end of
+/// `$connect`): its catch-up is retried instead of the connection forgotten.
+const STILL_OPENING: Duration = Duration::seconds(10);
+
+/// Sends a resuming connection what its user missed since `?since=`, oldest first (or, past
+/// `RESUME_LIMIT`, a `resync` telling the client to page the history), then hands it to the live
+/// pushes. The connection row stays locked meanwhile: a live push to it waits, and then sends only what
+/// is newer than what the catch-up covered, so nothing arrives twice or out of order.
+pub async fn catch_up(
+    db: &Pool,
+    pusher: &impl ConnectionPusher,
+    connection_id: &str,
+) -> Result<Delivery, DeliveryError> {
+    let mut client = db.get().await.map_err(StoreError::from)?;
+    let tx = client.transaction().await.map_err(StoreError::from)?;
+    let Some(connection) = ws_connections::lock_catch_up(&tx, connection_id).await? else {
+        return Ok(Delivery::default()); // gone, or caught up by an earlier delivery
+    };
+    let missed =
+        notifications::since(&tx, connection.user_id, connection.since, RESUME_LIMIT + 1).await?;
+    let (messages, caught_up_to) = if missed.len() as i64 > RESUME_LIMIT {
+        let latest = notifications::list(&tx, connection.user_id, None, None, 1).await?;
+        let resync = json!({
+            "type": "resync",
+            "message": format!(
+                "more than {RESUME_LIMIT} notifications since the one you had: page GET /api/v1/notifications"
+            ),
+        });
+        (vec![resync], latest.first().map(|n| n.id))
+    } else {
+        let messages = missed.iter().map(stored_notification_message).collect();
+        (messages, missed.last().map(|n| n.id).or(connection.since))
+    };
+    let mut delivery = Delivery::default();
+    for message in &messages {
+        let payload = serde_json::to_vec(message).expect("JSON values serialise");
+        match pusher.push(connection_id, payload).await {
+            Ok(()) => delivery.pushed += 1,
+            Err(PushError::Gone(_)) if Utc::now() - connection.connected_at > STILL_OPENING => {
+                drop(tx);
+                disconnect(db, connection_id).await?;
+                delivery.gone = 1;
+                return Ok(delivery);
+            }
+            Err(e) => {
+                return Err(DeliveryError::Push {
+                    failed: 1,
+                    attempted: delivery.pushed + 1,
+                    first: e,
+                });
+            }
+        }
+    }
+    ws_connections::finish_catch_up(&tx, connection_id, caught_up_to).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(delivery)
 }
 
 /// Forgets connections older than API Gateway allows, and those whose session ended or whose user's role

@@ -33,7 +33,8 @@ pub async fn record(state: &State, event: &EventEnvelope) -> Result<bool, Servic
         | Event::OrderExpired(_)
         | Event::JobRequested(_)
         | Event::JobProgress(_)
-        | Event::NotificationSent(_) => Ok(()),
+        | Event::NotificationSent(_)
+        | Event::ConnectionResumed(_) => Ok(()),
     }?;
     tx.commit().await?;
     Ok(true)

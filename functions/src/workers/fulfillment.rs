@@ -26,7 +26,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::OrderExpired(_)
             | Event::JobRequested(_)
             | Event::JobProgress(_)
-            | Event::NotificationSent(_) => {}
+            | Event::NotificationSent(_)
+            | Event::ConnectionResumed(_) => {}
         }
         Ok(())
     })

@@ -29,7 +29,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::OrderExpired(_)
             | Event::JobRequested(_)
             | Event::JobProgress(_)
-            | Event::NotificationSent(_) => Ok(()),
+            | Event::NotificationSent(_)
+            | Event::ConnectionResumed(_) => Ok(()),
         }
     })
     .await

@@ -35,7 +35,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::OrderExpired(_)
             | Event::JobRequested(_)
             | Event::JobProgress(_)
-            | Event::NotificationSent(_) => Settlement::Skipped,
+            | Event::NotificationSent(_)
+            | Event::ConnectionResumed(_) => Settlement::Skipped,
         };
         tracing::info!(event_id = %envelope.event_id, event_type = envelope.event.event_type(), ?outcome, "payment");
         Ok(())

@@ -34,7 +34,8 @@ pub async fn handle(
             | Event::OrderCancelled(_)
             | Event::OrderExpired(_)
             | Event::JobProgress(_)
-            | Event::NotificationSent(_) => Ok(()),
+            | Event::NotificationSent(_)
+            | Event::ConnectionResumed(_) => Ok(()),
         }
     })
     .await

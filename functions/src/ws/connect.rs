@@ -8,26 +8,29 @@ use serde_json::json;
 
 use super::{connection_id, store_failed};
 use crate::State;
-use crate::services::live_updates::{self, ConnectRefusal};
+use crate::services::live_updates::{self, ConnectRefusal, Opening};
 
 pub async fn handle(
     request: ApiGatewayWebsocketProxyRequest,
     state: &'static State,
 ) -> Result<Response, ApiError> {
-    let ticket = request
-        .query_string_parameters
-        .first("ticket")
-        .unwrap_or_default();
+    let query = &request.query_string_parameters;
+    let since = match query.first("since").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(raw) => Some(raw.parse().map_err(|_| {
+            ApiError::BadRequest(format!("?since= must be a notification id, not `{raw}`"))
+        })?),
+    };
     let identity = &request.request_context.identity;
-    let connected = live_updates::connect(
-        &state.db,
-        ticket,
-        connection_id(&request)?,
-        identity.source_ip.as_deref(),
-        identity.user_agent.as_deref(),
-        state.config.ws_max_connections_per_user,
-    )
-    .await;
+    let opening = Opening {
+        ticket: query.first("ticket").unwrap_or_default(),
+        connection_id: connection_id(&request)?,
+        source_ip: identity.source_ip.as_deref(),
+        user_agent: identity.user_agent.as_deref(),
+        since,
+    };
+    let connected =
+        live_updates::connect(state, opening, state.config.ws_max_connections_per_user).await;
     match connected {
         Ok(()) => Ok(json_response(200, &json!({}))),
         Err(ConnectRefusal::NoValidTicket) => Err(ApiError::Unauthorized(

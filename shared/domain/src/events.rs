@@ -46,6 +46,15 @@ pub enum Event {
     JobProgress(JobProgress),
     #[serde(rename = "notification.sent")]
     NotificationSent(NotificationSent),
+    #[serde(rename = "connection.resumed")]
+    ConnectionResumed(ConnectionResumed),
+}
+
+/// A client reconnected with the last notification it had: it is sent what it missed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionResumed {
+    pub connection_id: String,
+    pub user_id: Uuid,
 }
 
 /// Notifications were stored for users (one each, same content): their sockets are pushed to.
@@ -148,9 +157,10 @@ impl Event {
     pub const JOB_REQUESTED: &str = "job.requested";
     pub const JOB_PROGRESS: &str = "job.progress";
     pub const NOTIFICATION_SENT: &str = "notification.sent";
+    pub const CONNECTION_RESUMED: &str = "connection.resumed";
 
     /// Every event type, as the wire and the subscription filters spell it.
-    pub const TYPES: [&str; 10] = [
+    pub const TYPES: [&str; 11] = [
         Self::ORDER_PLACED,
         Self::ORDER_PAID,
         Self::ORDER_FULFILLED,
@@ -161,6 +171,7 @@ impl Event {
         Self::JOB_REQUESTED,
         Self::JOB_PROGRESS,
         Self::NOTIFICATION_SENT,
+        Self::CONNECTION_RESUMED,
     ];
 
     /// The event type (`order.paid`, …).
@@ -176,6 +187,7 @@ impl Event {
             Event::JobRequested(_) => Self::JOB_REQUESTED,
             Event::JobProgress(_) => Self::JOB_PROGRESS,
             Event::NotificationSent(_) => Self::NOTIFICATION_SENT,
+            Event::ConnectionResumed(_) => Self::CONNECTION_RESUMED,
         }
     }
 
@@ -194,13 +206,15 @@ impl Event {
         }
     }
 
-    /// What the event is about, as the outbox records it ("order", "job" or "notification_batch", and
-    /// its id), and the user it concerns (the order's owner, the job's requester, the sender).
+    /// What the event is about, as the outbox records it ("order", "job", "notification_batch" or
+    /// "user", and its id), and the user it concerns (the order's owner, the job's requester, the
+    /// sender, the user who reconnected).
     pub fn subject(&self) -> (&'static str, Uuid, Uuid) {
         match (self, self.order()) {
             (Event::JobRequested(e), _) => ("job", e.job_id, e.requested_by),
             (Event::JobProgress(e), _) => ("job", e.job_id, e.requested_by),
             (Event::NotificationSent(e), _) => ("notification_batch", e.batch_id, e.sent_by),
+            (Event::ConnectionResumed(e), _) => ("user", e.user_id, e.user_id),
             (_, Some((order_id, owner))) => ("order", order_id, owner),
             (_, None) => unreachable!("every other event is about an order"),
         }
@@ -216,7 +230,10 @@ impl Event {
             | Event::OrderPaymentFailed(e)
             | Event::OrderCancelled(e)
             | Event::OrderExpired(e) => Some((e.order_id, e.user_id)),
-            Event::JobRequested(_) | Event::JobProgress(_) | Event::NotificationSent(_) => None,
+            Event::JobRequested(_)
+            | Event::JobProgress(_)
+            | Event::NotificationSent(_)
+            | Event::ConnectionResumed(_) => None,
         }
     }
 
@@ -230,7 +247,10 @@ impl Event {
             | Event::OrderPaymentFailed(e)
             | Event::OrderCancelled(e)
             | Event::OrderExpired(e) => Some(e.status),
-            Event::JobRequested(_) | Event::JobProgress(_) | Event::NotificationSent(_) => None,
+            Event::JobRequested(_)
+            | Event::JobProgress(_)
+            | Event::NotificationSent(_)
+            | Event::ConnectionResumed(_) => None,
         }
     }
 }
@@ -301,6 +321,10 @@ mod tests {
             message: "Half off".into(),
             data: json!({"code": "HALF"}),
             timestamp: Utc::now(),
+        }));
+        events.push(Event::ConnectionResumed(ConnectionResumed {
+            connection_id: "c1".into(),
+            user_id: Uuid::now_v7(),
         }));
         events
     }

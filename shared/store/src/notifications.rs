@@ -104,6 +104,26 @@ pub async fn list(
     Ok(rows.iter().map(notification).collect())
 }
 
+/// The user's notifications after `after` (all of them when `None`), oldest first, at most `limit`.
+pub async fn since(
+    db: &impl GenericClient,
+    user_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Notification>, StoreError> {
+    let rows = db
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM notifications
+                  WHERE user_id = $1 AND ($2::uuid IS NULL OR id > $2)
+                  ORDER BY id LIMIT $3"
+            ),
+            &[&user_id, &after, &limit],
+        )
+        .await?;
+    Ok(rows.iter().map(notification).collect())
+}
+
 /// Marks one of the user's notifications read (a second time keeps the first time); `None` when the
 /// user has no such notification.
 pub async fn mark_read(

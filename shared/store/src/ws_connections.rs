@@ -19,6 +19,8 @@ pub struct NewConnection<'a> {
     pub role: Role,
     pub source_ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// The last notification the client had (`?since=`): the connection starts by catching up.
+    pub since: Option<Uuid>,
 }
 
 /// What following more topics came to.
@@ -54,8 +56,9 @@ pub async fn record(
     .await?;
     let inserted = tx
         .execute(
-            "INSERT INTO ws_connections (connection_id, user_id, session_id, role, source_ip, user_agent)
-             SELECT $1, $2, $3, $4, $5, $6
+            "INSERT INTO ws_connections (connection_id, user_id, session_id, role, source_ip, user_agent,
+                                         catching_up, caught_up_to)
+             SELECT $1, $2, $3, $4, $5, $6, $8::uuid IS NOT NULL, $8
               WHERE (SELECT count(*) FROM ws_connections WHERE user_id = $2) < $7
              ON CONFLICT (connection_id) DO NOTHING",
             &[
@@ -66,6 +69,7 @@ pub async fn record(
                 &connection.source_ip,
                 &connection.user_agent,
                 &i64::from(cap),
+                &connection.since,
             ],
         )
         .await?;
@@ -177,24 +181,85 @@ pub async fn audience(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// The live connections of these users, with whose each is: a user's notifications go to every
-/// socket they have open, whatever it follows.
+/// A connection a notification may be pushed to live: whose it is, and the last notification its
+/// catch-up covered (push only newer ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reachable {
+    pub connection_id: String,
+    pub user_id: Uuid,
+    pub caught_up_to: Option<Uuid>,
+}
+
+/// The live connections of these users that are not catching up: a user's notifications go to every
+/// socket they have open, whatever it follows. The rows are read in share mode, so a catch-up that is
+/// finishing (`finish_catch_up` holds the row) is waited for, and its `caught_up_to` is what counts.
 pub async fn of_users(
     db: &impl GenericClient,
     user_ids: &[Uuid],
-) -> Result<Vec<(String, Uuid)>, StoreError> {
+) -> Result<Vec<Reachable>, StoreError> {
     let rows = db
         .query(
             concat!(
-                "SELECT c.connection_id, c.user_id FROM ws_connections c
+                "SELECT c.connection_id, c.user_id, c.caught_up_to FROM ws_connections c
                    JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
-                  WHERE c.user_id = ANY ($1) AND ",
-                live!()
+                  WHERE c.user_id = ANY ($1) AND NOT c.catching_up AND ",
+                live!(),
+                " FOR SHARE OF c"
             ),
             &[&user_ids],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| Reachable {
+            connection_id: r.get(0),
+            user_id: r.get(1),
+            caught_up_to: r.get(2),
+        })
+        .collect())
+}
+
+/// A connection that is catching up on what it missed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatchingUp {
+    pub user_id: Uuid,
+    /// The last notification the client had.
+    pub since: Option<Uuid>,
+    pub connected_at: DateTime<Utc>,
+}
+
+/// Locks a catching-up connection for its catch-up (live pushes to it wait), or `None` when it is gone
+/// or already caught up.
+pub async fn lock_catch_up(
+    tx: &Transaction<'_>,
+    connection_id: &str,
+) -> Result<Option<CatchingUp>, StoreError> {
+    let row = tx
+        .query_opt(
+            "SELECT user_id, caught_up_to, connected_at FROM ws_connections
+              WHERE connection_id = $1 AND catching_up FOR UPDATE",
+            &[&connection_id],
+        )
+        .await?;
+    Ok(row.map(|r| CatchingUp {
+        user_id: r.get(0),
+        since: r.get(1),
+        connected_at: r.get(2),
+    }))
+}
+
+/// Ends a connection's catch-up at `caught_up_to`: live pushes take over after it.
+pub async fn finish_catch_up(
+    tx: &Transaction<'_>,
+    connection_id: &str,
+    caught_up_to: Option<Uuid>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE ws_connections SET catching_up = false, caught_up_to = $2 WHERE connection_id = $1",
+        &[&connection_id, &caught_up_to],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Forgets every connection opened before `cutoff` or no longer live (its session ended, or its user's
@@ -240,6 +305,7 @@ mod tests {
             role: Role::Customer,
             source_ip: Some("127.0.0.1"),
             user_agent: None,
+            since: None,
         };
         let recorded = record(&tx, &connection, 3).await.unwrap();
         tx.commit().await.unwrap();
