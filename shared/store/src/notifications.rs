@@ -178,6 +178,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_send_stores_one_notification_per_known_user_once() {
+        let db = fresh_database().await;
+        let client = db.pool.get().await.unwrap();
+        let (a, b) = (user(&db.pool).await, user(&db.pool).await);
+        let unknown = Uuid::now_v7();
+        let notice = Notice {
+            kind: "promotion".into(),
+            title: "Sale".into(),
+            message: "Half off".into(),
+            data: json!({"code": "HALF"}),
+        };
+        let batch = Uuid::now_v7();
+        let (stored, at) = insert_for_users(&client, batch, &[b, unknown, a], &notice)
+            .await
+            .unwrap();
+        assert_eq!(
+            stored.iter().map(|(user, _)| *user).collect::<Vec<_>>(),
+            [b, a],
+            "known users only, in the order given"
+        );
+        assert!(at.is_some());
+        let again = insert_for_users(&client, batch, &[a], &notice)
+            .await
+            .unwrap();
+        assert!(again.0.is_empty(), "a batch stores once per user");
+        let mine = since(&client, a, None, 10).await.unwrap();
+        assert_eq!(mine.len(), 1);
+        assert_eq!((mine[0].id, mine[0].title.as_str()), (stored[1].1, "Sale"));
+        assert!(
+            since(&client, a, Some(mine[0].id), 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing after the last one"
+        );
+    }
+
+    #[tokio::test]
     async fn read_state_filters_the_history_and_marking_is_per_user_and_idempotent() {
         let db = fresh_database().await;
         let client = db.pool.get().await.unwrap();
