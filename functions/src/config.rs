@@ -13,6 +13,9 @@ pub struct Config {
     pub websocket_management_endpoint: String,
     /// Only the health function has these.
     pub health_queue_urls: Vec<String>,
+    /// The WebSocket push worker's own queue, where it leaves the stock updates it held back for a
+    /// moment (coalescing); only that worker has it.
+    pub ws_push_queue_url: Option<String>,
     /// The HS256 key for access tokens; only the functions that issue or check tokens have it.
     pub jwt_signing_key: Option<Credential>,
     /// Origins allowed to call the API from a browser (`*` is never implied).
@@ -103,6 +106,7 @@ impl Config {
             artifacts_bucket: required("ARTIFACTS_BUCKET")?,
             websocket_management_endpoint: required("WEBSOCKET_MANAGEMENT_ENDPOINT")?,
             health_queue_urls: list(get("HEALTH_QUEUE_URLS")),
+            ws_push_queue_url: get("WS_PUSH_QUEUE_URL"),
             jwt_signing_key: credential("JWT_SECRET_ARN", "JWT_SIGNING_KEY"),
             cors_allowed_origins: list(get("CORS_ALLOWED_ORIGINS")),
             first_admin: get("ADMIN_SECRET_ARN").map(Credential::Secret),

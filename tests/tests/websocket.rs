@@ -265,3 +265,78 @@ async fn the_prune_schedule_closes_connections_past_two_hours() {
     assert_eq!(fresh.connection_id().await, fresh_id);
     fresh.close().await;
 }
+
+/// Reads stock updates of `product_id` until one says `available` units (what came before is skipped:
+/// updates are coalesced, so intermediate counts may never be sent); returns it.
+async fn stock_reaches(
+    socket: &mut orderly_e2e::Socket,
+    product_id: &str,
+    available: i64,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let update = socket.receive_json(left).await;
+        assert_eq!(update["type"], "inventory.changed", "{update}");
+        assert_eq!(update["product_id"], product_id, "{update}");
+        if update["available"] == available {
+            return update;
+        }
+    }
+}
+
+#[tokio::test]
+async fn followers_of_a_product_see_its_stock_after_orders_cancels_and_counts_and_end_on_the_latest()
+ {
+    let stack = Stack::from_env();
+    let (admin, buyer) = (stack.admin().await, stack.customer().await);
+    let (_, product) = stack.unpaid_product(10).await;
+    let id = product["id"].as_str().unwrap().to_owned();
+    let mut watcher = stack.connect().await;
+    watcher
+        .send(json!({"action": "subscribe", "topics": [format!("inventory:{id}")]}))
+        .await;
+    assert_eq!(watcher.receive_json(WAIT).await["type"], "subscribed");
+
+    let order = stack
+        .place_order(&buyer, json!([{"product_id": id, "quantity": 3}]))
+        .await;
+    assert_eq!(order.status, 201, "{order:?}");
+    let reserved = stock_reaches(&mut watcher, &id, 7).await;
+    assert_eq!(reserved["low_stock"], false);
+
+    let order_id = order.body["id"].as_str().unwrap();
+    let cancel = stack
+        .call("PUT", &format!("/api/v1/orders/{order_id}/cancel"))
+        .token(&buyer.access_token)
+        .send()
+        .await;
+    assert_eq!(cancel.status, 200, "{cancel:?}");
+    stock_reaches(&mut watcher, &id, 10).await;
+
+    let count = stack
+        .call("PUT", &format!("/api/v1/products/{id}/inventory"))
+        .token(&admin.access_token)
+        .json(&json!({"on_hand": 2}))
+        .send()
+        .await;
+    assert_eq!(count.status, 200, "{count:?}");
+    let low = stock_reaches(&mut watcher, &id, 2).await;
+    assert_eq!(low["low_stock"], true, "at the threshold of 2: {low}");
+
+    // A burst, faster than the updates may go out: the followers still end on the final count.
+    let restock = stack
+        .call("PUT", &format!("/api/v1/products/{id}/inventory"))
+        .token(&admin.access_token)
+        .json(&json!({"on_hand": 20}))
+        .send()
+        .await;
+    assert_eq!(restock.status, 200, "{restock:?}");
+    for _ in 0..5 {
+        let placed = stack
+            .place_order(&buyer, json!([{"product_id": id, "quantity": 1}]))
+            .await;
+        assert_eq!(placed.status, 201, "{placed:?}");
+    }
+    stock_reaches(&mut watcher, &id, 15).await;
+}

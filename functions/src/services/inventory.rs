@@ -1,13 +1,16 @@
-//! Stock levels: public reads, audited admin counts that never touch reserved units, low-stock alerts.
+//! Stock levels: public reads, audited admin counts that never touch reserved units (announced, for the
+//! stock's WebSocket followers), low-stock alerts.
 
+use orderly_domain::events::{Event, InventoryChanged};
 use orderly_domain::inventory::{LowStock, Stock, StockError, StockInput, stock_change};
 use orderly_domain::pagination::Page;
 use orderly_store::inventory;
+use orderly_store::outbox as outbox_store;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::audit::{self, Actor, Change};
-use super::{Caller, Paged, ServiceError};
+use super::{Caller, Paged, ServiceError, outbox};
 use crate::State;
 
 pub async fn get(state: &State, product_id: Uuid) -> Result<Stock, ServiceError> {
@@ -50,7 +53,16 @@ pub async fn change(
         after: Some(snapshot(&after)),
     };
     audit::record(&tx, &Actor::of(caller), record).await?;
+    let event = outbox::event(
+        Event::InventoryChanged(InventoryChanged {
+            product_ids: vec![product_id],
+        }),
+        Some(caller.request_id.clone()),
+    );
+    outbox_store::insert(&tx, &event).await?;
     tx.commit().await?;
+    drop(client);
+    outbox::publish_committed(state, &[event]).await;
     Ok(after)
 }
 

@@ -5,10 +5,13 @@ use orderly_cloud::{ConnectionPusher, PushError};
 use std::collections::HashMap;
 
 use futures::StreamExt;
-use orderly_domain::events::{ConnectionResumed, Event, EventEnvelope, NotificationSent};
+use orderly_domain::events::{
+    ConnectionResumed, Event, EventEnvelope, InventoryChanged, NotificationSent,
+};
 use orderly_domain::jobs::JobStatus;
 use orderly_domain::live_updates::{ClientMessage, Topic, audience_of, may_follow, parse_topics};
 use orderly_domain::notifications::Notification;
+use orderly_store::inventory::{self, PushTurn};
 use orderly_store::notifications;
 use orderly_store::outbox as outbox_store;
 use orderly_store::ws_connections::{self, Followed, NewConnection};
@@ -245,7 +248,9 @@ pub fn client_message(envelope: &EventEnvelope) -> Value {
         | Event::OrderExpired(_) => ("order.status", json!(envelope.event.order_status())),
         Event::JobRequested(_) => ("job.progress", json!(JobStatus::Queued)),
         Event::JobProgress(e) => ("job.progress", json!(e.status)),
-        Event::NotificationSent(_) | Event::ConnectionResumed(_) => ("notification", Value::Null),
+        Event::NotificationSent(_) | Event::ConnectionResumed(_) | Event::InventoryChanged(_) => {
+            ("notification", Value::Null)
+        }
     };
     let event_type = envelope.event.event_type();
     let mut message = json!({"type": kind, "event": event_type, "event_id": envelope.event_id, "at": envelope.occurred_at, "status": status});
@@ -276,8 +281,13 @@ pub async fn deliver(
     pusher: &impl ConnectionPusher,
     event: &EventEnvelope,
 ) -> Result<Delivery, DeliveryError> {
-    if let Event::ConnectionResumed(resumed) = &event.event {
-        return catch_up(db, pusher, &resumed.connection_id).await;
+    match &event.event {
+        Event::ConnectionResumed(resumed) => {
+            return catch_up(db, pusher, &resumed.connection_id).await;
+        }
+        // Nobody follows a count as such: its push is the stock update (`push_stock`).
+        Event::InventoryChanged(_) => return Ok(Delivery::default()),
+        _ => {}
     }
     let client = db.get().await.map_err(StoreError::from)?;
     let pushes: Vec<(String, Vec<u8>)> = match &event.event {
@@ -316,6 +326,16 @@ pub async fn deliver(
         }
     };
     drop(client);
+    push_all(db, pusher, &pushes).await
+}
+
+/// Posts each payload to its connection, at most `PUSHES_AT_ONCE` at a time. Gone connections are
+/// forgotten; any other failure fails the whole delivery, to be retried.
+async fn push_all(
+    db: &Pool,
+    pusher: &impl ConnectionPusher,
+    pushes: &[(String, Vec<u8>)],
+) -> Result<Delivery, DeliveryError> {
     let calls: Vec<_> = pushes
         .iter()
         .map(|(id, payload)| pusher.push(id, payload.clone()))
@@ -324,7 +344,6 @@ pub async fn deliver(
         .buffered(PUSHES_AT_ONCE)
         .collect()
         .await;
-
     let mut delivery = Delivery::default();
     let mut failures = Vec::new();
     for ((id, _), outcome) in pushes.iter().zip(outcomes) {
@@ -345,6 +364,89 @@ pub async fn deliver(
             first: failures.swap_remove(0),
         }),
     }
+}
+
+/// At most one stock update per product in this long goes out; the first held back follows once it
+/// has passed, so followers always end on the latest count.
+pub const STOCK_PUSH_GAP: std::time::Duration = std::time::Duration::from_millis(500);
+/// When the held-back update is sent again (through the push worker's own queue): past the gap.
+const STOCK_FLUSH_DELAY_SECONDS: i32 = 1;
+
+/// Sends `{"type":"inventory.changed","product_id","available","low_stock"}` to the followers of
+/// `inventory:<id>` for every product whose stock the event changed, coalesced per product
+/// (`STOCK_PUSH_GAP`). What each follower gets is the count at the moment of the push, not the event's.
+pub async fn push_stock(
+    state: &State,
+    event: &EventEnvelope,
+) -> Result<Delivery, super::ServiceError> {
+    if !event.event.changes_stock() {
+        return Ok(Delivery::default());
+    }
+    let client = state.db.get().await?;
+    let products: Vec<Uuid> = match &event.event {
+        Event::OrderPlaced(placed) => placed.items.iter().map(|i| i.product_id).collect(),
+        Event::InventoryChanged(changed) => changed.product_ids.clone(),
+        other => match other.order() {
+            Some((order_id, _)) => orderly_store::orders::lines(&client, order_id)
+                .await?
+                .iter()
+                .map(|line| line.product_id)
+                .collect(),
+            None => Vec::new(),
+        },
+    };
+    let mut delivery = Delivery::default();
+    let mut held_back = Vec::new();
+    for product_id in products {
+        let topic = Topic::Inventory(product_id).as_text();
+        let followers = ws_connections::audience(&client, &[topic], Uuid::nil(), "").await?;
+        if followers.is_empty() {
+            continue;
+        }
+        match inventory::push_turn(&client, product_id, STOCK_PUSH_GAP).await? {
+            PushTurn::Now => {
+                let Some(stock) = inventory::find(&client, product_id).await? else {
+                    continue; // deleted meanwhile
+                };
+                let message = json!({
+                    "type": "inventory.changed", "product_id": product_id,
+                    "available": stock.available, "low_stock": stock.low_stock(),
+                });
+                let payload = serde_json::to_vec(&message).expect("JSON values serialise");
+                let pushes: Vec<_> = followers
+                    .into_iter()
+                    .map(|id| (id, payload.clone()))
+                    .collect();
+                let pushed = push_all(&state.db, &state.connections, &pushes).await?;
+                delivery.pushed += pushed.pushed;
+                delivery.gone += pushed.gone;
+            }
+            PushTurn::Later { schedule: true } => held_back.push(product_id),
+            PushTurn::Later { schedule: false } => {}
+        }
+    }
+    if !held_back.is_empty() {
+        let later = Event::InventoryChanged(InventoryChanged {
+            product_ids: held_back.clone(),
+        });
+        let body =
+            serde_json::to_string(&outbox::envelope(later, None)).expect("an envelope serialises");
+        let sent = match state.config.ws_push_queue_url.as_deref() {
+            Some(queue) => state
+                .queues
+                .send_later(queue, body, STOCK_FLUSH_DELAY_SECONDS)
+                .await
+                .map_err(super::ServiceError::from),
+            None => Err(super::ServiceError::internal(
+                "WS_PUSH_QUEUE_URL is not set",
+            )),
+        };
+        if let Err(error) = sent {
+            inventory::unschedule(&client, &held_back).await?;
+            return Err(error);
+        }
+    }
+    Ok(delivery)
 }
 
 /// Notifications a resuming connection is sent before it is told to page the history instead.

@@ -19,7 +19,7 @@ use crate::State;
 const SWEEP_GRACE: Duration = Duration::from_secs(30);
 const SWEEP_BATCH: i64 = 200;
 
-fn envelope(event: Event, correlation_id: Option<String>) -> EventEnvelope {
+pub(super) fn envelope(event: Event, correlation_id: Option<String>) -> EventEnvelope {
     EventEnvelope {
         event_id: orderly_domain::new_id(),
         occurred_at: Utc::now(),

@@ -34,7 +34,8 @@ pub async fn record(state: &State, event: &EventEnvelope) -> Result<bool, Servic
         | Event::JobRequested(_)
         | Event::JobProgress(_)
         | Event::NotificationSent(_)
-        | Event::ConnectionResumed(_) => Ok(()),
+        | Event::ConnectionResumed(_)
+        | Event::InventoryChanged(_) => Ok(()),
     }?;
     tx.commit().await?;
     Ok(true)

@@ -30,7 +30,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::JobRequested(_)
             | Event::JobProgress(_)
             | Event::NotificationSent(_)
-            | Event::ConnectionResumed(_) => Ok(()),
+            | Event::ConnectionResumed(_)
+            | Event::InventoryChanged(_) => Ok(()),
         }
     })
     .await

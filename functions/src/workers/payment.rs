@@ -36,7 +36,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::JobRequested(_)
             | Event::JobProgress(_)
             | Event::NotificationSent(_)
-            | Event::ConnectionResumed(_) => Settlement::Skipped,
+            | Event::ConnectionResumed(_)
+            | Event::InventoryChanged(_) => Settlement::Skipped,
         };
         tracing::info!(event_id = %envelope.event_id, event_type = envelope.event.event_type(), ?outcome, "payment");
         Ok(())

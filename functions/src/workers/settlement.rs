@@ -35,7 +35,8 @@ pub async fn handle(
             | Event::OrderExpired(_)
             | Event::JobProgress(_)
             | Event::NotificationSent(_)
-            | Event::ConnectionResumed(_) => Ok(()),
+            | Event::ConnectionResumed(_)
+            | Event::InventoryChanged(_) => Ok(()),
         }
     })
     .await

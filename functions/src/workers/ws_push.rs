@@ -1,4 +1,5 @@
-//! Queue `WsPushQueue` (every order event): pushes each event to the WebSocket connections following it.
+//! Queue `WsPushQueue` (every event): pushes each event to the WebSocket connections it concerns, and the
+//! stock of the products it changed to their followers.
 //! A push that fails for a reason other than a gone client fails the message, which is retried.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
@@ -14,7 +15,8 @@ pub const HANDLES: &[&str] = &Event::TYPES;
 pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse {
     each_event("ws-push", batch, |event| async move {
         let delivery = live_updates::deliver(&state.db, &state.connections, &event).await?;
-        tracing::info!(event_id = %event.event_id, event_type = event.event.event_type(), pushed = delivery.pushed, gone = delivery.gone, "event pushed");
+        let stock = live_updates::push_stock(state, &event).await?;
+        tracing::info!(event_id = %event.event_id, event_type = event.event.event_type(), pushed = delivery.pushed + stock.pushed, gone = delivery.gone + stock.gone, "event pushed");
         Ok(())
     })
     .await

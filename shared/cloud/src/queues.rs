@@ -26,4 +26,22 @@ impl SqsQueues {
             .map_err(|e| CloudError::from_sdk("sqs:GetQueueAttributes", e))?;
         Ok(())
     }
+
+    /// Sends `body` to the queue, to be received no earlier than `delay_seconds` (0–900) from now.
+    pub async fn send_later(
+        &self,
+        queue_url: &str,
+        body: String,
+        delay_seconds: i32,
+    ) -> Result<(), CloudError> {
+        self.client
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body)
+            .delay_seconds(delay_seconds)
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("sqs:SendMessage", e))?;
+        Ok(())
+    }
 }

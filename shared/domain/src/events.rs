@@ -48,6 +48,14 @@ pub enum Event {
     NotificationSent(NotificationSent),
     #[serde(rename = "connection.resumed")]
     ConnectionResumed(ConnectionResumed),
+    #[serde(rename = "inventory.changed")]
+    InventoryChanged(InventoryChanged),
+}
+
+/// Products whose stock an admin counted (or whose update was held back a moment to coalesce).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InventoryChanged {
+    pub product_ids: Vec<Uuid>,
 }
 
 /// A client reconnected with the last notification it had: it is sent what it missed.
@@ -158,9 +166,10 @@ impl Event {
     pub const JOB_PROGRESS: &str = "job.progress";
     pub const NOTIFICATION_SENT: &str = "notification.sent";
     pub const CONNECTION_RESUMED: &str = "connection.resumed";
+    pub const INVENTORY_CHANGED: &str = "inventory.changed";
 
     /// Every event type, as the wire and the subscription filters spell it.
-    pub const TYPES: [&str; 11] = [
+    pub const TYPES: [&str; 12] = [
         Self::ORDER_PLACED,
         Self::ORDER_PAID,
         Self::ORDER_FULFILLED,
@@ -172,6 +181,7 @@ impl Event {
         Self::JOB_PROGRESS,
         Self::NOTIFICATION_SENT,
         Self::CONNECTION_RESUMED,
+        Self::INVENTORY_CHANGED,
     ];
 
     /// The event type (`order.paid`, …).
@@ -188,6 +198,7 @@ impl Event {
             Event::JobProgress(_) => Self::JOB_PROGRESS,
             Event::NotificationSent(_) => Self::NOTIFICATION_SENT,
             Event::ConnectionResumed(_) => Self::CONNECTION_RESUMED,
+            Event::InventoryChanged(_) => Self::INVENTORY_CHANGED,
         }
     }
 
@@ -206,15 +217,20 @@ impl Event {
         }
     }
 
-    /// What the event is about, as the outbox records it ("order", "job", "notification_batch" or
-    /// "user", and its id), and the user it concerns (the order's owner, the job's requester, the
-    /// sender, the user who reconnected).
+    /// What the event is about, as the outbox records it ("order", "job", "notification_batch", "user"
+    /// or "product", and its id), and the user it concerns (the order's owner, the job's requester, the
+    /// sender, the user who reconnected; nobody for stock).
     pub fn subject(&self) -> (&'static str, Uuid, Uuid) {
         match (self, self.order()) {
             (Event::JobRequested(e), _) => ("job", e.job_id, e.requested_by),
             (Event::JobProgress(e), _) => ("job", e.job_id, e.requested_by),
             (Event::NotificationSent(e), _) => ("notification_batch", e.batch_id, e.sent_by),
             (Event::ConnectionResumed(e), _) => ("user", e.user_id, e.user_id),
+            (Event::InventoryChanged(e), _) => (
+                "product",
+                e.product_ids.first().copied().unwrap_or_default(),
+                Uuid::nil(),
+            ),
             (_, Some((order_id, owner))) => ("order", order_id, owner),
             (_, None) => unreachable!("every other event is about an order"),
         }
@@ -233,8 +249,23 @@ impl Event {
             Event::JobRequested(_)
             | Event::JobProgress(_)
             | Event::NotificationSent(_)
-            | Event::ConnectionResumed(_) => None,
+            | Event::ConnectionResumed(_)
+            | Event::InventoryChanged(_) => None,
         }
+    }
+
+    /// Whether the event changed the stock of some products: a placement reserves, a cancel, an
+    /// expiry or a failed payment gives back, an admin counts. (Fulfilment only moves reserved units
+    /// to sold: what is available stays.)
+    pub fn changes_stock(&self) -> bool {
+        matches!(
+            self,
+            Event::OrderPlaced(_)
+                | Event::OrderCancelled(_)
+                | Event::OrderExpired(_)
+                | Event::OrderPaymentFailed(_)
+                | Event::InventoryChanged(_)
+        )
     }
 
     /// The order's status after the event; `None` for events about something else.
@@ -250,7 +281,8 @@ impl Event {
             Event::JobRequested(_)
             | Event::JobProgress(_)
             | Event::NotificationSent(_)
-            | Event::ConnectionResumed(_) => None,
+            | Event::ConnectionResumed(_)
+            | Event::InventoryChanged(_) => None,
         }
     }
 }
@@ -325,6 +357,9 @@ mod tests {
         events.push(Event::ConnectionResumed(ConnectionResumed {
             connection_id: "c1".into(),
             user_id: Uuid::now_v7(),
+        }));
+        events.push(Event::InventoryChanged(InventoryChanged {
+            product_ids: vec![Uuid::now_v7()],
         }));
         events
     }
