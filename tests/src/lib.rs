@@ -375,11 +375,16 @@ impl std::fmt::Debug for Answer {
     }
 }
 
-/// A client address of its own for each test (TEST-NET-2 documentation range: never routed, only a
-/// header value), so per-IP login limits of parallel tests do not collide.
+/// A client address of its own for each caller (never routed, only a header value), so per-IP login
+/// limits of parallel tests do not collide: a counter, not a random pick, because two logins from one
+/// address within seconds of each other are refused and random picks of 65,536 collide often enough
+/// over a few hundred logins. The limits live in the database, across test binaries: the second octet
+/// comes from the process id, so the next binary does not start on the addresses the last one used.
 pub fn client_ip() -> String {
-    let [a, b] = rand::random::<[u8; 2]>();
-    format!("198.51.{a}.{b}")
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let process = std::process::id() % 200;
+    format!("198.{}.{}.{}", 18 + process, (n >> 8) & 0xff, n & 0xff)
 }
 
 pub struct Call<'a> {

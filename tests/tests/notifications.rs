@@ -335,3 +335,137 @@ async fn a_client_that_missed_more_than_the_bound_is_told_to_page_the_history() 
         (live, "after the resync".into())
     );
 }
+
+async fn admin_call(stack: &Stack, admin: &Session, method: &str, path: &str) -> Answer {
+    stack
+        .call(method, path)
+        .token(&admin.access_token)
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn a_broadcast_reaches_every_socket_of_the_members_only() {
+    let stack = Stack::from_env();
+    let admin = stack.admin().await;
+    let (first, second, removed, outsider) = (
+        stack.customer().await,
+        stack.customer().await,
+        stack.customer().await,
+        stack.customer().await,
+    );
+    let name = format!("VIP {}", uuid::Uuid::now_v7());
+    let created = stack
+        .call("POST", "/api/v1/admin/groups")
+        .token(&admin.access_token)
+        .json(&serde_json::json!({"name": name}))
+        .send()
+        .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let group = created.body["id"].as_str().unwrap().to_owned();
+    let again = stack
+        .call("POST", "/api/v1/admin/groups")
+        .token(&admin.access_token)
+        .json(&serde_json::json!({"name": name}))
+        .send()
+        .await;
+    assert_eq!((again.status, again.error_code()), (409, "GROUP_EXISTS"));
+
+    let members = format!("/api/v1/admin/groups/{group}/members");
+    for user in [&first, &second, &removed] {
+        let added = admin_call(&stack, &admin, "PUT", &format!("{members}/{}", user.id)).await;
+        assert_eq!(
+            (added.status, &added.body["user_id"]),
+            (200, &Value::from(user.id.as_str()))
+        );
+    }
+    let nobody = uuid::Uuid::now_v7();
+    assert_eq!(
+        admin_call(&stack, &admin, "PUT", &format!("{members}/{nobody}"))
+            .await
+            .status,
+        404
+    );
+    let gone = admin_call(
+        &stack,
+        &admin,
+        "DELETE",
+        &format!("{members}/{}", removed.id),
+    )
+    .await;
+    assert_eq!(gone.status, 204, "{gone:?}");
+    let listed = admin_call(&stack, &admin, "GET", &members).await;
+    let mut ids: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut expected = vec![first.id.as_str(), second.id.as_str()];
+    expected.sort();
+    assert_eq!(ids, expected);
+
+    let mut sockets = vec![
+        stack.connect_as(&first).await,
+        stack.connect_as(&first).await,
+        stack.connect_as(&second).await,
+    ];
+    let mut elsewhere = vec![
+        stack.connect_as(&removed).await,
+        stack.connect_as(&outsider).await,
+    ];
+    let topic = format!("group:{group}");
+    sockets[0]
+        .send(serde_json::json!({"action": "subscribe", "topics": [topic]}))
+        .await;
+    assert_eq!(
+        sockets[0].receive_json(PUSH).await["type"],
+        "subscribed",
+        "a member follows the group"
+    );
+    elsewhere[0]
+        .send(serde_json::json!({"action": "subscribe", "topics": [topic]}))
+        .await;
+    let refused = elsewhere[0].receive_json(PUSH).await;
+    assert_eq!(
+        refused["code"], "FORBIDDEN_TOPIC",
+        "a removed member does not: {refused}"
+    );
+
+    let broadcast = stack
+        .call("POST", &format!("/api/v1/admin/groups/{group}/broadcast"))
+        .token(&admin.access_token)
+        .json(&serde_json::json!({"type": "vip", "title": "Early access", "message": "Tomorrow 9:00"}))
+        .send()
+        .await;
+    assert_eq!(
+        (broadcast.status, &broadcast.body["members"]),
+        (202, &Value::from(2)),
+        "{broadcast:?}"
+    );
+    for socket in &mut sockets {
+        let (_, title) = next_notification(socket).await;
+        assert_eq!(title, "Early access");
+    }
+    for socket in &mut elsewhere {
+        socket.send(serde_json::json!({"action": "ping"})).await;
+        assert_eq!(
+            socket.receive_json(PUSH).await["type"],
+            "pong",
+            "not a member: nothing"
+        );
+    }
+    assert_eq!(
+        titles(&history(&stack, &second, "").await),
+        ["Early access"]
+    );
+
+    let customer = stack
+        .call("POST", "/api/v1/admin/groups")
+        .token(&first.access_token)
+        .json(&serde_json::json!({"name": "mine"}))
+        .send()
+        .await;
+    assert_eq!(customer.status, 403);
+}

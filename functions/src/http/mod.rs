@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cors;
 pub mod docs;
 pub mod front_door;
+pub mod groups;
 pub mod health;
 pub mod inventory;
 pub mod jobs;

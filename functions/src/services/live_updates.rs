@@ -9,7 +9,9 @@ use orderly_domain::events::{
     ConnectionResumed, Event, EventEnvelope, InventoryChanged, NotificationSent,
 };
 use orderly_domain::jobs::JobStatus;
-use orderly_domain::live_updates::{ClientMessage, Topic, audience_of, may_follow, parse_topics};
+use orderly_domain::live_updates::{
+    ClientMessage, Standing, Topic, audience_of, may_follow, parse_topics,
+};
 use orderly_domain::notifications::Notification;
 use orderly_store::inventory::{self, PushTurn};
 use orderly_store::notifications;
@@ -170,13 +172,23 @@ pub async fn on_message(db: &Pool, connection_id: &str, body: &str) -> Result<Va
                     ));
                 };
                 for topic in &topics {
-                    let owner = match topic {
-                        Topic::Order(order) => orderly_store::orders::owner(&db, *order).await?,
-                        _ => None,
+                    let standing = match topic {
+                        Topic::Order(order) => Standing {
+                            order_owner: orderly_store::orders::owner(&db, *order).await?,
+                            ..Standing::default()
+                        },
+                        Topic::Group(group) => Standing {
+                            group_member: match group.parse() {
+                                Ok(id) => orderly_store::groups::is_member(&db, id, user).await?,
+                                Err(_) => false,
+                            },
+                            ..Standing::default()
+                        },
+                        _ => Standing::default(),
                     };
-                    if !may_follow(topic, user, is_admin, owner) {
+                    if !may_follow(topic, user, is_admin, &standing) {
                         let refusal = format!(
-                            "you may follow only your own orders, not {}",
+                            "you may follow only your own orders and groups you are in, not {}",
                             topic.as_text()
                         );
                         return Ok(error_reply("FORBIDDEN_TOPIC", refusal));
@@ -248,9 +260,10 @@ pub fn client_message(envelope: &EventEnvelope) -> Value {
         | Event::OrderExpired(_) => ("order.status", json!(envelope.event.order_status())),
         Event::JobRequested(_) => ("job.progress", json!(JobStatus::Queued)),
         Event::JobProgress(e) => ("job.progress", json!(e.status)),
-        Event::NotificationSent(_) | Event::ConnectionResumed(_) | Event::InventoryChanged(_) => {
-            ("notification", Value::Null)
-        }
+        Event::NotificationSent(_)
+        | Event::ConnectionResumed(_)
+        | Event::InventoryChanged(_)
+        | Event::GroupBroadcast(_) => ("notification", Value::Null),
     };
     let event_type = envelope.event.event_type();
     let mut message = json!({"type": kind, "event": event_type, "event_id": envelope.event_id, "at": envelope.occurred_at, "status": status});
@@ -285,8 +298,9 @@ pub async fn deliver(
         Event::ConnectionResumed(resumed) => {
             return catch_up(db, pusher, &resumed.connection_id).await;
         }
-        // Nobody follows a count as such: its push is the stock update (`push_stock`).
-        Event::InventoryChanged(_) => return Ok(Delivery::default()),
+        // Nobody follows a count as such: its push is the stock update (`push_stock`). A broadcast
+        // reaches its members through the `notification.sent` of each page.
+        Event::InventoryChanged(_) | Event::GroupBroadcast(_) => return Ok(Delivery::default()),
         _ => {}
     }
     let client = db.get().await.map_err(StoreError::from)?;

@@ -8,6 +8,7 @@ mod caller;
 pub mod catalogue;
 mod error;
 pub mod fulfillment;
+pub mod groups;
 pub mod health;
 pub mod housekeeping;
 mod idempotency;

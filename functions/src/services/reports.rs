@@ -35,7 +35,8 @@ pub async fn record(state: &State, event: &EventEnvelope) -> Result<bool, Servic
         | Event::JobProgress(_)
         | Event::NotificationSent(_)
         | Event::ConnectionResumed(_)
-        | Event::InventoryChanged(_) => Ok(()),
+        | Event::InventoryChanged(_)
+        | Event::GroupBroadcast(_) => Ok(()),
     }?;
     tx.commit().await?;
     Ok(true)

@@ -28,7 +28,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::JobProgress(_)
             | Event::NotificationSent(_)
             | Event::ConnectionResumed(_)
-            | Event::InventoryChanged(_) => {}
+            | Event::InventoryChanged(_)
+            | Event::GroupBroadcast(_) => {}
         }
         Ok(())
     })

@@ -1,11 +1,13 @@
-//! Queue `NotificationsQueue` (`order.completed`, `order.payment_failed`, `order.cancelled`): one
-//! notification per event, sent through the log notifier.
+//! Queue `NotificationsQueue` (`order.completed`, `order.payment_failed`, `order.cancelled`,
+//! `group.broadcast`): one notification per order event, sent through the log notifier, and the pages
+//! of a group broadcast.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use orderly_domain::events::Event;
 
 use super::each_event;
 use crate::State;
+use crate::services::groups;
 use crate::services::notifications::{self, LogNotifier};
 
 /// What this worker acts on: its queue's subscription filter is exactly these.
@@ -13,6 +15,7 @@ pub const HANDLES: &[&str] = &[
     Event::ORDER_COMPLETED,
     Event::ORDER_PAYMENT_FAILED,
     Event::ORDER_CANCELLED,
+    Event::GROUP_BROADCAST,
 ];
 
 pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse {
@@ -23,6 +26,7 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
                     .await
                     .map(drop)
             }
+            Event::GroupBroadcast(page) => groups::fan_out(state, page).await.map(drop),
             Event::OrderPlaced(_)
             | Event::OrderPaid(_)
             | Event::OrderFulfilled(_)

@@ -37,7 +37,8 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::JobProgress(_)
             | Event::NotificationSent(_)
             | Event::ConnectionResumed(_)
-            | Event::InventoryChanged(_) => Settlement::Skipped,
+            | Event::InventoryChanged(_)
+            | Event::GroupBroadcast(_) => Settlement::Skipped,
         };
         tracing::info!(event_id = %envelope.event_id, event_type = envelope.event.event_type(), ?outcome, "payment");
         Ok(())

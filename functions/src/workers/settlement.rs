@@ -36,7 +36,8 @@ pub async fn handle(
             | Event::JobProgress(_)
             | Event::NotificationSent(_)
             | Event::ConnectionResumed(_)
-            | Event::InventoryChanged(_) => Ok(()),
+            | Event::InventoryChanged(_)
+            | Event::GroupBroadcast(_) => Ok(()),
         }
     })
     .await

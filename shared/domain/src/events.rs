@@ -50,6 +50,17 @@ pub enum Event {
     ConnectionResumed(ConnectionResumed),
     #[serde(rename = "inventory.changed")]
     InventoryChanged(InventoryChanged),
+    #[serde(rename = "group.broadcast")]
+    GroupBroadcast(GroupBroadcast),
+}
+
+/// A broadcast to a group waits for its next page of members (sent once when the admin asks, then
+/// after each page).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupBroadcast {
+    pub broadcast_id: Uuid,
+    pub group_id: Uuid,
+    pub sent_by: Uuid,
 }
 
 /// Products whose stock an admin counted (or whose update was held back a moment to coalesce).
@@ -167,9 +178,10 @@ impl Event {
     pub const NOTIFICATION_SENT: &str = "notification.sent";
     pub const CONNECTION_RESUMED: &str = "connection.resumed";
     pub const INVENTORY_CHANGED: &str = "inventory.changed";
+    pub const GROUP_BROADCAST: &str = "group.broadcast";
 
     /// Every event type, as the wire and the subscription filters spell it.
-    pub const TYPES: [&str; 12] = [
+    pub const TYPES: [&str; 13] = [
         Self::ORDER_PLACED,
         Self::ORDER_PAID,
         Self::ORDER_FULFILLED,
@@ -182,6 +194,7 @@ impl Event {
         Self::NOTIFICATION_SENT,
         Self::CONNECTION_RESUMED,
         Self::INVENTORY_CHANGED,
+        Self::GROUP_BROADCAST,
     ];
 
     /// The event type (`order.paid`, …).
@@ -199,6 +212,7 @@ impl Event {
             Event::NotificationSent(_) => Self::NOTIFICATION_SENT,
             Event::ConnectionResumed(_) => Self::CONNECTION_RESUMED,
             Event::InventoryChanged(_) => Self::INVENTORY_CHANGED,
+            Event::GroupBroadcast(_) => Self::GROUP_BROADCAST,
         }
     }
 
@@ -217,15 +231,16 @@ impl Event {
         }
     }
 
-    /// What the event is about, as the outbox records it ("order", "job", "notification_batch", "user"
-    /// or "product", and its id), and the user it concerns (the order's owner, the job's requester, the
-    /// sender, the user who reconnected; nobody for stock).
+    /// What the event is about, as the outbox records it ("order", "job", "notification_batch", "user",
+    /// "product" or "broadcast", and its id), and the user it concerns (the order's owner, the job's
+    /// requester, the sender, the user who reconnected; nobody for stock).
     pub fn subject(&self) -> (&'static str, Uuid, Uuid) {
         match (self, self.order()) {
             (Event::JobRequested(e), _) => ("job", e.job_id, e.requested_by),
             (Event::JobProgress(e), _) => ("job", e.job_id, e.requested_by),
             (Event::NotificationSent(e), _) => ("notification_batch", e.batch_id, e.sent_by),
             (Event::ConnectionResumed(e), _) => ("user", e.user_id, e.user_id),
+            (Event::GroupBroadcast(e), _) => ("broadcast", e.broadcast_id, e.sent_by),
             (Event::InventoryChanged(e), _) => (
                 "product",
                 e.product_ids.first().copied().unwrap_or_default(),
@@ -250,7 +265,8 @@ impl Event {
             | Event::JobProgress(_)
             | Event::NotificationSent(_)
             | Event::ConnectionResumed(_)
-            | Event::InventoryChanged(_) => None,
+            | Event::InventoryChanged(_)
+            | Event::GroupBroadcast(_) => None,
         }
     }
 
@@ -282,7 +298,8 @@ impl Event {
             | Event::JobProgress(_)
             | Event::NotificationSent(_)
             | Event::ConnectionResumed(_)
-            | Event::InventoryChanged(_) => None,
+            | Event::InventoryChanged(_)
+            | Event::GroupBroadcast(_) => None,
         }
     }
 }
@@ -360,6 +377,11 @@ mod tests {
         }));
         events.push(Event::InventoryChanged(InventoryChanged {
             product_ids: vec![Uuid::now_v7()],
+        }));
+        events.push(Event::GroupBroadcast(GroupBroadcast {
+            broadcast_id: Uuid::now_v7(),
+            group_id: Uuid::now_v7(),
+            sent_by: Uuid::now_v7(),
         }));
         events
     }

@@ -86,13 +86,30 @@ pub fn parse_topics(texts: &[String]) -> Result<Vec<Topic>, TopicError> {
     Ok(topics)
 }
 
-/// Whether a user may follow a topic. `order_owner` is the owner of the order an `order:` topic names
-/// (`None` when there is no such order). Inventory and group streams are public to signed-in users; a
-/// job is an admin's, as every job route is.
-pub fn may_follow(topic: &Topic, user: Uuid, is_admin: bool, order_owner: Option<Uuid>) -> bool {
+/// What the store says about the subject a topic names: the owner of the order an `order:` topic names
+/// (`None` when there is no such order), whether the user is in the group a `group:` topic names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Standing {
+    pub order_owner: Option<Uuid>,
+    pub group_member: bool,
+}
+
+impl Standing {
+    pub fn owner(order_owner: Uuid) -> Self {
+        Self {
+            order_owner: Some(order_owner),
+            ..Self::default()
+        }
+    }
+}
+
+/// Whether a user may follow a topic. Inventory streams are public to signed-in users; an order is its
+/// owner's, a group its members' (admins may follow any); a job is an admin's, as every job route is.
+pub fn may_follow(topic: &Topic, user: Uuid, is_admin: bool, standing: &Standing) -> bool {
     match topic {
-        Topic::MyOrders | Topic::MyJobs | Topic::Inventory(_) | Topic::Group(_) => true,
-        Topic::Order(_) => is_admin || order_owner == Some(user),
+        Topic::MyOrders | Topic::MyJobs | Topic::Inventory(_) => true,
+        Topic::Order(_) => is_admin || standing.order_owner == Some(user),
+        Topic::Group(_) => is_admin || standing.group_member,
         Topic::Job(_) => is_admin,
     }
 }
@@ -234,26 +251,55 @@ mod tests {
             }
         );
         assert_eq!(Topic::parse("jobs").unwrap(), Topic::MyJobs);
-        assert!(!may_follow(&Topic::Job(job), admin, false, None));
-        assert!(may_follow(&Topic::Job(job), admin, true, None));
+        assert!(!may_follow(
+            &Topic::Job(job),
+            admin,
+            false,
+            &Standing::default()
+        ));
+        assert!(may_follow(
+            &Topic::Job(job),
+            admin,
+            true,
+            &Standing::default()
+        ));
     }
 
     #[test]
     fn only_owners_and_admins_follow_an_order() {
         let (me, other, order) = (Uuid::now_v7(), Uuid::now_v7(), Topic::Order(Uuid::now_v7()));
-        assert!(may_follow(&order, me, false, Some(me)));
-        assert!(!may_follow(&order, me, false, Some(other)));
+        assert!(may_follow(&order, me, false, &Standing::owner(me)));
+        assert!(!may_follow(&order, me, false, &Standing::owner(other)));
         assert!(
-            !may_follow(&order, me, false, None),
+            !may_follow(&order, me, false, &Standing::default()),
             "an order that does not exist is nobody's"
         );
-        assert!(may_follow(&order, me, true, Some(other)));
-        assert!(may_follow(&Topic::MyOrders, me, false, None));
+        assert!(may_follow(&order, me, true, &Standing::owner(other)));
+        assert!(may_follow(
+            &Topic::MyOrders,
+            me,
+            false,
+            &Standing::default()
+        ));
+        let group = Topic::Group(Uuid::now_v7().to_string());
+        assert!(!may_follow(&group, me, false, &Standing::default()));
+        let member = Standing {
+            group_member: true,
+            ..Standing::default()
+        };
+        assert!(
+            may_follow(&group, me, false, &member),
+            "members follow their group"
+        );
+        assert!(
+            may_follow(&group, me, true, &Standing::default()),
+            "admins any"
+        );
         assert!(may_follow(
             &Topic::Inventory(Uuid::now_v7()),
             me,
             false,
-            None
+            &Standing::default()
         ));
     }
 }

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 mod error;
+pub mod groups;
 pub mod health;
 pub mod idempotency;
 pub mod inventory;
