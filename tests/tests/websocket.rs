@@ -340,3 +340,38 @@ async fn followers_of_a_product_see_its_stock_after_orders_cancels_and_counts_an
     }
     stock_reaches(&mut watcher, &id, 15).await;
 }
+
+#[tokio::test]
+async fn a_flooding_client_is_answered_with_errors_and_keeps_its_connection() {
+    let stack = Stack::from_env();
+    let mut socket = stack.connect().await;
+    let sent = 160;
+    for _ in 0..sent {
+        socket.send(json!({"action": "ping"})).await;
+    }
+    let (mut pongs, mut refused) = (0, 0);
+    for _ in 0..sent {
+        let reply = socket.receive_json(WAIT).await;
+        match (reply["type"].as_str(), reply["code"].as_str()) {
+            (Some("pong"), _) => pongs += 1,
+            (Some("error"), Some("RATE_LIMITED")) => refused += 1,
+            _ => panic!("unexpected reply {reply}"),
+        }
+    }
+    assert!(
+        pongs >= 100,
+        "a burst within the limit is served: {pongs} pongs"
+    );
+    assert!(
+        refused >= 1,
+        "past 120 a minute, refused: {pongs} pongs, {refused} refused"
+    );
+    socket
+        .send(json!({"action": "subscribe", "topics": ["orders"]}))
+        .await;
+    let still_open = socket.receive(WAIT).await;
+    assert!(
+        matches!(still_open, Received::Json(_)),
+        "the connection stays open"
+    );
+}

@@ -5,7 +5,7 @@ use chrono::Utc;
 use orderly_domain::access::Principal;
 use orderly_domain::rate_limit::{
     Decision, HEALTH_PER_IP, LOGIN_PER_EMAIL, LOGIN_PER_IP, PER_API_KEY, PER_USER, Quota,
-    REFRESH_PER_IP, REGISTER_PER_IP, decide,
+    REFRESH_PER_IP, REGISTER_PER_IP, WS_MESSAGES_PER_CONNECTION, decide,
 };
 
 use orderly_store::rate_limits::{self, Credential, Standing};
@@ -52,6 +52,13 @@ pub async fn for_principal(
     let (outcome, standing) =
         rate_limits::admit(&state.db.get().await?, &key, quota, credential).await?;
     Ok((decide(quota, outcome, Utc::now()), standing))
+}
+
+/// A message a WebSocket client sent, per connection: `Err(RateLimited)` past
+/// `WS_MESSAGES_PER_CONNECTION`.
+pub async fn for_client_message(state: &State, connection_id: &str) -> Result<(), ServiceError> {
+    let key = format!("ws:{connection_id}");
+    refuse_over(take(state, &key, WS_MESSAGES_PER_CONNECTION).await?)
 }
 
 /// The key of the per-email budget that every password check spends from (login and a password-protected

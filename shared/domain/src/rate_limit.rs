@@ -36,6 +36,9 @@ pub const REGISTER_PER_IP: Quota = Quota::per_minute(10);
 pub const REFRESH_PER_IP: Quota = Quota::per_minute(60);
 /// Monitors poll every few seconds; more than one a second from one address is not monitoring.
 pub const HEALTH_PER_IP: Quota = Quota::per_minute(60);
+/// Messages one WebSocket connection may send: a client subscribes, unsubscribes and keeps alive, a
+/// few a minute; a flood is refused with an error reply, not served.
+pub const WS_MESSAGES_PER_CONNECTION: Quota = Quota::per_minute(120);
 
 /// What the store reports for one request: whether it was admitted and the key's TAT afterwards (or,
 /// when refused, the TAT that refused it).
