@@ -385,6 +385,28 @@ async fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// WebSocket connections the gateway is built to hold at once, as API Gateway would: each holds a file
+/// descriptor, and many systems start processes with 1,024.
+const WEBSOCKETS: u64 = 10_000;
+/// Descriptors besides the sockets: the REST API's, the database pool's, the emulator's, logs.
+const OTHER_DESCRIPTORS: u64 = 1_000;
+
+/// Raises this process's open-file limit as far as the hard limit allows, and says so when that is not
+/// enough for `WEBSOCKETS` connections.
+fn raise_descriptor_limit() {
+    match rlimit::increase_nofile_limit(WEBSOCKETS + OTHER_DESCRIPTORS) {
+        Ok(limit) if limit >= WEBSOCKETS + OTHER_DESCRIPTORS => {
+            tracing::debug!(limit, "open-file limit");
+        }
+        Ok(limit) => tracing::warn!(
+            limit,
+            "the open-file limit holds only about {} WebSocket connections, not {WEBSOCKETS}: raise the hard limit (ulimit -Hn)",
+            limit.saturating_sub(OTHER_DESCRIPTORS)
+        ),
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+    }
+}
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -392,6 +414,7 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "info,aws_config=warn,aws_smithy_runtime=warn".into()),
         )
         .init();
+    raise_descriptor_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
