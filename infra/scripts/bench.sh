@@ -5,7 +5,7 @@ source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
 export ORDERLY_API_PORT=3300 ORDERLY_WS_PORT=3301 ORDERLY_CONTROL_PORT=3302 ORDERLY_PROVIDER_PORT=3303 ORDERLY_EMULATOR_PORT=4569
-export ORDERLY_TRUST_FORWARDED_FOR=1 RUST_LOG=warn
+export ORDERLY_TRUST_FORWARDED_FOR=1 RUST_LOG="${RUST_LOG:-warn}"
 log "building optimised binaries (profile bench-local)"
 cargo build --quiet --profile bench-local -p orderly-local --bins
 export ORDERLY_GATEWAY_BIN="$ROOT/target/bench-local/orderly-local"
@@ -39,9 +39,9 @@ start_stack "$LOCAL_DIR/bench-stack.log"
 
 export PGBENCH="$(pg_bindir)/pgbench"
 export ORDERLY_BENCH_API="http://127.0.0.1:$ORDERLY_API_PORT"
-# BENCH_ONLY=settlement runs that row alone (a minute instead of the whole bench).
-if [ "${BENCH_ONLY:-}" = settlement ]; then
-  "$ROOT/target/bench-local/orderly-bench" --settlement-only
+# BENCH_ONLY=settlement or BENCH_ONLY=websocket runs that row alone.
+if [ -n "${BENCH_ONLY:-}" ]; then
+  "$ROOT/target/bench-local/orderly-bench" "--$BENCH_ONLY-only"
   exit 0
 fi
 "$ROOT/target/bench-local/orderly-bench"
@@ -49,6 +49,10 @@ fi
 stop_stack
 start_stack "$LOCAL_DIR/bench-stack.log"
 "$ROOT/target/bench-local/orderly-bench" --settlement-only
+# And one for the WebSocket row: 10,000 sockets of its own.
+stop_stack
+start_stack "$LOCAL_DIR/bench-stack.log"
+"$ROOT/target/bench-local/orderly-bench" --websocket-only
 
 # Again without the emulator's fan-out in the request: moto's SNS publish serialises and slows with queue
 # depth (docs/adr/0005), which the first run includes on purpose.

@@ -1,3 +1,4 @@
 pub mod migrate;
 pub mod seed;
+pub mod seed_connections;
 pub mod seed_transactions;

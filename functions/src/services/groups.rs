@@ -1,8 +1,8 @@
 //! Groups of users and broadcasts to them (BroadcastToGroup). The request only records the broadcast
-//! and announces it; the notification worker fans it out a page of members at a time, each page in one
-//! transaction that stores their notifications, announces their push and moves the broadcast's cursor.
+//! and announces it; the notification worker cuts the members into pages and reaches the pages in
+//! parallel, each in one transaction that stores their notifications and announces their push.
 
-use orderly_domain::events::{Event, GroupBroadcast, NotificationSent, Recipient};
+use orderly_domain::events::{Event, GroupBroadcast, MemberPage, NotificationSent, Recipient};
 use orderly_domain::groups::{BROADCAST_PAGE, Group, Member, group_name};
 use orderly_domain::notifications::Notice;
 use orderly_domain::pagination::Page;
@@ -173,6 +173,7 @@ pub async fn broadcast(
             broadcast_id,
             group_id,
             sent_by: admin,
+            page: None,
         }),
         Some(caller.request_id.clone()),
     );
@@ -193,69 +194,72 @@ pub async fn broadcast(
     Ok(json!({"broadcast_id": broadcast_id, "group_id": group_id, "members": group.members}))
 }
 
-/// Reaches the next page of a broadcast's members: stores their notifications, announces their push,
-/// moves the cursor and announces the next page (or finishes), all in one transaction. The broadcast
-/// row is locked meanwhile, so a page delivered twice reaches the following members instead of the
-/// same ones again; a finished broadcast is left alone.
-pub async fn fan_out(state: &State, page: &GroupBroadcast) -> Result<usize, ServiceError> {
+/// The fan-out of a broadcast. The first message (no page) cuts the group's members into pages of
+/// `BROADCAST_PAGE` by user id and announces every page at once, so that the pages are reached in
+/// parallel; each page message stores its members' notifications and announces their push in one
+/// transaction. A page delivered twice stores nothing new (one notification per member and broadcast)
+/// and so pushes nothing twice; a member removed before their page is reached is not on it.
+pub async fn fan_out(state: &State, message: &GroupBroadcast) -> Result<usize, ServiceError> {
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    let Some(broadcast) = groups::lock_broadcast(&tx, page.broadcast_id).await? else {
-        return Ok(0);
-    };
-    let members = groups::members(
-        &tx,
-        broadcast.group_id,
-        broadcast.after_user,
-        BROADCAST_PAGE,
-    )
-    .await?;
-    let users: Vec<Uuid> = members.iter().map(|m| m.user_id).collect();
-    let (stored, at) =
-        notifications::insert_for_users(&tx, page.broadcast_id, &users, &broadcast.notice).await?;
     let mut events = Vec::new();
-    if !stored.is_empty() {
-        let recipients = stored
-            .iter()
-            .map(|&(user_id, notification_id)| Recipient {
-                user_id,
-                notification_id,
-            })
-            .collect();
-        events.push(outbox::event(
-            Event::NotificationSent(NotificationSent {
-                batch_id: page.broadcast_id,
-                sent_by: page.sent_by,
-                recipients,
-                kind: broadcast.notice.kind.clone(),
-                title: broadcast.notice.title.clone(),
-                message: broadcast.notice.message.clone(),
-                data: broadcast.notice.data.clone(),
-                timestamp: at.unwrap_or_else(chrono::Utc::now),
-            }),
-            None,
-        ));
-    }
-    let last_page = (members.len() as i64) < BROADCAST_PAGE;
-    if !last_page {
-        events.push(outbox::event(Event::GroupBroadcast(page.clone()), None));
-    }
+    let notified = match message.page {
+        None => {
+            let Some(broadcast) = groups::lock_unsplit(&tx, message.broadcast_id).await? else {
+                return Ok(0); // already cut into pages
+            };
+            let bounds = groups::page_bounds(&tx, broadcast.group_id, BROADCAST_PAGE).await?;
+            let mut after = None;
+            for upto in bounds.iter().copied().map(Some).chain([None]) {
+                let page = GroupBroadcast {
+                    page: Some(MemberPage { after, upto }),
+                    ..message.clone()
+                };
+                events.push(outbox::event(Event::GroupBroadcast(page), None));
+                after = upto;
+            }
+            groups::mark_split(&tx, message.broadcast_id, events.len() as i32).await?;
+            0
+        }
+        Some(page) => {
+            let notice = groups::notice_of(&tx, message.broadcast_id).await?;
+            let users =
+                groups::members_between(&tx, message.group_id, page.after, page.upto).await?;
+            let (stored, at) =
+                notifications::insert_for_users(&tx, message.broadcast_id, &users, &notice).await?;
+            if !stored.is_empty() {
+                let recipients = stored
+                    .iter()
+                    .map(|&(user_id, notification_id)| Recipient {
+                        user_id,
+                        notification_id,
+                    })
+                    .collect();
+                events.push(outbox::event(
+                    Event::NotificationSent(NotificationSent {
+                        batch_id: message.broadcast_id,
+                        sent_by: message.sent_by,
+                        recipients,
+                        kind: notice.kind,
+                        title: notice.title,
+                        message: notice.message,
+                        data: notice.data,
+                        timestamp: at.unwrap_or_else(chrono::Utc::now),
+                    }),
+                    None,
+                ));
+                groups::add_delivered(&tx, message.broadcast_id, stored.len() as i64).await?;
+            }
+            stored.len()
+        }
+    };
     for event in &events {
         outbox_store::insert(&tx, event).await?;
     }
-    let last_user = users.last().copied();
-    groups::advance_broadcast(
-        &tx,
-        page.broadcast_id,
-        last_user,
-        stored.len() as i64,
-        last_page,
-    )
-    .await?;
     tx.commit().await?;
     drop(client);
     outbox::publish_committed(state, &events).await;
-    Ok(stored.len())
+    Ok(notified)
 }
 
 #[cfg(test)]
@@ -266,7 +270,7 @@ mod tests {
     use crate::testing;
 
     #[tokio::test]
-    async fn a_broadcast_reaches_a_large_group_a_page_at_a_time_each_member_once() {
+    async fn a_broadcast_is_cut_into_pages_that_each_reach_their_members_once() {
         let db = fresh_database().await;
         let state = testing::state(&db).await;
         let admin = user(&db.pool).await;
@@ -292,23 +296,51 @@ mod tests {
         groups::insert_broadcast(&client, broadcast_id, group.id, admin, &notice)
             .await
             .unwrap();
-        let page = GroupBroadcast {
+        let asked = GroupBroadcast {
             broadcast_id,
             group_id: group.id,
             sent_by: admin,
+            page: None,
         };
+        assert_eq!(
+            fan_out(state, &asked).await.unwrap(),
+            0,
+            "the first message only cuts"
+        );
+        assert_eq!(fan_out(state, &asked).await.unwrap(), 0, "and only once");
+        let pages: Vec<GroupBroadcast> = client
+            .query(
+                "SELECT payload FROM outbox WHERE aggregate_id = $1 AND event_type = 'group.broadcast'
+                  ORDER BY created_at, id",
+                &[&broadcast_id],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let envelope: orderly_domain::EventEnvelope =
+                    serde_json::from_value(r.get(0)).unwrap();
+                match envelope.event {
+                    Event::GroupBroadcast(page) => page,
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect();
+        assert_eq!(pages.len(), 3, "two full pages and the rest");
 
         let mut reached = Vec::new();
-        for _ in 0..5 {
-            // Every delivery of the page event moves the broadcast on, whether or not it was a
-            // duplicate: the pages are counted, not the messages.
-            reached.push(fan_out(state, &page).await.unwrap());
+        for page in &pages {
+            reached.push(fan_out(state, page).await.unwrap());
         }
         let half = BROADCAST_PAGE as usize / 2;
         assert_eq!(
             reached,
-            [BROADCAST_PAGE as usize, BROADCAST_PAGE as usize, half, 0, 0],
-            "pages of members, then nothing once finished"
+            [BROADCAST_PAGE as usize, BROADCAST_PAGE as usize, half]
+        );
+        assert_eq!(
+            fan_out(state, &pages[1]).await.unwrap(),
+            0,
+            "a page delivered twice notifies nobody twice"
         );
         let counts = client
             .query_one(
@@ -333,8 +365,8 @@ mod tests {
             .unwrap();
         assert_eq!(
             (announced.get::<_, i64>(0), announced.get::<_, i64>(1)),
-            (3, 2),
-            "a push per page, and a next page after each full one"
+            (3, 3),
+            "a push per page, and the three pages"
         );
     }
 }

@@ -54,13 +54,22 @@ pub enum Event {
     GroupBroadcast(GroupBroadcast),
 }
 
-/// A broadcast to a group waits for its next page of members (sent once when the admin asks, then
-/// after each page).
+/// A broadcast to a group: without `page` when the admin asks (the fan-out cuts the members into
+/// pages), with it for each page of members to reach.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupBroadcast {
     pub broadcast_id: Uuid,
     pub group_id: Uuid,
     pub sent_by: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<MemberPage>,
+}
+
+/// The members with user ids in `(after, upto]` (no bound where `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberPage {
+    pub after: Option<Uuid>,
+    pub upto: Option<Uuid>,
 }
 
 /// Products whose stock an admin counted (or whose update was held back a moment to coalesce).
@@ -382,6 +391,7 @@ mod tests {
             broadcast_id: Uuid::now_v7(),
             group_id: Uuid::now_v7(),
             sent_by: Uuid::now_v7(),
+            page: None,
         }));
         events
     }

@@ -155,52 +155,104 @@ pub async fn insert_broadcast(
     Ok(())
 }
 
-/// A broadcast under way, locked for its next page.
+/// A broadcast whose members are still to be cut into pages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Broadcast {
     pub group_id: Uuid,
     pub notice: Notice,
-    /// The last member reached so far.
-    pub after_user: Option<Uuid>,
 }
 
-/// Locks the broadcast for its next page; `None` when it is finished (or unknown).
-pub async fn lock_broadcast(
+/// Locks the broadcast to cut it into pages; `None` when that was done (or it is unknown).
+pub async fn lock_unsplit(
     db: &impl GenericClient,
     id: Uuid,
 ) -> Result<Option<Broadcast>, StoreError> {
     let row = db
         .query_opt(
-            "SELECT group_id, type, title, message, data, after_user FROM broadcasts
-              WHERE id = $1 AND finished_at IS NULL FOR UPDATE",
+            "SELECT group_id FROM broadcasts WHERE id = $1 AND pages IS NULL FOR UPDATE",
             &[&id],
         )
         .await?;
-    Ok(row.map(|r| Broadcast {
-        group_id: r.get(0),
-        notice: Notice {
-            kind: r.get(1),
-            title: r.get(2),
-            message: r.get(3),
-            data: r.get(4),
-        },
-        after_user: r.get(5),
+    let Some(row) = row else { return Ok(None) };
+    let notice = notice_of(db, id).await?;
+    Ok(Some(Broadcast {
+        group_id: row.get(0),
+        notice,
     }))
 }
 
-/// Moves the broadcast past a page: its last member, how many it notified, and whether it was the last.
-pub async fn advance_broadcast(
+/// What the broadcast says.
+pub async fn notice_of(db: &impl GenericClient, id: Uuid) -> Result<Notice, StoreError> {
+    let row = db
+        .query_one(
+            "SELECT type, title, message, data FROM broadcasts WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+    Ok(Notice {
+        kind: row.get(0),
+        title: row.get(1),
+        message: row.get(2),
+        data: row.get(3),
+    })
+}
+
+/// The user ids that end each full page of `page_size` members, in order: page k is the members after
+/// bound k-1 up to bound k, and the last page everything after the last bound.
+pub async fn page_bounds(
+    db: &impl GenericClient,
+    group_id: Uuid,
+    page_size: i64,
+) -> Result<Vec<Uuid>, StoreError> {
+    let rows = db
+        .query(
+            "SELECT user_id FROM (
+                 SELECT user_id, row_number() OVER (ORDER BY user_id) AS n
+                   FROM group_members WHERE group_id = $1) AS m
+              WHERE n % $2 = 0 ORDER BY user_id",
+            &[&group_id, &page_size],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// The members with user ids in `(after, upto]`.
+pub async fn members_between(
+    db: &impl GenericClient,
+    group_id: Uuid,
+    after: Option<Uuid>,
+    upto: Option<Uuid>,
+) -> Result<Vec<Uuid>, StoreError> {
+    let rows = db
+        .query(
+            "SELECT user_id FROM group_members
+              WHERE group_id = $1 AND ($2::uuid IS NULL OR user_id > $2) AND ($3::uuid IS NULL OR user_id <= $3)
+              ORDER BY user_id",
+            &[&group_id, &after, &upto],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Records how many pages the broadcast was cut into.
+pub async fn mark_split(db: &impl GenericClient, id: Uuid, pages: i32) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE broadcasts SET pages = $2 WHERE id = $1",
+        &[&id, &pages],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Counts members a page notified.
+pub async fn add_delivered(
     db: &impl GenericClient,
     id: Uuid,
-    after_user: Option<Uuid>,
     notified: i64,
-    finished: bool,
 ) -> Result<(), StoreError> {
     db.execute(
-        "UPDATE broadcasts SET after_user = coalesce($2, after_user), delivered = delivered + $3,
-                finished_at = CASE WHEN $4 THEN now() END
-          WHERE id = $1",
-        &[&id, &after_user, &notified, &finished],
+        "UPDATE broadcasts SET delivered = delivered + $2 WHERE id = $1",
+        &[&id, &notified],
     )
     .await?;
     Ok(())

@@ -4,6 +4,7 @@
 //! the gateway's overhead; absolute numbers drift on a shared machine, the ratio much less.
 
 mod settlement;
+mod websocket;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -164,6 +165,23 @@ async fn main() {
     let client = reqwest::Client::new();
     if std::env::args().any(|a| a == "--orders-only") {
         orders(&client, &api).await;
+        return;
+    }
+    if std::env::args().any(|a| a == "--websocket-only") {
+        let durability = durability().await;
+        println!("Postgres durability for this row: {durability}");
+        let admin = post(
+            &client,
+            &format!("{api}/api/v1/auth/login"),
+            None,
+            "198.18.255.3",
+            json!({"email": env("ORDERLY_ADMIN_EMAIL"), "password": env("ORDERLY_ADMIN_PASSWORD")}),
+        )
+        .await;
+        let token = admin["access_token"].as_str().expect("an admin token");
+        let row = websocket::bench(&client, &api, token).await;
+        websocket::print(&row);
+        websocket::write(&row, &durability);
         return;
     }
     if std::env::args().any(|a| a == "--settlement-only") {

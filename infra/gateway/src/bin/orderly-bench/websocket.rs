@@ -1,0 +1,337 @@
+//! The WebSocket row of `make bench`: `BENCH_WS_CONNECTIONS` sockets (default 10,000) held at once,
+//! one per user, then
+//! (a) a notification sent to one user (`POST /api/v1/admin/notifications`), from the request to its
+//!     arrival on that user's socket, next to the same message posted straight to the gateway's
+//!     `@connections` API by this benchmark, alternating A/B;
+//! (b) a broadcast to a group of every one of those users, until the last socket has it, next to the
+//!     same posts made straight to `@connections`, 50 at a time, alternating A/B.
+//! Users, sessions and connect tickets are written straight into the database (no argon2 logins).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use orderly_functions::ops::seed_connections;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, mpsc};
+use tokio_tungstenite::tungstenite::Message;
+use uuid::Uuid;
+
+use crate::env;
+
+const SENDS: usize = 100;
+const BROADCAST_ROUNDS: usize = 2;
+/// Opening sockets this many at a time.
+const OPENING: usize = 100;
+/// Posts in flight for the broadcast's baseline: as many as the push worker makes.
+const POSTS_AT_ONCE: usize = 50;
+const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub struct Row {
+    pub connections: usize,
+    pub send: (Histogram<u64>, Histogram<u64>),
+    pub broadcast: (Vec<f64>, Vec<f64>),
+}
+
+/// Who received which marker, when.
+type Arrival = (usize, String, Instant);
+
+struct Sockets {
+    users: Vec<Uuid>,
+    connection_ids: Vec<String>,
+    arrivals: Mutex<mpsc::UnboundedReceiver<Arrival>>,
+    /// The write halves, kept so that the sockets stay open.
+    _writers: Vec<Box<dyn std::any::Any + Send>>,
+}
+
+fn progress(label: &str, len: usize) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64).with_style(
+        ProgressStyle::with_template("  {prefix:<34} {bar:30} {pos}/{len} {per_sec}")
+            .expect("a valid template"),
+    );
+    bar.set_prefix(label.to_owned());
+    bar
+}
+
+async fn open(n: usize) -> Sockets {
+    let pool = orderly_store::connect(&env("DATABASE_URL"), Default::default()).expect("a pool");
+    let users = seed_connections::users_with_tickets(&pool, n)
+        .await
+        .expect("users with tickets");
+    let ws = format!("ws://127.0.0.1:{}", env("ORDERLY_WS_PORT"));
+    let (sender, receiver) = mpsc::unbounded_channel::<Arrival>();
+    let bar = progress("sockets opened", n);
+    let opened: Vec<_> = futures::stream::iter(users.iter().enumerate())
+        .map(|(index, (_, ticket))| {
+            let (url, sender, bar) = (
+                format!("{ws}/?ticket={ticket}"),
+                sender.clone(),
+                bar.clone(),
+            );
+            async move {
+                let (socket, _) = tokio_tungstenite::connect_async(&url)
+                    .await
+                    .expect("a socket opens with its ticket");
+                let (mut writer, mut reader) = socket.split();
+                writer
+                    .send(Message::Text(json!({"action": "ping"}).to_string().into()))
+                    .await
+                    .expect("a ping");
+                let connection_id = loop {
+                    match reader.next().await {
+                        Some(Ok(Message::Text(text))) => {
+                            let pong: Value = serde_json::from_str(&text).expect("JSON");
+                            if let Some(id) = pong["connection_id"].as_str() {
+                                break id.to_owned();
+                            }
+                        }
+                        Some(Ok(_)) => continue,
+                        other => panic!("socket {index} closed before its pong: {other:?}"),
+                    }
+                };
+                tokio::spawn(async move {
+                    while let Some(Ok(message)) = reader.next().await {
+                        let Message::Text(text) = message else {
+                            continue;
+                        };
+                        let arrived = Instant::now();
+                        let Ok(value) = serde_json::from_str::<Value>(&text) else {
+                            continue;
+                        };
+                        let marker = value["notification"]["title"]
+                            .as_str()
+                            .or(value["marker"].as_str());
+                        if let Some(marker) = marker {
+                            let _ = sender.send((index, marker.to_owned(), arrived));
+                        }
+                    }
+                });
+                bar.inc(1);
+                (connection_id, writer)
+            }
+        })
+        .buffered(OPENING)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    let (connection_ids, writers): (Vec<_>, Vec<_>) = opened.into_iter().unzip();
+    Sockets {
+        users: users.into_iter().map(|(user, _)| user).collect(),
+        connection_ids,
+        arrivals: Mutex::new(receiver),
+        _writers: writers
+            .into_iter()
+            .map(|w| Box::new(w) as Box<dyn std::any::Any + Send>)
+            .collect(),
+    }
+}
+
+impl Sockets {
+    /// Waits until `count` sockets have received `marker`; the time the last one did.
+    async fn arrived(&self, marker: &str, count: usize) -> Instant {
+        let mut arrivals = self.arrivals.lock().await;
+        let mut seen = 0;
+        let mut last = Instant::now();
+        while seen < count {
+            let (_, got, at) = tokio::time::timeout(ARRIVAL_TIMEOUT, arrivals.recv())
+                .await
+                .unwrap_or_else(|_| panic!("{seen} of {count} sockets got {marker} in time"))
+                .expect("the readers live");
+            if got == marker {
+                seen += 1;
+                last = at;
+            }
+        }
+        last
+    }
+}
+
+async fn post_to_connection(client: &reqwest::Client, connection_id: &str, marker: &str) {
+    // Connection ids are base64 (`/`, `+`, `=`), as API Gateway's: escaped, as the SDK does.
+    let id: String = form_urlencoded::byte_serialize(connection_id.as_bytes()).collect();
+    let url = format!(
+        "http://127.0.0.1:{}/@connections/{id}",
+        env("ORDERLY_WS_PORT")
+    );
+    let body = json!({"type": "bench", "marker": marker}).to_string();
+    let answer = client.post(url).body(body).send().await.expect("a post");
+    assert!(answer.status().is_success(), "{}", answer.status());
+}
+
+async fn send_to_user(client: &reqwest::Client, api: &str, token: &str, user: Uuid, marker: &str) {
+    let answer = client
+        .post(format!("{api}/api/v1/admin/notifications"))
+        .bearer_auth(token)
+        .header("x-forwarded-for", "198.18.255.3")
+        .json(&json!({"user_ids": [user], "type": "bench", "title": marker, "message": "m"}))
+        .send()
+        .await
+        .expect("a send");
+    assert_eq!(answer.status().as_u16(), 202);
+}
+
+pub async fn bench(client: &reqwest::Client, api: &str, token: &str) -> Row {
+    let n: usize = std::env::var("BENCH_WS_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let sockets = open(n).await;
+
+    // (a) One user at a time, A/B alternating.
+    let histogram = || Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("bounds");
+    let (mut through_api, mut direct) = (histogram(), histogram());
+    let bar = progress("send to one user (A/B)", SENDS);
+    for round in 0..SENDS {
+        let index = (round * 7_919) % n;
+        let marker = format!("send-{round}-{}", Uuid::now_v7());
+        let started = Instant::now();
+        send_to_user(client, api, token, sockets.users[index], &marker).await;
+        let at = sockets.arrived(&marker, 1).await;
+        through_api.saturating_record((at - started).as_micros() as u64);
+
+        let marker = format!("post-{round}-{}", Uuid::now_v7());
+        let started = Instant::now();
+        post_to_connection(client, &sockets.connection_ids[index], &marker).await;
+        let at = sockets.arrived(&marker, 1).await;
+        direct.saturating_record((at - started).as_micros() as u64);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    // (b) Everyone, A/B alternating.
+    let db = orderly_store::connect(&env("DATABASE_URL"), Default::default()).expect("a pool");
+    let group = client
+        .post(format!("{api}/api/v1/admin/groups"))
+        .bearer_auth(token)
+        .header("x-forwarded-for", "198.18.255.3")
+        .json(&json!({"name": format!("bench {}", Uuid::now_v7())}))
+        .send()
+        .await
+        .expect("a group")
+        .json::<Value>()
+        .await
+        .expect("its body");
+    let group_id: Uuid = group["id"]
+        .as_str()
+        .expect("a group id")
+        .parse()
+        .expect("a uuid");
+    db.get()
+        .await
+        .expect("a connection")
+        .execute(
+            "INSERT INTO group_members (group_id, user_id) SELECT $1, unnest($2::uuid[])",
+            &[&group_id, &sockets.users],
+        )
+        .await
+        .expect("the members");
+    let connection_ids = Arc::new(sockets.connection_ids.clone());
+    let (mut broadcasts, mut posts) = (Vec::new(), Vec::new());
+    for round in 0..BROADCAST_ROUNDS {
+        let marker = format!("broadcast-{round}-{}", Uuid::now_v7());
+        let started = Instant::now();
+        let answer = client
+            .post(format!("{api}/api/v1/admin/groups/{group_id}/broadcast"))
+            .bearer_auth(token)
+            .header("x-forwarded-for", "198.18.255.3")
+            .json(&json!({"type": "bench", "title": marker, "message": "m"}))
+            .send()
+            .await
+            .expect("a broadcast");
+        assert_eq!(answer.status().as_u16(), 202);
+        let last = sockets.arrived(&marker, n).await;
+        broadcasts.push((last - started).as_secs_f64());
+
+        let marker = format!("posts-{round}-{}", Uuid::now_v7());
+        let started = Instant::now();
+        let ids = connection_ids.clone();
+        let posting = {
+            let (client, marker) = (client.clone(), marker.clone());
+            tokio::spawn(async move {
+                futures::stream::iter(ids.iter())
+                    .for_each_concurrent(POSTS_AT_ONCE, |id| {
+                        let (client, marker) = (&client, &marker);
+                        async move { post_to_connection(client, id, marker).await }
+                    })
+                    .await
+            })
+        };
+        let last = sockets.arrived(&marker, n).await;
+        posting.await.expect("the posts");
+        posts.push((last - started).as_secs_f64());
+    }
+    Row {
+        connections: n,
+        send: (through_api, direct),
+        broadcast: (broadcasts, posts),
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+pub fn print(row: &Row) {
+    let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let (api, direct) = &row.send;
+    println!(
+        "\nWebSocket delivery with {} connections open, one per user:",
+        row.connections
+    );
+    println!(
+        "  send to one user, request → arrival   p50 {:>7.1} ms  p99 {:>7.1} ms  (goal p99 < 100 ms)",
+        ms(api, 0.5),
+        ms(api, 0.99)
+    );
+    println!(
+        "  the same post straight to @connections p50 {:>7.1} ms  p99 {:>7.1} ms  ratio p99 {:.2}×",
+        ms(direct, 0.5),
+        ms(direct, 0.99),
+        ms(api, 0.99) / ms(direct, 0.99).max(0.001)
+    );
+    let (broadcasts, posts) = &row.broadcast;
+    println!(
+        "  broadcast to all, until the last socket {:>7.2} s (runs {:?})",
+        median(broadcasts),
+        broadcasts
+    );
+    println!(
+        "  the same posts straight, {POSTS_AT_ONCE} at a time  {:>7.2} s (runs {:?})  ratio {:.2}× (goal ≤ 2×)",
+        median(posts),
+        posts,
+        median(broadcasts) / median(posts)
+    );
+}
+
+/// `target/bench/websocket.csv`: one line per figure.
+pub fn write(row: &Row, durability: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    std::fs::create_dir_all(&dir).expect("target/bench");
+    let (api, direct) = &row.send;
+    let (broadcasts, posts) = &row.broadcast;
+    let mut csv = String::from("figure,value,connections,durability\n");
+    for (name, value) in [
+        ("send_p50_ms", api.value_at_quantile(0.5) as f64 / 1000.0),
+        ("send_p99_ms", api.value_at_quantile(0.99) as f64 / 1000.0),
+        (
+            "direct_p50_ms",
+            direct.value_at_quantile(0.5) as f64 / 1000.0,
+        ),
+        (
+            "direct_p99_ms",
+            direct.value_at_quantile(0.99) as f64 / 1000.0,
+        ),
+        ("broadcast_s", median(broadcasts)),
+        ("direct_posts_s", median(posts)),
+    ] {
+        csv.push_str(&format!(
+            "{name},{value:.3},{},{durability}\n",
+            row.connections
+        ));
+    }
+    std::fs::write(dir.join("websocket.csv"), csv).expect("websocket.csv");
+}
