@@ -50,6 +50,7 @@ fn stack_log() -> String {
 async fn a_placed_order_is_paid_fulfilled_completed_notified_and_reported() {
     let stack = Stack::from_env();
     let user = stack.customer().await;
+    let mut socket = stack.connect_as(&user).await;
     let (_, product) = stack.product(10).await;
     let placed = place(&stack, &user, &product, 3).await;
     let order_id = placed.body["id"].as_str().unwrap();
@@ -94,6 +95,12 @@ async fn a_placed_order_is_paid_fulfilled_completed_notified_and_reported() {
     })
     .await;
     assert_eq!(notification["type"], "order.completed");
+    // The same notification, live on the customer's socket (it follows nothing: notifications go to
+    // every socket of their user).
+    let pushed = socket.receive_json(PIPELINE).await;
+    assert_eq!(pushed["type"], "notification", "{pushed}");
+    assert_eq!(pushed["notification"]["id"], notification["id"], "{pushed}");
+    assert_eq!(pushed["notification"]["data"]["order_id"], json!(order_id));
     // The notifier prints before it marks the row SENT: the exact line is there by now.
     notified(&user, order_id, "completed").await;
 

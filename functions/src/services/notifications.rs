@@ -60,7 +60,7 @@ pub async fn notify(
     let data = serde_json::to_value(&event.event).expect("an event serialises")["data"].take();
     let title = format!("Order {}", status.replace('_', " "));
     let text = format!("Your order {order_id} is {}.", status.replace('_', " "));
-    let client = state.db.get().await?;
+    let mut client = state.db.get().await?;
     let new = NewNotification {
         user_id: customer_id,
         event_id: event.event_id,
@@ -69,9 +69,30 @@ pub async fn notify(
         message: &text,
         data: &data,
     };
-    let Some(id) = notifications::insert(&client, &new).await? else {
+    // Stored and announced for the customer's sockets in one transaction, like every notification.
+    let tx = client.transaction().await?;
+    let Some((id, at)) = notifications::insert(&tx, &new).await? else {
         return Ok(false);
     };
+    let pushed = outbox::event(
+        Event::NotificationSent(NotificationSent {
+            batch_id: event.event_id,
+            sent_by: Uuid::nil(),
+            recipients: vec![Recipient {
+                user_id: customer_id,
+                notification_id: id,
+            }],
+            kind: new.kind.to_owned(),
+            title: title.clone(),
+            message: text.clone(),
+            data: data.clone(),
+            timestamp: at,
+        }),
+        event.correlation_id.clone(),
+    );
+    outbox_store::insert(&tx, &pushed).await?;
+    tx.commit().await?;
+    outbox::publish_committed(state, &[pushed]).await;
     let sent = notifier
         .send(&Message {
             customer_id,

@@ -42,20 +42,20 @@ pub async fn insert_for_users(
     Ok((rows.iter().map(|r| (r.get(0), r.get(1))).collect(), at))
 }
 
-/// The notification's id, or `None` when this event already notified this user.
+/// The notification's id and time, or `None` when this event already notified this user.
 pub async fn insert(
     db: &impl GenericClient,
     n: &NewNotification<'_>,
-) -> Result<Option<Uuid>, StoreError> {
+) -> Result<Option<(Uuid, DateTime<Utc>)>, StoreError> {
     let id = orderly_domain::new_id();
     let row = db
         .query_opt(
             "INSERT INTO notifications (id, user_id, event_id, type, title, message, data) VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (event_id, user_id) DO NOTHING RETURNING id",
+             ON CONFLICT (event_id, user_id) DO NOTHING RETURNING id, created_at",
             &[&id, &n.user_id, &n.event_id, &n.kind, &n.title, &n.message, n.data],
         )
         .await?;
-    Ok(row.map(|r| r.get(0)))
+    Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
 pub async fn mark(db: &impl GenericClient, id: Uuid, sent: bool) -> Result<(), StoreError> {
@@ -170,7 +170,7 @@ mod tests {
             message: "…",
             data: &json!({}),
         };
-        insert(db, &new).await.unwrap().unwrap()
+        insert(db, &new).await.unwrap().unwrap().0
     }
 
     fn titles(list: &[Notification]) -> Vec<&str> {
