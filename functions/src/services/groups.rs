@@ -205,10 +205,10 @@ pub async fn fan_out(state: &State, message: &GroupBroadcast) -> Result<usize, S
     let mut events = Vec::new();
     let notified = match message.page {
         None => {
-            let Some(broadcast) = groups::lock_unsplit(&tx, message.broadcast_id).await? else {
+            let Some(group_id) = groups::lock_unsplit(&tx, message.broadcast_id).await? else {
                 return Ok(0); // already cut into pages
             };
-            let bounds = groups::page_bounds(&tx, broadcast.group_id, BROADCAST_PAGE).await?;
+            let bounds = groups::page_bounds(&tx, group_id, BROADCAST_PAGE).await?;
             let mut after = None;
             for upto in bounds.iter().copied().map(Some).chain([None]) {
                 let page = GroupBroadcast {

@@ -155,30 +155,16 @@ pub async fn insert_broadcast(
     Ok(())
 }
 
-/// A broadcast whose members are still to be cut into pages.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Broadcast {
-    pub group_id: Uuid,
-    pub notice: Notice,
-}
-
-/// Locks the broadcast to cut it into pages; `None` when that was done (or it is unknown).
-pub async fn lock_unsplit(
-    db: &impl GenericClient,
-    id: Uuid,
-) -> Result<Option<Broadcast>, StoreError> {
+/// Locks the broadcast to cut it into pages: its group, or `None` when that was done (or it is
+/// unknown).
+pub async fn lock_unsplit(db: &impl GenericClient, id: Uuid) -> Result<Option<Uuid>, StoreError> {
     let row = db
         .query_opt(
             "SELECT group_id FROM broadcasts WHERE id = $1 AND pages IS NULL FOR UPDATE",
             &[&id],
         )
         .await?;
-    let Some(row) = row else { return Ok(None) };
-    let notice = notice_of(db, id).await?;
-    Ok(Some(Broadcast {
-        group_id: row.get(0),
-        notice,
-    }))
+    Ok(row.map(|r| r.get(0)))
 }
 
 /// What the broadcast says.
