@@ -170,16 +170,8 @@ async fn main() {
     if std::env::args().any(|a| a == "--websocket-only") {
         let durability = durability().await;
         println!("Postgres durability for this row: {durability}");
-        let admin = post(
-            &client,
-            &format!("{api}/api/v1/auth/login"),
-            None,
-            "198.18.255.3",
-            json!({"email": env("ORDERLY_ADMIN_EMAIL"), "password": env("ORDERLY_ADMIN_PASSWORD")}),
-        )
-        .await;
-        let token = admin["access_token"].as_str().expect("an admin token");
-        let row = websocket::bench(&client, &api, token).await;
+        let token = admin_token(&client, &api, "198.18.255.3").await;
+        let row = websocket::bench(&client, &api, &token).await;
         websocket::print(&row);
         websocket::write(&row, &durability);
         return;
@@ -187,16 +179,8 @@ async fn main() {
     if std::env::args().any(|a| a == "--settlement-only") {
         let durability = durability().await;
         println!("Postgres durability for this row: {durability}");
-        let admin = post(
-            &client,
-            &format!("{api}/api/v1/auth/login"),
-            None,
-            "198.18.255.2",
-            json!({"email": env("ORDERLY_ADMIN_EMAIL"), "password": env("ORDERLY_ADMIN_PASSWORD")}),
-        )
-        .await;
-        let token = admin["access_token"].as_str().expect("an admin token");
-        let row = settlement::bench(&client, &api, token).await;
+        let token = admin_token(&client, &api, "198.18.255.2").await;
+        let row = settlement::bench(&client, &api, &token).await;
         settlement::print(&row);
         settlement::write(&row, &durability);
         return;
@@ -219,15 +203,7 @@ async fn main() {
     .expect("configuration");
     let state = State::new(config).await.expect("state").leak();
 
-    let admin = post(
-        &client,
-        &format!("{api}/api/v1/auth/login"),
-        None,
-        "198.18.255.1",
-        json!({"email": env("ORDERLY_ADMIN_EMAIL"), "password": env("ORDERLY_ADMIN_PASSWORD")}),
-    )
-    .await;
-    let admin_token = admin["access_token"].as_str().unwrap().to_owned();
+    let admin_token = admin_token(&client, &api, "198.18.255.1").await;
     let merchant = post(
         &client,
         &format!("{api}/api/v1/admin/merchants"),
@@ -565,6 +541,22 @@ async fn orders(client: &reqwest::Client, api: &str) {
 }
 
 /// The server's durability settings, as the figures must be read with them.
+/// The first admin's access token, signed in from `ip` (each row its own address: logins are limited).
+async fn admin_token(client: &reqwest::Client, api: &str, ip: &str) -> String {
+    let admin = post(
+        client,
+        &format!("{api}/api/v1/auth/login"),
+        None,
+        ip,
+        json!({"email": env("ORDERLY_ADMIN_EMAIL"), "password": env("ORDERLY_ADMIN_PASSWORD")}),
+    )
+    .await;
+    admin["access_token"]
+        .as_str()
+        .expect("an admin token")
+        .to_owned()
+}
+
 async fn durability() -> String {
     let (db, connection) = tokio_postgres::connect(&env("DATABASE_URL"), tokio_postgres::NoTls)
         .await
