@@ -2,7 +2,7 @@
 //! and announces it; the notification worker cuts the members into pages and reaches the pages in
 //! parallel, each in one transaction that stores their notifications and announces their push.
 
-use orderly_domain::events::{Event, GroupBroadcast, MemberPage, NotificationSent, Recipient};
+use orderly_domain::events::{Event, GroupBroadcast, MemberPage};
 use orderly_domain::groups::{BROADCAST_PAGE, Group, Member, group_name};
 use orderly_domain::notifications::Notice;
 use orderly_domain::pagination::Page;
@@ -142,12 +142,8 @@ pub struct BroadcastInput {
     pub kind: String,
     pub title: String,
     pub message: String,
-    #[serde(default = "empty_object")]
+    #[serde(default = "super::notifications::empty_object")]
     pub data: Value,
-}
-
-fn empty_object() -> Value {
-    json!({})
 }
 
 /// Records the broadcast and announces it; the members are reached by the fan-out. Answers
@@ -227,26 +223,10 @@ pub async fn fan_out(state: &State, message: &GroupBroadcast) -> Result<usize, S
                 groups::members_between(&tx, message.group_id, page.after, page.upto).await?;
             let (stored, at) =
                 notifications::insert_for_users(&tx, message.broadcast_id, &users, &notice).await?;
-            if !stored.is_empty() {
-                let recipients = stored
-                    .iter()
-                    .map(|&(user_id, notification_id)| Recipient {
-                        user_id,
-                        notification_id,
-                    })
-                    .collect();
-                events.push(outbox::event(
-                    Event::NotificationSent(NotificationSent {
-                        batch_id: message.broadcast_id,
-                        sent_by: message.sent_by,
-                        recipients,
-                        kind: notice.kind,
-                        title: notice.title,
-                        message: notice.message,
-                        data: notice.data,
-                        timestamp: at.unwrap_or_else(chrono::Utc::now),
-                    }),
-                    None,
+            if let Some(at) = at {
+                let (id, by) = (message.broadcast_id, message.sent_by);
+                events.push(super::notifications::sent_event(
+                    id, by, &stored, &notice, at, None,
                 ));
                 groups::add_delivered(&tx, message.broadcast_id, stored.len() as i64).await?;
             }

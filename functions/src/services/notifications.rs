@@ -3,13 +3,14 @@
 
 use std::future::Future;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use orderly_domain::EventEnvelope;
 use orderly_domain::events::{Event, NotificationSent, Recipient};
 use orderly_domain::notifications::{Notice, Notification, recipients};
 use orderly_domain::pagination::Page;
 use orderly_domain::validation::Problems;
 use orderly_store::notifications::{self, NewNotification};
+use orderly_store::orders::OutboxEvent;
 use orderly_store::outbox as outbox_store;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -74,20 +75,19 @@ pub async fn notify(
     let Some((id, at)) = notifications::insert(&tx, &new).await? else {
         return Ok(false);
     };
-    let pushed = outbox::event(
-        Event::NotificationSent(NotificationSent {
-            batch_id: event.event_id,
-            sent_by: Uuid::nil(),
-            recipients: vec![Recipient {
-                user_id: customer_id,
-                notification_id: id,
-            }],
-            kind: new.kind.to_owned(),
-            title: title.clone(),
-            message: text.clone(),
-            data: data.clone(),
-            timestamp: at,
-        }),
+    let notice = Notice {
+        kind: new.kind.to_owned(),
+        title: title.clone(),
+        message: text.clone(),
+        data: data.clone(),
+    };
+    let stored = [(customer_id, id)];
+    let pushed = sent_event(
+        event.event_id,
+        Uuid::nil(),
+        &stored,
+        &notice,
+        at,
         event.correlation_id.clone(),
     );
     outbox_store::insert(&tx, &pushed).await?;
@@ -160,7 +160,7 @@ pub struct SendToUsers {
     pub data: Value,
 }
 
-fn empty_object() -> Value {
+pub(super) fn empty_object() -> Value {
     json!({})
 }
 
@@ -200,32 +200,14 @@ pub async fn send_to_users(
     }
     let batch_id = orderly_domain::new_id();
     let (stored, at) = notifications::insert_for_users(&tx, batch_id, &users, &notice).await?;
-    let sent: Vec<Recipient> = stored
-        .iter()
-        .map(|&(user_id, notification_id)| Recipient {
-            user_id,
-            notification_id,
-        })
-        .collect();
     let unknown: Vec<Uuid> = users
         .iter()
         .copied()
-        .filter(|user| !sent.iter().any(|r| r.user_id == *user))
+        .filter(|user| !stored.iter().any(|(known, _)| known == user))
         .collect();
-    let event = (!sent.is_empty()).then(|| {
-        outbox::event(
-            Event::NotificationSent(NotificationSent {
-                batch_id,
-                sent_by: admin,
-                recipients: sent.clone(),
-                kind: notice.kind.clone(),
-                title: notice.title.clone(),
-                message: notice.message.clone(),
-                data: notice.data.clone(),
-                timestamp: at.unwrap_or_else(Utc::now),
-            }),
-            Some(caller.request_id.clone()),
-        )
+    let event = at.map(|at| {
+        let correlation = Some(caller.request_id.clone());
+        sent_event(batch_id, admin, &stored, &notice, at, correlation)
     });
     if let Some(event) = &event {
         outbox_store::insert(&tx, event).await?;
@@ -237,11 +219,16 @@ pub async fn send_to_users(
         before: None,
         after: Some(json!({
             "type": notice.kind, "title": notice.title,
-            "recipients": sent.len(), "unknown_user_ids": unknown,
+            "recipients": stored.len(), "unknown_user_ids": unknown,
         })),
     };
     audit::record(&tx, &Actor::of(caller), change).await?;
-    let body = json!({"batch_id": batch_id, "notifications": sent, "unknown_user_ids": unknown});
+    let notifications: Vec<Value> = stored
+        .iter()
+        .map(|(user_id, notification_id)| json!({"user_id": user_id, "notification_id": notification_id}))
+        .collect();
+    let body =
+        json!({"batch_id": batch_id, "notifications": notifications, "unknown_user_ids": unknown});
     if let Some(idempotent) = &idempotent {
         idempotent.complete(&tx, 202, &body).await?;
     }
@@ -249,4 +236,36 @@ pub async fn send_to_users(
     drop(client);
     outbox::publish_committed(state, event.as_slice()).await;
     Ok((202, body))
+}
+
+/// The event that pushes `notice` to the sockets of the users it was just stored for (`stored`: each
+/// user and their notification), one send (`batch_id`) by `sent_by` (nil for the system).
+pub(super) fn sent_event(
+    batch_id: Uuid,
+    sent_by: Uuid,
+    stored: &[(Uuid, Uuid)],
+    notice: &Notice,
+    at: DateTime<Utc>,
+    correlation_id: Option<String>,
+) -> OutboxEvent {
+    let recipients = stored
+        .iter()
+        .map(|&(user_id, notification_id)| Recipient {
+            user_id,
+            notification_id,
+        })
+        .collect();
+    outbox::event(
+        Event::NotificationSent(NotificationSent {
+            batch_id,
+            sent_by,
+            recipients,
+            kind: notice.kind.clone(),
+            title: notice.title.clone(),
+            message: notice.message.clone(),
+            data: notice.data.clone(),
+            timestamp: at,
+        }),
+        correlation_id,
+    )
 }
