@@ -28,6 +28,11 @@ export ORDERLY_TRUST_FORWARDED_FOR=1
 
 step() { log "── $* ($((SECONDS - started_at)) s)"; }
 
+# `ORDERLY_E2E_ONLY="connections websocket"`: while working on them, only these end-to-end suites, against
+# a fresh stack (no lints, unit tests or other suites). CI never sets it.
+only="${ORDERLY_E2E_ONLY:-}"
+
+if [ -z "$only" ]; then
 step "rustfmt"
 cargo fmt --all -- --check
 step "clippy"
@@ -41,6 +46,7 @@ if cargo deny --log-level error fetch db >/dev/null 2>&1; then
   cargo deny --log-level error check advisories
 else
   log "advisories NOT checked: the RustSec database (github.com/rustsec/advisory-db) is unreachable from here"
+fi
 fi
 
 step "tools"
@@ -76,15 +82,17 @@ trap finish EXIT
 
 # The end-to-end suites, in the order they run: together first, then the order load tests, then the
 # outage test (which stops Postgres). A suite in tests/tests that is in none of these would never run.
-together=(api websocket events identity security catalogue pipeline settlement notifications)
+together=(api websocket connections events identity security catalogue pipeline settlement notifications)
 for suite in "$ROOT"/tests/tests/*.rs; do
   suite="$(basename "$suite" .rs)"
   [[ " ${together[*]} orders outage " == *" $suite "* ]] \
     || die "tests/tests/$suite.rs is not run by make test: add it to infra/scripts/test.sh"
 done
 
-step "unit and integration tests"
-cargo test --workspace --exclude orderly-e2e
+if [ -z "$only" ]; then
+  step "unit and integration tests"
+  cargo test --workspace --exclude orderly-e2e
+fi
 
 step "starting the local stack for end-to-end tests ($AWS_EMULATOR)"
 cargo build --quiet -p orderly-local
@@ -92,8 +100,18 @@ start_stack "$ORDERLY_STACK_LOG"
 export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:$ORDERLY_EMULATOR_PORT}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 
+if [ -n "$only" ]; then
+  step "end-to-end tests: $only only (ORDERLY_E2E_ONLY)"
+  read -ra suites <<<"$only"
+  cargo test -p orderly-e2e "${suites[@]/#/--test=}"
+  exit 0
+fi
+
 step "end-to-end tests"
 cargo test -p orderly-e2e "${together[@]/#/--test=}"
+
+step "WebSocket management API through a second SDK (boto3)"
+"$VENV/bin/python" "$ROOT/tests/parity/ws_management.py"
 # The order load tests go last: they leave hundreds of events queued, and the local stack drains them with
 # one poller per queue (issue 13), so tests that wait for the pipeline would wait behind that backlog.
 cargo test -p orderly-e2e --test orders

@@ -188,11 +188,27 @@ impl Stack {
 
     /// Connects with the given ticket (or none); `Err` carries the HTTP status of a refused upgrade.
     pub async fn try_connect(&self, ticket: Option<&str>) -> Result<Socket, u16> {
+        self.try_connect_with(ticket, None).await
+    }
+
+    /// As `try_connect`, sending this `User-Agent` header.
+    pub async fn try_connect_with(
+        &self,
+        ticket: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<Socket, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let url = match ticket {
             Some(ticket) => format!("{}/?ticket={ticket}", self.ws),
             None => self.ws.clone(),
         };
-        match connect_async(&url).await {
+        let mut request = url.into_client_request().expect("a WebSocket URL");
+        if let Some(agent) = user_agent {
+            request
+                .headers_mut()
+                .insert("user-agent", agent.parse().expect("a header value"));
+        }
+        match connect_async(request).await {
             Ok((stream, _)) => Ok(Socket { stream }),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 Err(response.status().as_u16())
@@ -284,6 +300,14 @@ impl Socket {
             .expect("send");
     }
 
+    /// Sends unless the socket is closed already; whether it was sent.
+    pub async fn try_send(&mut self, message: Value) -> bool {
+        self.stream
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .is_ok()
+    }
+
     pub async fn send_text(&mut self, text: &str) {
         self.stream
             .send(Message::Text(text.to_owned().into()))
@@ -324,6 +348,21 @@ impl Socket {
             .as_str()
             .expect("pong names the connection")
             .to_owned()
+    }
+
+    /// Waits for the server to close the socket (skipping messages until then); the close code it sent.
+    pub async fn closed_with(&mut self, within: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .expect("the server closes the socket in time");
+            match next {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
     }
 
     pub async fn close(mut self) {

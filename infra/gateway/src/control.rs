@@ -1,6 +1,6 @@
 //! The local stack's own control API on 127.0.0.1:$ORDERLY_CONTROL_PORT, for people and tests: what runs,
 //! what was invoked with which outcome, firing a schedule now, switchable faults on the management API, and
-//! killing a function's next invocation mid-run.
+//! killing a function's next invocation mid-run, one WebSocket connection's idle and duration clocks.
 //! It has no counterpart in AWS and is never deployed.
 
 use std::collections::HashMap;
@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use http::StatusCode;
 use serde_json::json;
@@ -17,7 +17,7 @@ use orderly_domain::access::is_admin_only;
 
 use crate::Gateway;
 use crate::schedule;
-use crate::websocket::PushFault;
+use crate::websocket::{Limits, PushFault};
 
 pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
@@ -32,7 +32,22 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
                 .post(set_push_fault)
                 .delete(clear_push_fault),
         )
+        .route("/connections/{id}/limits", put(set_connection_limits))
         .with_state(gateway)
+}
+
+/// Shortens (or lengthens) one WebSocket connection's idle timeout and duration limit, so a test can see
+/// them act in seconds without changing them for every other connection of the stack.
+async fn set_connection_limits(
+    State(gateway): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    Json(limits): Json<Limits>,
+) -> StatusCode {
+    if gateway.sockets.set_limits(&id, limits) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
 }
 
 async fn summary(State(gateway): State<Arc<Gateway>>) -> Json<serde_json::Value> {

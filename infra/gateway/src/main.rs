@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::invoke::Invoker;
 use crate::resolve::Resolver;
 use crate::template::Template;
-use crate::websocket::{PushFault, Sockets};
+use crate::websocket::{Limits, PushFault, Sockets};
 
 pub struct Gateway {
     pub template: Template,
@@ -92,6 +92,7 @@ struct Settings {
     provider_port: u16,
     visibility_timeout: Option<u32>,
     sqs_wait_seconds: i32,
+    ws_limits: Limits,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
@@ -113,6 +114,16 @@ impl Settings {
                 .ok()
                 .and_then(|v| v.parse().ok()),
             sqs_wait_seconds: env_or("ORDERLY_SQS_WAIT_SECONDS", 1)?,
+            ws_limits: Limits {
+                idle_timeout_seconds: env_or(
+                    "ORDERLY_WS_IDLE_TIMEOUT_SECONDS",
+                    Limits::default().idle_timeout_seconds,
+                )?,
+                max_duration_seconds: env_or(
+                    "ORDERLY_WS_MAX_CONNECTION_SECONDS",
+                    Limits::default().max_duration_seconds,
+                )?,
+            },
         })
     }
 }
@@ -282,7 +293,7 @@ async fn run() -> Result<(), String> {
         stage,
         region,
         ws_port: settings.ws_port,
-        sockets: Sockets::default(),
+        sockets: Sockets::new(settings.ws_limits),
         push_fault: Mutex::new(None),
         policy_cache: Default::default(),
         trust_forwarded_for: std::env::var("ORDERLY_TRUST_FORWARDED_FOR").is_ok_and(|v| v == "1"),
@@ -331,6 +342,7 @@ async fn run() -> Result<(), String> {
             cancel.clone(),
         ));
     }
+    tasks.spawn(websocket::enforce_limits(gateway.clone(), cancel.clone()));
     for schedule in gateway.template.schedules.clone() {
         tasks.spawn(schedule::run(gateway.clone(), schedule, cancel.clone()));
     }
@@ -345,6 +357,10 @@ async fn run() -> Result<(), String> {
     println!(
         "  WebSocket API   ws://127.0.0.1:{}  (management: {ws_endpoint}/@connections/{{id}})",
         settings.ws_port
+    );
+    println!(
+        "                  idle timeout {} s, connection limit {} s (ORDERLY_WS_IDLE_TIMEOUT_SECONDS, ORDERLY_WS_MAX_CONNECTION_SECONDS)",
+        settings.ws_limits.idle_timeout_seconds, settings.ws_limits.max_duration_seconds
     );
     println!(
         "  Control API     http://127.0.0.1:{}",

@@ -1,74 +1,50 @@
 //! The WebSocket API on 127.0.0.1:$ORDERLY_WS_PORT and its `@connections` management API, as API Gateway
-//! serves them: `$connect` may refuse the upgrade, messages are routed on the template's
-//! `RouteSelectionExpression` (falling back to `$default`), `$disconnect` follows every close, and
-//! `POST/GET/DELETE /@connections/{id}` answer 410 `GoneException` for a connection that is not open.
-//! `aws-sdk-apigatewaymanagement` talks to it unchanged.
+//! serves them: `$connect` may refuse the upgrade (with its status, and nothing left behind), messages are
+//! routed on the template's `RouteSelectionExpression` (falling back to `$default`), frames over 32 KB and
+//! messages over 128 KB close the connection with 1009, the idle timeout and the duration limit close it
+//! with 1001, and `$disconnect` follows every close, whoever closed. `aws-sdk-apigatewaymanagement` and
+//! boto3 talk to it unchanged.
 
-use std::collections::HashMap;
+mod connections;
+mod manage;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, RawQuery, State};
+use axum::response::Response;
 use axum::routing::{any, get};
-use axum::{Json, Router};
 use base64::Engine;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
 use http::{HeaderMap, StatusCode};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+
+pub use connections::{Limits, Sockets, enforce_limits};
+pub use manage::PushFault;
 
 use crate::Gateway;
 use crate::invoke::{new_request_id, outcome_name};
 use crate::rest::{gateway_response, headers_json, query_json};
+use connections::{OpenSocket, Outgoing};
+use manage::MAX_MESSAGE_BYTES;
 
-enum Outgoing {
-    Text(String),
-    Close,
-}
-
-struct OpenSocket {
-    sender: mpsc::UnboundedSender<Outgoing>,
-    connected_at: DateTime<Utc>,
-    last_active_at: DateTime<Utc>,
-    source_ip: String,
-    user_agent: Option<String>,
-}
-
-#[derive(Default)]
-pub struct Sockets {
-    open: Mutex<HashMap<String, OpenSocket>>,
-}
-
-impl Sockets {
-    pub fn close_all(&self) {
-        for socket in self.open.lock().expect("sockets lock").values() {
-            let _ = socket.sender.send(Outgoing::Close);
-        }
-    }
-}
-
-/// A switchable fault on `POST @connections`: the next `count` calls (to `connection_id` only, when set)
-/// answer `status` with `error_type`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct PushFault {
-    pub status: u16,
-    pub error_type: String,
-    pub count: u32,
-    #[serde(default)]
-    pub connection_id: Option<String>,
-}
+/// API Gateway's largest frame: a longer message must be split into frames of at most this.
+const MAX_FRAME_BYTES: usize = 32 * 1024;
+/// What API Gateway closes with when a client sends a frame or message over the limits.
+const MESSAGE_TOO_BIG: (u16, &str) = (1009, "Message too big");
 
 pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/", get(upgrade))
         .route("/{stage}", get(upgrade))
-        .route("/@connections/{id}", any(manage))
-        .route("/{stage}/@connections/{id}", any(manage_staged))
+        .route("/@connections/{id}", any(manage::manage))
+        .route("/{stage}/@connections/{id}", any(manage::manage_staged))
+        // Over-long posts must reach the handler to get API Gateway's 413, not axum's 2 MB default.
+        .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
         .with_state(gateway)
 }
 
@@ -167,18 +143,36 @@ async fn upgrade(
             return gateway_response(status, "Forbidden", "ForbiddenException", &request_id);
         }
     }
-    upgrade.on_upgrade(move |socket| {
-        serve(
-            gateway,
-            socket,
-            connection_id,
-            connected_at,
-            source_ip,
-            user_agent,
-        )
-    })
+    let failed = (
+        gateway.clone(),
+        connection_id.clone(),
+        source_ip.clone(),
+        connected_at.timestamp_millis(),
+    );
+    upgrade
+        .max_frame_size(MAX_FRAME_BYTES)
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .on_failed_upgrade(move |e| {
+            // `$connect` accepted (and may have stored the connection) but the client never got its
+            // socket: API Gateway runs `$disconnect` for it, and so do we.
+            let (gateway, connection_id, source_ip, connected_at) = failed;
+            tracing::info!(connection_id, error = %e, "upgrade failed after $connect");
+            tokio::spawn(async move {
+                let socket = (source_ip.as_str(), connected_at);
+                disconnect(&gateway, &connection_id, socket, (1006, "Going away")).await;
+            });
+        })
+        .on_upgrade(move |socket| {
+            serve(
+                gateway,
+                socket,
+                connection_id,
+                connected_at,
+                source_ip,
+                user_agent,
+            )
+        })
 }
-
 async fn serve(
     gateway: Arc<Gateway>,
     socket: WebSocket,
@@ -189,62 +183,79 @@ async fn serve(
 ) {
     let (mut sink, mut stream) = socket.split();
     let (sender, mut outgoing) = mpsc::unbounded_channel();
-    gateway.sockets.open.lock().expect("sockets lock").insert(
-        connection_id.clone(),
+    gateway.sockets.insert(
+        &connection_id,
         OpenSocket {
             sender,
             connected_at,
             last_active_at: connected_at,
             source_ip: source_ip.clone(),
             user_agent,
+            limits: gateway.sockets.limits(),
         },
     );
     tracing::info!(connection_id, "connected");
-    let writer = tokio::spawn(async move {
+    // The writer ends after sending a close frame, and says which: that close is the one `$disconnect` sees.
+    let mut writer = tokio::spawn(async move {
         while let Some(message) = outgoing.recv().await {
             let sent = match message {
                 Outgoing::Text(text) => sink.send(Message::Text(text.into())).await,
-                Outgoing::Close => {
+                Outgoing::Close(code, reason) => {
                     let frame = CloseFrame {
-                        code: 1000,
-                        reason: "Connection closed by the server".into(),
+                        code,
+                        reason: reason.clone().into(),
                     };
                     let _ = sink.send(Message::Close(Some(frame))).await;
-                    break;
+                    return Some((code, reason));
                 }
             };
             if sent.is_err() {
                 break;
             }
         }
+        None
     });
 
     let socket_info = (source_ip.as_str(), connected_at.timestamp_millis());
-    let (mut close_code, mut close_reason) = (1006, "Going away".to_owned());
-    while let Some(frame) = stream.next().await {
-        let body = match frame {
-            Ok(Message::Text(text)) => text.to_string(),
-            Ok(Message::Binary(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-            Ok(Message::Close(frame)) => {
-                if let Some(frame) = frame {
-                    (close_code, close_reason) = (frame.code, frame.reason.to_string());
-                } else {
-                    (close_code, close_reason) =
-                        (1005, "Client-side close frame status not set".to_owned());
+    let mut close = (1006, "Going away".to_owned());
+    let mut writer_done = false;
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            closed = &mut writer => {
+                writer_done = true;
+                if let Ok(Some(by_server)) = closed {
+                    close = by_server;
                 }
                 break;
             }
-            Ok(_) => continue,
-            Err(_) => break,
         };
-        if let Some(open) = gateway
-            .sockets
-            .open
-            .lock()
-            .expect("sockets lock")
-            .get_mut(&connection_id)
-        {
-            open.last_active_at = Utc::now();
+        let body = match frame {
+            Some(Ok(Message::Text(text))) => text.to_string(),
+            Some(Ok(Message::Binary(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
+            Some(Ok(Message::Close(frame))) => {
+                close = match frame {
+                    Some(frame) => (frame.code, frame.reason.to_string()),
+                    None => (1005, "Client-side close frame status not set".to_owned()),
+                };
+                break;
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) if over_the_limits(&e) => {
+                tracing::info!(connection_id, error = %e, "client frame over API Gateway's limits");
+                let (code, reason) = MESSAGE_TOO_BIG;
+                gateway.sockets.close(&connection_id, code, reason);
+                close = (code, reason.to_owned());
+                // Let the close frame go out before the socket is dropped.
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), &mut writer).await;
+                writer_done = true;
+                break;
+            }
+            Some(Err(_)) | None => break,
+        };
+        if !gateway.sockets.touch(&connection_id) {
+            // Closed by the server while this message was in flight: API Gateway drops it too.
+            continue;
         }
         let request_id = new_request_id();
         let Some(ws) = gateway.template.websocket.as_ref() else {
@@ -262,15 +273,7 @@ async fn serve(
         if !ws.routes.contains_key(&route_key) {
             // What API Gateway sends when no route matches and there is no $default.
             let reply = json!({"message": "Forbidden", "connectionId": connection_id, "requestId": request_id});
-            if let Some(open) = gateway
-                .sockets
-                .open
-                .lock()
-                .expect("sockets lock")
-                .get(&connection_id)
-            {
-                let _ = open.sender.send(Outgoing::Text(reply.to_string()));
-            }
+            gateway.sockets.send(&connection_id, reply.to_string());
             continue;
         }
         let mut context = request_context(
@@ -286,27 +289,34 @@ async fn serve(
         invoke_route(&gateway, &route_key, event, &request_id).await;
     }
 
-    gateway
-        .sockets
-        .open
-        .lock()
-        .expect("sockets lock")
-        .remove(&connection_id);
-    writer.abort();
-    tracing::info!(connection_id, close_code, "disconnected");
+    gateway.sockets.forget(&connection_id);
+    if !writer_done {
+        writer.abort();
+    }
+    tracing::info!(connection_id, close_code = close.0, "disconnected");
+    disconnect(&gateway, &connection_id, socket_info, (close.0, &close.1)).await;
+}
+
+/// Runs `$disconnect` for a connection that is gone, with the close that ended it.
+async fn disconnect(
+    gateway: &Gateway,
+    connection_id: &str,
+    socket: (&str, i64),
+    (code, reason): (u16, &str),
+) {
     let request_id = new_request_id();
     let mut context = request_context(
-        &gateway,
-        &connection_id,
+        gateway,
+        connection_id,
         "$disconnect",
         "DISCONNECT",
-        socket_info,
+        socket,
         &request_id,
     );
-    context["disconnectStatusCode"] = json!(close_code);
-    context["disconnectReason"] = json!(close_reason);
+    context["disconnectStatusCode"] = json!(code);
+    context["disconnectReason"] = json!(reason);
     invoke_route(
-        &gateway,
+        gateway,
         "$disconnect",
         json!({"requestContext": context, "isBase64Encoded": false}),
         &request_id,
@@ -314,70 +324,16 @@ async fn serve(
     .await;
 }
 
-fn gone(connection_id: &str) -> Response {
-    tracing::debug!(
-        connection_id,
-        "management call for a connection that is not open"
-    );
-    gateway_response(StatusCode::GONE, "", "GoneException", &new_request_id())
-}
-
-async fn manage_staged(
-    state: State<Arc<Gateway>>,
-    Path((_, id)): Path<(String, String)>,
-    method: http::Method,
-    body: Bytes,
-) -> Response {
-    manage(state, Path(id), method, body).await
-}
-
-async fn manage(
-    State(gateway): State<Arc<Gateway>>,
-    Path(id): Path<String>,
-    method: http::Method,
-    body: Bytes,
-) -> Response {
-    let iso = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
-    if method == http::Method::POST
-        && let Some(fault) = gateway.take_push_fault(&id)
-    {
-        tracing::warn!(connection_id = %id, status = fault.status, "injected fault on PostToConnection");
-        let status =
-            StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return gateway_response(
-            status,
-            "injected fault",
-            &fault.error_type,
-            &new_request_id(),
-        );
-    }
-    let open = gateway.sockets.open.lock().expect("sockets lock");
-    let Some(socket) = open.get(&id) else {
-        return gone(&id);
-    };
-    match method {
-        http::Method::POST => {
-            let _ = socket
-                .sender
-                .send(Outgoing::Text(String::from_utf8_lossy(&body).into_owned()));
-            StatusCode::OK.into_response()
+/// A read error from a frame over `MAX_FRAME_BYTES` or a message over `MAX_MESSAGE_BYTES`.
+fn over_the_limits(e: &axum::Error) -> bool {
+    use std::error::Error;
+    use tokio_tungstenite::tungstenite;
+    let mut source = e.source();
+    while let Some(cause) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = cause.downcast_ref::<tungstenite::Error>() {
+            return true;
         }
-        // The wire names of the GetConnection output (restJson1 is camelCase, timestamps ISO 8601).
-        http::Method::GET => Json(json!({
-            "connectedAt": iso(socket.connected_at),
-            "lastActiveAt": iso(socket.last_active_at),
-            "identity": {"sourceIp": socket.source_ip, "userAgent": socket.user_agent},
-        }))
-        .into_response(),
-        http::Method::DELETE => {
-            let _ = socket.sender.send(Outgoing::Close);
-            StatusCode::NO_CONTENT.into_response()
-        }
-        _ => gateway_response(
-            StatusCode::FORBIDDEN,
-            "Missing Authentication Token",
-            "MissingAuthenticationTokenException",
-            &new_request_id(),
-        ),
+        source = cause.source();
     }
+    false
 }
