@@ -20,20 +20,25 @@ pub const UNAUTHORIZED: &str = "Unauthorized";
 /// which is not the client's fault and must not read as "your key is wrong".
 pub const CANNOT_CHECK: &str = "the credential store is unavailable";
 
-async fn principal(state: &State, authorization: &str) -> Result<Principal, &'static str> {
+/// The principal, and when its access token expires (users only).
+async fn principal(
+    state: &State,
+    authorization: &str,
+) -> Result<(Principal, Option<i64>), &'static str> {
     let (scheme, credential) = authorization.trim().split_once(' ').ok_or(UNAUTHORIZED)?;
     match scheme.to_ascii_lowercase().as_str() {
         "bearer" => {
             let key = state.signing_key().ok_or(CANNOT_CHECK)?;
             let claims = tokens::verify_access(key, credential.trim()).ok_or(UNAUTHORIZED)?;
-            Ok(Principal::User {
+            let user = Principal::User {
                 id: claims.sub,
                 role: claims.role,
                 session: claims.sid,
-            })
+            };
+            Ok((user, Some(claims.exp)))
         }
         "apikey" => match api_keys::authenticate(state, credential.trim()).await {
-            Ok(Some(id)) => Ok(Principal::ApiKey { id }),
+            Ok(Some(id)) => Ok((Principal::ApiKey { id }, None)),
             Ok(None) => Err(UNAUTHORIZED),
             Err(e) => {
                 tracing::error!(error = %e, "API key lookup failed");
@@ -74,7 +79,7 @@ pub async fn handle(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let principal = principal(state, authorization).await?;
+    let (principal, access_expires_at) = principal(state, authorization).await?;
     let base = request
         .method_arn
         .as_deref()
@@ -102,11 +107,12 @@ pub async fn handle(
     let (principal_id, context) = match principal {
         Principal::User { id, role, session } => (
             format!("user:{id}"),
-            json!({"user_id": id.to_string(), "role": role.as_str(), "session_id": session.to_string(), "api_key_id": ""}),
+            json!({"user_id": id.to_string(), "role": role.as_str(), "session_id": session.to_string(), "api_key_id": "",
+                   "access_expires_at": access_expires_at.map(|t| t.to_string()).unwrap_or_default()}),
         ),
         Principal::ApiKey { id } => (
             format!("api-key:{id}"),
-            json!({"user_id": "", "role": "", "session_id": "", "api_key_id": id.to_string()}),
+            json!({"user_id": "", "role": "", "session_id": "", "api_key_id": id.to_string(), "access_expires_at": ""}),
         ),
     };
     let mut response = ApiGatewayCustomAuthorizerResponse::default();

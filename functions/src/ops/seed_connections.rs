@@ -6,8 +6,9 @@ use uuid::Uuid;
 
 use crate::services::tokens;
 
-/// How long the tickets stay valid: opening ten thousand sockets takes a while.
-const TICKET_MINUTES: i32 = 15;
+/// How long the tickets, and the access they stand for, stay valid: opening ten thousand sockets and
+/// pushing to them takes a while.
+const TICKET_MINUTES: i32 = 30;
 
 /// `n` new users, each with a session and an unused connect ticket: (user id, ticket).
 pub async fn users_with_tickets(pool: &Pool, n: usize) -> Result<Vec<(Uuid, String)>, StoreError> {
@@ -26,8 +27,8 @@ pub async fn users_with_tickets(pool: &Pool, n: usize) -> Result<Vec<(Uuid, Stri
                  INSERT INTO sessions (id, user_id, expires_at)
                  SELECT s, u, now() + interval '1 day' FROM unnest($2::uuid[], $1::uuid[]) AS p (s, u)
                  RETURNING id, user_id)
-             INSERT INTO ws_tickets (ticket_hash, user_id, session_id, expires_at)
-             SELECT h, u, s, now() + make_interval(mins => $4)
+             INSERT INTO ws_tickets (ticket_hash, user_id, session_id, expires_at, access_expires_at)
+             SELECT h, u, s, now() + make_interval(mins => $4), now() + make_interval(mins => $4)
                FROM unnest($3::bytea[], $1::uuid[], $2::uuid[]) AS t (h, u, s)",
             &[&users, &sessions, &hashes, &TICKET_MINUTES],
         )

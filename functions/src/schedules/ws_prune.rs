@@ -1,4 +1,5 @@
-//! Every 10 minutes: forgets WebSocket connections past API Gateway's two-hour limit.
+//! Every minute: closes and forgets WebSocket connections past API Gateway's two-hour limit, and those whose
+//! session, role or access token ended (they already receive nothing; closing tells the client).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::{Value, json};

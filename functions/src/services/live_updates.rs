@@ -59,14 +59,11 @@ pub enum DeliveryError {
 /// How long a connect ticket may wait to be used.
 pub const TICKET_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// A single-use ticket that opens one WebSocket connection for the caller's session within `TICKET_TTL`.
-pub async fn issue_ticket(
-    db: &Pool,
-    user_id: Uuid,
-    session_id: Uuid,
-) -> Result<String, StoreError> {
+/// A single-use ticket that opens one WebSocket connection for the caller's session within `TICKET_TTL`
+/// (or renews one: `{"action":"renew"}`), valid no longer than the caller's access token.
+pub async fn issue_ticket(db: &Pool, bearer: &ws_tickets::Bearer) -> Result<String, StoreError> {
     let (ticket, hash) = tokens::new_connect_ticket();
-    ws_tickets::issue(&db.get().await?, &hash, user_id, session_id, TICKET_TTL).await?;
+    ws_tickets::issue(&db.get().await?, &hash, bearer, TICKET_TTL).await?;
     Ok(ticket)
 }
 
@@ -107,6 +104,7 @@ pub async fn connect(state: &State, opening: Opening<'_>, cap: u32) -> Result<()
         source_ip: opening.source_ip,
         user_agent: opening.user_agent,
         since: opening.since,
+        access_expires_at: holder.access_expires_at,
     };
     if !ws_connections::record(&tx, &connection, cap).await? {
         // The ticket stays used: a refused connect is not a free retry.
@@ -150,7 +148,7 @@ pub async fn on_message(db: &Pool, connection_id: &str, body: &str) -> Result<Va
         Err(e) => {
             return Ok(error_reply(
                 "BAD_MESSAGE",
-                format!("expected {{\"action\": subscribe|unsubscribe|ping, …}}: {e}"),
+                format!("expected {{\"action\": subscribe|unsubscribe|ping|renew, …}}: {e}"),
             ));
         }
     };
@@ -207,6 +205,23 @@ pub async fn on_message(db: &Pool, connection_id: &str, body: &str) -> Result<Va
                 }
             }
         },
+        ClientMessage::Renew { ticket } => {
+            match ws_tickets::redeem(&db, &tokens::sha256(&ticket)).await? {
+                None => error_reply(
+                    "INVALID_TICKET",
+                    "renew with a fresh ticket from POST /api/v1/ws/ticket (single use, valid 30 s)",
+                ),
+                Some(holder) => match ws_connections::renew(&db, connection_id, &holder).await? {
+                    true => {
+                        json!({"type": "renewed", "access_expires_at": holder.access_expires_at})
+                    }
+                    false => error_reply(
+                        "RECONNECT",
+                        "this connection cannot be renewed (another user's ticket, or the role changed): reconnect",
+                    ),
+                },
+            }
+        }
         ClientMessage::Unsubscribe { topics } => {
             match ws_connections::unfollow(&db, connection_id, &topics).await? {
                 Some(all) => json!({"type": "subscribed", "topics": all}),

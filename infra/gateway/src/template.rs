@@ -819,7 +819,7 @@ mod tests {
         assert!(
             t.schedules
                 .iter()
-                .any(|s| s.function == "WsPruneFunction" && s.expression == "rate(10 minutes)")
+                .any(|s| s.function == "WsPruneFunction" && s.expression == "rate(1 minute)")
         );
         let ws = t.websocket.expect("a WebSocket API");
         assert_eq!(ws.selection_field, "action");

@@ -118,9 +118,18 @@ pub fn may_follow(topic: &Topic, user: Uuid, is_admin: bool, standing: &Standing
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum ClientMessage {
-    Subscribe { topics: Vec<String> },
-    Unsubscribe { topics: Vec<String> },
+    Subscribe {
+        topics: Vec<String>,
+    },
+    Unsubscribe {
+        topics: Vec<String>,
+    },
     Ping,
+    /// Carries the connection over to a fresh access token (a ticket asked for with it) before the one it
+    /// was opened with expires.
+    Renew {
+        ticket: String,
+    },
 }
 
 /// Who an event reaches: connections following any of these topics (stored text form), plus those of

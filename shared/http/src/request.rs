@@ -3,6 +3,7 @@
 //! one status that fits.
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
+use chrono::{DateTime, Utc};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use orderly_domain::access::Principal;
@@ -25,6 +26,19 @@ pub struct HttpRequest {
     pub resource: String,
     /// `None` on public routes (no authorizer).
     pub caller: Option<Principal>,
+    /// When the caller's access token expires (users only): what a credential derived from it, such as a
+    /// WebSocket connect ticket, must not outlive.
+    pub access_expires_at: Option<DateTime<Utc>>,
+}
+
+/// The authorizer context's `access_expires_at` (epoch seconds; API Gateway may hand a context value over
+/// as a number or as its text).
+fn access_expiry_from(context: &ApiGatewayProxyRequestContext) -> Option<DateTime<Utc>> {
+    let value = context.authorizer.fields.get("access_expires_at")?;
+    let seconds = value
+        .as_i64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))?;
+    DateTime::from_timestamp(seconds, 0)
 }
 
 fn principal_from(context: &ApiGatewayProxyRequestContext) -> Option<Principal> {
@@ -56,6 +70,7 @@ impl HttpRequest {
             source_ip: context.identity.source_ip.clone().unwrap_or_default(),
             resource: context.resource_path.clone().unwrap_or_default(),
             caller: principal_from(&context),
+            access_expires_at: access_expiry_from(&context),
             inner,
         }
     }
@@ -278,6 +293,17 @@ mod tests {
         {
             ApiError::Validation(fields) => assert_eq!(fields[0].field, "count"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_access_token_expiry_comes_from_the_context_as_number_or_text() {
+        let at = DateTime::from_timestamp(1_900_000_000, 0);
+        let number = request(None, json!({"access_expires_at": 1_900_000_000}));
+        let text = request(None, json!({"access_expires_at": "1900000000"}));
+        assert_eq!((number.access_expires_at, text.access_expires_at), (at, at));
+        for absent in [json!({}), json!({"access_expires_at": ""})] {
+            assert_eq!(request(None, absent).access_expires_at, None);
         }
     }
 

@@ -1,6 +1,7 @@
 //! Live WebSocket connections: who is connected, in which session, and which topics each one follows.
-//! A connection only receives anything while its session lives and its user keeps the role it connected
-//! with; the prune schedule closes the others.
+//! A connection only receives anything while its session lives, its user keeps the role it connected
+//! with and the access token it was opened (or last renewed) with has not expired; the prune schedule
+//! closes the others.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
@@ -9,6 +10,7 @@ use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::ws_tickets::Redeemed;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewConnection<'a> {
@@ -21,6 +23,8 @@ pub struct NewConnection<'a> {
     pub user_agent: Option<&'a str>,
     /// The last notification the client had (`?since=`): the connection starts by catching up.
     pub since: Option<Uuid>,
+    /// The expiry of the access token behind the connect ticket.
+    pub access_expires_at: DateTime<Utc>,
 }
 
 /// What following more topics came to.
@@ -38,7 +42,7 @@ pub enum Followed {
 /// connection may still receive anything.
 macro_rules! live {
     () => {
-        "s.revoked_at IS NULL AND s.expires_at > now() AND u.role = c.role"
+        "s.revoked_at IS NULL AND s.expires_at > now() AND u.role = c.role AND c.access_expires_at > now()"
     };
 }
 
@@ -57,8 +61,8 @@ pub async fn record(
     let inserted = tx
         .execute(
             "INSERT INTO ws_connections (connection_id, user_id, session_id, role, source_ip, user_agent,
-                                         catching_up, caught_up_to)
-             SELECT $1, $2, $3, $4, $5, $6, $8::uuid IS NOT NULL, $8
+                                         catching_up, caught_up_to, access_expires_at)
+             SELECT $1, $2, $3, $4, $5, $6, $8::uuid IS NOT NULL, $8, $9
               WHERE (SELECT count(*) FROM ws_connections WHERE user_id = $2) < $7
              ON CONFLICT (connection_id) DO NOTHING",
             &[
@@ -70,6 +74,7 @@ pub async fn record(
                 &connection.user_agent,
                 &i64::from(cap),
                 &connection.since,
+                &connection.access_expires_at,
             ],
         )
         .await?;
@@ -93,6 +98,32 @@ pub async fn follower(
         )
         .await?;
     Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Carries a live connection over to a newer access token of the same user and role, redeemed from a
+/// ticket sent on the socket (`{"action":"renew"}`); the connection then belongs to that token's session.
+/// False when the connection is unknown, is another user's, or the user's role changed since it opened
+/// (what it follows was allowed for the old role: reconnect instead).
+pub async fn renew(
+    db: &impl GenericClient,
+    connection_id: &str,
+    holder: &Redeemed,
+) -> Result<bool, StoreError> {
+    let n = db
+        .execute(
+            "UPDATE ws_connections
+                SET access_expires_at = GREATEST(access_expires_at, $3), session_id = $4, last_seen_at = now()
+              WHERE connection_id = $1 AND user_id = $2 AND role = $5",
+            &[
+                &connection_id,
+                &holder.user_id,
+                &holder.access_expires_at,
+                &holder.session_id,
+                &holder.role.as_str(),
+            ],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 /// Returns whether the connection was known.
@@ -306,6 +337,7 @@ mod tests {
             source_ip: Some("127.0.0.1"),
             user_agent: None,
             since: None,
+            access_expires_at: Utc::now() + chrono::Duration::minutes(15),
         };
         let recorded = record(&tx, &connection, 3).await.unwrap();
         tx.commit().await.unwrap();
@@ -459,7 +491,8 @@ mod tests {
     #[tokio::test]
     async fn forgets_connections_past_the_cutoff_or_no_longer_live() {
         let db = fresh_database().await;
-        let (alice, bob, carol) = (
+        let (alice, bob, carol, dave) = (
+            signed_in(&db).await,
             signed_in(&db).await,
             signed_in(&db).await,
             signed_in(&db).await,
@@ -469,6 +502,7 @@ mod tests {
             ("new", alice),
             ("signed-out", bob),
             ("demoted", carol),
+            ("token-expired", dave),
         ] {
             connect(&db, id, who).await;
         }
@@ -488,11 +522,67 @@ mod tests {
             .execute("UPDATE users SET role = 'admin' WHERE id = $1", &[&carol.0])
             .await
             .unwrap();
+        client
+            .execute("UPDATE ws_connections SET access_expires_at = now() - interval '1 second' WHERE connection_id = 'token-expired'", &[])
+            .await
+            .unwrap();
         let cutoff = Utc::now() - chrono::Duration::hours(2);
         let mut ended = forget_ended(&client, cutoff).await.unwrap();
         ended.sort();
-        assert_eq!(ended, vec!["demoted", "old", "signed-out"]);
+        assert_eq!(ended, vec!["demoted", "old", "signed-out", "token-expired"]);
         assert!(!forget(&client, "old").await.unwrap());
         assert!(forget(&client, "new").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_silences_a_connection_until_a_renewal_of_the_same_user_and_role() {
+        let db = fresh_database().await;
+        let (alice, mallory) = (signed_in(&db).await, signed_in(&db).await);
+        connect(&db, "c", alice).await;
+        let client = db.pool.get().await.unwrap();
+        client
+            .execute("UPDATE ws_connections SET topics = '{orders}', access_expires_at = now() - interval '1 second'", &[])
+            .await
+            .unwrap();
+        let reached = || async { audience(&client, &[], alice.0, "orders").await.unwrap() };
+        assert!(
+            reached().await.is_empty(),
+            "no push past the token's expiry"
+        );
+        assert!(of_users(&client, &[alice.0]).await.unwrap().is_empty());
+        assert_eq!(follower(&client, "c").await.unwrap(), None);
+
+        let later = Utc::now() + chrono::Duration::minutes(15);
+        let renewal = |who: (Uuid, Uuid), role| Redeemed {
+            user_id: who.0,
+            session_id: who.1,
+            role,
+            access_expires_at: later,
+        };
+        assert!(
+            !renew(&client, "c", &renewal(mallory, Role::Customer))
+                .await
+                .unwrap(),
+            "another user's ticket"
+        );
+        assert!(
+            !renew(&client, "c", &renewal(alice, Role::Admin))
+                .await
+                .unwrap(),
+            "a changed role"
+        );
+        assert!(
+            !renew(&client, "unknown", &renewal(alice, Role::Customer))
+                .await
+                .unwrap()
+        );
+        assert!(reached().await.is_empty());
+
+        assert!(
+            renew(&client, "c", &renewal(alice, Role::Customer))
+                .await
+                .unwrap()
+        );
+        assert_eq!(reached().await, vec!["c".to_owned()]);
     }
 }

@@ -1,7 +1,11 @@
-//! `POST /api/v1/ws/ticket`: a single-use ticket to open one WebSocket connection (`?ticket=`) within 30 s.
+//! `POST /api/v1/ws/ticket`: a single-use ticket to open one WebSocket connection (`?ticket=`) within 30 s,
+//! or to renew one (`{"action":"renew","ticket":…}`); the connection lives no longer than the access token
+//! the ticket was asked with.
 
 use orderly_http::{ApiError, ErrorBody, HttpRequest, Response};
 use serde::Serialize;
+
+use orderly_store::ws_tickets::Bearer;
 
 use crate::State;
 use crate::http::caller;
@@ -36,7 +40,15 @@ pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Respo
     let session_id = caller
         .session_id()
         .ok_or(ApiError::Unauthorized("sign in first"))?;
-    let ticket = live_updates::issue_ticket(&state.db, user_id, session_id)
+    let access_expires_at = request
+        .access_expires_at
+        .ok_or(ApiError::Unauthorized("sign in first"))?;
+    let bearer = Bearer {
+        user_id,
+        session_id,
+        access_expires_at,
+    };
+    let ticket = live_updates::issue_ticket(&state.db, &bearer)
         .await
         .map_err(ServiceError::from)?;
     Ok(created(&ConnectTicket {
