@@ -82,7 +82,7 @@ trap finish EXIT
 
 # The end-to-end suites, in the order they run: together first, then the order load tests, then the
 # outage test (which stops Postgres). A suite in tests/tests that is in none of these would never run.
-together=(api websocket connections events identity security catalogue pipeline settlement notifications)
+together=(api websocket connections concurrency events identity security catalogue pipeline settlement notifications)
 for suite in "$ROOT"/tests/tests/*.rs; do
   suite="$(basename "$suite" .rs)"
   [[ " ${together[*]} orders outage " == *" $suite "* ]] \
@@ -112,8 +112,8 @@ cargo test -p orderly-e2e "${together[@]/#/--test=}"
 
 step "WebSocket management API through a second SDK (boto3)"
 "$VENV/bin/python" "$ROOT/tests/parity/ws_management.py"
-# The order load tests go last: they leave hundreds of events queued, and the local stack drains them with
-# one poller per queue (issue 13), so tests that wait for the pipeline would wait behind that backlog.
+# The order load tests go last: they leave hundreds of events queued, and tests that wait for the
+# pipeline would wait behind that backlog (five pollers per queue drain it, on two cores).
 cargo test -p orderly-e2e --test orders
 
 if [ -n "${TEST_DATABASE_URL:-}" ] && [ "$TEST_DATABASE_URL" = "postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/postgres" ]; then

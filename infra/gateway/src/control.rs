@@ -1,6 +1,6 @@
 //! The local stack's own control API on 127.0.0.1:$ORDERLY_CONTROL_PORT, for people and tests: what runs,
 //! what was invoked with which outcome, firing a schedule now, switchable faults on the management API, and
-//! killing a function's next invocation mid-run, one WebSocket connection's idle and duration clocks.
+//! killing a function's next invocation mid-run, slowing its invocations' starts, one WebSocket connection's idle and duration clocks.
 //! It has no counterpart in AWS and is never deployed.
 
 use std::collections::HashMap;
@@ -26,6 +26,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/schedules/{function}/fire", post(fire))
         .route("/functions/{function}/invoke", post(invoke))
         .route("/faults/functions/{function}/kill", post(arm_kill))
+        .route("/faults/functions/{function}/slow-start", post(slow_start))
         .route(
             "/faults/post-to-connection",
             get(push_fault)
@@ -154,6 +155,30 @@ async fn arm_kill(
 ) -> StatusCode {
     let after = std::time::Duration::from_millis(kill.after_ms);
     if gateway.invoker.arm_kill(&function, after) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct SlowStart {
+    delay_ms: u64,
+    for_ms: u64,
+}
+
+/// Every invocation of the function that starts in the next `for_ms` waits `delay_ms` before its handler
+/// runs: deliveries that arrive close together are then in flight together, as after a cold start.
+async fn slow_start(
+    State(gateway): State<Arc<Gateway>>,
+    Path(function): Path<String>,
+    Json(slow): Json<SlowStart>,
+) -> StatusCode {
+    let (delay, window) = (
+        std::time::Duration::from_millis(slow.delay_ms),
+        std::time::Duration::from_millis(slow.for_ms),
+    );
+    if gateway.invoker.slow_start(&function, delay, window) {
         StatusCode::NO_CONTENT
     } else {
         StatusCode::NOT_FOUND

@@ -33,6 +33,8 @@ pub enum InvokeError {
 pub struct InvocationRecord {
     pub function: String,
     pub request_id: String,
+    /// When the invocation started; `at` is when it ended. Tests read both to see invocations overlap.
+    pub started_at: Option<DateTime<Utc>>,
     pub at: DateTime<Utc>,
     pub outcome: &'static str,
     /// For SQS batches: how many records were handed over and how many the function reported failed.
@@ -44,6 +46,8 @@ pub struct InvocationRecord {
 pub struct BatchOutcome {
     pub size: usize,
     pub failed: usize,
+    /// The SQS message ids handed over.
+    pub message_ids: Vec<String>,
 }
 
 const HISTORY: usize = 2000;
@@ -54,8 +58,13 @@ pub struct Invoker {
     functions: BTreeMap<String, FunctionDef>,
     lookup: fn(&str) -> Option<Handler>,
     history: Mutex<VecDeque<InvocationRecord>>,
+    /// When each invocation not yet recorded started, by request id.
+    started: Mutex<BTreeMap<String, DateTime<Utc>>>,
     /// Armed kills: the next invocation of the function dies this long after it starts.
     kills: Mutex<BTreeMap<String, std::time::Duration>>,
+    /// Slow starts: until the instant, every invocation of the function waits this long before its
+    /// handler runs (as behind a cold start), so invocations that arrive close together overlap.
+    slow_starts: Mutex<BTreeMap<String, (std::time::Instant, std::time::Duration)>>,
 }
 
 impl Invoker {
@@ -69,8 +78,36 @@ impl Invoker {
             functions,
             lookup,
             history: Mutex::new(VecDeque::new()),
+            started: Mutex::new(BTreeMap::new()),
             kills: Mutex::new(BTreeMap::new()),
+            slow_starts: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Slows every invocation of the function that starts within `window` by `delay`. False for an
+    /// unknown function.
+    pub fn slow_start(
+        &self,
+        function: &str,
+        delay: std::time::Duration,
+        window: std::time::Duration,
+    ) -> bool {
+        if !self.functions.contains_key(function) {
+            return false;
+        }
+        let until = std::time::Instant::now() + window;
+        self.slow_starts
+            .lock()
+            .expect("slow starts lock")
+            .insert(function.to_owned(), (until, delay));
+        true
+    }
+
+    fn start_delay(&self, function: &str) -> Option<std::time::Duration> {
+        let slow = self.slow_starts.lock().expect("slow starts lock");
+        slow.get(function)
+            .filter(|(until, _)| std::time::Instant::now() < *until)
+            .map(|(_, delay)| *delay)
     }
 
     /// Arms a kill: the function's next invocation dies `after` it starts, as if its environment had
@@ -111,7 +148,22 @@ impl Invoker {
             .get(function)
             .ok_or_else(|| InvokeError::UnknownFunction(function.to_owned()))?;
         let kill = self.kills.lock().expect("kills lock").remove(function);
-        let task = tokio::spawn(handler(event, invocation, state));
+        {
+            let mut started = self.started.lock().expect("started lock");
+            // An invocation that is never recorded must not leave its entry forever.
+            if started.len() >= HISTORY {
+                started.clear();
+            }
+            started.insert(request_id.to_owned(), Utc::now());
+        }
+        let delay = self.start_delay(function);
+        let state: &'static State = state;
+        let task = tokio::spawn(async move {
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            handler(event, invocation, state).await
+        });
         let abort = task.abort_handle();
         let limit = kill.map_or(def.timeout, |after| after.min(def.timeout));
         let outcome = match tokio::time::timeout(limit, task).await {
@@ -145,9 +197,15 @@ impl Invoker {
         if history.len() == HISTORY {
             history.pop_front();
         }
+        let started_at = self
+            .started
+            .lock()
+            .expect("started lock")
+            .remove(request_id);
         history.push_back(InvocationRecord {
             function: function.to_owned(),
             request_id: request_id.to_owned(),
+            started_at,
             at: Utc::now(),
             outcome,
             batch,

@@ -92,6 +92,8 @@ struct Settings {
     provider_port: u16,
     visibility_timeout: Option<u32>,
     sqs_wait_seconds: i32,
+    /// The local cap on each SQS mapping's concurrent pollers (invocations).
+    sqs_max_pollers: usize,
     ws_limits: Limits,
 }
 
@@ -114,6 +116,7 @@ impl Settings {
                 .ok()
                 .and_then(|v| v.parse().ok()),
             sqs_wait_seconds: env_or("ORDERLY_SQS_WAIT_SECONDS", 1)?,
+            sqs_max_pollers: env_or("ORDERLY_SQS_MAX_POLLERS", 5)?,
             ws_limits: Limits {
                 idle_timeout_seconds: env_or(
                     "ORDERLY_WS_IDLE_TIMEOUT_SECONDS",
@@ -339,6 +342,7 @@ async fn run() -> Result<(), String> {
             mapping,
             sqs_client.clone(),
             settings.sqs_wait_seconds,
+            settings.sqs_max_pollers,
             cancel.clone(),
         ));
     }
@@ -377,9 +381,19 @@ async fn run() -> Result<(), String> {
     );
     println!("  Functions       {}", t.functions.len());
     for m in &t.sqs_mappings {
+        let reserved = t
+            .functions
+            .get(&m.function)
+            .and_then(|f| f.reserved_concurrency);
+        let scaling = sqs::Scaling::of(m, reserved, settings.sqs_max_pollers);
         println!(
-            "  SQS mapping     {} → {} (batch {})",
-            m.queue, m.function, m.batch_size
+            "  SQS mapping     {} → {} (batch {}, window {} s, {}–{} pollers)",
+            m.queue,
+            m.function,
+            m.batch_size,
+            m.batching_window_seconds,
+            scaling.start,
+            scaling.max
         );
     }
     for s in &t.schedules {

@@ -3,8 +3,9 @@
 //! replays the first answer and never charges again). Latency, decline rate and an outage switch at run
 //! time through `PUT /_control`. Like real providers' test modes, some charges always behave one way: an
 //! amount ending in …666 (minor units) is declined, one ending in …503 always meets an outage (503), and
-//! a charge in XTS (ISO 4217's code for testing) stays pending, as an asynchronous payment method would
-//! until it settles (`POST /_control/charges/settle` settles it). `GET /v1/charges/by-key/{key}` tells
+//! an amount ending in …777 takes `SLOW_CHARGE` to answer (so a test can hold one charge in flight while
+//! something else happens), a charge in XTS (ISO 4217's code for testing) stays pending, as an
+//! asynchronous payment method would until it settles (`POST /_control/charges/settle` settles it). `GET /v1/charges/by-key/{key}` tells
 //! where a charge stands, as providers' look-ups do.
 
 use std::collections::HashMap;
@@ -18,6 +19,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+/// How long a charge of an amount ending in …777 takes.
+const SLOW_CHARGE: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Settings {
@@ -109,6 +113,9 @@ async fn charge(
 ) -> Response {
     if let Some(outage) = before_each_call(&simulator).await {
         return outage;
+    }
+    if request.amount_cents % 1000 == 777 {
+        tokio::time::sleep(SLOW_CHARGE).await;
     }
     if request.amount_cents % 1000 == 503 {
         let body = json!({"error": "this amount always meets an outage (test trigger)"});

@@ -4,11 +4,14 @@
 //! queue's visibility timeout and redrive policy decide redelivery and the DLQ, as in AWS.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use base64::Engine;
 use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::Gateway;
@@ -86,11 +89,72 @@ pub fn succeeded<'a>(
     )
 }
 
+/// How many pollers a mapping runs: Lambda's event source starts five and adds more while batches come
+/// back full, up to `ScalingConfig.MaximumConcurrency` (and the function's reserved concurrency); here
+/// also up to a local cap (`ORDERLY_SQS_MAX_POLLERS`, default 5), because every invocation shares this
+/// machine's cores. A poller whose receive comes back empty retires while more than `start` run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scaling {
+    pub start: usize,
+    pub max: usize,
+}
+
+/// Lambda's starting pollers for an SQS event source.
+const LAMBDA_START_POLLERS: usize = 5;
+
+impl Scaling {
+    pub fn of(mapping: &SqsMapping, reserved: Option<u32>, local_cap: usize) -> Self {
+        let max = [mapping.maximum_concurrency, reserved]
+            .into_iter()
+            .flatten()
+            .map(|n| n as usize)
+            .fold(local_cap, usize::min)
+            .max(1);
+        Self {
+            start: LAMBDA_START_POLLERS.min(max),
+            max,
+        }
+    }
+
+    /// What a poller does after a batch of `received` messages (of `wanted`), `deleted` of them handled,
+    /// with `active` pollers: only a full batch that went through asks for another poller (a failing
+    /// function is not scaled out, as Lambda does not).
+    fn after_batch(self, active: usize, received: usize, deleted: usize, wanted: usize) -> Step {
+        if received >= wanted && deleted == received && active < self.max {
+            Step::Grow
+        } else if received == 0 && active > self.start {
+            Step::Retire
+        } else {
+            Step::Stay
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Grow,
+    Stay,
+    Retire,
+}
+
+/// One mapping's queue, function and settings, shared by its pollers.
+struct Source {
+    gateway: Arc<Gateway>,
+    mapping: SqsMapping,
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    arn: String,
+    wait_seconds: i32,
+    scaling: Scaling,
+    active: AtomicUsize,
+}
+
 pub async fn poll(
     gateway: Arc<Gateway>,
     mapping: SqsMapping,
     sqs: aws_sdk_sqs::Client,
     wait_seconds: i32,
+    local_cap: usize,
     cancel: CancellationToken,
 ) {
     let physical = &gateway.resolver.physical[&mapping.queue];
@@ -98,63 +162,189 @@ pub async fn poll(
         physical.reference.clone(),
         physical.attributes.get("Arn").cloned().unwrap_or_default(),
     );
-    tracing::info!(queue = %mapping.queue, function = %mapping.function, batch_size = mapping.batch_size, "polling");
+    let reserved = gateway
+        .invoker
+        .functions()
+        .get(&mapping.function)
+        .and_then(|f| f.reserved_concurrency);
+    let scaling = Scaling::of(&mapping, reserved, local_cap);
+    tracing::info!(queue = %mapping.queue, function = %mapping.function, batch_size = mapping.batch_size, pollers = ?scaling, "polling");
+    let source = Arc::new(Source {
+        gateway,
+        mapping,
+        sqs,
+        url,
+        arn,
+        wait_seconds,
+        scaling,
+        active: AtomicUsize::new(0),
+    });
+    let (grow, mut grow_requests) = mpsc::channel::<()>(1);
+    let mut pollers = JoinSet::new();
+    let spawn = |pollers: &mut JoinSet<()>| {
+        source.active.fetch_add(1, Ordering::SeqCst);
+        pollers.spawn(poller(source.clone(), grow.clone(), cancel.clone()));
+    };
+    for _ in 0..scaling.start {
+        spawn(&mut pollers);
+    }
     loop {
-        let receive = sqs
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            Some(()) = grow_requests.recv() => {
+                if source.active.load(Ordering::SeqCst) < scaling.max {
+                    spawn(&mut pollers);
+                }
+            }
+            Some(_) = pollers.join_next() => {}
+        }
+    }
+    while pollers.join_next().await.is_some() {}
+}
+
+/// Receives up to the mapping's batch size: one receive, or, with a batching window, receives from the
+/// first message on until the batch is full or the window has passed (SQS hands out at most 10 a receive).
+async fn receive_batch(source: &Source) -> Result<Vec<Message>, String> {
+    let wanted = source.mapping.batch_size.max(1) as usize;
+    let window = Duration::from_secs(u64::from(source.mapping.batching_window_seconds));
+    let mut batch = Vec::new();
+    let mut deadline = None;
+    loop {
+        let left = deadline.map(|d: tokio::time::Instant| {
+            d.saturating_duration_since(tokio::time::Instant::now())
+        });
+        let wait = match left {
+            None => source.wait_seconds,
+            Some(left) => (left.as_secs() as i32).min(source.wait_seconds),
+        };
+        let received = source
+            .sqs
             .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(mapping.batch_size.clamp(1, 10))
-            .wait_time_seconds(wait_seconds)
+            .queue_url(&source.url)
+            .max_number_of_messages((wanted - batch.len()).clamp(1, 10) as i32)
+            .wait_time_seconds(wait)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .message_attribute_names("All")
-            .send();
+            .send()
+            .await
+            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?
+            .messages
+            .unwrap_or_default();
+        let got_some = !received.is_empty();
+        batch.extend(received);
+        if batch.is_empty() || batch.len() >= wanted || window.is_zero() {
+            return Ok(batch);
+        }
+        let deadline = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + window);
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok(batch);
+        }
+        if !got_some && wait == 0 {
+            // Under a second of window left and nothing more yet: look again shortly, not in a spin.
+            tokio::time::sleep((deadline - now).min(Duration::from_millis(100))).await;
+        }
+    }
+}
+
+async fn poller(source: Arc<Source>, grow: mpsc::Sender<()>, cancel: CancellationToken) {
+    let mapping = &source.mapping;
+    let wanted = (mapping.batch_size.max(1) as usize).min(10);
+    let mut backoff = Duration::ZERO;
+    loop {
         let messages = tokio::select! {
             _ = cancel.cancelled() => return,
-            received = receive => match received {
-                Ok(output) => output.messages.unwrap_or_default(),
+            received = receive_batch(&source) => match received {
+                Ok(messages) => messages,
                 Err(e) => {
-                    tracing::warn!(queue = %mapping.queue, error = %aws_sdk_sqs::error::DisplayErrorContext(e), "receive failed; retrying");
+                    tracing::warn!(queue = %mapping.queue, error = %e, "receive failed; retrying");
                     tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => continue }
                 }
             },
         };
-        if messages.is_empty() {
-            continue;
-        }
-        let event = json!({ "Records": messages.iter().map(|m| record(m, &arn, &gateway.region)).collect::<Vec<_>>() });
-        let request_id = new_request_id();
-        let result = gateway
-            .invoker
-            .invoke(&mapping.function, event, &request_id)
-            .await;
-        let to_delete = result
-            .as_ref()
-            .ok()
-            .and_then(|r| succeeded(&messages, r, mapping.report_batch_item_failures))
-            .unwrap_or_default();
-        let outcome = BatchOutcome {
-            size: messages.len(),
-            failed: messages.len() - to_delete.len(),
+        let deleted = if messages.is_empty() {
+            0
+        } else {
+            handle_batch(&source, &messages).await
         };
-        gateway.invoker.record(
-            &mapping.function,
-            &request_id,
-            outcome_name(&result),
-            Some(outcome),
-        );
-        if to_delete.is_empty() {
-            continue;
+        let active = source.active.load(Ordering::SeqCst);
+        match source
+            .scaling
+            .after_batch(active, messages.len(), deleted, wanted)
+        {
+            Step::Grow => {
+                let _ = grow.try_send(());
+            }
+            Step::Retire => {
+                // Only one of several idle pollers may retire on the same count.
+                if source
+                    .active
+                    .compare_exchange(active, active - 1, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+            Step::Stay => {}
         }
-        let entries = to_delete.iter().enumerate().map(|(i, m)| {
+        // As Lambda's pollers do when invocations fail: back off (100 ms, doubling to 2 s) instead of
+        // spinning on messages that keep failing, e.g. while the database is down.
+        if !messages.is_empty() && deleted == 0 {
+            backoff = (backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
+            tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(backoff) => {} }
+        } else {
+            backoff = Duration::ZERO;
+        }
+    }
+}
+
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Invokes the function with one batch and deletes what it did not report failed; returns how many.
+async fn handle_batch(source: &Source, messages: &[Message]) -> usize {
+    let (gateway, mapping) = (&source.gateway, &source.mapping);
+    let event = json!({ "Records": messages.iter().map(|m| record(m, &source.arn, &gateway.region)).collect::<Vec<_>>() });
+    let request_id = new_request_id();
+    let result = gateway
+        .invoker
+        .invoke(&mapping.function, event, &request_id)
+        .await;
+    let to_delete = result
+        .as_ref()
+        .ok()
+        .and_then(|r| succeeded(messages, r, mapping.report_batch_item_failures))
+        .unwrap_or_default();
+    let outcome = BatchOutcome {
+        size: messages.len(),
+        failed: messages.len() - to_delete.len(),
+        message_ids: messages
+            .iter()
+            .filter_map(|m| m.message_id().map(str::to_owned))
+            .collect(),
+    };
+    gateway.invoker.record(
+        &mapping.function,
+        &request_id,
+        outcome_name(&result),
+        Some(outcome),
+    );
+    if to_delete.is_empty() {
+        return 0;
+    }
+    // SQS deletes at most 10 a call; a gathered batch may hold more.
+    for chunk in to_delete.chunks(10) {
+        let entries = chunk.iter().enumerate().map(|(i, m)| {
             DeleteMessageBatchRequestEntry::builder()
                 .id(i.to_string())
                 .receipt_handle(m.receipt_handle().unwrap_or_default())
                 .build()
                 .expect("id and receipt handle are set")
         });
-        if let Err(e) = sqs
+        if let Err(e) = source
+            .sqs
             .delete_message_batch()
-            .queue_url(&url)
+            .queue_url(&source.url)
             .set_entries(Some(entries.collect()))
             .send()
             .await
@@ -162,6 +352,7 @@ pub async fn poll(
             tracing::warn!(queue = %mapping.queue, error = %aws_sdk_sqs::error::DisplayErrorContext(e), "delete failed; messages will be redelivered");
         }
     }
+    to_delete.len()
 }
 
 #[cfg(test)]
@@ -221,6 +412,58 @@ mod tests {
         assert_eq!(
             ids(succeeded(&m, &json!({"batchItemFailures": "nope"}), true)),
             None
+        );
+    }
+
+    fn mapping(maximum_concurrency: Option<u32>) -> SqsMapping {
+        SqsMapping {
+            function: "F".into(),
+            queue: "Q".into(),
+            batch_size: 10,
+            report_batch_item_failures: true,
+            batching_window_seconds: 0,
+            maximum_concurrency,
+        }
+    }
+
+    #[test]
+    fn pollers_start_at_lambdas_five_within_every_bound() {
+        let scaling = |max, reserved, cap| Scaling::of(&mapping(max), reserved, cap);
+        assert_eq!(scaling(None, None, 5), Scaling { start: 5, max: 5 });
+        assert_eq!(scaling(None, None, 8), Scaling { start: 5, max: 8 });
+        assert_eq!(scaling(Some(2), None, 8), Scaling { start: 2, max: 2 });
+        assert_eq!(scaling(Some(6), Some(3), 8), Scaling { start: 3, max: 3 });
+        assert_eq!(
+            scaling(None, Some(0), 8),
+            Scaling { start: 1, max: 1 },
+            "never none"
+        );
+    }
+
+    #[test]
+    fn full_batches_add_pollers_and_empty_receives_retire_the_extra_ones() {
+        let scaling = Scaling { start: 2, max: 4 };
+        assert_eq!(scaling.after_batch(2, 10, 10, 10), Step::Grow);
+        assert_eq!(
+            scaling.after_batch(2, 10, 9, 10),
+            Step::Stay,
+            "failures do not scale out"
+        );
+        assert_eq!(
+            scaling.after_batch(4, 10, 10, 10),
+            Step::Stay,
+            "at the bound"
+        );
+        assert_eq!(
+            scaling.after_batch(3, 4, 4, 10),
+            Step::Stay,
+            "one poller keeps up"
+        );
+        assert_eq!(scaling.after_batch(3, 0, 0, 10), Step::Retire);
+        assert_eq!(
+            scaling.after_batch(2, 0, 0, 10),
+            Step::Stay,
+            "the starting pollers stay"
         );
     }
 

@@ -60,6 +60,8 @@ pub struct FunctionDef {
     pub timeout: Duration,
     /// Globals' variables overlaid by the function's own, unresolved.
     pub environment: Map<String, Value>,
+    /// `ReservedConcurrentExecutions`: the most instances the function ever runs at once.
+    pub reserved_concurrency: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -101,6 +103,10 @@ pub struct SqsMapping {
     pub queue: String,
     pub batch_size: i32,
     pub report_batch_item_failures: bool,
+    /// `MaximumBatchingWindowInSeconds`: how long receives gather a batch (needed for more than 10).
+    pub batching_window_seconds: u32,
+    /// `ScalingConfig.MaximumConcurrency`: the most invocations the mapping runs at once.
+    pub maximum_concurrency: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -371,6 +377,9 @@ impl Template {
                     handler: handler.to_owned(),
                     timeout: Duration::from_secs(timeout),
                     environment,
+                    reserved_concurrency: setting("ReservedConcurrentExecutions")
+                        .and_then(Value::as_u64)
+                        .map(|n| n as u32),
                 },
             );
 
@@ -427,6 +436,15 @@ impl Template {
                                 as i32,
                             report_batch_item_failures: types
                                 .is_some_and(|t| t.iter().any(|v| v == "ReportBatchItemFailures")),
+                            batching_window_seconds: ep
+                                .get("MaximumBatchingWindowInSeconds")
+                                .and_then(Value::as_u64)
+                                .unwrap_or(0)
+                                as u32,
+                            maximum_concurrency: ep
+                                .pointer("/ScalingConfig/MaximumConcurrency")
+                                .and_then(Value::as_u64)
+                                .map(|n| n as u32),
                         });
                     }
                     "Schedule" | "ScheduleV2" => self.schedules.push(ScheduleDef {

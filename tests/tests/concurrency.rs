@@ -1,0 +1,232 @@
+//! Every consumer under Lambda's concurrency: the same message delivered twice and handled by two
+//! invocations at the same moment (the local gateway runs several pollers per queue, as Lambda does)
+//! charges once, fulfils once, notifies once and counts once in the report. Each test proves that its two
+//! copies really were in flight together, from the gateway's invocation history.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use orderly_e2e::{Session, Stack, database, eventually};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const PIPELINE: Duration = Duration::from_secs(60);
+/// An amount ending in …777 takes the simulated provider two seconds to charge.
+const SLOW_CHARGE_CENTS: i64 = 1777;
+
+/// The envelope the outbox published for this order and event type.
+async fn published(order_id: &str, event_type: &str) -> Value {
+    let order: Uuid = order_id.parse().unwrap();
+    database()
+        .await
+        .query_one(
+            "SELECT payload FROM outbox WHERE aggregate_id = $1 AND event_type = $2",
+            &[&order, &event_type],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// When the gateway started and ended the first invocation of `function` that was handed `message_id`.
+async fn handled(
+    stack: &Stack,
+    function: &str,
+    message_id: &str,
+) -> (String, DateTime<Utc>, DateTime<Utc>) {
+    eventually(
+        &format!("{function} to handle message {message_id}"),
+        PIPELINE,
+        || async {
+            let history = stack
+                .control_json(&format!("/invocations?function={function}"))
+                .await;
+            let record = history.as_array()?.iter().find(|r| {
+                r["batch"]["message_ids"]
+                    .as_array()
+                    .is_some_and(|ids| ids.iter().any(|id| id == message_id))
+            })?;
+            let time = |field: &str| {
+                record[field]
+                    .as_str()
+                    .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+            };
+            Some((
+                record["request_id"].as_str()?.to_owned(),
+                time("started_at")?,
+                time("at")?,
+            ))
+        },
+    )
+    .await
+}
+
+/// Sends two copies of `envelope` to `queue` at once, until the gateway has handled a pair in two
+/// invocations that overlapped in time (a few tries: two copies may land in one receive, and so in one
+/// invocation).
+async fn deliver_twice_at_once(stack: &Stack, queue: &str, function: &str, envelope: &Value) {
+    let sqs = aws_sdk_sqs::Client::new(&stack.aws().await);
+    let url = stack.queue_url(&sqs, queue).await;
+    let send = || {
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(envelope.to_string())
+            .send()
+    };
+    for _ in 0..5 {
+        // Whatever starts in the next seconds waits a moment first, as behind a cold start: two copies
+        // received by two pollers are then in flight together, not one after the other.
+        let slowed = stack
+            .http
+            .post(format!(
+                "{}/faults/functions/{function}/slow-start",
+                stack.control
+            ))
+            .json(&json!({"delay_ms": 500, "for_ms": 2_000}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(slowed.status(), 204);
+        let (a, b) = tokio::join!(send(), send());
+        let (a, b) = (a.expect("send"), b.expect("send"));
+        let first = handled(stack, function, a.message_id().unwrap()).await;
+        let second = handled(stack, function, b.message_id().unwrap()).await;
+        let overlapped = first.0 != second.0 && first.1 < second.2 && second.1 < first.2;
+        if overlapped {
+            return;
+        }
+    }
+    panic!(
+        "{function} never handled two copies at once in five tries: are its pollers concurrent?"
+    );
+}
+
+async fn completed_order(stack: &Stack, user: &Session) -> (String, String) {
+    let (_, product) = stack.product(10).await;
+    let placed = stack
+        .place_order(user, json!([{"product_id": product["id"], "quantity": 1}]))
+        .await;
+    assert_eq!(placed.status, 201, "{placed:?}");
+    let order_id = placed.body["id"].as_str().unwrap().to_owned();
+    stack.order_reaches(user, &order_id, "COMPLETED").await;
+    (order_id, product["id"].as_str().unwrap().to_owned())
+}
+
+fn times_reached(order: &Value, status: &str) -> usize {
+    order["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["to_status"] == status)
+        .count()
+}
+
+#[tokio::test]
+async fn two_deliveries_of_a_placement_at_once_charge_once() {
+    let stack = Stack::from_env();
+    let user = stack.customer().await;
+    let (_, product) = stack.product_at(10, SLOW_CHARGE_CENTS, "EUR").await;
+    let placed = stack
+        .place_order(&user, json!([{"product_id": product["id"], "quantity": 1}]))
+        .await;
+    assert_eq!(placed.status, 201, "{placed:?}");
+    let order_id = placed.body["id"].as_str().unwrap().to_owned();
+
+    // While the original's charge is still at the provider, two more copies arrive at once.
+    let envelope = published(&order_id, "order.placed").await;
+    deliver_twice_at_once(&stack, "PaymentsQueue", "PaymentFunction", &envelope).await;
+
+    let order = stack.order_reaches(&user, &order_id, "COMPLETED").await;
+    assert_eq!(times_reached(&order, "PAID"), 1, "{order}");
+    let charges = stack.charges(&order_id).await;
+    assert_eq!(charges.len(), 1, "one charge at the provider: {charges:?}");
+    let ledger: i64 = database()
+        .await
+        .query_one(
+            "SELECT count(*) FROM merchant_transactions WHERE order_id = $1::text::uuid AND kind = 'CAPTURE'",
+            &[&order_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ledger, 1, "one merchant share in the ledger");
+}
+
+#[tokio::test]
+async fn two_deliveries_of_a_payment_at_once_fulfil_once() {
+    let stack = Stack::from_env();
+    let user = stack.customer().await;
+    let (order_id, _) = completed_order(&stack, &user).await;
+
+    let envelope = published(&order_id, "order.paid").await;
+    deliver_twice_at_once(&stack, "FulfillmentQueue", "FulfillmentFunction", &envelope).await;
+
+    let order = stack.order_reaches(&user, &order_id, "COMPLETED").await;
+    assert_eq!(times_reached(&order, "FULFILLED"), 1, "{order}");
+    assert_eq!(times_reached(&order, "COMPLETED"), 1, "{order}");
+}
+
+/// How many stored notifications of `user` are about the order's completion.
+async fn completion_notices(stack: &Stack, user: &Session, order_id: &str) -> usize {
+    let notifications = stack
+        .call("GET", "/api/v1/notifications?limit=100")
+        .token(&user.access_token)
+        .send()
+        .await;
+    notifications.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["data"]["order_id"] == order_id && n["type"] == "order.completed")
+        .count()
+}
+
+/// Today's report line of the product: (orders, units), once it has one.
+async fn reported(stack: &Stack, product_id: &str) -> Option<(Value, Value)> {
+    let admin = stack.admin().await;
+    let today = Utc::now().date_naive();
+    let report = stack
+        .call(
+            "GET",
+            &format!("/api/v1/admin/reports/daily?from={today}&to={today}"),
+        )
+        .token(&admin.access_token)
+        .send()
+        .await;
+    let line = report.body.as_array()?.first()?["products"]
+        .as_array()?
+        .iter()
+        .find(|p| p["product_id"] == product_id)?
+        .clone();
+    Some((line["orders"].clone(), line["units"].clone()))
+}
+
+#[tokio::test]
+async fn two_deliveries_of_a_completion_at_once_notify_once_and_count_once() {
+    let stack = Stack::from_env();
+    let user = stack.customer().await;
+    let (order_id, product_id) = completed_order(&stack, &user).await;
+    // The original delivery first: then any second notice or count could only come from the copies.
+    eventually("the completion notice", PIPELINE, || async {
+        (completion_notices(&stack, &user, &order_id).await == 1).then_some(())
+    })
+    .await;
+    let counted = eventually("the report to count the order", PIPELINE, || {
+        reported(&stack, &product_id)
+    })
+    .await;
+    assert_eq!(counted, (json!(1), json!(1)));
+
+    let envelope = published(&order_id, "order.completed").await;
+    deliver_twice_at_once(
+        &stack,
+        "NotificationsQueue",
+        "NotificationFunction",
+        &envelope,
+    )
+    .await;
+    deliver_twice_at_once(&stack, "ReportingQueue", "ReportFunction", &envelope).await;
+
+    assert_eq!(completion_notices(&stack, &user, &order_id).await, 1);
+    assert_eq!(reported(&stack, &product_id).await, Some(counted));
+}
