@@ -40,6 +40,8 @@ pub struct Config {
     /// The first admin, created by the migrate function when absent; only that function has it.
     pub first_admin: Option<Credential>,
     pub pool: PoolSettings,
+    /// `DATABASE_PROXY_HOST`: an RDS Proxy to connect through instead of the database secret's host.
+    pub database_proxy_host: Option<String>,
 }
 
 const DEFAULT_SETTLEMENT_BATCH_SIZE: i64 = 10_000;
@@ -151,6 +153,7 @@ impl Config {
                 },
             ),
             pool,
+            database_proxy_host: get("DATABASE_PROXY_HOST"),
         })
     }
 }

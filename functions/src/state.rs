@@ -76,6 +76,26 @@ fn database_config(fields: &Map<String, Value>) -> Result<PgConfig, StateError> 
     Ok(config)
 }
 
+/// The same login and database, reached through an RDS Proxy at `proxy` (which listens on the database's
+/// port and authenticates with the same secret).
+fn through_proxy(database: &PgConfig, proxy: &str) -> PgConfig {
+    let mut config = PgConfig::new();
+    config.host(proxy).ssl_mode(database.get_ssl_mode());
+    if let Some(user) = database.get_user() {
+        config.user(user);
+    }
+    if let Some(password) = database.get_password() {
+        config.password(password);
+    }
+    if let Some(dbname) = database.get_dbname() {
+        config.dbname(dbname);
+    }
+    if let Some(port) = database.get_ports().first() {
+        config.port(*port);
+    }
+    config
+}
+
 impl State {
     pub async fn new(config: Config) -> Result<Self, StateError> {
         let sdk = load_sdk_config().await;
@@ -85,10 +105,14 @@ impl State {
             Some(Credential::Given(url)) => {
                 orderly_store::connect(url.expose_secret(), config.pool)?
             }
-            Some(Credential::Secret(arn)) => orderly_store::connect_with(
-                database_config(&secrets.json(arn).await?)?,
-                config.pool,
-            )?,
+            Some(Credential::Secret(arn)) => {
+                let database = database_config(&secrets.json(arn).await?)?;
+                let target = match &config.database_proxy_host {
+                    Some(proxy) => through_proxy(&database, proxy),
+                    None => database,
+                };
+                orderly_store::connect_with(target, config.pool)?
+            }
         };
         let signing_key = match &config.jwt_signing_key {
             None => None,
@@ -173,5 +197,34 @@ mod tests {
         assert_eq!(rds.get_password(), Some(&b"p@ss:w/rd"[..]));
         assert_eq!(rds.get_dbname(), Some("orderly"));
         assert!(database_config(&fields(json!({"username": "x"}))).is_err());
+    }
+
+    #[test]
+    fn through_a_proxy_only_the_host_changes() {
+        let direct = database_config(&fields(json!({
+            "username": "orderly_app", "password": "pw", "host": "db.internal", "port": 5433, "dbname": "orderly"
+        })))
+        .unwrap();
+        let proxied = through_proxy(&direct, "orderly.proxy-abc.eu-west-1.rds.amazonaws.com");
+        assert_eq!(
+            proxied.get_hosts(),
+            &[tokio_postgres::config::Host::Tcp(
+                "orderly.proxy-abc.eu-west-1.rds.amazonaws.com".into()
+            )]
+        );
+        assert_eq!(
+            (
+                proxied.get_user(),
+                proxied.get_password(),
+                proxied.get_dbname(),
+                proxied.get_ports()
+            ),
+            (
+                Some("orderly_app"),
+                Some(&b"pw"[..]),
+                Some("orderly"),
+                &[5433][..]
+            )
+        );
     }
 }

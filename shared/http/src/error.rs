@@ -24,6 +24,10 @@ pub struct ErrorDetail {
     pub request_id: String,
 }
 
+/// `Retry-After` on a 503: a database connection frees up within a request's time (the pool waits 5 s
+/// before giving up), so a retry a couple of seconds later usually finds one.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 2;
+
 /// Everything an endpoint can answer other than success. Status and code are decided here and nowhere
 /// else.
 #[derive(Debug, Error)]
@@ -157,6 +161,14 @@ impl ApiError {
                     .headers_mut()
                     .insert("retry-after", HeaderValue::from(*retry_after_seconds));
             }
+            // A dependency out of reach (the database's connection budget spent, say): the client is
+            // told when to try again rather than left hanging.
+            ApiError::Unavailable(_) => {
+                response.headers_mut().insert(
+                    "retry-after",
+                    HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECONDS),
+                );
+            }
             ApiError::PreconditionFailed { current_etag } => {
                 if let Ok(etag) = HeaderValue::from_str(current_etag) {
                     response.headers_mut().insert("etag", etag);
@@ -209,6 +221,14 @@ mod tests {
         assert_eq!(
             (limited.status().as_u16(), &limited.headers()["retry-after"]),
             (429, &HeaderValue::from(3))
+        );
+        let unavailable = ApiError::Unavailable("the database").into_response("r");
+        assert_eq!(
+            (
+                unavailable.status().as_u16(),
+                &unavailable.headers()["retry-after"]
+            ),
+            (503, &HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECONDS))
         );
         let stale = ApiError::PreconditionFailed {
             current_etag: "\"4\"".into(),
