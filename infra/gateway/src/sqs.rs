@@ -306,10 +306,12 @@ async fn handle_batch(source: &Source, messages: &[Message]) -> usize {
     let (gateway, mapping) = (&source.gateway, &source.mapping);
     let event = json!({ "Records": messages.iter().map(|m| record(m, &source.arn, &gateway.region)).collect::<Vec<_>>() });
     let request_id = new_request_id();
+    let started = std::time::Instant::now();
     let result = gateway
         .invoker
         .invoke(&mapping.function, event, &request_id)
         .await;
+    let took_ms = started.elapsed().as_millis() as u64;
     let to_delete = result
         .as_ref()
         .ok()
@@ -323,6 +325,7 @@ async fn handle_batch(source: &Source, messages: &[Message]) -> usize {
             .filter_map(|m| m.message_id().map(str::to_owned))
             .collect(),
     };
+    tracing::debug!(function = %mapping.function, size = outcome.size, failed = outcome.failed, took_ms, "batch handled");
     gateway.invoker.record(
         &mapping.function,
         &request_id,

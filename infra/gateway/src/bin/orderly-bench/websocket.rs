@@ -4,7 +4,8 @@
 //!     arrival on that user's socket, next to the same message posted straight to the gateway's
 //!     `@connections` API by this benchmark, alternating A/B;
 //! (b) a broadcast to a group of every one of those users, until the last socket has it, next to the
-//!     same posts made straight to `@connections`, 50 at a time, alternating A/B.
+//!     same posts made straight to `@connections`, 50 at a time, raw and through the pusher the functions
+//!     use (signed SDK calls, the floor for any pusher in AWS), alternating A/B/C.
 //! Users, sessions and connect tickets are written straight into the database (no argon2 logins).
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
+use orderly_cloud::{ApiGatewayConnections, ConnectionPusher};
 use orderly_functions::ops::seed_connections;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc};
@@ -32,7 +34,9 @@ const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct Row {
     pub connections: usize,
     pub send: (Histogram<u64>, Histogram<u64>),
-    pub broadcast: (Vec<f64>, Vec<f64>),
+    /// Seconds until the last socket had it: the broadcast, the same posts made raw, and the same posts
+    /// made through the pusher our functions use (signed `aws-sdk-apigatewaymanagement` calls).
+    pub broadcast: (Vec<f64>, Vec<f64>, Vec<f64>),
 }
 
 /// Who received which marker, when.
@@ -160,6 +164,59 @@ async fn post_to_connection(client: &reqwest::Client, connection_id: &str, marke
     assert!(answer.status().is_success(), "{}", answer.status());
 }
 
+/// The pusher the WebSocket push worker uses, pointed at the local management API.
+async fn function_pusher() -> ApiGatewayConnections {
+    let credentials = aws_sdk_sqs::config::Credentials::new("bench", "bench", None, None, "bench");
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(credentials)
+        .load()
+        .await;
+    ApiGatewayConnections::new(
+        &sdk,
+        &format!("http://127.0.0.1:{}", env("ORDERLY_WS_PORT")),
+    )
+}
+
+/// Posts the marker to every connection, `POSTS_AT_ONCE` at a time, and returns when the last socket has
+/// it; `signed` goes through the functions' pusher, otherwise raw HTTP posts.
+async fn post_to_all(
+    client: &reqwest::Client,
+    pusher: &ApiGatewayConnections,
+    sockets: &Sockets,
+    ids: &Arc<Vec<String>>,
+    signed: bool,
+    round: usize,
+) -> f64 {
+    let marker = format!("posts-{signed}-{round}-{}", Uuid::now_v7());
+    let started = Instant::now();
+    let posting = {
+        let (client, pusher, ids, marker) =
+            (client.clone(), pusher.clone(), ids.clone(), marker.clone());
+        tokio::spawn(async move {
+            futures::stream::iter(ids.iter())
+                .for_each_concurrent(POSTS_AT_ONCE, |id| {
+                    let (client, pusher, marker) = (&client, &pusher, &marker);
+                    async move {
+                        if signed {
+                            let body = json!({"type": "bench", "marker": marker}).to_string();
+                            pusher
+                                .push(id, body.into_bytes())
+                                .await
+                                .expect("a signed post");
+                        } else {
+                            post_to_connection(client, id, marker).await
+                        }
+                    }
+                })
+                .await
+        })
+    };
+    let last = sockets.arrived(&marker, ids.len()).await;
+    posting.await.expect("the posts");
+    (last - started).as_secs_f64()
+}
+
 async fn send_to_user(client: &reqwest::Client, api: &str, token: &str, user: Uuid, marker: &str) {
     let answer = client
         .post(format!("{api}/api/v1/admin/notifications"))
@@ -228,7 +285,8 @@ pub async fn bench(client: &reqwest::Client, api: &str, token: &str) -> Row {
         .await
         .expect("the members");
     let connection_ids = Arc::new(sockets.connection_ids.clone());
-    let (mut broadcasts, mut posts) = (Vec::new(), Vec::new());
+    let (mut broadcasts, mut posts, mut signed) = (Vec::new(), Vec::new(), Vec::new());
+    let pusher = function_pusher().await;
     for round in 0..BROADCAST_ROUNDS {
         let marker = format!("broadcast-{round}-{}", Uuid::now_v7());
         let started = Instant::now();
@@ -244,28 +302,13 @@ pub async fn bench(client: &reqwest::Client, api: &str, token: &str) -> Row {
         let last = sockets.arrived(&marker, n).await;
         broadcasts.push((last - started).as_secs_f64());
 
-        let marker = format!("posts-{round}-{}", Uuid::now_v7());
-        let started = Instant::now();
-        let ids = connection_ids.clone();
-        let posting = {
-            let (client, marker) = (client.clone(), marker.clone());
-            tokio::spawn(async move {
-                futures::stream::iter(ids.iter())
-                    .for_each_concurrent(POSTS_AT_ONCE, |id| {
-                        let (client, marker) = (&client, &marker);
-                        async move { post_to_connection(client, id, marker).await }
-                    })
-                    .await
-            })
-        };
-        let last = sockets.arrived(&marker, n).await;
-        posting.await.expect("the posts");
-        posts.push((last - started).as_secs_f64());
+        posts.push(post_to_all(client, &pusher, &sockets, &connection_ids, false, round).await);
+        signed.push(post_to_all(client, &pusher, &sockets, &connection_ids, true, round).await);
     }
     Row {
         connections: n,
         send: (through_api, direct),
-        broadcast: (broadcasts, posts),
+        broadcast: (broadcasts, posts, signed),
     }
 }
 
@@ -293,7 +336,7 @@ pub fn print(row: &Row) {
         ms(direct, 0.99),
         ms(api, 0.99) / ms(direct, 0.99).max(0.001)
     );
-    let (broadcasts, posts) = &row.broadcast;
+    let (broadcasts, posts, signed) = &row.broadcast;
     println!(
         "  broadcast to all, until the last socket {:>7.2} s (runs {:?})",
         median(broadcasts),
@@ -305,6 +348,12 @@ pub fn print(row: &Row) {
         posts,
         median(broadcasts) / median(posts)
     );
+    println!(
+        "  the same posts through the functions' pusher (signed SDK calls) {:>7.2} s (runs {:?})  ratio {:.2}×",
+        median(signed),
+        signed,
+        median(broadcasts) / median(signed)
+    );
 }
 
 /// `target/bench/websocket.csv`: one line per figure.
@@ -312,7 +361,7 @@ pub fn write(row: &Row, durability: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
     std::fs::create_dir_all(&dir).expect("target/bench");
     let (api, direct) = &row.send;
-    let (broadcasts, posts) = &row.broadcast;
+    let (broadcasts, posts, signed) = &row.broadcast;
     let mut csv = String::from("figure,value,connections,durability\n");
     for (name, value) in [
         ("send_p50_ms", api.value_at_quantile(0.5) as f64 / 1000.0),
@@ -327,6 +376,7 @@ pub fn write(row: &Row, durability: &str) {
         ),
         ("broadcast_s", median(broadcasts)),
         ("direct_posts_s", median(posts)),
+        ("pusher_posts_s", median(signed)),
     ] {
         csv.push_str(&format!(
             "{name},{value:.3},{},{durability}\n",
