@@ -39,7 +39,7 @@ start_stack "$LOCAL_DIR/bench-stack.log"
 
 export PGBENCH="$(pg_bindir)/pgbench"
 export ORDERLY_BENCH_API="http://127.0.0.1:$ORDERLY_API_PORT"
-# BENCH_ONLY=settlement or BENCH_ONLY=websocket runs that row alone.
+# BENCH_ONLY=settlement, BENCH_ONLY=websocket or BENCH_ONLY=pipeline runs that row alone.
 if [ -n "${BENCH_ONLY:-}" ]; then
   "$ROOT/target/bench-local/orderly-bench" "--$BENCH_ONLY-only"
   exit 0
@@ -49,6 +49,10 @@ fi
 stop_stack
 start_stack "$LOCAL_DIR/bench-stack.log"
 "$ROOT/target/bench-local/orderly-bench" --settlement-only
+# One for the pipeline's drain, from empty queues.
+stop_stack
+start_stack "$LOCAL_DIR/bench-stack.log"
+"$ROOT/target/bench-local/orderly-bench" --pipeline-only
 # And one for the WebSocket row: 10,000 sockets of its own.
 stop_stack
 start_stack "$LOCAL_DIR/bench-stack.log"

@@ -3,6 +3,7 @@
 //! handlers invoked directly in this process against the same database, in the same run. The ratio is
 //! the gateway's overhead; absolute numbers drift on a shared machine, the ratio much less.
 
+mod pipeline;
 mod settlement;
 mod websocket;
 
@@ -174,6 +175,14 @@ async fn main() {
         let row = websocket::bench(&client, &api, &token).await;
         websocket::print(&row);
         websocket::write(&row, &durability);
+        return;
+    }
+    if std::env::args().any(|a| a == "--pipeline-only") {
+        let durability = durability().await;
+        println!("Postgres durability for this row: {durability}");
+        let row = pipeline::bench(&client, &api).await;
+        pipeline::print(&row);
+        pipeline::write(&row, &durability);
         return;
     }
     if std::env::args().any(|a| a == "--settlement-only") {
@@ -380,7 +389,7 @@ END;
 
 /// Creates `count` products (XTS, so the simulated provider leaves their orders pending and payment does
 /// not compete for the CPU) with ample stock, numbered 1..=count in `bench_products` for pgbench.
-async fn bench_products(db: &tokio_postgres::Client, count: i32) -> Vec<String> {
+async fn bench_products(db: &tokio_postgres::Client, count: i32, currency: &str) -> Vec<String> {
     db.batch_execute(
         "DROP TABLE IF EXISTS bench_products;
          CREATE TABLE bench_products (n integer PRIMARY KEY, product_id uuid NOT NULL);",
@@ -398,9 +407,9 @@ async fn bench_products(db: &tokio_postgres::Client, count: i32) -> Vec<String> 
     for n in 1..=count {
         let id = uuid::Uuid::now_v7();
         db.execute(
-            "WITH p AS (INSERT INTO products (id, merchant_id, sku, name, price_cents, currency) VALUES ($1, $2, $3, 'Bench item', 1000, 'XTS'))
+            "WITH p AS (INSERT INTO products (id, merchant_id, sku, name, price_cents, currency) VALUES ($1, $2, $3, 'Bench item', 1000, $4))
              INSERT INTO inventory (product_id, available) VALUES ($1, 10000000)",
-            &[&id, &merchant, &format!("BENCH-{}", id.simple())],
+            &[&id, &merchant, &format!("BENCH-{}", id.simple()), &currency],
         )
         .await
         .expect("product");
@@ -508,7 +517,8 @@ async fn orders(client: &reqwest::Client, api: &str) {
         "", "orders/s", "p50 ms", "p99 ms", "pgbench", "p50 ms", "p99 ms", "tps", "p50"
     );
     for (name, count) in [("one hot product", 1), ("1,000 products", 1_000)] {
-        let products = bench_products(&db, count).await;
+        // XTS: the simulated provider leaves the charges pending, so the pipeline stays quiet meanwhile.
+        let products = bench_products(&db, count, "XTS").await;
         let (c, url, buyers) = (
             client.clone(),
             format!("{api}/api/v1/orders"),
