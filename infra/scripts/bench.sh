@@ -10,6 +10,12 @@ log "building optimised binaries (profile bench-local)"
 cargo build --quiet --profile bench-local -p orderly-local --bins
 export ORDERLY_GATEWAY_BIN="$ROOT/target/bench-local/orderly-local"
 
+# The metrics aggregation core runs in memory, before anything else starts on the machine.
+if [ "${BENCH_ONLY:-}" = metrics ] || [ -z "${BENCH_ONLY:-}" ]; then
+  "$ROOT/target/bench-local/orderly-bench" --metrics-only
+  [ "${BENCH_ONLY:-}" = metrics ] && exit 0
+fi
+
 "$ROOT/infra/scripts/venv.sh"
 started_postgres=""
 if [ -z "${DATABASE_URL:-}" ]; then
@@ -39,7 +45,7 @@ start_stack "$LOCAL_DIR/bench-stack.log"
 
 export PGBENCH="$(pg_bindir)/pgbench"
 export ORDERLY_BENCH_API="http://127.0.0.1:$ORDERLY_API_PORT"
-# BENCH_ONLY=settlement, BENCH_ONLY=websocket or BENCH_ONLY=pipeline runs that row alone.
+# BENCH_ONLY=settlement, websocket, pipeline or metrics runs that row alone.
 if [ -n "${BENCH_ONLY:-}" ]; then
   "$ROOT/target/bench-local/orderly-bench" "--$BENCH_ONLY-only"
   exit 0

@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod live_updates;
 pub mod merchants;
+pub mod metrics;
 pub mod notifications;
 pub mod orders;
 pub mod pagination;

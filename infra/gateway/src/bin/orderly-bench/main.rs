@@ -3,6 +3,7 @@
 //! handlers invoked directly in this process against the same database, in the same run. The ratio is
 //! the gateway's overhead; absolute numbers drift on a shared machine, the ratio much less.
 
+mod metrics;
 mod pipeline;
 mod settlement;
 mod websocket;
@@ -162,6 +163,13 @@ fn proxy_event(
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|a| a == "--metrics-only") {
+        // In memory: no stack, no database.
+        tokio::task::spawn_blocking(metrics::bench)
+            .await
+            .expect("the metrics row");
+        return;
+    }
     let api = env("ORDERLY_BENCH_API");
     let client = reqwest::Client::new();
     if std::env::args().any(|a| a == "--orders-only") {
