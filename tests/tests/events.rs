@@ -1,11 +1,13 @@
 //! Events through the real topology: SNS `order-events` → filtered SQS subscription → event source
-//! mapping → worker → WebSocket, including a retry after a failure and a poison message in the DLQ.
+//! mapping → worker → WebSocket, including a retry after a failure and a poison message in the DLQ, and
+//! the outbox: published right after commit, and by the sweeper after a crash between commit and publish.
+//! (Not beside the order load tests: a swept event would wait behind their backlog.)
 
 use std::time::Duration;
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use orderly_e2e::{Session, Socket, Stack};
-use serde_json::json;
+use orderly_e2e::{Session, Socket, Stack, database};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -144,4 +146,76 @@ async fn a_message_that_always_fails_lands_in_the_dead_letter_queue() {
         failures >= 3,
         "the worker failed it on each of the 3 receives (maxReceiveCount) first: {history}"
     );
+}
+
+#[tokio::test]
+async fn events_are_published_after_commit_and_the_sweeper_delivers_what_a_crash_left_behind() {
+    let stack = Stack::from_env();
+    let user = stack.customer().await;
+    let (_, product) = stack.unpaid_product(5).await;
+    let placed = stack
+        .place_order(&user, json!([{"product_id": product["id"], "quantity": 1}]))
+        .await;
+    let order_id: Uuid = placed.body["id"].as_str().unwrap().parse().unwrap();
+    let db = database().await;
+    let published: bool = db
+        .query_one(
+            "SELECT bool_and(published_at IS NOT NULL) FROM outbox WHERE aggregate_id = $1",
+            &[&order_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(published, "order.placed went out right after the commit");
+
+    // A crash between commit and publish leaves a committed, unpublished row: stage one.
+    let mut socket = stack.connect_as(&user).await;
+    socket
+        .send(json!({"action": "subscribe", "topics": [format!("order:{order_id}")]}))
+        .await;
+    assert_eq!(
+        socket.receive_json(Duration::from_secs(10)).await["type"],
+        "subscribed"
+    );
+    let event_id = Uuid::now_v7();
+    let envelope = json!({"event_id": event_id, "event_type": "order.paid", "occurred_at": "2026-01-01T00:00:00Z",
+                          "data": {"order_id": order_id, "user_id": user.id, "status": "PAID",
+                                   "previous_status": "PENDING_PAYMENT", "total_cents": 4999, "currency": "XTS"}});
+    db.execute(
+        "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at)
+         VALUES ($1, 'order', $2, 'order.paid', $3, now() - interval '5 minutes')",
+        &[&event_id, &order_id, &envelope],
+    )
+    .await
+    .unwrap();
+    let swept: Value = stack.fire_schedule("OutboxSweepFunction").await;
+    assert!(
+        swept["result"]["published"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "{swept}"
+    );
+    // The order's own order.placed may arrive first: wait for the swept event itself.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let update = loop {
+        let message = socket
+            .receive_json(deadline - tokio::time::Instant::now())
+            .await;
+        if message["event_id"] == json!(event_id) {
+            break message;
+        }
+    };
+    assert_eq!(
+        (update["type"].as_str(), update["status"].as_str()),
+        (Some("order.status"), Some("PAID"))
+    );
+    let row = db
+        .query_one(
+            "SELECT published_at IS NOT NULL FROM outbox WHERE id = $1",
+            &[&event_id],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0), "the sweeper marked it published");
+    socket.close().await;
 }
