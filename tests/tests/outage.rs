@@ -1,5 +1,6 @@
-//! Health when Postgres goes away and comes back. Runs on its own, after the other end-to-end tests,
-//! because it stops the database the whole stack shares; `make test` runs it last.
+//! Health when Postgres goes away and comes back. Runs on its own, because it stops the database the whole
+//! stack shares: `make test` runs it after the other suites and before the order load tests, whose backlog
+//! would take minutes to drain first.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -52,7 +53,7 @@ async fn drained(stack: &Stack) {
 #[tokio::test]
 async fn health_is_503_naming_the_database_while_postgres_is_down_and_recovers() {
     let stack = Stack::from_env();
-    // The suite before this one leaves the emulator busy for a while (its queue and bucket checks can
+    // The suites before this one may leave the emulator busy for a while (its queue and bucket checks can
     // time out): start from a healthy stack, whatever the time that takes.
     eventually(
         "the stack to be healthy before the outage",
