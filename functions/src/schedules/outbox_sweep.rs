@@ -15,7 +15,7 @@ pub async fn handle(
     state: &'static State,
 ) -> Result<Value, FunctionError> {
     let jobs_revived = job_runs::revive_stalled(state).await?;
-    let published = outbox::sweep(state).await?;
+    let published = outbox::sweep(state, invocation.deadline).await?;
     tracing::info!(request_id = %invocation.request_id, published, jobs_revived, "outbox swept");
     Ok(json!({ "published": published, "jobs_revived": jobs_revived }))
 }
