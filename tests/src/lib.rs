@@ -730,6 +730,27 @@ impl Stack {
     }
 
     /// `GET /api/v1/admin/audit-logs?{query}` as the first admin.
+    /// Today's daily report as the admin reads it, and the product's line in it, once it has one.
+    pub async fn reported_today(&self, product_id: &str) -> Option<(Value, Value)> {
+        let admin = self.admin().await;
+        let today = chrono::Utc::now().date_naive();
+        let report = self
+            .call(
+                "GET",
+                &format!("/api/v1/admin/reports/daily?from={today}&to={today}"),
+            )
+            .token(&admin.access_token)
+            .send()
+            .await;
+        let day = report.body.as_array()?.first()?.clone();
+        let line = day["products"]
+            .as_array()?
+            .iter()
+            .find(|p| p["product_id"] == product_id)?
+            .clone();
+        Some((day, line))
+    }
+
     pub async fn audit_logs(&self, query: &str) -> Answer {
         let admin = self.admin().await;
         self.call("GET", &format!("/api/v1/admin/audit-logs?{query}"))

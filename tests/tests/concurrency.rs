@@ -183,21 +183,7 @@ async fn completion_notices(stack: &Stack, user: &Session, order_id: &str) -> us
 
 /// Today's report line of the product: (orders, units), once it has one.
 async fn reported(stack: &Stack, product_id: &str) -> Option<(Value, Value)> {
-    let admin = stack.admin().await;
-    let today = Utc::now().date_naive();
-    let report = stack
-        .call(
-            "GET",
-            &format!("/api/v1/admin/reports/daily?from={today}&to={today}"),
-        )
-        .token(&admin.access_token)
-        .send()
-        .await;
-    let line = report.body.as_array()?.first()?["products"]
-        .as_array()?
-        .iter()
-        .find(|p| p["product_id"] == product_id)?
-        .clone();
+    let (_, line) = stack.reported_today(product_id).await?;
     Some((line["orders"].clone(), line["units"].clone()))
 }
 

@@ -104,28 +104,9 @@ async fn a_placed_order_is_paid_fulfilled_completed_notified_and_reported() {
     // The notifier prints before it marks the row SENT: the exact line is there by now.
     notified(&user, order_id, "completed").await;
 
-    let admin = stack.admin().await;
-    let today = Utc::now().date_naive();
-    let product_id = product["id"].clone();
+    let product_id = product["id"].as_str().unwrap();
     let reported = eventually("the daily report to count the order", PIPELINE, || {
-        let (stack, admin, product_id) = (&stack, &admin, product_id.clone());
-        async move {
-            let report = stack
-                .call(
-                    "GET",
-                    &format!("/api/v1/admin/reports/daily?from={today}&to={today}"),
-                )
-                .token(&admin.access_token)
-                .send()
-                .await;
-            let day = report.body.as_array()?.first()?.clone();
-            let line = day["products"]
-                .as_array()?
-                .iter()
-                .find(|p| p["product_id"] == product_id)?
-                .clone();
-            Some((day, line))
-        }
+        stack.reported_today(product_id)
     })
     .await;
     assert_eq!(
