@@ -730,8 +730,8 @@ impl Stack {
     }
 
     /// `GET /api/v1/admin/audit-logs?{query}` as the first admin.
-    /// Today's daily report as the admin reads it, and the product's line in it, once it has one.
-    pub async fn reported_today(&self, product_id: &str) -> Option<(Value, Value)> {
+    /// Today's line of the daily report, as the admin reads it, once there is one.
+    pub async fn report_today(&self) -> Option<Value> {
         let admin = self.admin().await;
         let today = chrono::Utc::now().date_naive();
         let report = self
@@ -742,7 +742,12 @@ impl Stack {
             .token(&admin.access_token)
             .send()
             .await;
-        let day = report.body.as_array()?.first()?.clone();
+        report.body.as_array()?.first().cloned()
+    }
+
+    /// Today's report, and the product's line in it, once it has one.
+    pub async fn reported_today(&self, product_id: &str) -> Option<(Value, Value)> {
+        let day = self.report_today().await?;
         let line = day["products"]
             .as_array()?
             .iter()

@@ -256,21 +256,10 @@ async fn a_cancelled_order_counts_in_the_report_and_tells_the_customer() {
     let user = stack.customer().await;
     let admin = stack.admin().await;
     let today = Utc::now().date_naive();
-    let cancelled_before = {
-        let report = stack
-            .call(
-                "GET",
-                &format!("/api/v1/admin/reports/daily?from={today}&to={today}"),
-            )
-            .token(&admin.access_token)
-            .send()
-            .await;
-        report
-            .body
-            .as_array()
-            .and_then(|d| d.first())
-            .map_or(0, |d| d["cancelled_orders"].as_i64().unwrap_or(0))
-    };
+    let cancelled_before = stack
+        .report_today()
+        .await
+        .map_or(0, |d| d["cancelled_orders"].as_i64().unwrap_or(0));
     // A pending order cancelled by its customer (a paid one may be fulfilled by the pipeline first).
     let (_, product) = stack.unpaid_product(5).await;
     let placed = place(&stack, &user, &product, 1).await;
@@ -285,15 +274,7 @@ async fn a_cancelled_order_counts_in_the_report_and_tells_the_customer() {
         "the cancellation to reach the daily report",
         PIPELINE,
         || async {
-            let report = stack
-                .call(
-                    "GET",
-                    &format!("/api/v1/admin/reports/daily?from={today}&to={today}"),
-                )
-                .token(&admin.access_token)
-                .send()
-                .await;
-            let now = report.body.as_array()?.first()?["cancelled_orders"].as_i64()?;
+            let now = stack.report_today().await?["cancelled_orders"].as_i64()?;
             (now > cancelled_before).then_some(())
         },
     )
