@@ -336,13 +336,28 @@ async fn run() -> Result<(), String> {
         });
     }
     let sqs_client = aws_sdk_sqs::Client::new(&sdk);
-    for mapping in gateway.template.sqs_mappings.clone() {
+    // Each mapping's pollers, bounded by its MaximumConcurrency, its function's reserved concurrency
+    // and the local cap.
+    let scalings: Vec<sqs::Scaling> = gateway
+        .template
+        .sqs_mappings
+        .iter()
+        .map(|m| {
+            let reserved = gateway
+                .template
+                .functions
+                .get(&m.function)
+                .and_then(|f| f.reserved_concurrency);
+            sqs::Scaling::of(m, reserved, settings.sqs_max_pollers)
+        })
+        .collect();
+    for (mapping, scaling) in gateway.template.sqs_mappings.iter().zip(&scalings) {
         tasks.spawn(sqs::poll(
             gateway.clone(),
-            mapping,
+            mapping.clone(),
             sqs_client.clone(),
             settings.sqs_wait_seconds,
-            settings.sqs_max_pollers,
+            *scaling,
             cancel.clone(),
         ));
     }
@@ -380,12 +395,7 @@ async fn run() -> Result<(), String> {
         sdk.endpoint_url().unwrap_or("AWS (no endpoint override)")
     );
     println!("  Functions       {}", t.functions.len());
-    for m in &t.sqs_mappings {
-        let reserved = t
-            .functions
-            .get(&m.function)
-            .and_then(|f| f.reserved_concurrency);
-        let scaling = sqs::Scaling::of(m, reserved, settings.sqs_max_pollers);
+    for (m, scaling) in t.sqs_mappings.iter().zip(&scalings) {
         println!(
             "  SQS mapping     {} → {} (batch {}, window {} s, {}–{} pollers)",
             m.queue,

@@ -154,7 +154,7 @@ pub async fn poll(
     mapping: SqsMapping,
     sqs: aws_sdk_sqs::Client,
     wait_seconds: i32,
-    local_cap: usize,
+    scaling: Scaling,
     cancel: CancellationToken,
 ) {
     let physical = &gateway.resolver.physical[&mapping.queue];
@@ -162,12 +162,6 @@ pub async fn poll(
         physical.reference.clone(),
         physical.attributes.get("Arn").cloned().unwrap_or_default(),
     );
-    let reserved = gateway
-        .invoker
-        .functions()
-        .get(&mapping.function)
-        .and_then(|f| f.reserved_concurrency);
-    let scaling = Scaling::of(&mapping, reserved, local_cap);
     tracing::info!(queue = %mapping.queue, function = %mapping.function, batch_size = mapping.batch_size, pollers = ?scaling, "polling");
     let source = Arc::new(Source {
         gateway,
