@@ -54,6 +54,25 @@ fn gone() -> [Result<(), String>; 3] {
     std::array::from_fn(|_| Err("GoneException".to_owned()))
 }
 
+/// Waits for `$disconnect` to forget the connection, then checks all three calls answer 410.
+async fn forgotten_and_gone(stack: &Stack, management: &Client, id: &str) {
+    stack.until_forgotten(id).await;
+    assert_eq!(all_three(management, id).await, gone());
+}
+
+/// `GetConnection` of an open connection.
+async fn describe(
+    management: &Client,
+    id: &str,
+) -> aws_sdk_apigatewaymanagement::operation::get_connection::GetConnectionOutput {
+    management
+        .get_connection()
+        .connection_id(id)
+        .send()
+        .await
+        .expect("an open connection is described")
+}
+
 async fn set_limits(stack: &Stack, id: &str, idle_seconds: u64, max_seconds: u64) {
     // Connection ids are base64: `/`, `+` and `=` must be escaped in a path.
     let escaped = id
@@ -91,8 +110,7 @@ async fn after_delete_connection_every_call_is_gone_at_once_and_disconnect_runs(
     // No waiting: API Gateway answers 410 from the moment DeleteConnection returns.
     assert_eq!(all_three(&management, &id).await, gone());
     assert_eq!(socket.closed_with(WAIT).await, Some(1000));
-    stack.until_forgotten(&id).await;
-    assert_eq!(all_three(&management, &id).await, gone());
+    forgotten_and_gone(&stack, &management, &id).await;
 }
 
 #[tokio::test]
@@ -103,8 +121,7 @@ async fn after_the_client_closes_every_call_is_gone() {
     socket.close().await;
     // The client's close travels to the gateway; `$disconnect` runs after the connection is forgotten, so
     // once it has run the connection must be gone to every call.
-    stack.until_forgotten(&id).await;
-    assert_eq!(all_three(&management, &id).await, gone());
+    forgotten_and_gone(&stack, &management, &id).await;
 }
 
 #[tokio::test]
@@ -119,12 +136,7 @@ async fn get_connection_describes_the_client_and_its_last_activity() {
         .expect("connects");
     let id = socket.connection_id().await;
 
-    let first = management
-        .get_connection()
-        .connection_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let first = describe(&management, &id).await;
     let identity = first.identity().expect("an identity");
     assert_eq!(identity.source_ip(), Some("127.0.0.1"));
     assert_eq!(identity.user_agent(), Some("orderly-e2e/1.0 (parity)"));
@@ -137,21 +149,11 @@ async fn get_connection_describes_the_client_and_its_last_activity() {
         .await
         .unwrap();
     assert_eq!(socket.receive_json(WAIT).await["type"], "hello");
-    let after_push = management
-        .get_connection()
-        .connection_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let after_push = describe(&management, &id).await;
     assert_eq!(after_push.last_active_at(), Some(&active_at));
     tokio::time::sleep(Duration::from_millis(20)).await; // timestamps are in milliseconds
     socket.connection_id().await;
-    let after_ping = management
-        .get_connection()
-        .connection_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let after_ping = describe(&management, &id).await;
     assert!(after_ping.last_active_at().copied().unwrap() > active_at);
     assert_eq!(after_ping.connected_at(), Some(&connected_at));
     socket.close().await;
@@ -194,8 +196,7 @@ async fn a_client_frame_over_32_kb_closes_the_connection_with_1009() {
 
     socket.send_text(&"z".repeat(MAX_FRAME + 1)).await;
     assert_eq!(socket.closed_with(WAIT).await, Some(1009));
-    stack.until_forgotten(&id).await;
-    assert_eq!(all_three(&management, &id).await, gone());
+    forgotten_and_gone(&stack, &management, &id).await;
 }
 
 #[tokio::test]
@@ -215,8 +216,7 @@ async fn an_idle_connection_is_closed_with_1001_but_client_messages_keep_one_ope
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(idle.closed_with(WAIT).await, Some(1001));
-    stack.until_forgotten(&idle_id).await;
-    assert_eq!(all_three(&management, &idle_id).await, gone());
+    forgotten_and_gone(&stack, &management, &idle_id).await;
     assert!(
         management
             .get_connection()
@@ -257,8 +257,7 @@ async fn the_duration_limit_closes_even_a_busy_connection() {
         closed_by_server >= Duration::from_secs(1),
         "{closed_by_server:?}"
     );
-    stack.until_forgotten(&id).await;
-    assert_eq!(all_three(&management, &id).await, gone());
+    forgotten_and_gone(&stack, &management, &id).await;
 }
 
 #[tokio::test]
