@@ -51,6 +51,7 @@ impl FunctionError {
                 ServiceError::Invalid(_) => "Invalid",
                 ServiceError::Conflict { .. } => "Conflict",
                 ServiceError::Stale { .. } => "Stale",
+                ServiceError::TooMany { .. } => "TooMany",
                 ServiceError::RateLimited { .. } => "RateLimited",
                 ServiceError::Store(_) if e.is_transient() => "DatabaseUnavailable",
                 ServiceError::Store(_) => "Database",

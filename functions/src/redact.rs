@@ -33,6 +33,7 @@ mod tests {
             id: uuid::Uuid::now_v7(),
             name: "n".into(),
             prefix: "p".into(),
+            merchant_id: None,
             created_by: None,
             created_at: chrono::Utc::now(),
             last_used_at: None,

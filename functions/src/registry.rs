@@ -90,6 +90,8 @@ registry! {
     "groups-members-list" => http[Admin](http::groups::members_list::handle),
     "groups-broadcast" => http[Admin](http::groups::broadcast::handle),
     "reports-daily" => http[Admin](http::reports::daily::handle),
+    "events-ingest" => http[Authenticated](http::events::ingest::handle),
+    "metrics-report" => http[Admin](http::metrics::report::handle),
     "jobs-settlement-create" => http[Admin](http::jobs::create_settlement::handle),
     "jobs-report-export-create" => http[Admin](http::jobs::create_report_export::handle),
     "jobs-get" => http[Admin](http::jobs::get::handle),
@@ -111,6 +113,7 @@ registry! {
     "ws-push" => sqs(workers::ws_push::handle),
     "settlement" => sqs_timed(workers::settlement::handle),
     "ws-prune" => schedule(schedules::ws_prune::handle),
+    "metrics-upkeep" => schedule(schedules::metrics_upkeep::handle),
 }
 
 /// A secret a function is given (by name, in its environment, with the right to read it). Least

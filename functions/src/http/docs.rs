@@ -82,6 +82,8 @@ impl Modify for Credentials {
         super::groups::members_list::handle,
         super::groups::broadcast::handle,
         super::reports::daily::handle,
+        super::events::ingest::handle,
+        super::metrics::report::handle,
         super::jobs::create_settlement::handle,
         super::jobs::create_report_export::handle,
         super::jobs::get::handle,

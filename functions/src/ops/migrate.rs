@@ -23,5 +23,10 @@ pub async fn handle(
         }
         None => false,
     };
-    Ok(json!({ "applied": applied, "admin_created": admin_created }))
+    // The event partitions the months around now need, so a deploy never waits for the first upkeep run.
+    let partitions_made =
+        crate::services::event_metrics::ensure_partitions(&state.db, chrono::Utc::now()).await?;
+    Ok(
+        json!({ "applied": applied, "admin_created": admin_created, "partitions_made": partitions_made }),
+    )
 }

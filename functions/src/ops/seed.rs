@@ -150,6 +150,7 @@ pub async fn seed(pool: &Pool, admin: Option<(&str, &str)>) -> Result<SeedReport
                     orderly_domain::new_id(),
                     name,
                     FeeSchedule::DEFAULT,
+                    orderly_domain::merchants::Plan::Standard,
                 )
                 .await?
                 .expect("the name was free a moment ago")

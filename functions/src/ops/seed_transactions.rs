@@ -25,6 +25,12 @@ pub async fn merchants(pool: &Pool) -> Result<Vec<Uuid>, StoreError> {
                 orderly_domain::new_id(),
                 &name,
                 FeeSchedule::DEFAULT,
+                // One in ten on the enterprise plan, so analytics by plan have both kinds to compare.
+                if n % 10 == 0 {
+                    orderly_domain::merchants::Plan::Enterprise
+                } else {
+                    orderly_domain::merchants::Plan::Standard
+                },
             )
             .await?
             .expect("the name was free a moment ago"),

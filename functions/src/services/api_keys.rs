@@ -17,6 +17,9 @@ use crate::State;
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     pub name: String,
+    /// The merchant whose shop the key is for: it then sends that merchant's events only. Leave it out
+    /// for a platform key.
+    pub merchant_id: Option<Uuid>,
 }
 
 /// A new key and its secret, which exists only here: the store keeps its hash.
@@ -37,13 +40,31 @@ pub async fn create(
     let (secret, prefix, hash) = tokens::new_api_key();
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    let key = api_keys::insert(&tx, orderly_domain::new_id(), &name, &prefix, &hash, admin).await?;
+    if let Some(merchant) = input.merchant_id
+        && orderly_store::merchants::existing(&tx, &[merchant])
+            .await?
+            .is_empty()
+    {
+        return Err(ServiceError::invalid("merchant_id", "no such merchant"));
+    }
+    let key = api_keys::insert(
+        &tx,
+        orderly_domain::new_id(),
+        &name,
+        &prefix,
+        &hash,
+        admin,
+        input.merchant_id,
+    )
+    .await?;
     let change = Change {
         action: "api_key.created",
         target_type: "api_key",
         target_id: Some(key.id.to_string()),
         before: None,
-        after: Some(json!({"name": key.name, "prefix": key.prefix})),
+        after: Some(
+            json!({"name": key.name, "prefix": key.prefix, "merchant_id": key.merchant_id}),
+        ),
     };
     audit::record(&tx, &Actor::of(caller), change).await?;
     tx.commit().await?;

@@ -32,6 +32,9 @@ pub enum ServiceError {
     /// A write with a stale `If-Match`.
     #[error("the resource changed (ETag {current_etag})")]
     Stale { current_etag: String },
+    /// More items in one request than it takes (413, with the limit).
+    #[error("at most {limit} {what} per request")]
+    TooMany { limit: usize, what: &'static str },
     #[error("rate limited for {retry_after_seconds} s")]
     RateLimited { retry_after_seconds: u64 },
     #[error(transparent)]
@@ -116,8 +119,14 @@ impl From<ServiceError> for ApiError {
                 retry_after_seconds,
             },
             // No connection (or none in time) is a 503: retry later. Anything else is our fault.
+            ServiceError::TooMany { limit, what } => ApiError::TooMany { limit, what },
             ServiceError::Store(StoreError::Unavailable(_) | StoreError::Timeout(_)) => {
                 ApiError::Unavailable("the database")
+            }
+            // The partition schedule is behind: retrying after it ran succeeds, and nothing was written.
+            ServiceError::Store(StoreError::NoPartition(detail)) => {
+                tracing::error!(%detail, "a write found no partition; is the metrics upkeep schedule running?");
+                ApiError::Unavailable("storing events for that month")
             }
             other => ApiError::internal(other),
         }

@@ -1,6 +1,6 @@
 //! Merchants own products; admins create them.
 
-use orderly_domain::merchants::Merchant;
+use orderly_domain::merchants::{Merchant, Plan};
 use orderly_domain::pagination::Page;
 use orderly_domain::settlement::FeeSchedule;
 use orderly_domain::validation::{Problems, text};
@@ -21,6 +21,8 @@ pub struct NewMerchant {
     pub fee_rate_bps: Option<i32>,
     /// Fixed fee per capture in minor units (default 30).
     pub fee_fixed_cents: Option<i64>,
+    /// `standard` (the default) or `enterprise`.
+    pub plan: Option<Plan>,
 }
 
 pub async fn create(
@@ -49,7 +51,8 @@ pub async fn create(
         .map_err(ServiceError::Invalid)?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    let merchant = merchants::insert(&tx, orderly_domain::new_id(), &name, fees)
+    let plan = input.plan.unwrap_or(Plan::Standard);
+    let merchant = merchants::insert(&tx, orderly_domain::new_id(), &name, fees, plan)
         .await?
         .ok_or_else(|| {
             ServiceError::conflict("MERCHANT_EXISTS", "a merchant with this name exists")
@@ -76,6 +79,7 @@ pub struct MerchantChange {
     pub fee_rate_bps: Option<i32>,
     /// Fixed fee per capture in minor units.
     pub fee_fixed_cents: Option<i64>,
+    pub plan: Option<Plan>,
 }
 
 pub async fn update(
@@ -86,10 +90,14 @@ pub async fn update(
 ) -> Result<Merchant, ServiceError> {
     caller.admin()?;
     let mut problems = Problems::default();
-    if change.name.is_none() && change.fee_rate_bps.is_none() && change.fee_fixed_cents.is_none() {
+    if change.name.is_none()
+        && change.fee_rate_bps.is_none()
+        && change.fee_fixed_cents.is_none()
+        && change.plan.is_none()
+    {
         problems.add(
             "body",
-            "send at least one of name, fee_rate_bps and fee_fixed_cents",
+            "send at least one of name, fee_rate_bps, fee_fixed_cents and plan",
         );
     }
     let name = change
@@ -116,7 +124,8 @@ pub async fn update(
         rate_bps: change.fee_rate_bps.unwrap_or(before.fees.rate_bps),
         fixed_cents: change.fee_fixed_cents.unwrap_or(before.fees.fixed_cents),
     };
-    let after = merchants::update(&tx, id, name.as_deref().unwrap_or(&before.name), fees)
+    let plan = change.plan.unwrap_or(before.plan);
+    let after = merchants::update(&tx, id, name.as_deref().unwrap_or(&before.name), fees, plan)
         .await?
         .ok_or_else(|| {
             ServiceError::conflict("MERCHANT_EXISTS", "a merchant with this name exists")

@@ -7,6 +7,7 @@ pub mod audit;
 mod caller;
 pub mod catalogue;
 mod error;
+pub mod event_metrics;
 pub mod fulfillment;
 pub mod groups;
 pub mod health;

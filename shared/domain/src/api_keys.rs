@@ -9,6 +9,8 @@ pub struct ApiKey {
     pub id: Uuid,
     pub name: String,
     pub prefix: String,
+    /// The merchant whose events the key sends; `None` for a platform key.
+    pub merchant_id: Option<Uuid>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,

@@ -13,5 +13,31 @@ pub struct Merchant {
     /// What the merchant pays per captured transaction.
     #[serde(flatten)]
     pub fees: FeeSchedule,
+    pub plan: Plan,
     pub created_at: DateTime<Utc>,
+}
+
+/// What a merchant subscribes to; analytics compare merchants by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    Standard,
+    Enterprise,
+}
+
+impl Plan {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Standard => "standard",
+            Plan::Enterprise => "enterprise",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Plan> {
+        match text {
+            "standard" => Some(Plan::Standard),
+            "enterprise" => Some(Plan::Enterprise),
+            _ => None,
+        }
+    }
 }

@@ -56,6 +56,9 @@ pub enum ApiError {
     PreconditionRequired,
     #[error("the request body is over {0} bytes")]
     PayloadTooLarge(usize),
+    /// A body within the byte limit that holds more items than one request takes.
+    #[error("at most {limit} {what} per request")]
+    TooMany { limit: usize, what: &'static str },
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("too many requests; retry in {retry_after_seconds} s")]
@@ -76,7 +79,7 @@ impl ApiError {
             ApiError::NotFound => 404,
             ApiError::Conflict { .. } => 409,
             ApiError::PreconditionFailed { .. } => 412,
-            ApiError::PayloadTooLarge(_) => 413,
+            ApiError::PayloadTooLarge(_) | ApiError::TooMany { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::Validation(_) => 422,
             ApiError::PreconditionRequired => 428,
@@ -96,7 +99,7 @@ impl ApiError {
             ApiError::Conflict { code, .. } => code,
             ApiError::PreconditionFailed { .. } => "PRECONDITION_FAILED",
             ApiError::PreconditionRequired => "PRECONDITION_REQUIRED",
-            ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            ApiError::PayloadTooLarge(_) | ApiError::TooMany { .. } => "PAYLOAD_TOO_LARGE",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Unavailable(_) => "SERVICE_UNAVAILABLE",

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::StoreError;
 use orderly_domain::api_keys::ApiKey;
 
-const COLUMNS: &str = "id, name, prefix, created_by, created_at, last_used_at";
+const COLUMNS: &str = "id, name, prefix, created_by, created_at, last_used_at, merchant_id";
 
 fn api_key(row: &Row) -> ApiKey {
     ApiKey {
@@ -17,6 +17,7 @@ fn api_key(row: &Row) -> ApiKey {
         created_by: row.get("created_by"),
         created_at: row.get("created_at"),
         last_used_at: row.get("last_used_at"),
+        merchant_id: row.get("merchant_id"),
     }
 }
 
@@ -27,11 +28,12 @@ pub async fn insert(
     prefix: &str,
     key_hash: &[u8],
     created_by: Uuid,
+    merchant_id: Option<Uuid>,
 ) -> Result<ApiKey, StoreError> {
     let row = db
         .query_one(
-            &format!("INSERT INTO api_keys (id, name, prefix, key_hash, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"),
-            &[&id, &name, &prefix, &key_hash, &created_by],
+            &format!("INSERT INTO api_keys (id, name, prefix, key_hash, created_by, merchant_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"),
+            &[&id, &name, &prefix, &key_hash, &created_by, &merchant_id],
         )
         .await?;
     Ok(api_key(&row))
@@ -78,4 +80,19 @@ pub async fn revoke(db: &impl GenericClient, id: Uuid) -> Result<Option<ApiKey>,
         )
         .await?;
     Ok(row.as_ref().map(api_key))
+}
+
+/// Whose events a live key sends: `Some(None)` for a platform key bound to no merchant, `None` when the
+/// key is revoked or gone.
+pub async fn merchant_of(
+    db: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<Option<Uuid>>, StoreError> {
+    let row = db
+        .query_opt(
+            "SELECT merchant_id FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
+            &[&id],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
 }

@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod ledger;
 pub mod merchants;
+pub mod metrics;
 pub mod migrations;
 pub mod notifications;
 pub mod orders;

@@ -1,12 +1,12 @@
 use deadpool_postgres::GenericClient;
-use orderly_domain::merchants::Merchant;
+use orderly_domain::merchants::{Merchant, Plan};
 use orderly_domain::settlement::FeeSchedule;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::StoreError;
 
-const COLUMNS: &str = "id, name, fee_rate_bps, fee_fixed_cents, created_at";
+const COLUMNS: &str = "id, name, fee_rate_bps, fee_fixed_cents, created_at, plan";
 
 fn merchant(r: &tokio_postgres::Row) -> Merchant {
     Merchant {
@@ -17,6 +17,8 @@ fn merchant(r: &tokio_postgres::Row) -> Merchant {
             fixed_cents: r.get(3),
         },
         created_at: r.get(4),
+        // The column's CHECK allows only the plans there are.
+        plan: Plan::parse(r.get(5)).unwrap_or(Plan::Standard),
     }
 }
 
@@ -26,14 +28,15 @@ pub async fn insert(
     id: Uuid,
     name: &str,
     fees: FeeSchedule,
+    plan: Plan,
 ) -> Result<Option<Merchant>, StoreError> {
     match db
         .query_one(
             &format!(
-                "INSERT INTO merchants (id, name, fee_rate_bps, fee_fixed_cents) VALUES ($1, $2, $3, $4)
+                "INSERT INTO merchants (id, name, fee_rate_bps, fee_fixed_cents, plan) VALUES ($1, $2, $3, $4, $5)
                  RETURNING {COLUMNS}"
             ),
-            &[&id, &name, &fees.rate_bps, &fees.fixed_cents],
+            &[&id, &name, &fees.rate_bps, &fees.fixed_cents, &plan.as_str()],
         )
         .await
     {
@@ -86,21 +89,22 @@ pub async fn find_for_update(
     Ok(row.as_ref().map(merchant))
 }
 
-/// Renames the merchant or changes its fee schedule (captures from now on use the new one). `None`
+/// Renames the merchant or changes its plan or fee schedule (captures from now on use the new one). `None`
 /// when the name is another merchant's.
 pub async fn update(
     db: &impl GenericClient,
     id: Uuid,
     name: &str,
     fees: FeeSchedule,
+    plan: Plan,
 ) -> Result<Option<Merchant>, StoreError> {
     match db
         .query_one(
             &format!(
-                "UPDATE merchants SET name = $2, fee_rate_bps = $3, fee_fixed_cents = $4 WHERE id = $1
+                "UPDATE merchants SET name = $2, fee_rate_bps = $3, fee_fixed_cents = $4, plan = $5 WHERE id = $1
                  RETURNING {COLUMNS}"
             ),
-            &[&id, &name, &fees.rate_bps, &fees.fixed_cents],
+            &[&id, &name, &fees.rate_bps, &fees.fixed_cents, &plan.as_str()],
         )
         .await
     {
@@ -108,4 +112,12 @@ pub async fn update(
         Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The ids among `ids` that are merchants.
+pub async fn existing(db: &impl GenericClient, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+    let rows = db
+        .query("SELECT id FROM merchants WHERE id = ANY($1)", &[&ids])
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }

@@ -11,6 +11,8 @@ pub struct ApiKeyView {
     pub id: Uuid,
     pub name: String,
     pub prefix: String,
+    /// The merchant whose events the key sends; `null` for a platform key.
+    pub merchant_id: Option<Uuid>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -22,6 +24,7 @@ impl From<ApiKey> for ApiKeyView {
             id: key.id,
             name: key.name,
             prefix: key.prefix,
+            merchant_id: key.merchant_id,
             created_by: key.created_by,
             created_at: key.created_at,
             last_used_at: key.last_used_at,

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use orderly_domain::merchants::Merchant;
+use orderly_domain::merchants::{Merchant, Plan};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -11,6 +11,7 @@ pub struct MerchantView {
     pub fee_rate_bps: i32,
     /// …plus this fixed part, in minor units.
     pub fee_fixed_cents: i64,
+    pub plan: Plan,
     pub created_at: DateTime<Utc>,
 }
 
@@ -21,6 +22,7 @@ impl From<Merchant> for MerchantView {
             name: merchant.name,
             fee_rate_bps: merchant.fees.rate_bps,
             fee_fixed_cents: merchant.fees.fixed_cents,
+            plan: merchant.plan,
             created_at: merchant.created_at,
         }
     }

@@ -27,6 +27,7 @@ fn events() -> Vec<MetricEvent> {
         .map(|i| MetricEvent {
             timestamp: now - Duration::seconds((i % 600) as i64),
             merchant_id: merchants[(i * 31) % MERCHANTS],
+            user_id: format!("u-{}", i % 5_000),
             event_type: types[(i * 7) % EVENT_TYPES].clone(),
             value: ((i * 7919) % 10_000 + 1) as f64,
         })

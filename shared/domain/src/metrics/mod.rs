@@ -15,15 +15,14 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use sketches_ddsketch::{Config, DDSketch};
 use thiserror::Error;
 use uuid::Uuid;
 
-/// The most a reported percentile differs from the true one, relative to it (1 %).
-pub const RELATIVE_ERROR: f64 = 0.01;
-/// Sketch bins at most: at 1 % relative error, 2,048 bins span values over nine orders of magnitude
-/// before the smallest are merged.
-const MAX_BINS: u32 = 2_048;
+mod aggregate;
+pub mod intake;
+
+pub use aggregate::{Aggregate, RELATIVE_ERROR, Summary, Unreadable};
+
 /// How far ahead of the processor's clock an event may be (clock skew between senders and us).
 pub const MAX_FUTURE: Duration = Duration::minutes(5);
 
@@ -32,8 +31,18 @@ pub const MAX_FUTURE: Duration = Duration::minutes(5);
 pub struct MetricEvent {
     pub timestamp: DateTime<Utc>,
     pub merchant_id: Uuid,
+    /// Who did it, in the shop's own terms (its id for the shopper); kept with the raw event.
+    pub user_id: String,
     pub event_type: String,
     pub value: f64,
+}
+
+/// One series' aggregate over one minute: what a batch leaves to be stored, and what a read loads.
+#[derive(Clone)]
+pub struct MinuteAggregate {
+    pub minute: DateTime<Utc>,
+    pub series: Series,
+    pub aggregate: Aggregate,
 }
 
 /// Which series an event belongs to.
@@ -54,78 +63,6 @@ pub enum Refused {
     NotFinite,
     #[error("this minute already holds {0} series (merchant, event type); no more are opened")]
     TooManySeries(usize),
-}
-
-/// The running aggregate of one series over one minute (or several, merged).
-#[derive(Clone)]
-pub struct Aggregate {
-    count: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
-    sketch: DDSketch,
-}
-
-impl Default for Aggregate {
-    fn default() -> Self {
-        Self {
-            count: 0,
-            sum: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-            sketch: DDSketch::new(Config::new(RELATIVE_ERROR, MAX_BINS, 1.0e-9)),
-        }
-    }
-}
-
-impl Aggregate {
-    fn add(&mut self, value: f64) {
-        self.count += 1;
-        self.sum += value;
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
-        self.sketch.add(value);
-    }
-
-    fn merge(&mut self, other: &Aggregate) {
-        self.count += other.count;
-        self.sum += other.sum;
-        self.min = self.min.min(other.min);
-        self.max = self.max.max(other.max);
-        // Both sketches come from the one config above, so merging cannot fail.
-        let _ = self.sketch.merge(&other.sketch);
-    }
-
-    pub fn summary(&self) -> Summary {
-        let quantile = |q| self.sketch.quantile(q).ok().flatten().unwrap_or(0.0);
-        Summary {
-            count: self.count,
-            sum: self.sum,
-            avg: if self.count == 0 {
-                0.0
-            } else {
-                self.sum / self.count as f64
-            },
-            min: if self.count == 0 { 0.0 } else { self.min },
-            max: if self.count == 0 { 0.0 } else { self.max },
-            p50: quantile(0.5),
-            p95: quantile(0.95),
-            p99: quantile(0.99),
-        }
-    }
-}
-
-/// What the API reports for a series over a span of minutes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    pub count: u64,
-    pub sum: f64,
-    pub avg: f64,
-    pub min: f64,
-    pub max: f64,
-    pub p50: f64,
-    pub p95: f64,
-    pub p99: f64,
 }
 
 /// Minute number since the epoch.
@@ -224,6 +161,47 @@ impl MetricsProcessor {
             .collect()
     }
 
+    /// Merges an aggregate made elsewhere (another batch, another instance, the store) into its minute,
+    /// under the same rules as an event.
+    pub fn absorb(&self, part: &MinuteAggregate, now: DateTime<Utc>) -> Result<(), Refused> {
+        let minute = minute_of(part.minute);
+        let oldest = self.oldest_kept(now);
+        if minute < oldest {
+            return Err(Refused::TooOld(self.retention_minutes));
+        }
+        let mut table = self.table();
+        while table.first_key_value().is_some_and(|(m, _)| *m < oldest) {
+            table.pop_first();
+        }
+        let series = table.entry(minute).or_default();
+        if !series.contains_key(&part.series) && series.len() >= self.max_series_per_minute {
+            return Err(Refused::TooManySeries(self.max_series_per_minute));
+        }
+        series
+            .entry(part.series.clone())
+            .or_default()
+            .merge(&part.aggregate);
+        Ok(())
+    }
+
+    /// Everything held, minute by minute, leaving the processor empty: what an ingest batch stores.
+    pub fn take_minutes(&self) -> Vec<MinuteAggregate> {
+        let minutes = std::mem::take(&mut *self.table());
+        minutes
+            .into_iter()
+            .flat_map(|(minute, series)| {
+                let at = DateTime::from_timestamp(minute * 60, 0).unwrap_or_default();
+                series
+                    .into_iter()
+                    .map(move |(series, aggregate)| MinuteAggregate {
+                        minute: at,
+                        series,
+                        aggregate,
+                    })
+            })
+            .collect()
+    }
+
     /// Minutes held now (for the memory bound's tests and metrics).
     pub fn minutes_held(&self) -> usize {
         self.table().len()
@@ -243,6 +221,7 @@ mod tests {
         MetricEvent {
             timestamp: t,
             merchant_id: merchant,
+            user_id: "u-1".into(),
             event_type: kind.into(),
             value,
         }
@@ -377,6 +356,36 @@ mod tests {
             .map(|(t, s)| (t, s.count))
             .collect();
         assert_eq!(counts, vec![(at(3, 0), 2), (at(5, 0), 1)]);
+    }
+
+    #[test]
+    fn minutes_taken_from_one_processor_and_absorbed_by_another_report_the_same() {
+        let batch = MetricsProcessor::new(60, 100);
+        let (shop, now) = (Uuid::now_v7(), at(10, 30));
+        for (minute, value) in [(8, 1.0), (9, 2.0), (10, 3.0), (10, 40.0)] {
+            batch
+                .process_event(&event(shop, "x", at(minute, 5), value), now)
+                .unwrap();
+        }
+        let expected = batch.aggregates(60, now);
+        let parts = batch.take_minutes();
+        assert_eq!(parts.len(), 3, "one part per minute and series");
+        assert_eq!(batch.minutes_held(), 0, "taking empties the batch");
+
+        let reader = MetricsProcessor::new(2, 100);
+        let refused: Vec<_> = parts.iter().map(|p| reader.absorb(p, now)).collect();
+        assert_eq!(
+            refused.iter().filter(|r| r.is_err()).count(),
+            1,
+            "minute 8 is past a two-minute reader's window"
+        );
+        let two = reader.aggregates(2, now);
+        let (summary, all) = (
+            two.values().next().unwrap(),
+            expected.values().next().unwrap(),
+        );
+        assert_eq!((summary.count, summary.sum), (3, 45.0));
+        assert_eq!((all.count, all.sum), (4, 46.0));
     }
 
     #[test]

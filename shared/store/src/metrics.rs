@@ -1,0 +1,319 @@
+//! Event metrics: raw events into the month partitions of `metric_events` by binary `COPY`, and the
+//! per-minute aggregates of `metric_minutes` (appended per batch, merged per closed minute later).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::GenericClient;
+use orderly_domain::metrics::{Aggregate, MetricEvent, MinuteAggregate, Series};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// Writes a batch of events with one binary `COPY`, inside the caller's transaction. An event in a month
+/// that has no partition fails the whole batch with `StoreError::NoPartition`: nothing is half-written.
+pub async fn insert_events(
+    tx: &tokio_postgres::Transaction<'_>,
+    events: &[MetricEvent],
+) -> Result<u64, StoreError> {
+    let sink = tx
+        .copy_in(
+            "COPY metric_events (merchant_id, occurred_at, event_type, user_id, value) FROM STDIN BINARY",
+        )
+        .await?;
+    let types = [
+        Type::UUID,
+        Type::TIMESTAMPTZ,
+        Type::TEXT,
+        Type::TEXT,
+        Type::FLOAT8,
+    ];
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    futures::pin_mut!(writer);
+    for e in events {
+        writer
+            .as_mut()
+            .write(&[
+                &e.merchant_id,
+                &e.timestamp,
+                &e.event_type,
+                &e.user_id,
+                &e.value,
+            ])
+            .await
+            .map_err(no_partition)?;
+    }
+    writer.finish().await.map_err(no_partition)
+}
+
+/// Postgres says "no partition of relation … found for row" with a check-violation code; say which month.
+fn no_partition(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db)
+            if db.code() == &SqlState::CHECK_VIOLATION
+                && db.message().starts_with("no partition") =>
+        {
+            StoreError::NoPartition(format!(
+                "metric_events: {} ({})",
+                db.message(),
+                db.detail().unwrap_or("no detail")
+            ))
+        }
+        _ => e.into(),
+    }
+}
+
+/// Appends one row per minute and series of a batch (never updates: see `metric_minutes`).
+pub async fn append_minutes(
+    db: &impl GenericClient,
+    parts: &[MinuteAggregate],
+) -> Result<u64, StoreError> {
+    let mut merchants = Vec::with_capacity(parts.len());
+    let mut types = Vec::with_capacity(parts.len());
+    let mut minutes = Vec::with_capacity(parts.len());
+    let mut counts = Vec::with_capacity(parts.len());
+    let mut sums = Vec::with_capacity(parts.len());
+    let mut mins = Vec::with_capacity(parts.len());
+    let mut maxes = Vec::with_capacity(parts.len());
+    let mut sketches = Vec::with_capacity(parts.len());
+    for p in parts {
+        merchants.push(p.series.merchant_id);
+        types.push(p.series.event_type.as_str());
+        minutes.push(p.minute);
+        counts.push(i64::try_from(p.aggregate.count()).unwrap_or(i64::MAX));
+        sums.push(p.aggregate.sum());
+        mins.push(p.aggregate.min());
+        maxes.push(p.aggregate.max());
+        sketches.push(p.aggregate.sketch_bytes());
+    }
+    Ok(db
+        .execute(
+            "INSERT INTO metric_minutes
+                    (merchant_id, event_type, minute, events, value_sum, value_min, value_max, sketch)
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int8[], $5::float8[],
+                                  $6::float8[], $7::float8[], $8::bytea[])",
+            &[
+                &merchants, &types, &minutes, &counts, &sums, &mins, &maxes, &sketches,
+            ],
+        )
+        .await?)
+}
+
+/// Which series to read.
+#[derive(Debug, Clone, Default)]
+pub struct MinuteFilter {
+    pub merchant_id: Option<Uuid>,
+    pub event_type: Option<String>,
+}
+
+fn minute_aggregate(r: &tokio_postgres::Row) -> Result<MinuteAggregate, StoreError> {
+    let events: i64 = r.get("events");
+    let aggregate = Aggregate::from_stored(
+        u64::try_from(events).unwrap_or(0),
+        r.get("value_sum"),
+        r.get("value_min"),
+        r.get("value_max"),
+        r.get::<_, &[u8]>("sketch"),
+    )
+    .map_err(|e| {
+        StoreError::Corrupt(format!("metric_minutes row {}: {e}", r.get::<_, i64>("id")))
+    })?;
+    Ok(MinuteAggregate {
+        minute: r.get("minute"),
+        series: Series {
+            merchant_id: r.get("merchant_id"),
+            event_type: r.get("event_type"),
+        },
+        aggregate,
+    })
+}
+
+/// Every stored part of the minutes `from..=to` that matches the filter, oldest minute first.
+pub async fn minutes(
+    db: &impl GenericClient,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    filter: &MinuteFilter,
+) -> Result<Vec<MinuteAggregate>, StoreError> {
+    let rows = db
+        .query(
+            "SELECT id, merchant_id, event_type, minute, events, value_sum, value_min, value_max, sketch
+               FROM metric_minutes
+              WHERE minute BETWEEN $1 AND $2
+                AND ($3::uuid IS NULL OR merchant_id = $3)
+                AND ($4::text IS NULL OR event_type = $4)
+              ORDER BY minute",
+            &[&from, &to, &filter.merchant_id, &filter.event_type],
+        )
+        .await?;
+    rows.iter().map(minute_aggregate).collect()
+}
+
+/// Takes (deletes and returns) every part of up to `limit` closed minutes that have more than one part,
+/// inside the caller's transaction, for the caller to put back merged. Rows are locked as they are taken,
+/// and `SKIP LOCKED` lets two compactions share the work instead of queueing.
+pub async fn take_scattered_minutes(
+    tx: &tokio_postgres::Transaction<'_>,
+    closed_before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<MinuteAggregate>, StoreError> {
+    let rows = tx
+        .query(
+            "WITH scattered AS (
+                 SELECT merchant_id, event_type, minute
+                   FROM metric_minutes
+                  WHERE minute < $1
+                  GROUP BY merchant_id, event_type, minute
+                 HAVING count(*) > 1
+                  LIMIT $2
+             ), taken AS (
+                 SELECT m.id FROM metric_minutes m
+                   JOIN scattered USING (merchant_id, event_type, minute)
+                    FOR UPDATE OF m SKIP LOCKED
+             )
+             DELETE FROM metric_minutes m USING taken WHERE m.id = taken.id
+             RETURNING m.id, m.merchant_id, m.event_type, m.minute, m.events, m.value_sum, m.value_min,
+                       m.value_max, m.sketch",
+            &[&closed_before, &limit],
+        )
+        .await?;
+    rows.iter().map(minute_aggregate).collect()
+}
+
+/// Forgets minutes older than `before` (the API answers at most the last 1,440; days are kept apart).
+pub async fn forget_minutes(
+    db: &impl GenericClient,
+    before: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    Ok(db
+        .execute("DELETE FROM metric_minutes WHERE minute < $1", &[&before])
+        .await?)
+}
+
+/// Makes the month partitions of `metric_events` from `first`'s month to `last`'s that do not exist yet;
+/// returns how many it made.
+pub async fn ensure_partitions(
+    db: &impl GenericClient,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<i32, StoreError> {
+    let row = db
+        .query_one(
+            "SELECT metric_events_ensure_partitions($1, $2)",
+            &[&first, &last],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::fresh_database;
+
+    fn event(at: &str, value: f64) -> MetricEvent {
+        MetricEvent {
+            timestamp: DateTime::parse_from_rfc3339(at)
+                .unwrap()
+                .with_timezone(&Utc),
+            merchant_id: Uuid::now_v7(),
+            user_id: "u-1".into(),
+            event_type: "page_view".into(),
+            value,
+        }
+    }
+
+    fn month(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[tokio::test]
+    async fn events_land_in_the_partition_of_their_utc_month() {
+        let db = fresh_database().await;
+        let mut client = db.pool.get().await.unwrap();
+        let made = ensure_partitions(&client, month("2030-01-01"), month("2030-02-01"))
+            .await
+            .unwrap();
+        assert_eq!(made, 2);
+        let again = ensure_partitions(&client, month("2030-01-01"), month("2030-02-01"))
+            .await
+            .unwrap();
+        assert_eq!(
+            again, 0,
+            "making partitions twice makes nothing the second time"
+        );
+
+        let tx = client.transaction().await.unwrap();
+        let events = [
+            event("2030-01-31T23:59:59Z", 1.0),
+            // 00:30 on 1 February in UTC, still 31 January in New York: the UTC month decides.
+            event("2030-01-31T19:30:00-05:00", 2.0),
+            event("2030-02-15T12:00:00Z", 3.0),
+        ];
+        assert_eq!(insert_events(&tx, &events).await.unwrap(), 3);
+        tx.commit().await.unwrap();
+        let rows = client
+            .query(
+                "SELECT tableoid::regclass::text, count(*) FROM metric_events GROUP BY 1 ORDER BY 1",
+                &[],
+            )
+            .await
+            .unwrap();
+        let placed: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        assert_eq!(
+            placed,
+            [
+                ("metric_events_2030_01".to_owned(), 1),
+                ("metric_events_2030_02".to_owned(), 2)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_event_in_a_month_without_a_partition_fails_the_whole_batch() {
+        let db = fresh_database().await;
+        let mut client = db.pool.get().await.unwrap();
+        ensure_partitions(&client, month("2030-01-01"), month("2030-01-01"))
+            .await
+            .unwrap();
+        let tx = client.transaction().await.unwrap();
+        let batch = [
+            event("2030-01-10T00:00:00Z", 1.0),
+            event("1999-12-31T23:00:00Z", 2.0),
+        ];
+        let error = insert_events(&tx, &batch).await.unwrap_err();
+        assert!(
+            matches!(&error, StoreError::NoPartition(m) if m.contains("metric_events")),
+            "{error}"
+        );
+        drop(tx);
+        let count: i64 = client
+            .query_one("SELECT count(*) FROM metric_events", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(count, 0, "the good event of the batch was not kept either");
+    }
+
+    #[tokio::test]
+    async fn partitions_are_made_only_for_a_sane_range() {
+        let db = fresh_database().await;
+        let client = db.pool.get().await.unwrap();
+        for (first, last) in [("2030-02-01", "2030-01-01"), ("2030-01-01", "2045-01-01")] {
+            let error = ensure_partitions(&client, month(first), month(last))
+                .await
+                .unwrap_err();
+            let message = match &error {
+                StoreError::Query(e) => e.as_db_error().map(|d| d.message().to_owned()),
+                _ => None,
+            };
+            assert!(
+                message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("not a range")),
+                "{error:?}"
+            );
+        }
+    }
+}
