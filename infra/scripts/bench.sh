@@ -45,7 +45,7 @@ start_stack "$LOCAL_DIR/bench-stack.log"
 
 export PGBENCH="$(pg_bindir)/pgbench"
 export ORDERLY_BENCH_API="http://127.0.0.1:$ORDERLY_API_PORT"
-# BENCH_ONLY=settlement, websocket, pipeline or metrics runs that row alone.
+# BENCH_ONLY=settlement, websocket, pipeline, ingest or metrics runs that row alone.
 if [ -n "${BENCH_ONLY:-}" ]; then
   "$ROOT/target/bench-local/orderly-bench" "--$BENCH_ONLY-only"
   exit 0
@@ -55,6 +55,10 @@ fi
 stop_stack
 start_stack "$LOCAL_DIR/bench-stack.log"
 "$ROOT/target/bench-local/orderly-bench" --settlement-only
+# One for event ingest, from an empty events table.
+stop_stack
+start_stack "$LOCAL_DIR/bench-stack.log"
+"$ROOT/target/bench-local/orderly-bench" --ingest-only
 # One for the pipeline's drain, from empty queues.
 stop_stack
 start_stack "$LOCAL_DIR/bench-stack.log"

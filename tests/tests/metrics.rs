@@ -25,7 +25,10 @@ async fn merchant_with_key(stack: &Stack, plan: &str) -> (String, String) {
         .await;
     assert_eq!(key.status, 201, "{key:?}");
     assert_eq!(key.body["merchant_id"], merchant_id.as_str());
-    (merchant_id, key.body["api_key"].as_str().unwrap().to_owned())
+    (
+        merchant_id,
+        key.body["api_key"].as_str().unwrap().to_owned(),
+    )
 }
 
 fn now() -> String {
@@ -80,8 +83,12 @@ async fn valid_events_are_kept_bad_ones_reported_and_the_minutes_add_up() {
     let mut events: Vec<Value> = (1..=100)
         .map(|ms| json!({"timestamp": now(), "user_id": format!("u-{}", ms % 7), "event_type": "latency", "value": ms}))
         .collect();
-    events.push(json!({"timestamp": now(), "user_id": "u-1", "event_type": "add_to_cart", "value": 1}));
-    events.push(json!({"timestamp": now(), "user_id": "u-2", "event_type": "add_to_cart", "value": 1}));
+    events.push(
+        json!({"timestamp": now(), "user_id": "u-1", "event_type": "add_to_cart", "value": 1}),
+    );
+    events.push(
+        json!({"timestamp": now(), "user_id": "u-2", "event_type": "add_to_cart", "value": 1}),
+    );
     // Three bad ones: from next year, without a value, for another shop.
     events.push(json!({"timestamp": "2099-01-01T00:00:00Z", "user_id": "u-3", "event_type": "latency", "value": 5}));
     events.push(json!({"timestamp": now(), "user_id": "u-3", "event_type": "latency"}));
@@ -112,7 +119,12 @@ async fn valid_events_are_kept_bad_ones_reported_and_the_minutes_add_up() {
     assert_eq!(report.body["percentile_relative_error"], 0.01);
     let latency = of_type(&report.body, "latency");
     assert_eq!(
-        (&latency["count"], &latency["sum"], &latency["min"], &latency["max"]),
+        (
+            &latency["count"],
+            &latency["sum"],
+            &latency["min"],
+            &latency["max"]
+        ),
         (&json!(100), &json!(5050.0), &json!(1.0), &json!(100.0))
     );
     assert_eq!(latency["avg"], 50.5);

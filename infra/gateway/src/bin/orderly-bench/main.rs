@@ -3,6 +3,7 @@
 //! handlers invoked directly in this process against the same database, in the same run. The ratio is
 //! the gateway's overhead; absolute numbers drift on a shared machine, the ratio much less.
 
+mod ingest;
 mod metrics;
 mod pipeline;
 mod settlement;
@@ -183,6 +184,15 @@ async fn main() {
         let row = websocket::bench(&client, &api, &token).await;
         websocket::print(&row);
         websocket::write(&row, &durability);
+        return;
+    }
+    if std::env::args().any(|a| a == "--ingest-only") {
+        let durability = durability().await;
+        println!("Postgres durability for this row: {durability}");
+        let token = admin_token(&client, &api, "198.18.255.4").await;
+        let row = ingest::bench(&client, &api, &token).await;
+        ingest::print(&row);
+        ingest::write(&row, &durability);
         return;
     }
     if std::env::args().any(|a| a == "--pipeline-only") {
