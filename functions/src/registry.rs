@@ -92,6 +92,7 @@ registry! {
     "reports-daily" => http[Admin](http::reports::daily::handle),
     "events-ingest" => http[Authenticated](http::events::ingest::handle),
     "metrics-report" => http[Admin](http::metrics::report::handle),
+    "analytics-daily" => http[Admin](http::analytics::daily::handle),
     "jobs-settlement-create" => http[Admin](http::jobs::create_settlement::handle),
     "jobs-report-export-create" => http[Admin](http::jobs::create_report_export::handle),
     "jobs-get" => http[Admin](http::jobs::get::handle),

@@ -301,3 +301,118 @@ async fn metrics_are_for_admins_and_their_parameters_are_checked() {
     assert_eq!(everyone.status, 200, "{everyone:?}");
     assert_eq!(everyone.body["merchant_id"], Value::Null);
 }
+
+#[tokio::test]
+async fn analytics_give_each_merchant_day_by_plan_newest_first_a_page_at_a_time() {
+    let stack = Stack::from_env();
+    let (big, big_key) = merchant_with_key(&stack, "enterprise").await;
+    let (small, small_key) = merchant_with_key(&stack, "standard").await;
+    let today = Utc::now();
+    let yesterday = today - chrono::Duration::days(1);
+    let at = |t: chrono::DateTime<Utc>, value: i64| json!({"timestamp": t.to_rfc3339(), "user_id": "u", "event_type": "checkout", "value": value});
+    let sent = send_events(
+        &stack,
+        &big_key,
+        &json!([at(today, 10), at(today, 20), at(yesterday, 5)]),
+    )
+    .await;
+    assert_eq!(sent.body["accepted"], 3, "{sent:?}");
+    let sent = send_events(&stack, &small_key, &json!([at(today, 1)])).await;
+    assert_eq!(sent.body["accepted"], 1, "{sent:?}");
+
+    let (from, to) = (
+        yesterday.date_naive().to_string(),
+        today.date_naive().to_string(),
+    );
+    let admin = stack.admin().await;
+    let get = |query: String| {
+        let token = admin.access_token.clone();
+        let stack = &stack;
+        async move {
+            stack
+                .call("GET", &format!("/api/v1/admin/analytics/daily?{query}"))
+                .token(&token)
+                .send()
+                .await
+        }
+    };
+    let enterprise = get(format!("from={from}&to={to}&plan=enterprise&limit=100")).await;
+    assert_eq!(enterprise.status, 200, "{enterprise:?}");
+    let items = enterprise.body["items"].as_array().unwrap();
+    let mine: Vec<(&str, i64, f64)> = items
+        .iter()
+        .filter(|d| d["merchant_id"] == big.as_str())
+        .map(|d| {
+            (
+                d["day"].as_str().unwrap(),
+                d["events"].as_i64().unwrap(),
+                d["avg_value"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        mine,
+        [(to.as_str(), 2, 15.0), (from.as_str(), 1, 5.0)],
+        "newest day first"
+    );
+    assert!(
+        items.iter().all(|d| d["merchant_id"] != small.as_str()),
+        "a standard merchant is not on the enterprise list"
+    );
+    let days: Vec<&str> = items.iter().map(|d| d["day"].as_str().unwrap()).collect();
+    assert!(days.windows(2).all(|w| w[0] >= w[1]), "{days:?}");
+
+    // One merchant, a page at a time.
+    let first = get(format!("from={from}&to={to}&merchant_id={big}&limit=1")).await;
+    assert_eq!(first.body["items"][0]["day"], to.as_str());
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
+    let second = get(format!(
+        "from={from}&to={to}&merchant_id={big}&limit=1&cursor={cursor}"
+    ))
+    .await;
+    assert_eq!(second.body["items"][0]["day"], from.as_str(), "{second:?}");
+    let third = get(format!(
+        "from={from}&to={to}&merchant_id={big}&limit=1&cursor={}",
+        second.body["next_cursor"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(third.body["items"], json!([]));
+    assert_eq!(third.body["next_cursor"], Value::Null);
+
+    let wrong_plan = get(format!(
+        "from={from}&to={to}&merchant_id={small}&plan=enterprise"
+    ))
+    .await;
+    assert_eq!(wrong_plan.body["items"], json!([]));
+
+    for (query, fields) in [
+        (format!("from={from}&to={to}&plan=gold"), vec!["plan"]),
+        (format!("from={to}"), vec!["to"]),
+        ("from=yesterday&to=today".to_owned(), vec!["from", "to"]),
+        (format!("from={from}&to={to}&cursor=c1abc"), vec!["cursor"]),
+    ] {
+        let answer = get(query.clone()).await;
+        assert_eq!(
+            (answer.status, answer.error_fields()),
+            (422, fields),
+            "{query}"
+        );
+    }
+    let backwards = get(format!("from={to}&to={from}")).await;
+    if from != to {
+        assert_eq!(
+            (backwards.status, backwards.error_fields()),
+            (422, vec!["to"])
+        );
+    }
+    let customer = stack.customer().await;
+    let refused = stack
+        .call(
+            "GET",
+            &format!("/api/v1/admin/analytics/daily?from={from}&to={to}"),
+        )
+        .token(&customer.access_token)
+        .send()
+        .await;
+    assert_eq!(refused.status, 403);
+}

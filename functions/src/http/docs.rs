@@ -84,6 +84,7 @@ impl Modify for Credentials {
         super::reports::daily::handle,
         super::events::ingest::handle,
         super::metrics::report::handle,
+        super::analytics::daily::handle,
         super::jobs::create_settlement::handle,
         super::jobs::create_report_export::handle,
         super::jobs::get::handle,

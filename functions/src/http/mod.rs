@@ -1,6 +1,7 @@
 //! REST functions: one module per endpoint, each parsing its request, calling a service and shaping the
 //! response. `front_door` wraps them all.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;

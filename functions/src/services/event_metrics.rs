@@ -1,6 +1,8 @@
 //! Event metrics: shops' events in (validated one by one, stored raw and folded per minute in one
 //! transaction), aggregates of the last N minutes out, and the upkeep that keeps both cheap.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Timelike, Utc};
 use orderly_domain::access::Principal;
 use orderly_domain::metrics::intake::{
@@ -8,7 +10,7 @@ use orderly_domain::metrics::intake::{
 };
 use orderly_domain::metrics::{MAX_FUTURE, MetricEvent, MetricsProcessor, Summary};
 use orderly_http::FieldError;
-use orderly_store::metrics::{self as store, MinuteFilter};
+use orderly_store::metrics::{self as store, DayTotal, MinuteFilter};
 use orderly_store::{Pool, api_keys, merchants};
 use serde_json::Value;
 use uuid::Uuid;
@@ -126,12 +128,34 @@ pub async fn store_batch(
             .map_err(ServiceError::internal)?;
     }
     let parts = batch.take_minutes();
+    let days = day_totals(events);
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     store::insert_events(&tx, events).await?;
     store::append_minutes(&tx, &parts).await?;
+    store::append_days(&tx, &days).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// A batch's events per merchant and UTC day.
+fn day_totals(events: &[MetricEvent]) -> Vec<DayTotal> {
+    let mut days: HashMap<(Uuid, NaiveDate), (i64, f64)> = HashMap::new();
+    for e in events {
+        let total = days
+            .entry((e.merchant_id, e.timestamp.date_naive()))
+            .or_default();
+        total.0 += 1;
+        total.1 += e.value;
+    }
+    days.into_iter()
+        .map(|((merchant_id, day), (events, value_sum))| DayTotal {
+            merchant_id,
+            day,
+            events,
+            value_sum,
+        })
+        .collect()
 }
 
 /// What an admin asks of the metrics.
@@ -215,11 +239,13 @@ pub async fn report(
 pub struct Upkeep {
     pub partitions_made: i32,
     pub parts_merged: usize,
+    pub day_rows_merged: u64,
     pub minutes_forgotten: u64,
 }
 
-/// Month partitions from last month to three ahead; the scattered parts of closed minutes merged into
-/// one row each (a bounded number per run); minutes past the longest span the API answers forgotten.
+/// Month partitions from last month to three ahead; the scattered parts of closed minutes, and of days,
+/// merged into one row each (a bounded number per run); minutes past the longest span the API answers
+/// forgotten.
 pub async fn upkeep(db: &Pool, now: DateTime<Utc>) -> Result<Upkeep, ServiceError> {
     let mut done = Upkeep {
         partitions_made: ensure_partitions(db, now).await?,
@@ -229,6 +255,13 @@ pub async fn upkeep(db: &Pool, now: DateTime<Utc>) -> Result<Upkeep, ServiceErro
     for _ in 0..MERGE_BATCHES_PER_RUN {
         let merged = merge_scattered_minutes(db, closed_before).await?;
         done.parts_merged += merged;
+        if merged == 0 {
+            break;
+        }
+    }
+    for _ in 0..MERGE_BATCHES_PER_RUN {
+        let merged = store::merge_scattered_days(&db.get().await?, DAYS_PER_MERGE).await?;
+        done.day_rows_merged += merged;
         if merged == 0 {
             break;
         }
@@ -243,6 +276,7 @@ pub async fn upkeep(db: &Pool, now: DateTime<Utc>) -> Result<Upkeep, ServiceErro
 
 const MERGE_BATCHES_PER_RUN: usize = 20;
 const MINUTES_PER_MERGE: i64 = 500;
+const DAYS_PER_MERGE: i64 = 5_000;
 
 /// Month partitions of `metric_events` from last month to three months ahead.
 pub async fn ensure_partitions(db: &Pool, now: DateTime<Utc>) -> Result<i32, ServiceError> {
@@ -420,6 +454,55 @@ mod tests {
             ((p50 - exact) / exact).abs() <= orderly_domain::metrics::RELATIVE_ERROR + 1e-3,
             "sketch p50 {p50} vs exact {exact}"
         );
+    }
+
+    async fn days(db: &Pool, query: &str) -> Vec<(Uuid, NaiveDate, i64, f64)> {
+        let rows = db.get().await.unwrap().query(query, &[]).await.unwrap();
+        rows.iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn day_totals_match_a_raw_group_by_before_and_after_merging() {
+        let db = fresh_database().await;
+        let now = Utc::now();
+        ensure_partitions(&db.pool, now).await.unwrap();
+        let merchants = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+        // Over the last six days, so several UTC days (and possibly two months) are touched.
+        let spread: Vec<MetricEvent> = events(now, &merchants)
+            .concat()
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut e)| {
+                e.timestamp -= Duration::hours((i % 144) as i64);
+                e
+            })
+            .collect();
+        for batch in spread.chunks(700) {
+            store_batch(&db.pool, batch, now).await.unwrap();
+        }
+        let raw = "SELECT merchant_id, (occurred_at AT TIME ZONE 'UTC')::date, count(*), sum(value)
+                     FROM metric_events GROUP BY 1, 2 ORDER BY 1, 2";
+        let rolled = "SELECT merchant_id, day, sum(events)::int8, sum(value_sum)
+                        FROM metric_days GROUP BY 1, 2 ORDER BY 1, 2";
+        let expected = days(&db.pool, raw).await;
+        assert!(expected.len() >= 3 * 6, "{} merchant days", expected.len());
+        assert_eq!(days(&db.pool, rolled).await, expected);
+
+        let done = upkeep(&db.pool, now).await.unwrap();
+        assert!(done.day_rows_merged > expected.len() as u64);
+        assert_eq!(
+            days(&db.pool, rolled).await,
+            expected,
+            "merging changes no total"
+        );
+        let rows = days(
+            &db.pool,
+            "SELECT merchant_id, day, events, value_sum FROM metric_days",
+        )
+        .await;
+        assert_eq!(rows.len(), expected.len(), "one row per merchant and day");
     }
 
     #[tokio::test]

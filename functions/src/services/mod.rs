@@ -2,6 +2,7 @@
 //! orchestrates domain rules, the store and the cloud ports, failing with a `ServiceError`. Function
 //! modules parse their events into those inputs and render the outcome; nothing here knows HTTP.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 mod caller;

@@ -64,6 +64,19 @@ pub fn decode_cursor(cursor: &str) -> Option<Uuid> {
     Uuid::try_parse(&reversed).ok()
 }
 
+/// Cursors of listings in (day, id) order: `d1`, the day as `YYYYMMDD`, then the id as `encode_cursor`
+/// writes it.
+pub fn encode_day_cursor(day: chrono::NaiveDate, id: Uuid) -> String {
+    format!("d1{}{}", day.format("%Y%m%d"), &encode_cursor(id)[2..])
+}
+
+pub fn decode_day_cursor(cursor: &str) -> Option<(chrono::NaiveDate, Uuid)> {
+    let rest = cursor.strip_prefix("d1")?;
+    let day = chrono::NaiveDate::parse_from_str(rest.get(..8)?, "%Y%m%d").ok()?;
+    let id = decode_cursor(&format!("c1{}", rest.get(8..)?))?;
+    Some((day, id))
+}
+
 /// The cursor for the next page: present only when this page is full.
 pub fn next_cursor<T>(items: &[T], page: Page, id: impl Fn(&T) -> Uuid) -> Option<String> {
     if (items.len() as i64) < page.limit {
@@ -107,6 +120,27 @@ mod tests {
             parse_page(None, Some(&id.to_string())).unwrap_err()[0].field,
             "cursor"
         );
+    }
+
+    #[test]
+    fn day_cursors_round_trip_and_garbage_is_refused() {
+        let (day, id) = (
+            chrono::NaiveDate::from_ymd_opt(2026, 2, 28).unwrap(),
+            Uuid::now_v7(),
+        );
+        assert_eq!(
+            decode_day_cursor(&encode_day_cursor(day, id)),
+            Some((day, id))
+        );
+        for bad in [
+            "d1",
+            "d12026",
+            "d120261399",
+            &encode_cursor(id),
+            "d1ééééééééx",
+        ] {
+            assert_eq!(decode_day_cursor(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -207,6 +207,106 @@ pub async fn ensure_partitions(
     Ok(row.get(0))
 }
 
+/// One merchant's events on one UTC day: how many and the sum of their values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayTotal {
+    pub merchant_id: Uuid,
+    pub day: NaiveDate,
+    pub events: i64,
+    pub value_sum: f64,
+}
+
+/// Appends one row per (merchant, day) of a batch (never updates, like `append_minutes`).
+pub async fn append_days(db: &impl GenericClient, days: &[DayTotal]) -> Result<u64, StoreError> {
+    let merchants: Vec<Uuid> = days.iter().map(|d| d.merchant_id).collect();
+    let dates: Vec<NaiveDate> = days.iter().map(|d| d.day).collect();
+    let events: Vec<i64> = days.iter().map(|d| d.events).collect();
+    let sums: Vec<f64> = days.iter().map(|d| d.value_sum).collect();
+    Ok(db
+        .execute(
+            "INSERT INTO metric_days (merchant_id, day, events, value_sum)
+             SELECT * FROM unnest($1::uuid[], $2::date[], $3::int8[], $4::float8[])",
+            &[&merchants, &dates, &events, &sums],
+        )
+        .await?)
+}
+
+/// Merges the rows of up to `limit` (merchant, day) pairs that have several into one each, in one
+/// statement; returns how many rows it took. A row appended meanwhile stays a row of its own until the
+/// next run: sums are the same either way.
+pub async fn merge_scattered_days(db: &impl GenericClient, limit: i64) -> Result<u64, StoreError> {
+    let row = db
+        .query_one(
+            "WITH scattered AS (
+                 SELECT merchant_id, day FROM metric_days
+                  GROUP BY merchant_id, day HAVING count(*) > 1 LIMIT $1
+             ), taken AS (
+                 DELETE FROM metric_days d USING scattered s
+                  WHERE d.merchant_id = s.merchant_id AND d.day = s.day
+                 RETURNING d.merchant_id, d.day, d.events, d.value_sum
+             ), merged AS (
+                 INSERT INTO metric_days (merchant_id, day, events, value_sum)
+                 SELECT merchant_id, day, sum(events), sum(value_sum) FROM taken GROUP BY merchant_id, day
+             )
+             SELECT count(*) FROM taken",
+            &[&limit],
+        )
+        .await?;
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+}
+
+/// What the analytics query asks for.
+#[derive(Debug, Clone)]
+pub struct DailyFilter {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub plan: Option<String>,
+    pub merchant_id: Option<Uuid>,
+    /// Rows strictly after this (day, merchant) in the page order (newest day first).
+    pub after: Option<(NaiveDate, Uuid)>,
+    pub limit: i64,
+}
+
+/// Per merchant per day, newest day first, then merchant id descending: the seed's analytics query,
+/// answered from `metric_days`.
+pub async fn daily(
+    db: &impl GenericClient,
+    filter: &DailyFilter,
+) -> Result<Vec<DayTotal>, StoreError> {
+    let (after_day, after_merchant) = filter.after.unzip();
+    let rows = db
+        .query(
+            "SELECT d.merchant_id, d.day, sum(d.events)::int8, sum(d.value_sum)
+               FROM metric_days d
+              WHERE d.day BETWEEN $1 AND $2
+                AND ($3::uuid IS NULL OR d.merchant_id = $3)
+                AND ($4::text IS NULL OR d.merchant_id IN (SELECT id FROM merchants WHERE plan = $4))
+                AND ($5::date IS NULL OR (d.day, d.merchant_id) < ($5, $6::uuid))
+              GROUP BY d.day, d.merchant_id
+              ORDER BY d.day DESC, d.merchant_id DESC
+              LIMIT $7",
+            &[
+                &filter.from,
+                &filter.to,
+                &filter.merchant_id,
+                &filter.plan,
+                &after_day,
+                &after_merchant,
+                &filter.limit,
+            ],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| DayTotal {
+            merchant_id: r.get(0),
+            day: r.get(1),
+            events: r.get(2),
+            value_sum: r.get(3),
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
