@@ -1,5 +1,5 @@
 # Orderly: the two commands that matter are `make dev` and `make test`.
-.PHONY: dev test stop seed seed-transactions bench lint fmt build release clean help
+.PHONY: dev test stop seed seed-transactions seed-events bench lint fmt build release clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ seed: ## idempotent demo data (admin, customers, merchants, products) in the loc
 
 seed-transactions: ## N ledger transactions (default 1,000,000) over 100 merchants and MONTH (default 2026-01), idempotent
 	@infra/scripts/seed.sh transactions $(or $(N),1000000) $(or $(MONTH),2026-01)
+
+seed-events: ## N metric events (default 10,000,000) over 1,000 merchants and 25 months, idempotent, local databases only
+	@infra/scripts/seed.sh events $(or $(N),10000000)
 
 bench: ## benchmarks against a local stack of their own, each next to a baseline from the same run
 	@infra/scripts/bench.sh

@@ -11,4 +11,7 @@ CREATE TABLE metric_days (
 );
 -- Newest day first, then merchant: the analytics page order, answered from the index alone.
 CREATE INDEX metric_days_page_idx ON metric_days (day DESC, merchant_id DESC) INCLUDE (events, value_sum);
+-- Per merchant, a day range: the plan filter picks ~100 merchants and reads each one's days from here
+-- (91 ms instead of 209 ms for a seq scan, at 1,000 merchants × 732 days; ADR 0014).
+CREATE INDEX metric_days_merchant_day_idx ON metric_days (merchant_id, day) INCLUDE (events, value_sum);
 CREATE INDEX merchants_plan_idx ON merchants (plan, id);

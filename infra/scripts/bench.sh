@@ -45,7 +45,7 @@ start_stack "$LOCAL_DIR/bench-stack.log"
 
 export PGBENCH="$(pg_bindir)/pgbench"
 export ORDERLY_BENCH_API="http://127.0.0.1:$ORDERLY_API_PORT"
-# BENCH_ONLY=settlement, websocket, pipeline, ingest or metrics runs that row alone.
+# BENCH_ONLY=settlement, websocket, pipeline, ingest, analytics or metrics runs that row alone.
 if [ -n "${BENCH_ONLY:-}" ]; then
   "$ROOT/target/bench-local/orderly-bench" "--$BENCH_ONLY-only"
   exit 0
@@ -59,6 +59,8 @@ start_stack "$LOCAL_DIR/bench-stack.log"
 stop_stack
 start_stack "$LOCAL_DIR/bench-stack.log"
 "$ROOT/target/bench-local/orderly-bench" --ingest-only
+# Analytics at 10 M events, on the same stack (the ingest row's events are a rounding error beside them).
+"$ROOT/target/bench-local/orderly-bench" --analytics-only
 # One for the pipeline's drain, from empty queues.
 stop_stack
 start_stack "$LOCAL_DIR/bench-stack.log"

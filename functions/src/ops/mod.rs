@@ -1,4 +1,5 @@
 pub mod migrate;
 pub mod seed;
 pub mod seed_connections;
+pub mod seed_events;
 pub mod seed_transactions;

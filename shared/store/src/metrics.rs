@@ -267,6 +267,25 @@ pub struct DailyFilter {
     pub limit: i64,
 }
 
+const DAILY: &str = "SELECT d.merchant_id, d.day, sum(d.events)::int8, sum(d.value_sum)
+       FROM metric_days d
+      WHERE d.day BETWEEN $1 AND $2
+        AND ($3::uuid IS NULL OR d.merchant_id = $3)
+        AND ($4::text IS NULL OR d.merchant_id IN (SELECT id FROM merchants WHERE plan = $4))
+        AND ($5::date IS NULL OR (d.day, d.merchant_id) < ($5, $6::uuid))
+      GROUP BY d.day, d.merchant_id
+      ORDER BY d.day DESC, d.merchant_id DESC
+      LIMIT $7";
+
+const DAILY_FROM_EVENTS: &str =
+    "SELECT merchant_id, (occurred_at AT TIME ZONE 'UTC')::date AS day, count(*), sum(value)
+       FROM metric_events
+      WHERE occurred_at >= $1 AND occurred_at < $2
+        AND ($3::text IS NULL OR merchant_id IN (SELECT id FROM merchants WHERE plan = $3))
+      GROUP BY 1, 2
+      ORDER BY day DESC, merchant_id DESC
+      LIMIT $4";
+
 /// Per merchant per day, newest day first, then merchant id descending: the seed's analytics query,
 /// answered from `metric_days`.
 pub async fn daily(
@@ -276,15 +295,7 @@ pub async fn daily(
     let (after_day, after_merchant) = filter.after.unzip();
     let rows = db
         .query(
-            "SELECT d.merchant_id, d.day, sum(d.events)::int8, sum(d.value_sum)
-               FROM metric_days d
-              WHERE d.day BETWEEN $1 AND $2
-                AND ($3::uuid IS NULL OR d.merchant_id = $3)
-                AND ($4::text IS NULL OR d.merchant_id IN (SELECT id FROM merchants WHERE plan = $4))
-                AND ($5::date IS NULL OR (d.day, d.merchant_id) < ($5, $6::uuid))
-              GROUP BY d.day, d.merchant_id
-              ORDER BY d.day DESC, d.merchant_id DESC
-              LIMIT $7",
+            DAILY,
             &[
                 &filter.from,
                 &filter.to,
@@ -294,6 +305,127 @@ pub async fn daily(
                 &after_merchant,
                 &filter.limit,
             ],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| DayTotal {
+            merchant_id: r.get(0),
+            day: r.get(1),
+            events: r.get(2),
+            value_sum: r.get(3),
+        })
+        .collect())
+}
+
+/// `EXPLAIN (ANALYZE, BUFFERS)` of the analytics query as served (`daily`) or on the raw table, with
+/// the very statements above: for the benchmark and the ADR.
+pub async fn explain_daily(
+    db: &impl GenericClient,
+    filter: &DailyFilter,
+    raw: bool,
+) -> Result<String, StoreError> {
+    let rows = if raw {
+        let (start, end) = instants(filter);
+        db.query(
+            &format!("EXPLAIN (ANALYZE, BUFFERS) {DAILY_FROM_EVENTS}"),
+            &[&start, &end, &filter.plan, &filter.limit],
+        )
+        .await?
+    } else {
+        let (after_day, after_merchant) = filter.after.unzip();
+        db.query(
+            &format!("EXPLAIN (ANALYZE, BUFFERS) {DAILY}"),
+            &[
+                &filter.from,
+                &filter.to,
+                &filter.merchant_id,
+                &filter.plan,
+                &after_day,
+                &after_merchant,
+                &filter.limit,
+            ],
+        )
+        .await?
+    };
+    Ok(rows
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// Seeded events (`make seed-events`): their `user_id` starts with this, so a rerun can count them.
+pub const SEED_USER_PREFIX: &str = "seed-";
+
+/// Seeded events so far.
+pub async fn seeded_events(db: &impl GenericClient) -> Result<i64, StoreError> {
+    let row = db
+        .query_one(
+            "SELECT count(*) FROM metric_events WHERE user_id LIKE 'seed-%'",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Generates seed events number `first..=last` of `total`, spread evenly over `span_seconds` from
+/// `start` and over `merchants`, with set-based SQL, and their day totals beside them: one statement, so
+/// a chunk is there whole or not at all. Event `n` is the same whichever chunk makes it.
+pub async fn seed_events(
+    db: &impl GenericClient,
+    first: i64,
+    last: i64,
+    total: i64,
+    start: DateTime<Utc>,
+    span_seconds: f64,
+    merchants: &[Uuid],
+) -> Result<u64, StoreError> {
+    let row = db
+        .query_one(
+            "WITH generated AS (
+                 SELECT ($3::uuid[])[1 + (g * 7919) % cardinality($3::uuid[])] AS merchant_id,
+                        $4::timestamptz + make_interval(secs => (g - 1) * $5::float8 / $6::int8) AS occurred_at,
+                        (ARRAY['page_view', 'add_to_cart', 'checkout.step', 'latency'])[1 + g % 4] AS event_type,
+                        'seed-' || (g % 100000) AS user_id,
+                        ((g * 31) % 1000 + 1)::float8 AS value
+                   FROM generate_series($1::int8, $2::int8) AS g
+             ), stored AS (
+                 INSERT INTO metric_events (merchant_id, occurred_at, event_type, user_id, value, received_at)
+                 SELECT merchant_id, occurred_at, event_type, user_id, value, occurred_at FROM generated
+                 RETURNING merchant_id, occurred_at, value
+             ), days AS (
+                 INSERT INTO metric_days (merchant_id, day, events, value_sum)
+                 SELECT merchant_id, (occurred_at AT TIME ZONE 'UTC')::date, count(*), sum(value)
+                   FROM stored GROUP BY 1, 2
+             )
+             SELECT count(*) FROM stored",
+            &[&first, &last, &merchants, &start, &span_seconds, &total],
+        )
+        .await
+        .map_err(no_partition)?;
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+}
+
+fn instants(filter: &DailyFilter) -> (DateTime<Utc>, DateTime<Utc>) {
+    let midnight = |day: NaiveDate| day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    (
+        midnight(filter.from),
+        midnight(filter.to + chrono::Days::new(1)),
+    )
+}
+
+/// The seed's analytics query as it reads on the raw table (the baseline the rollups are measured
+/// against): per merchant per day on a plan, newest day first. No cursor: it is not served.
+pub async fn daily_from_events(
+    db: &impl GenericClient,
+    filter: &DailyFilter,
+) -> Result<Vec<DayTotal>, StoreError> {
+    let (start, end) = instants(filter);
+    let rows = db
+        .query(
+            DAILY_FROM_EVENTS,
+            &[&start, &end, &filter.plan, &filter.limit],
         )
         .await?;
     Ok(rows

@@ -1,6 +1,8 @@
 //! `make seed`: migrates the local database and fills it with demo data, then prints how to sign in.
 //! `make seed-transactions N=… MONTH=YYYY-MM` (`orderly-seed transactions N YYYY-MM`): a ledger of N
 //! transactions for settlement at scale.
+//! `make seed-events N=…` (`orderly-seed events N`): N metric events over 1,000 merchants and 25 months,
+//! for analytics at scale.
 
 use std::time::Instant;
 
@@ -27,6 +29,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("transactions") {
         return transactions(&pool, &url, &args[1..]).await;
+    }
+    if args.first().map(String::as_str) == Some("events") {
+        return events(&pool, &args[1..]).await;
     }
     let admin = match (
         std::env::var("ORDERLY_ADMIN_EMAIL"),
@@ -96,5 +101,34 @@ async fn transactions(
             .and_then(|m| m.pred_opt())
             .expect("a month has a last day")
     );
+    Ok(())
+}
+
+/// Fills `metric_events` (and the day totals) with N events, a million per statement.
+async fn events(
+    pool: &orderly_store::Pool,
+    args: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
+    use orderly_functions::ops::seed_events;
+    let count: i64 = match args.first() {
+        Some(n) => n
+            .parse()
+            .map_err(|_| format!("N must be a count, not `{n}`"))?,
+        None => 10_000_000,
+    };
+    let started = Instant::now();
+    let progress = ProgressBar::new(count.max(0) as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} events ({per_sec}, {eta} left)")
+            .expect("a valid template"),
+    );
+    let added = seed_events::fill(pool, count, chrono::Utc::now(), |n| progress.inc(n)).await?;
+    progress.finish_and_clear();
+    println!(
+        "Events: {added} of {count} added over {} merchants and {} months ({} s); the rest were there already.",
+        seed_events::MERCHANT_COUNT,
+        seed_events::MONTHS,
+        started.elapsed().as_secs()
+    );
+    println!("Ask: GET /api/v1/admin/analytics/daily?from=…&to=…&plan=enterprise as an admin.");
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! handlers invoked directly in this process against the same database, in the same run. The ratio is
 //! the gateway's overhead; absolute numbers drift on a shared machine, the ratio much less.
 
+mod analytics;
 mod ingest;
 mod metrics;
 mod pipeline;
@@ -184,6 +185,15 @@ async fn main() {
         let row = websocket::bench(&client, &api, &token).await;
         websocket::print(&row);
         websocket::write(&row, &durability);
+        return;
+    }
+    if std::env::args().any(|a| a == "--analytics-only") {
+        let durability = durability().await;
+        println!("Postgres durability for this row: {durability}");
+        let token = admin_token(&client, &api, "198.18.255.5").await;
+        let row = analytics::bench(&client, &api, &token).await;
+        analytics::print(&row);
+        analytics::write(&row, &durability);
         return;
     }
     if std::env::args().any(|a| a == "--ingest-only") {
