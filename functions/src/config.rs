@@ -42,7 +42,12 @@ pub struct Config {
     pub pool: PoolSettings,
     /// `DATABASE_PROXY_HOST`: an RDS Proxy to connect through instead of the database secret's host.
     pub database_proxy_host: Option<String>,
+    /// Months of raw events kept in Postgres; older months are archived to S3 and dropped. Only the
+    /// archive function reads it.
+    pub metrics_retention_months: u32,
 }
+
+const DEFAULT_METRICS_RETENTION_MONTHS: u32 = 24;
 
 const DEFAULT_SETTLEMENT_BATCH_SIZE: i64 = 10_000;
 const DEFAULT_SETTLEMENT_WALKERS: usize = 2;
@@ -154,6 +159,14 @@ impl Config {
             ),
             pool,
             database_proxy_host: get("DATABASE_PROXY_HOST"),
+            metrics_retention_months: match get("METRICS_RETENTION_MONTHS") {
+                Some(n) => n.parse().ok().filter(|n| (1..=1_200).contains(n)).ok_or(
+                    ConfigError::Invalid(
+                        "METRICS_RETENTION_MONTHS must be a number from 1 to 1200",
+                    ),
+                )?,
+                None => DEFAULT_METRICS_RETENTION_MONTHS,
+            },
         })
     }
 }

@@ -93,6 +93,7 @@ registry! {
     "events-ingest" => http[Authenticated](http::events::ingest::handle),
     "metrics-report" => http[Admin](http::metrics::report::handle),
     "analytics-daily" => http[Admin](http::analytics::daily::handle),
+    "archives-list" => http[Admin](http::archives::list::handle),
     "jobs-settlement-create" => http[Admin](http::jobs::create_settlement::handle),
     "jobs-report-export-create" => http[Admin](http::jobs::create_report_export::handle),
     "jobs-get" => http[Admin](http::jobs::get::handle),
@@ -115,6 +116,7 @@ registry! {
     "settlement" => sqs_timed(workers::settlement::handle),
     "ws-prune" => schedule(schedules::ws_prune::handle),
     "metrics-upkeep" => schedule(schedules::metrics_upkeep::handle),
+    "events-archive" => schedule(schedules::events_archive::handle),
 }
 
 /// A secret a function is given (by name, in its environment, with the right to read it). Least

@@ -143,6 +143,19 @@ impl Stack {
             .unwrap()
     }
 
+    /// An S3 client on the emulator and the artifacts bucket's name.
+    pub async fn s3(&self) -> (aws_sdk_s3::Client, String) {
+        let summary = self.control_json("/").await;
+        let bucket = summary["resources"]["ArtifactsBucket"]
+            .as_str()
+            .expect("the bucket's name")
+            .to_owned();
+        let config = aws_sdk_s3::config::Builder::from(&self.aws().await)
+            .force_path_style(true)
+            .build();
+        (aws_sdk_s3::Client::from_conf(config), bucket)
+    }
+
     pub async fn control_json(&self, path: &str) -> Value {
         self.http
             .get(format!("{}{path}", self.control))

@@ -416,3 +416,82 @@ async fn analytics_give_each_merchant_day_by_plan_newest_first_a_page_at_a_time(
         .await;
     assert_eq!(refused.status, 403);
 }
+
+#[tokio::test]
+async fn a_month_past_the_retention_is_archived_to_s3_verified_and_only_then_dropped() {
+    let stack = Stack::from_env();
+    let db = database().await;
+    // March 2020 is far past the 24 months kept; nothing else in this stack is that old.
+    db.batch_execute(
+        "SELECT metric_events_ensure_partitions('2020-03-01', '2020-03-01');
+         INSERT INTO metric_events (merchant_id, occurred_at, event_type, user_id, value)
+         SELECT '0190a1b2-0000-7000-8000-000000000001', '2020-03-01'::timestamptz + g * interval '40 minutes',
+                'page_view', CASE WHEN g = 7 THEN E'shopper \"seven\"\nsecond line' ELSE 'u-' || g END, g
+           FROM generate_series(1, 1000) AS g",
+    )
+    .await
+    .unwrap();
+
+    let fired = stack.fire_schedule("EventsArchiveFunction").await;
+    assert_eq!(fired["result"]["archived"], json!(["2020-03"]), "{fired}");
+    let gone: Option<String> = db
+        .query_one("SELECT to_regclass('metric_events_2020_03')::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(gone, None, "the partition is dropped");
+
+    let admin = stack.admin().await;
+    let listed = stack
+        .call("GET", "/api/v1/admin/archives")
+        .token(&admin.access_token)
+        .send()
+        .await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    let archive = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["month"] == "2020-03")
+        .unwrap_or_else(|| panic!("{listed:?}"))
+        .clone();
+    assert_eq!(archive["rows"], 1000);
+    assert_eq!(archive["s3_key"], "archives/metric_events/2020-03.csv.gz");
+
+    // What S3 holds is the month, header first, the odd user id intact.
+    let (s3, bucket) = stack.s3().await;
+    let object = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("archives/metric_events/2020-03.csv.gz")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(object.len() as i64, archive["bytes"].as_i64().unwrap());
+    let mut csv = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&object[..]), &mut csv)
+        .unwrap();
+    assert!(
+        csv.starts_with("merchant_id,occurred_at,event_type,user_id,value,received_at\n"),
+        "{}",
+        &csv[..80]
+    );
+    assert!(csv.contains("\"shopper \"\"seven\"\"\nsecond line\""));
+    assert_eq!(csv.matches(",page_view,").count(), 1000);
+
+    let again = stack.fire_schedule("EventsArchiveFunction").await;
+    assert_eq!(again["result"]["archived"], json!([]), "{again}");
+
+    let customer = stack.customer().await;
+    let refused = stack
+        .call("GET", "/api/v1/admin/archives")
+        .token(&customer.access_token)
+        .send()
+        .await;
+    assert_eq!(refused.status, 403);
+}

@@ -404,18 +404,6 @@ async fn running(stack: &Stack, admin: &Session, job_id: &str) -> Value {
     .await
 }
 
-async fn s3(stack: &Stack) -> (aws_sdk_s3::Client, String) {
-    let summary = stack.control_json("/").await;
-    let bucket = summary["resources"]["ArtifactsBucket"]
-        .as_str()
-        .expect("the bucket's name")
-        .to_owned();
-    let config = aws_sdk_s3::config::Builder::from(&stack.aws().await)
-        .force_path_style(true)
-        .build();
-    (aws_sdk_s3::Client::from_conf(config), bucket)
-}
-
 #[tokio::test]
 async fn a_running_settlement_cancelled_stops_at_a_batch_boundary_and_leaves_no_object() {
     let _turn = KILL_TURN.read().await;
@@ -441,7 +429,7 @@ async fn a_running_settlement_cancelled_stops_at_a_batch_boundary_and_leaves_no_
     );
     assert!(job["download_url"].is_null(), "{job}");
 
-    let (s3, bucket) = s3(&stack).await;
+    let (s3, bucket) = stack.s3().await;
     let key = format!("settlements/{job_id}.csv");
     let head = s3.head_object().bucket(&bucket).key(&key).send().await;
     assert!(head.is_err(), "no object for a cancelled job");

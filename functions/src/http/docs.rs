@@ -85,6 +85,7 @@ impl Modify for Credentials {
         super::events::ingest::handle,
         super::metrics::report::handle,
         super::analytics::daily::handle,
+        super::archives::list::handle,
         super::jobs::create_settlement::handle,
         super::jobs::create_report_export::handle,
         super::jobs::get::handle,

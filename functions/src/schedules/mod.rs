@@ -1,3 +1,4 @@
+pub mod events_archive;
 pub mod expire_orders;
 pub mod housekeeping;
 pub mod metrics_upkeep;

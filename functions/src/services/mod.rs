@@ -8,6 +8,7 @@ pub mod audit;
 mod caller;
 pub mod catalogue;
 mod error;
+pub mod event_archives;
 pub mod event_metrics;
 pub mod fulfillment;
 pub mod groups;

@@ -122,6 +122,32 @@ impl S3Bucket {
         Ok(())
     }
 
+    /// Reads the object back chunk by chunk (never whole in memory); returns its size in bytes.
+    pub async fn read_object(
+        &self,
+        key: &str,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<u64, CloudError> {
+        let mut body = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| CloudError::from_sdk("s3:GetObject", e))?
+            .body;
+        let mut size = 0;
+        while let Some(chunk) = body.try_next().await.map_err(|e| CloudError {
+            operation: "s3:GetObject (body)",
+            message: e.to_string(),
+        })? {
+            size += chunk.len() as u64;
+            each(&chunk);
+        }
+        Ok(size)
+    }
+
     /// Drops an unfinished upload and its parts (an upload S3 no longer knows is already gone).
     pub async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), CloudError> {
         match self

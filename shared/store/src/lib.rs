@@ -2,6 +2,7 @@
 //! every statement is parameterised.
 
 pub mod api_keys;
+pub mod archives;
 pub mod audit;
 mod error;
 pub mod groups;

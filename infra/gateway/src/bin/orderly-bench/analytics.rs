@@ -12,7 +12,13 @@ use orderly_store::metrics::{self, DailyFilter};
 
 use crate::env;
 
-const EVENTS: i64 = 10_000_000;
+/// Events seeded; `BENCH_ANALYTICS_EVENTS` changes it (100,000,000 takes about ten minutes more).
+fn events() -> i64 {
+    std::env::var("BENCH_ANALYTICS_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000_000)
+}
 const ROLLUP_RUNS: usize = 10;
 const RAW_RUNS: usize = 3;
 
@@ -38,8 +44,11 @@ pub async fn bench(client: &reqwest::Client, api: &str, admin_token: &str) -> Ro
     let url = env("DATABASE_URL");
     let pool = orderly_store::connect(&url, Default::default()).expect("the database");
     let started = Instant::now();
-    println!("  seeding {EVENTS} events (set-based SQL, a million a statement)…");
-    let seeded = seed_events::fill(&pool, EVENTS, Utc::now(), |_| {})
+    println!(
+        "  seeding {} events (set-based SQL, a million a statement)…",
+        events()
+    );
+    let seeded = seed_events::fill(&pool, events(), Utc::now(), |_| {})
         .await
         .expect("seeded");
     let seed_seconds = started.elapsed().as_secs_f64();
@@ -104,8 +113,10 @@ async fn explain(db: &impl orderly_store::GenericClient, filter: &DailyFilter) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
     std::fs::create_dir_all(&dir).expect("target/bench");
     let mut text = format!(
-        "The seed's query for enterprise merchants from {} to {} at {EVENTS} events.\n",
-        filter.from, filter.to
+        "The seed's query for enterprise merchants from {} to {} at {} events.\n",
+        filter.from,
+        filter.to,
+        events()
     );
     for (label, raw) in [
         ("daily rollups (metric_days)", false),
@@ -116,6 +127,8 @@ async fn explain(db: &impl orderly_store::GenericClient, filter: &DailyFilter) {
             .expect("a plan");
         text.push_str(&format!("\n-- {label}\n{plan}\n"));
     }
+    let name = format!("analytics-explain-{}.txt", events());
+    std::fs::write(dir.join(&name), &text).expect("the plans");
     std::fs::write(dir.join("analytics-explain.txt"), text).expect("analytics-explain.txt");
 }
 
@@ -125,7 +138,8 @@ fn median(v: &[f64]) -> f64 {
 
 pub fn print(row: &Row) {
     println!(
-        "\nanalytics: {EVENTS} events over {} merchants and {} months ({} added in {:.0} s); the seed's query for enterprise merchants, {} merchant days",
+        "\nanalytics: {} events over {} merchants and {} months ({} added in {:.0} s); the seed's query for enterprise merchants, {} merchant days",
+        events(),
         seed_events::MERCHANT_COUNT,
         seed_events::MONTHS,
         row.seeded,
@@ -154,7 +168,7 @@ pub fn write(row: &Row, durability: &str) {
     std::fs::create_dir_all(&dir).expect("target/bench");
     let mut csv = String::from("figure,value,durability\n");
     for (name, value) in [
-        ("events", EVENTS as f64),
+        ("events", events() as f64),
         ("merchant_days", row.rows as f64),
         ("rollup_p50_ms", median(&row.rollup_ms)),
         ("raw_p50_ms", median(&row.raw_ms)),
