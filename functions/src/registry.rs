@@ -94,6 +94,7 @@ registry! {
     "metrics-report" => http[Admin](http::metrics::report::handle),
     "analytics-daily" => http[Admin](http::analytics::daily::handle),
     "archives-list" => http[Admin](http::archives::list::handle),
+    "archives-restore" => http[Admin](http::archives::restore::handle),
     "jobs-settlement-create" => http[Admin](http::jobs::create_settlement::handle),
     "jobs-report-export-create" => http[Admin](http::jobs::create_report_export::handle),
     "jobs-get" => http[Admin](http::jobs::get::handle),

@@ -2,7 +2,7 @@
 //! aggregates that match what was sent, who may call what, and bad bodies that write nothing.
 
 use chrono::{SecondsFormat, Utc};
-use orderly_e2e::{Answer, Stack, database};
+use orderly_e2e::{Answer, Stack, database, eventually};
 use serde_json::{Value, json};
 
 /// A merchant on `plan` and an API key bound to it: (merchant id, key).
@@ -418,7 +418,7 @@ async fn analytics_give_each_merchant_day_by_plan_newest_first_a_page_at_a_time(
 }
 
 #[tokio::test]
-async fn a_month_past_the_retention_is_archived_to_s3_verified_and_only_then_dropped() {
+async fn a_month_past_the_retention_is_archived_verified_dropped_and_restored_as_a_job() {
     let stack = Stack::from_env();
     let db = database().await;
     // March 2020 is far past the 24 months kept; nothing else in this stack is that old.
@@ -486,6 +486,58 @@ async fn a_month_past_the_retention_is_archived_to_s3_verified_and_only_then_dro
 
     let again = stack.fire_schedule("EventsArchiveFunction").await;
     assert_eq!(again["result"]["archived"], json!([]), "{again}");
+
+    // Restored as a job, the month is back row for row.
+    let restore = stack
+        .call("POST", "/api/v1/admin/archives/2020-03/restore")
+        .token(&admin.access_token)
+        .send()
+        .await;
+    assert_eq!(restore.status, 202, "{restore:?}");
+    let job_url = restore.header("location").unwrap().to_owned();
+    let job = eventually(
+        "the restore job",
+        std::time::Duration::from_secs(60),
+        || {
+            let (stack, token, url) = (&stack, admin.access_token.clone(), job_url.clone());
+            async move {
+                let job = stack.call("GET", &url).token(&token).send().await;
+                (job.body["status"] == "COMPLETED" || job.body["status"] == "FAILED")
+                    .then_some(job.body)
+            }
+        },
+    )
+    .await;
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+    assert_eq!(
+        (&job["processed"], &job["total"]),
+        (&json!(1000), &json!(1000))
+    );
+    let back = db
+        .query_one(
+            "SELECT count(*), sum(value)::float8, count(*) FILTER (WHERE user_id = E'shopper \"seven\"\nsecond line')
+               FROM metric_events WHERE occurred_at >= '2020-03-01' AND occurred_at < '2020-04-01'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (rows, sum, odd): (i64, f64, i64) = (back.get(0), back.get(1), back.get(2));
+    assert_eq!((rows, sum, odd), (1000, 500_500.0, 1));
+    let kept = stack.fire_schedule("EventsArchiveFunction").await;
+    assert_eq!(
+        kept["result"]["archived"],
+        json!([]),
+        "a month just restored stays: {kept}"
+    );
+
+    for (month, status) in [("2019-01", 404), ("March", 400)] {
+        let answer = stack
+            .call("POST", &format!("/api/v1/admin/archives/{month}/restore"))
+            .token(&admin.access_token)
+            .send()
+            .await;
+        assert_eq!(answer.status, status, "{month}: {answer:?}");
+    }
 
     let customer = stack.customer().await;
     let refused = stack

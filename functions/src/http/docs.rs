@@ -86,6 +86,7 @@ impl Modify for Credentials {
         super::metrics::report::handle,
         super::analytics::daily::handle,
         super::archives::list::handle,
+        super::archives::restore::handle,
         super::jobs::create_settlement::handle,
         super::jobs::create_report_export::handle,
         super::jobs::get::handle,

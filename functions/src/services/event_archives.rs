@@ -26,16 +26,35 @@ pub fn first_kept_month(today: NaiveDate, retention_months: u32) -> NaiveDate {
     this_month - Months::new(retention_months.saturating_sub(1))
 }
 
+/// How long a restored month stays in Postgres before archival takes it again.
+pub const RESTORED_STAYS: chrono::Duration = chrono::Duration::days(30);
+
 /// Archives every month before the retention, oldest first, at most `limit` per run (a run must end
-/// within the function's timeout; the next run goes on).
+/// within the function's timeout; the next run goes on). A month restored less than `RESTORED_STAYS`
+/// ago is left where it is.
 pub async fn archive_due(state: &State, limit: usize) -> Result<Vec<Archive>, ServiceError> {
     let keep_from = first_kept_month(
         Utc::now().date_naive(),
         state.config.metrics_retention_months,
     );
-    let due = archives::partitions_before(&state.db.get().await?, keep_from).await?;
+    let db = state.db.get().await?;
+    let recently_restored: Vec<NaiveDate> = archives::list(&db)
+        .await?
+        .into_iter()
+        .filter(|a| {
+            a.restored_at
+                .is_some_and(|at| at > Utc::now() - RESTORED_STAYS)
+        })
+        .map(|a| a.month)
+        .collect();
+    let due = archives::partitions_before(&db, keep_from).await?;
+    drop(db);
     let mut done = Vec::new();
-    for month in due.into_iter().take(limit) {
+    for month in due
+        .into_iter()
+        .filter(|m| !recently_restored.contains(m))
+        .take(limit)
+    {
         done.push(archive_month(state, month).await?);
     }
     Ok(done)
@@ -151,6 +170,7 @@ async fn archive_month(state: &State, month: NaiveDate) -> Result<Archive, Servi
         bytes,
         sha256,
         archived_at: Utc::now(),
+        restored_at: None,
     };
     let tx = client.transaction().await?;
     archives::record_and_drop(&tx, &archive).await?;

@@ -14,7 +14,7 @@ use orderly_store::orders::OutboxEvent;
 use orderly_store::outbox as outbox_store;
 use uuid::Uuid;
 
-use super::{ServiceError, outbox, report_export, settlement};
+use super::{ServiceError, archive_restore, outbox, report_export, settlement};
 use crate::State;
 
 /// A run stops taking batches this long before its invocation's deadline and hands the job over.
@@ -67,6 +67,7 @@ pub async fn run(
     let work = match held.job.kind {
         JobKind::Settlement => settlement::settle(state, held, owner, deadline).await,
         JobKind::ReportExport => report_export::export(state, held, owner).await,
+        JobKind::ArchiveRestore => archive_restore::restore(state, held, owner).await,
     };
     match work {
         Ok(run) => Ok(run),
@@ -282,6 +283,17 @@ impl Pages for OnePage {
     async fn next_page(&mut self, _: &State) -> Result<Vec<String>, ServiceError> {
         Ok(self.0.take().unwrap_or_default())
     }
+}
+
+/// Completes a job that writes no file (an archive restore).
+pub(super) async fn complete_without_file(
+    state: &State,
+    job_id: Uuid,
+    owner: Uuid,
+    processed: i64,
+) -> Result<Run, ServiceError> {
+    finish(state, job_id, owner, JobStatus::Completed, None).await?;
+    Ok(Run::Completed { processed })
 }
 
 /// Streams a job's lines to S3 in 5 MiB parts and completes the job; a cancel asked for meanwhile

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use orderly_domain::events::{Event, JobProgress, JobRequested};
-use orderly_domain::jobs::{Job, JobKind, JobStatus, SettlementScope};
+use orderly_domain::jobs::{Job, JobKind, JobStatus, RestoreScope, SettlementScope};
 use orderly_domain::pagination::Page;
 use orderly_domain::settlement::DayRange;
 use orderly_domain::validation::FieldError;
@@ -92,6 +92,25 @@ pub async fn request_report_export(
     let days = days(&input.from, &input.to).map_err(ServiceError::Invalid)?;
     let params = serde_json::to_value(days).expect("a range serialises");
     request_job(state, caller, JobKind::ReportExport, params, request).await
+}
+
+/// Records a restore of an archived month of raw events and announces it; 404 when the month was never
+/// archived.
+pub async fn request_archive_restore(
+    state: &State,
+    caller: &Caller,
+    month: chrono::NaiveDate,
+    request: JobRequest<'_>,
+) -> Result<(u16, Value), ServiceError> {
+    caller.admin()?;
+    if orderly_store::archives::find(&state.db.get().await?, month)
+        .await?
+        .is_none()
+    {
+        return Err(ServiceError::NotFound);
+    }
+    let params = serde_json::to_value(RestoreScope { month }).expect("a month serialises");
+    request_job(state, caller, JobKind::ArchiveRestore, params, request).await
 }
 
 /// Records a job and announces it (`job.requested`, through the outbox, so the request is never lost).

@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod api_keys;
+pub mod archive_restore;
 pub mod audit;
 mod caller;
 pub mod catalogue;

@@ -122,13 +122,12 @@ impl S3Bucket {
         Ok(())
     }
 
-    /// Reads the object back chunk by chunk (never whole in memory); returns its size in bytes.
-    pub async fn read_object(
+    /// The object's bytes, chunk by chunk (never whole in memory).
+    pub async fn object_stream(
         &self,
         key: &str,
-        mut each: impl FnMut(&[u8]),
-    ) -> Result<u64, CloudError> {
-        let mut body = self
+    ) -> Result<impl futures::Stream<Item = Result<Vec<u8>, CloudError>> + use<>, CloudError> {
+        let body = self
             .client
             .get_object()
             .bucket(&self.bucket)
@@ -137,11 +136,29 @@ impl S3Bucket {
             .await
             .map_err(|e| CloudError::from_sdk("s3:GetObject", e))?
             .body;
+        Ok(futures::stream::try_unfold(body, |mut body| async move {
+            match body.try_next().await {
+                Ok(Some(chunk)) => Ok(Some((chunk.to_vec(), body))),
+                Ok(None) => Ok(None),
+                Err(e) => Err(CloudError {
+                    operation: "s3:GetObject (body)",
+                    message: e.to_string(),
+                }),
+            }
+        }))
+    }
+
+    /// Reads the object back chunk by chunk; returns its size in bytes.
+    pub async fn read_object(
+        &self,
+        key: &str,
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<u64, CloudError> {
+        use futures::TryStreamExt;
+        let stream = self.object_stream(key).await?;
+        futures::pin_mut!(stream);
         let mut size = 0;
-        while let Some(chunk) = body.try_next().await.map_err(|e| CloudError {
-            operation: "s3:GetObject (body)",
-            message: e.to_string(),
-        })? {
+        while let Some(chunk) = stream.try_next().await? {
             size += chunk.len() as u64;
             each(&chunk);
         }

@@ -12,6 +12,14 @@ use crate::settlement::DayRange;
 pub enum JobKind {
     Settlement,
     ReportExport,
+    /// Brings an archived month of raw events back from S3 into its partition; writes no file.
+    ArchiveRestore,
+}
+
+/// What an archive restore brings back: the first day of the month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreScope {
+    pub month: chrono::NaiveDate,
 }
 
 impl JobKind {
@@ -19,6 +27,7 @@ impl JobKind {
         match self {
             JobKind::Settlement => "SETTLEMENT",
             JobKind::ReportExport => "REPORT_EXPORT",
+            JobKind::ArchiveRestore => "ARCHIVE_RESTORE",
         }
     }
 
@@ -27,14 +36,17 @@ impl JobKind {
         match self {
             JobKind::Settlement => "settlement",
             JobKind::ReportExport => "report-export",
+            JobKind::ArchiveRestore => "archive-restore",
         }
     }
 
-    /// The S3 key of a finished job's file.
+    /// The S3 key of a finished job's file (a restore writes none: it never opens an upload, so its key
+    /// is never used).
     pub fn result_key(self, job_id: Uuid) -> String {
         match self {
             JobKind::Settlement => format!("settlements/{job_id}.csv"),
             JobKind::ReportExport => format!("reports/{job_id}.csv"),
+            JobKind::ArchiveRestore => format!("restores/{job_id}"),
         }
     }
 
@@ -43,6 +55,7 @@ impl JobKind {
         match self {
             JobKind::Settlement => format!("settlement-{job_id}.csv"),
             JobKind::ReportExport => format!("daily-sales-{job_id}.csv"),
+            JobKind::ArchiveRestore => format!("restore-{job_id}"),
         }
     }
 
@@ -51,6 +64,7 @@ impl JobKind {
         match raw.to_ascii_uppercase().as_str() {
             "SETTLEMENT" => Some(JobKind::Settlement),
             "REPORT_EXPORT" => Some(JobKind::ReportExport),
+            "ARCHIVE_RESTORE" => Some(JobKind::ArchiveRestore),
             _ => None,
         }
     }

@@ -16,6 +16,7 @@ pub struct Archive {
     pub bytes: i64,
     pub sha256: String,
     pub archived_at: DateTime<Utc>,
+    pub restored_at: Option<DateTime<Utc>>,
 }
 
 /// The partition of `month`. Made from a date, never from a client's text: COPY takes no parameters.
@@ -76,8 +77,11 @@ pub async fn record_and_drop(
     tx: &tokio_postgres::Transaction<'_>,
     archive: &Archive,
 ) -> Result<bool, StoreError> {
+    // A month archived again after a restore gets its record renewed.
     tx.execute(
-        "INSERT INTO archives (month, s3_key, rows, bytes, sha256) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO archives (month, s3_key, rows, bytes, sha256) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (month) DO UPDATE SET s3_key = EXCLUDED.s3_key, rows = EXCLUDED.rows,
+             bytes = EXCLUDED.bytes, sha256 = EXCLUDED.sha256, archived_at = now(), restored_at = NULL",
         &[
             &archive.month,
             &archive.s3_key,
@@ -96,25 +100,74 @@ pub async fn record_and_drop(
     Ok(row.get(0))
 }
 
+const COLUMNS: &str = "month, s3_key, rows, bytes, sha256, archived_at, restored_at";
+
+fn archive(r: &tokio_postgres::Row) -> Archive {
+    Archive {
+        month: r.get(0),
+        s3_key: r.get(1),
+        rows: r.get(2),
+        bytes: r.get(3),
+        sha256: r.get(4),
+        archived_at: r.get(5),
+        restored_at: r.get(6),
+    }
+}
+
 /// Every archive, newest month first.
 pub async fn list(db: &impl GenericClient) -> Result<Vec<Archive>, StoreError> {
     let rows = db
         .query(
-            "SELECT month, s3_key, rows, bytes, sha256, archived_at FROM archives ORDER BY month DESC",
+            &format!("SELECT {COLUMNS} FROM archives ORDER BY month DESC"),
             &[],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Archive {
-            month: r.get(0),
-            s3_key: r.get(1),
-            rows: r.get(2),
-            bytes: r.get(3),
-            sha256: r.get(4),
-            archived_at: r.get(5),
-        })
-        .collect())
+    Ok(rows.iter().map(archive).collect())
+}
+
+pub async fn find(
+    db: &impl GenericClient,
+    month: NaiveDate,
+) -> Result<Option<Archive>, StoreError> {
+    let row = db
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM archives WHERE month = $1"),
+            &[&month],
+        )
+        .await?;
+    Ok(row.as_ref().map(archive))
+}
+
+/// Loads a month's CSV (as `export_month` wrote it) back into its partition, in the caller's
+/// transaction; returns the rows loaded. The partition must exist.
+pub async fn import_month(
+    tx: &tokio_postgres::Transaction<'_>,
+    csv: impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>>,
+) -> Result<u64, StoreError> {
+    use futures::{SinkExt, StreamExt};
+    let sink = tx
+        .copy_in(&format!(
+            "COPY metric_events ({}) FROM STDIN (FORMAT csv, HEADER)",
+            CSV_HEADER.replace(',', ", ")
+        ))
+        .await?;
+    futures::pin_mut!(sink);
+    futures::pin_mut!(csv);
+    while let Some(chunk) = csv.next().await {
+        let chunk = chunk.map_err(|e| StoreError::Corrupt(format!("archive stream: {e}")))?;
+        sink.send(std::io::Cursor::new(chunk)).await?;
+    }
+    Ok(sink.as_mut().finish().await?)
+}
+
+/// Marks the month restored (archival leaves it in Postgres for a while after).
+pub async fn mark_restored(db: &impl GenericClient, month: NaiveDate) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE archives SET restored_at = now() WHERE month = $1",
+        &[&month],
+    )
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -151,6 +204,7 @@ mod tests {
             bytes: 1,
             sha256: "0".repeat(64),
             archived_at: Utc::now(),
+            restored_at: None,
         }
     }
 

@@ -19,6 +19,8 @@ pub struct ArchiveView {
     /// SHA-256 of the object, hex; checked against what S3 returned before the partition was dropped.
     pub sha256: String,
     pub archived_at: DateTime<Utc>,
+    /// When it was last brought back into Postgres (it stays 30 days, then is archived again).
+    pub restored_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -52,6 +54,7 @@ pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Respo
                 bytes: a.bytes,
                 sha256: a.sha256,
                 archived_at: a.archived_at,
+                restored_at: a.restored_at,
             })
             .collect(),
     }))

@@ -14,7 +14,7 @@ use crate::http::json_response_of;
 use crate::services::jobs::JobRequest;
 
 /// What every job request carries besides its body.
-fn job_request(request: &HttpRequest) -> JobRequest<'_> {
+pub(crate) fn job_request(request: &HttpRequest) -> JobRequest<'_> {
     JobRequest {
         idempotency_key: request.header("idempotency-key"),
         render: JobView::accepted,
@@ -22,7 +22,7 @@ fn job_request(request: &HttpRequest) -> JobRequest<'_> {
 }
 
 /// `202` with the job, and its address in `Location`.
-fn accepted((status, body): (u16, Value)) -> Response {
+pub(crate) fn accepted((status, body): (u16, Value)) -> Response {
     let mut response = json_response_of(status, &body);
     if let Some(id) = body["job_id"].as_str()
         && let Ok(location) = format!("/api/v1/jobs/{id}").parse()
