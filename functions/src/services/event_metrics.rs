@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Timelike, Utc};
 use orderly_domain::access::Principal;
 use orderly_domain::metrics::intake::{
-    MAX_EVENTS_PER_REQUEST, MAX_PAST, Rejection, Sender, read_event,
+    MAX_EVENTS_PER_REQUEST, MAX_PAST, Rejection, Sender, TypedEvent, read_event, read_typed,
 };
 use orderly_domain::metrics::{MAX_FUTURE, MetricEvent, MetricsProcessor, Summary};
 use orderly_http::FieldError;
@@ -43,13 +43,33 @@ async fn sender(state: &State, caller: &Caller) -> Result<Sender, ServiceError> 
     }
 }
 
+/// A request's events: read straight into typed events when every one has the right shape (the common
+/// case, and much cheaper), else as JSON values, each read field by field.
+pub enum Incoming<'a> {
+    Typed(Vec<TypedEvent<'a>>),
+    Fields(Vec<Value>),
+}
+
+impl Incoming<'_> {
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Incoming::Typed(events) => events.len(),
+            Incoming::Fields(events) => events.len(),
+        }
+    }
+}
+
 /// Keeps every valid event of `events` and reports the others. When none is valid, nothing is written
 /// and the answer is 422 with every problem; otherwise raw rows and minute aggregates are written in one
 /// transaction, so they never disagree.
 pub async fn ingest(
     state: &State,
     caller: &Caller,
-    events: Vec<Value>,
+    events: Incoming<'_>,
 ) -> Result<Ingested, ServiceError> {
     let sender = sender(state, caller).await?;
     if events.is_empty() {
@@ -63,10 +83,28 @@ pub async fn ingest(
     }
     let now = Utc::now();
     let (mut accepted, mut rejected) = (Vec::with_capacity(events.len()), Vec::new());
-    for (index, raw) in events.iter().enumerate() {
-        match read_event(index, raw, sender, now) {
-            Ok(event) => accepted.push((index, event)),
-            Err(problems) => rejected.extend(problems),
+    let mut read = |index: usize, result: Result<MetricEvent, Vec<Rejection>>| match result {
+        Ok(event) => accepted.push((index, event)),
+        Err(problems) => rejected.extend(problems),
+    };
+    match &events {
+        Incoming::Typed(typed) => {
+            for (index, event) in typed.iter().enumerate() {
+                let result = match read_typed(event, sender, now) {
+                    Some(event) => Ok(event),
+                    // A typed event that breaks a rule is read field by field, for the exact reasons.
+                    None => {
+                        let fields = serde_json::to_value(event).map_err(ServiceError::internal)?;
+                        read_event(index, &fields, sender, now)
+                    }
+                };
+                read(index, result);
+            }
+        }
+        Incoming::Fields(values) => {
+            for (index, raw) in values.iter().enumerate() {
+                read(index, read_event(index, raw, sender, now));
+            }
         }
     }
     if !matches!(sender, Sender::MerchantKey(_)) {

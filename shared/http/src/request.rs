@@ -163,9 +163,9 @@ impl HttpRequest {
         self.body_bytes().len()
     }
 
-    /// The JSON body as `T`. Unparseable JSON is 400; a wrong or missing field is 422 naming the field;
-    /// unknown fields are refused by the types (`deny_unknown_fields`).
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+    /// The body's bytes, once the checks every JSON body passes (type, size, not empty) are done: for an
+    /// endpoint that reads its body in a faster way first (`json` stays the way to report errors).
+    pub fn json_bytes(&self) -> Result<&[u8], ApiError> {
         if let Some(content_type) = self.header("content-type")
             && !content_type
                 .to_ascii_lowercase()
@@ -180,6 +180,13 @@ impl HttpRequest {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::BadRequest("a JSON body is required".into()));
         }
+        Ok(bytes)
+    }
+
+    /// The JSON body as `T`. Unparseable JSON is 400; a wrong or missing field is 422 naming the field;
+    /// unknown fields are refused by the types (`deny_unknown_fields`).
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let bytes = self.json_bytes()?;
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         match serde_path_to_error::deserialize(&mut deserializer) {
             Ok(value) => Ok(value),

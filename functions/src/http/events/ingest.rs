@@ -1,14 +1,14 @@
 //! `POST /api/v1/events`: a shop's events (page views, add-to-cart, checkout steps, latencies), up to
 //! 1,000 per request. Valid events are kept even when others are rejected.
 
-use orderly_domain::metrics::intake::Rejection;
+use orderly_domain::metrics::intake::{Rejection, TypedEvent};
 use orderly_http::{ApiError, ErrorBody, HttpRequest, Response};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::State;
 use crate::http::{caller, json_response_of};
-use crate::services::event_metrics;
+use crate::services::event_metrics::{self, Incoming};
 
 /// What became of the events.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -52,7 +52,12 @@ pub struct EventInput {
     ),
 )]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
-    let events: Vec<Value> = request.json()?;
+    // One typed pass over the body when every event has the expected shape; the field-by-field reader
+    // otherwise (it names each problem).
+    let events = match serde_json::from_slice::<Vec<TypedEvent<'_>>>(request.json_bytes()?) {
+        Ok(typed) => Incoming::Typed(typed),
+        Err(_) => Incoming::Fields(request.json::<Vec<Value>>()?),
+    };
     let ingested = event_metrics::ingest(state, &caller(&request), events).await?;
     Ok(json_response_of(
         202,

@@ -11,6 +11,7 @@ use orderly_functions::ops::seed_events;
 use orderly_store::metrics::{self, DailyFilter};
 
 use crate::env;
+use crate::median;
 
 /// Events seeded; `BENCH_ANALYTICS_EVENTS` changes it (100,000,000 takes about ten minutes more).
 fn events() -> i64 {
@@ -130,10 +131,6 @@ async fn explain(db: &impl orderly_store::GenericClient, filter: &DailyFilter) {
     let name = format!("analytics-explain-{}.txt", events());
     std::fs::write(dir.join(&name), &text).expect("the plans");
     std::fs::write(dir.join("analytics-explain.txt"), text).expect("analytics-explain.txt");
-}
-
-fn median(v: &[f64]) -> f64 {
-    v[v.len() / 2]
 }
 
 pub fn print(row: &Row) {

@@ -147,6 +147,35 @@ async fn user(client: &reqwest::Client, api: &str, n: usize) -> (String, String)
     )
 }
 
+/// The median of some measurements (the mean of the middle two when there is an even number).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) && middle > 0 {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    }
+}
+
+/// Function state in this process, on the stack's database, for calling handlers directly (the
+/// handlers measured this way need no AWS service).
+async fn direct_state() -> &'static State {
+    let database_url = env("DATABASE_URL");
+    let config = Config::from_lookup(|key| match key {
+        "DATABASE_URL" => Some(database_url.clone()),
+        "DATABASE_POOL_SIZE" => Some("32".into()),
+        "JWT_SIGNING_KEY" => std::env::var(key).ok(),
+        "ORDER_EVENTS_TOPIC_ARN" | "ARTIFACTS_BUCKET" | "WEBSOCKET_MANAGEMENT_ENDPOINT" => {
+            Some("unused-by-these-handlers".into())
+        }
+        _ => None,
+    })
+    .expect("configuration");
+    State::new(config).await.expect("state").leak()
+}
+
 fn proxy_event(
     method: &str,
     resource: &str,
@@ -226,19 +255,7 @@ async fn main() {
         "Orderly gateway benchmark: {REQUESTS} requests per measurement, {CONCURRENCY} concurrent, against {api}"
     );
 
-    // The same database the stack uses; the direct path needs no AWS service for these handlers.
-    let database_url = env("DATABASE_URL");
-    let config = Config::from_lookup(|key| match key {
-        "DATABASE_URL" => Some(database_url.clone()),
-        "DATABASE_POOL_SIZE" => Some("32".into()),
-        "JWT_SIGNING_KEY" => std::env::var(key).ok(),
-        "ORDER_EVENTS_TOPIC_ARN" | "ARTIFACTS_BUCKET" | "WEBSOCKET_MANAGEMENT_ENDPOINT" => {
-            Some("unused-by-these-handlers".into())
-        }
-        _ => None,
-    })
-    .expect("configuration");
-    let state = State::new(config).await.expect("state").leak();
+    let state = direct_state().await;
 
     let admin_token = admin_token(&client, &api, "198.18.255.1").await;
     let merchant = post(

@@ -112,11 +112,7 @@ pub fn bench() {
         bare.push(rate);
         bare_latency.add(latency).expect("same bounds");
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (core_rate, bare_rate) = (median(&mut core), median(&mut bare));
+    let (core_rate, bare_rate) = (crate::median(&core), crate::median(&bare));
     let us = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     println!(
         "  MetricsProcessor        {:>10.0} events/s  p50 {:>6.2} µs  p99 {:>6.2} µs  (goals: 100,000 events/s, p99 < 1,000 µs)",

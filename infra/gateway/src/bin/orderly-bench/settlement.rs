@@ -12,6 +12,7 @@ use orderly_functions::ops::seed_transactions;
 use serde_json::{Value, json};
 
 use crate::env;
+use crate::median;
 
 const TRANSACTIONS: u64 = 1_000_000;
 /// A month nothing else writes to, so the job settles exactly the seeded rows.
@@ -26,12 +27,6 @@ pub struct Row {
     pub end_to_end: Vec<f64>,
     pub baseline: Vec<f64>,
     pub peak_rss_mb: u64,
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
 }
 
 fn spread(values: &[f64]) -> (f64, f64) {

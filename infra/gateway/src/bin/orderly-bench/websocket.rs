@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 use crate::env;
+use crate::median;
 
 const SENDS: usize = 100;
 const BROADCAST_ROUNDS: usize = 2;
@@ -310,12 +311,6 @@ pub async fn bench(client: &reqwest::Client, api: &str, token: &str) -> Row {
         send: (through_api, direct),
         broadcast: (broadcasts, posts, signed),
     }
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
 }
 
 pub fn print(row: &Row) {
