@@ -2,6 +2,7 @@
 //! transaction), aggregates of the last N minutes out, and the upkeep that keeps both cheap.
 
 use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Timelike, Utc};
 use orderly_domain::access::Principal;
@@ -29,16 +30,40 @@ pub struct Ingested {
     pub rejected: Vec<Rejection>,
 }
 
+/// Which merchant each API key sends for, as this instance has looked it up. A key's merchant is set
+/// when the key is made and never changes, and a revoked key is refused by the front door on every
+/// request, so the answer can be kept: it saves each batch a round trip.
+static KEY_MERCHANTS: LazyLock<Mutex<HashMap<Uuid, Option<Uuid>>>> = LazyLock::new(Mutex::default);
+/// Keys remembered at most; past it the memory starts over (a key is one lookup away).
+const KEY_MERCHANTS_HELD: usize = 10_000;
+
+async fn key_merchant(state: &State, key: Uuid) -> Result<Option<Uuid>, ServiceError> {
+    let known = KEY_MERCHANTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+        .copied();
+    if let Some(merchant) = known {
+        return Ok(merchant);
+    }
+    let merchant = api_keys::merchant_of(&state.db.get().await?, key)
+        .await?
+        .ok_or(ServiceError::Unauthorized("this API key was revoked"))?;
+    let mut held = KEY_MERCHANTS.lock().unwrap_or_else(|e| e.into_inner());
+    if held.len() >= KEY_MERCHANTS_HELD {
+        held.clear();
+    }
+    held.insert(key, merchant);
+    Ok(merchant)
+}
+
 async fn sender(state: &State, caller: &Caller) -> Result<Sender, ServiceError> {
     match caller.principal {
         Some(Principal::User { id, .. }) => Ok(Sender::User(id)),
-        Some(Principal::ApiKey { id }) => {
-            match api_keys::merchant_of(&state.db.get().await?, id).await? {
-                Some(Some(merchant)) => Ok(Sender::MerchantKey(merchant)),
-                Some(None) => Ok(Sender::PlatformKey),
-                None => Err(ServiceError::Unauthorized("this API key was revoked")),
-            }
-        }
+        Some(Principal::ApiKey { id }) => Ok(match key_merchant(state, id).await? {
+            Some(merchant) => Sender::MerchantKey(merchant),
+            None => Sender::PlatformKey,
+        }),
         None => Err(ServiceError::Unauthorized("sign in or send an API key")),
     }
 }
