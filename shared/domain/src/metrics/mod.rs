@@ -10,7 +10,7 @@
 //! holds at most `max_series_per_minute` (merchant, event type) pairs; an event that would open one more
 //! is refused, never silently lost.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
@@ -20,8 +20,10 @@ use uuid::Uuid;
 
 mod aggregate;
 pub mod intake;
+mod minute;
 
 pub use aggregate::{Aggregate, RELATIVE_ERROR, Summary, Unreadable};
+use minute::Minute;
 
 /// How far ahead of the processor's clock an event may be (clock skew between senders and us).
 pub const MAX_FUTURE: Duration = Duration::minutes(5);
@@ -76,7 +78,7 @@ fn minute_of(t: DateTime<Utc>) -> i64 {
 pub struct MetricsProcessor {
     retention_minutes: u32,
     max_series_per_minute: usize,
-    minutes: Mutex<BTreeMap<i64, HashMap<Series, Aggregate>>>,
+    minutes: Mutex<BTreeMap<i64, Minute>>,
 }
 
 impl MetricsProcessor {
@@ -88,7 +90,7 @@ impl MetricsProcessor {
         }
     }
 
-    fn table(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, HashMap<Series, Aggregate>>> {
+    fn table(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, Minute>> {
         // A panic elsewhere while holding the lock leaves whole aggregates behind, never half an update
         // that matters: keep serving.
         self.minutes.lock().unwrap_or_else(|e| e.into_inner())
@@ -117,15 +119,15 @@ impl MetricsProcessor {
         while table.first_key_value().is_some_and(|(m, _)| *m < oldest) {
             table.pop_first();
         }
-        let series = table.entry(minute).or_default();
-        let key = Series {
-            merchant_id: event.merchant_id,
-            event_type: event.event_type.clone(),
-        };
-        if !series.contains_key(&key) && series.len() >= self.max_series_per_minute {
-            return Err(Refused::TooManySeries(self.max_series_per_minute));
-        }
-        series.entry(key).or_default().add(event.value);
+        table
+            .entry(minute)
+            .or_default()
+            .aggregate(
+                event.merchant_id,
+                &event.event_type,
+                self.max_series_per_minute,
+            )?
+            .add(event.value);
         Ok(())
     }
 
@@ -135,9 +137,9 @@ impl MetricsProcessor {
         let from = (newest - i64::from(minutes) + 1).max(self.oldest_kept(now));
         let table = self.table();
         let mut merged: BTreeMap<Series, Aggregate> = BTreeMap::new();
-        for series in table.range(from..=newest).map(|(_, s)| s) {
-            for (key, aggregate) in series {
-                merged.entry(key.clone()).or_default().merge(aggregate);
+        for minute in table.range(from..=newest).map(|(_, m)| m) {
+            for (key, aggregate) in minute.iter() {
+                merged.entry(key).or_default().merge(aggregate);
             }
         }
         merged.into_iter().map(|(k, a)| (k, a.summary())).collect()
@@ -173,13 +175,14 @@ impl MetricsProcessor {
         while table.first_key_value().is_some_and(|(m, _)| *m < oldest) {
             table.pop_first();
         }
-        let series = table.entry(minute).or_default();
-        if !series.contains_key(&part.series) && series.len() >= self.max_series_per_minute {
-            return Err(Refused::TooManySeries(self.max_series_per_minute));
-        }
-        series
-            .entry(part.series.clone())
+        table
+            .entry(minute)
             .or_default()
+            .aggregate(
+                part.series.merchant_id,
+                &part.series.event_type,
+                self.max_series_per_minute,
+            )?
             .merge(&part.aggregate);
         Ok(())
     }
@@ -192,7 +195,7 @@ impl MetricsProcessor {
             .flat_map(|(minute, series)| {
                 let at = DateTime::from_timestamp(minute * 60, 0).unwrap_or_default();
                 series
-                    .into_iter()
+                    .into_parts()
                     .map(move |(series, aggregate)| MinuteAggregate {
                         minute: at,
                         series,
