@@ -397,19 +397,9 @@ mod tests {
 
     type Figures = Vec<(Uuid, String, DateTime<Utc>, i64, f64, f64, f64)>;
 
-    async fn raw_group_by(db: &Pool) -> Figures {
-        let rows = db
-            .get()
-            .await
-            .unwrap()
-            .query(
-                "SELECT merchant_id, event_type, date_trunc('minute', occurred_at), count(*),
-                        sum(value), min(value), max(value)
-                   FROM metric_events GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-                &[],
-            )
-            .await
-            .unwrap();
+    /// Per merchant, type and minute: count, sum, min, max, as `query` computes them.
+    async fn figures(db: &Pool, query: &str) -> Figures {
+        let rows = db.get().await.unwrap().query(query, &[]).await.unwrap();
         rows.iter()
             .map(|r| {
                 (
@@ -425,36 +415,32 @@ mod tests {
             .collect()
     }
 
+    async fn raw_group_by(db: &Pool) -> Figures {
+        figures(
+            db,
+            "SELECT merchant_id, event_type, date_trunc('minute', occurred_at), count(*),
+                    sum(value), min(value), max(value)
+               FROM metric_events GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        )
+        .await
+    }
+
     async fn rolled_up(db: &Pool) -> (Figures, i64) {
-        let client = db.get().await.unwrap();
-        let rows = client
-            .query(
-                "SELECT merchant_id, event_type, minute, sum(events)::int8, sum(value_sum),
-                        min(value_min), max(value_max)
-                   FROM metric_minutes GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-                &[],
-            )
+        let figures = figures(
+            db,
+            "SELECT merchant_id, event_type, minute, sum(events)::int8, sum(value_sum),
+                    min(value_min), max(value_max)
+               FROM metric_minutes GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        )
+        .await;
+        let parts: i64 = db
+            .get()
             .await
-            .unwrap();
-        let parts: i64 = client
+            .unwrap()
             .query_one("SELECT count(*) FROM metric_minutes", &[])
             .await
             .unwrap()
             .get(0);
-        let figures = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.get(0),
-                    r.get(1),
-                    r.get(2),
-                    r.get(3),
-                    r.get(4),
-                    r.get(5),
-                    r.get(6),
-                )
-            })
-            .collect();
         (figures, parts)
     }
 

@@ -286,16 +286,25 @@ const DAILY_FROM_EVENTS: &str =
       ORDER BY day DESC, merchant_id DESC
       LIMIT $4";
 
-/// Per merchant per day, newest day first, then merchant id descending: the seed's analytics query,
-/// answered from `metric_days`.
-pub async fn daily(
+/// The analytics statement as served (`raw` false: the rollups) or on the raw table, with its
+/// parameters, under `prefix` (empty, or `EXPLAIN …`).
+async fn query_daily(
     db: &impl GenericClient,
     filter: &DailyFilter,
-) -> Result<Vec<DayTotal>, StoreError> {
-    let (after_day, after_merchant) = filter.after.unzip();
-    let rows = db
-        .query(
-            DAILY,
+    raw: bool,
+    prefix: &str,
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    Ok(if raw {
+        let (start, end) = instants(filter);
+        db.query(
+            &format!("{prefix}{DAILY_FROM_EVENTS}"),
+            &[&start, &end, &filter.plan, &filter.limit],
+        )
+        .await?
+    } else {
+        let (after_day, after_merchant) = filter.after.unzip();
+        db.query(
+            &format!("{prefix}{DAILY}"),
             &[
                 &filter.from,
                 &filter.to,
@@ -306,16 +315,28 @@ pub async fn daily(
                 &filter.limit,
             ],
         )
-        .await?;
-    Ok(rows
-        .iter()
+        .await?
+    })
+}
+
+fn day_totals(rows: &[tokio_postgres::Row]) -> Vec<DayTotal> {
+    rows.iter()
         .map(|r| DayTotal {
             merchant_id: r.get(0),
             day: r.get(1),
             events: r.get(2),
             value_sum: r.get(3),
         })
-        .collect())
+        .collect()
+}
+
+/// Per merchant per day, newest day first, then merchant id descending: the seed's analytics query,
+/// answered from `metric_days`.
+pub async fn daily(
+    db: &impl GenericClient,
+    filter: &DailyFilter,
+) -> Result<Vec<DayTotal>, StoreError> {
+    Ok(day_totals(&query_daily(db, filter, false, "").await?))
 }
 
 /// `EXPLAIN (ANALYZE, BUFFERS)` of the analytics query as served (`daily`) or on the raw table, with
@@ -325,29 +346,7 @@ pub async fn explain_daily(
     filter: &DailyFilter,
     raw: bool,
 ) -> Result<String, StoreError> {
-    let rows = if raw {
-        let (start, end) = instants(filter);
-        db.query(
-            &format!("EXPLAIN (ANALYZE, BUFFERS) {DAILY_FROM_EVENTS}"),
-            &[&start, &end, &filter.plan, &filter.limit],
-        )
-        .await?
-    } else {
-        let (after_day, after_merchant) = filter.after.unzip();
-        db.query(
-            &format!("EXPLAIN (ANALYZE, BUFFERS) {DAILY}"),
-            &[
-                &filter.from,
-                &filter.to,
-                &filter.merchant_id,
-                &filter.plan,
-                &after_day,
-                &after_merchant,
-                &filter.limit,
-            ],
-        )
-        .await?
-    };
+    let rows = query_daily(db, filter, raw, "EXPLAIN (ANALYZE, BUFFERS) ").await?;
     Ok(rows
         .iter()
         .map(|r| r.get::<_, String>(0))
@@ -355,10 +354,7 @@ pub async fn explain_daily(
         .join("\n"))
 }
 
-/// Seeded events (`make seed-events`): their `user_id` starts with this, so a rerun can count them.
-pub const SEED_USER_PREFIX: &str = "seed-";
-
-/// Seeded events so far.
+/// Seeded events so far (`make seed-events` gives each a `user_id` starting `seed-`).
 pub async fn seeded_events(db: &impl GenericClient) -> Result<i64, StoreError> {
     let row = db
         .query_one(
@@ -421,22 +417,7 @@ pub async fn daily_from_events(
     db: &impl GenericClient,
     filter: &DailyFilter,
 ) -> Result<Vec<DayTotal>, StoreError> {
-    let (start, end) = instants(filter);
-    let rows = db
-        .query(
-            DAILY_FROM_EVENTS,
-            &[&start, &end, &filter.plan, &filter.limit],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| DayTotal {
-            merchant_id: r.get(0),
-            day: r.get(1),
-            events: r.get(2),
-            value_sum: r.get(3),
-        })
-        .collect())
+    Ok(day_totals(&query_daily(db, filter, true, "").await?))
 }
 
 #[cfg(test)]

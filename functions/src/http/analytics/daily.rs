@@ -4,12 +4,12 @@
 use chrono::NaiveDate;
 use orderly_domain::merchants::Plan;
 use orderly_domain::pagination::{decode_day_cursor, encode_day_cursor, parse_page};
-use orderly_domain::settlement::DayRange;
 use orderly_http::{ApiError, ErrorBody, FieldError, HttpRequest, Response};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::State;
+use crate::http::reports::daily::date;
 use crate::http::{caller, ok};
 use crate::services::analytics::{self, DailyQuery};
 
@@ -48,13 +48,7 @@ pub struct MerchantDaysView {
 )]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
     let mut problems = Vec::new();
-    let mut day = |name: &str| match request.query(name) {
-        None => {
-            problems.push(FieldError::new(name, "is required (YYYY-MM-DD)"));
-            None
-        }
-        Some(raw) => DayRange::day(name, raw).map_err(|e| problems.push(e)).ok(),
-    };
+    let mut day = |name: &str| date(&request, name).map_err(|e| problems.push(e)).ok();
     let (from, to) = (day("from"), day("to"));
     let plan = match request.query("plan") {
         None => None,

@@ -8,7 +8,8 @@ use super::SalesDayView;
 use crate::http::{caller, ok};
 use crate::{State, services::reports};
 
-fn date(request: &HttpRequest, name: &str) -> Result<NaiveDate, FieldError> {
+/// A required query parameter that is a UTC day (`YYYY-MM-DD`).
+pub(crate) fn date(request: &HttpRequest, name: &str) -> Result<NaiveDate, FieldError> {
     let raw = request
         .query(name)
         .ok_or_else(|| FieldError::new(name, "is required (YYYY-MM-DD)"))?;

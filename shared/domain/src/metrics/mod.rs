@@ -109,7 +109,26 @@ impl MetricsProcessor {
         if event.timestamp > now + MAX_FUTURE {
             return Err(Refused::InTheFuture);
         }
-        let minute = minute_of(event.timestamp);
+        self.fold_into(
+            event.timestamp,
+            now,
+            event.merchant_id,
+            &event.event_type,
+            |a| a.add(event.value),
+        )
+    }
+
+    /// Finds (or opens) the series' aggregate of the minute of `at` and hands it to `fold`, dropping
+    /// minutes that fell out of the retention on the way.
+    fn fold_into(
+        &self,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        merchant_id: Uuid,
+        event_type: &str,
+        fold: impl FnOnce(&mut Aggregate),
+    ) -> Result<(), Refused> {
+        let minute = minute_of(at);
         let oldest = self.oldest_kept(now);
         if minute < oldest {
             return Err(Refused::TooOld(self.retention_minutes));
@@ -119,15 +138,11 @@ impl MetricsProcessor {
         while table.first_key_value().is_some_and(|(m, _)| *m < oldest) {
             table.pop_first();
         }
-        table
-            .entry(minute)
-            .or_default()
-            .aggregate(
-                event.merchant_id,
-                &event.event_type,
-                self.max_series_per_minute,
-            )?
-            .add(event.value);
+        fold(table.entry(minute).or_default().aggregate(
+            merchant_id,
+            event_type,
+            self.max_series_per_minute,
+        )?);
         Ok(())
     }
 
@@ -166,25 +181,13 @@ impl MetricsProcessor {
     /// Merges an aggregate made elsewhere (another batch, another instance, the store) into its minute,
     /// under the same rules as an event.
     pub fn absorb(&self, part: &MinuteAggregate, now: DateTime<Utc>) -> Result<(), Refused> {
-        let minute = minute_of(part.minute);
-        let oldest = self.oldest_kept(now);
-        if minute < oldest {
-            return Err(Refused::TooOld(self.retention_minutes));
-        }
-        let mut table = self.table();
-        while table.first_key_value().is_some_and(|(m, _)| *m < oldest) {
-            table.pop_first();
-        }
-        table
-            .entry(minute)
-            .or_default()
-            .aggregate(
-                part.series.merchant_id,
-                &part.series.event_type,
-                self.max_series_per_minute,
-            )?
-            .merge(&part.aggregate);
-        Ok(())
+        self.fold_into(
+            part.minute,
+            now,
+            part.series.merchant_id,
+            &part.series.event_type,
+            |a| a.merge(&part.aggregate),
+        )
     }
 
     /// Everything held, minute by minute, leaving the processor empty: what an ingest batch stores.
