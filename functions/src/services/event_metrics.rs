@@ -194,9 +194,13 @@ pub async fn store_batch(
     let days = day_totals(events);
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    store::insert_events(&tx, events).await?;
-    store::append_minutes(&tx, &parts).await?;
-    store::append_days(&tx, &days).await?;
+    // The three statements go out in one flush, the aggregates first: polled in this order, their
+    // requests are queued on the connection before the `COPY`'s, and none waits for another's answer.
+    futures::try_join!(
+        store::append_minutes(&tx, &parts),
+        store::append_days(&tx, &days),
+        store::insert_events(&tx, events),
+    )?;
     tx.commit().await?;
     Ok(())
 }
@@ -579,5 +583,53 @@ mod tests {
         assert_eq!(done.minutes_forgotten, 1);
         let (_, parts) = rolled_up(&db.pool).await;
         assert_eq!(parts, 2);
+    }
+
+    #[tokio::test]
+    async fn a_batch_with_a_month_missing_writes_neither_events_nor_aggregates() {
+        let db = fresh_database().await;
+        let now = Utc::now();
+        ensure_partitions(&db.pool, now).await.unwrap();
+        let at = |t: DateTime<Utc>| MetricEvent {
+            timestamp: t,
+            merchant_id: Uuid::now_v7(),
+            user_id: "u".into(),
+            event_type: "x".into(),
+            value: 1.0,
+        };
+        // Partitions reach three months ahead: a batch across the end of the last one has a row with a
+        // partition and one without.
+        let this_month = NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap();
+        let edge = (this_month + Months::new(4))
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc();
+        let batch = [
+            at(edge - Duration::minutes(1)),
+            at(edge + Duration::seconds(30)),
+        ];
+        // The aggregates go out before the `COPY` in the same flush; the `COPY` failing must undo them.
+        let error = store_batch(&db.pool, &batch, edge + Duration::minutes(1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                ServiceError::Store(orderly_store::StoreError::NoPartition(_))
+            ),
+            "{error:?}"
+        );
+        let client = db.pool.get().await.unwrap();
+        for table in ["metric_events", "metric_minutes", "metric_days"] {
+            let rows: i64 = client
+                .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(rows, 0, "{table}");
+        }
+        // And the connection went back to the pool usable, not inside a failed transaction.
+        drop(client);
+        store_batch(&db.pool, &[at(now)], now).await.unwrap();
     }
 }

@@ -13,15 +13,17 @@ use crate::StoreError;
 
 /// Writes a batch of events with one binary `COPY`, inside the caller's transaction. An event in a month
 /// that has no partition fails the whole batch with `StoreError::NoPartition`: nothing is half-written.
+/// The statement is prepared once per connection: a batch costs the `COPY` and its rows, no parse.
 pub async fn insert_events(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     events: &[MetricEvent],
 ) -> Result<u64, StoreError> {
-    let sink = tx
-        .copy_in(
+    let copy = tx
+        .prepare_cached(
             "COPY metric_events (merchant_id, occurred_at, event_type, user_id, value) FROM STDIN BINARY",
         )
         .await?;
+    let sink = tx.copy_in(&copy).await?;
     let types = [
         Type::UUID,
         Type::TIMESTAMPTZ,
@@ -64,7 +66,8 @@ fn no_partition(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-/// Appends one row per minute and series of a batch (never updates: see `metric_minutes`).
+/// Appends one row per minute and series of a batch (never updates: see `metric_minutes`). Prepared once
+/// per connection, so that ingest can send it in the same flush as its `COPY`.
 pub async fn append_minutes(
     db: &impl GenericClient,
     parts: &[MinuteAggregate],
@@ -87,12 +90,17 @@ pub async fn append_minutes(
         maxes.push(p.aggregate.max());
         sketches.push(p.aggregate.sketch_bytes());
     }
-    Ok(db
-        .execute(
+    let append = db
+        .prepare_cached(
             "INSERT INTO metric_minutes
                     (merchant_id, event_type, minute, events, value_sum, value_min, value_max, sketch)
              SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int8[], $5::float8[],
                                   $6::float8[], $7::float8[], $8::bytea[])",
+        )
+        .await?;
+    Ok(db
+        .execute(
+            &append,
             &[
                 &merchants, &types, &minutes, &counts, &sums, &mins, &maxes, &sketches,
             ],
@@ -216,18 +224,21 @@ pub struct DayTotal {
     pub value_sum: f64,
 }
 
-/// Appends one row per (merchant, day) of a batch (never updates, like `append_minutes`).
+/// Appends one row per (merchant, day) of a batch (never updates, like `append_minutes`, and prepared
+/// once per connection like it).
 pub async fn append_days(db: &impl GenericClient, days: &[DayTotal]) -> Result<u64, StoreError> {
     let merchants: Vec<Uuid> = days.iter().map(|d| d.merchant_id).collect();
     let dates: Vec<NaiveDate> = days.iter().map(|d| d.day).collect();
     let events: Vec<i64> = days.iter().map(|d| d.events).collect();
     let sums: Vec<f64> = days.iter().map(|d| d.value_sum).collect();
-    Ok(db
-        .execute(
+    let append = db
+        .prepare_cached(
             "INSERT INTO metric_days (merchant_id, day, events, value_sum)
              SELECT * FROM unnest($1::uuid[], $2::date[], $3::int8[], $4::float8[])",
-            &[&merchants, &dates, &events, &sums],
         )
+        .await?;
+    Ok(db
+        .execute(&append, &[&merchants, &dates, &events, &sums])
         .await?)
 }
 

@@ -73,7 +73,7 @@ pub fn read_event(
     .map_err(|m| reject("timestamp", m))
     .ok();
     let event_type = required_text(fields, "event_type", MAX_EVENT_TYPE_CHARS)
-        .and_then(|t| check_event_type(&t))
+        .and_then(check_event_type)
         .map_err(|m| reject("event_type", m))
         .ok();
     let value = match fields.get("value") {
@@ -156,12 +156,12 @@ fn check_timestamp(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Stri
     }
 }
 
-fn check_event_type(text: &str) -> Result<String, String> {
+fn check_event_type(text: String) -> Result<String, String> {
     if text
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))
     {
-        Ok(text.to_owned())
+        Ok(text)
     } else {
         Err("may hold only letters, digits and _ . : -".into())
     }
@@ -226,7 +226,7 @@ pub fn read_typed(
         merchant_id: check_merchant(sender, event.merchant_id).ok()?,
         user_id: check_user(sender, event.user_id.as_deref()).ok()?,
         event_type: bounded_text(&event.event_type, MAX_EVENT_TYPE_CHARS)
-            .and_then(|t| check_event_type(&t))
+            .and_then(check_event_type)
             .ok()?,
         value: check_value(event.value).ok()?,
     })

@@ -209,9 +209,21 @@ pub async fn bench(client: &reqwest::Client, api: &str, admin_token: &str) -> Ro
 
         settle(&control).await;
         let rows = Arc::new(batch(merchant_id));
+        // A connection of its own per client, held for the whole phase (no pool check per batch), with
+        // the store's statement cache like the function's.
+        let pool = orderly_store::connect(
+            &env("DATABASE_URL"),
+            orderly_store::PoolSettings {
+                max_size: CLIENTS,
+                ..Default::default()
+            },
+        )
+        .expect("a pool");
         let mut connections = Vec::new();
         for _ in 0..CLIENTS {
-            connections.push(Arc::new(tokio::sync::Mutex::new(connect().await)));
+            connections.push(Arc::new(tokio::sync::Mutex::new(
+                pool.get().await.expect("a connection"),
+            )));
         }
         let connections = Arc::new(connections);
         let (rate, _, _) = phase(move |n| {
