@@ -9,11 +9,16 @@ export ORDERLY_TRUST_FORWARDED_FOR=1 RUST_LOG="${RUST_LOG:-warn}"
 log "building optimised binaries (profile bench-local)"
 cargo build --quiet --profile bench-local -p orderly-local --bins
 export ORDERLY_GATEWAY_BIN="$ROOT/target/bench-local/orderly-local"
+# Every row writes its figures to target/bench/<row>.csv; the summary gathers them into one table.
+summarise() {
+  BENCH_COMMIT="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
+    "$ROOT/target/bench-local/orderly-bench" --summary
+}
 
 # The metrics aggregation core runs in memory, before anything else starts on the machine.
 if [ "${BENCH_ONLY:-}" = metrics ] || [ -z "${BENCH_ONLY:-}" ]; then
   "$ROOT/target/bench-local/orderly-bench" --metrics-only
-  [ "${BENCH_ONLY:-}" = metrics ] && exit 0
+  if [ "${BENCH_ONLY:-}" = metrics ]; then summarise; exit 0; fi
 fi
 
 "$ROOT/infra/scripts/venv.sh"
@@ -48,6 +53,7 @@ export ORDERLY_BENCH_API="http://127.0.0.1:$ORDERLY_API_PORT"
 # BENCH_ONLY=settlement, websocket, pipeline, ingest, analytics or metrics runs that row alone.
 if [ -n "${BENCH_ONLY:-}" ]; then
   "$ROOT/target/bench-local/orderly-bench" "--$BENCH_ONLY-only"
+  summarise
   exit 0
 fi
 "$ROOT/target/bench-local/orderly-bench"
@@ -75,3 +81,4 @@ start_stack "$LOCAL_DIR/bench-stack.log"
 stop_stack
 OUTBOX_PUBLISH=sweeper start_stack "$LOCAL_DIR/bench-stack.log"
 OUTBOX_PUBLISH=sweeper "$ROOT/target/bench-local/orderly-bench" --orders-only
+summarise

@@ -4,6 +4,7 @@
 //! alternating, and the API's first page through the stack. The plans go to
 //! `target/bench/analytics-explain.txt`.
 
+use crate::summary::named;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -161,10 +162,7 @@ pub fn print(row: &Row) {
 }
 
 pub fn write(row: &Row, durability: &str) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    std::fs::create_dir_all(&dir).expect("target/bench");
-    let mut csv = String::from("figure,value,durability\n");
-    for (name, value) in [
+    let figures = [
         ("events", events() as f64),
         ("merchant_days", row.rows as f64),
         ("rollup_p50_ms", median(&row.rollup_ms)),
@@ -174,8 +172,6 @@ pub fn write(row: &Row, durability: &str) {
             "raw_over_rollup",
             median(&row.raw_ms) / median(&row.rollup_ms),
         ),
-    ] {
-        csv.push_str(&format!("{name},{value:.3},{durability}\n"));
-    }
-    std::fs::write(dir.join("analytics.csv"), csv).expect("analytics.csv");
+    ];
+    crate::summary::write_row("analytics", &named(&figures), durability);
 }

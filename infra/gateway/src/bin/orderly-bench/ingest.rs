@@ -4,6 +4,7 @@
 //! 1,000 rows, as many connections as the stack has clients. Each side runs for a fixed time after a
 //! warm-up, after a checkpoint, alternating A/B/A/B; medians and the spread are printed.
 
+use crate::summary::named;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -281,11 +282,8 @@ pub fn print(row: &Row) {
 }
 
 pub fn write(row: &Row, durability: &str) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    std::fs::create_dir_all(&dir).expect("target/bench");
     let (stack, direct, bare) = (median(&row.stack), median(&row.direct), median(&row.bare));
-    let mut csv = String::from("figure,value,durability\n");
-    for (name, value) in [
+    let figures = [
         ("stack_events_per_s", stack),
         ("direct_events_per_s", direct),
         ("bare_copy_events_per_s", bare),
@@ -299,8 +297,6 @@ pub fn write(row: &Row, durability: &str) {
             row.latency.value_at_quantile(0.99) as f64 / 1000.0,
         ),
         ("failures", row.failures as f64),
-    ] {
-        csv.push_str(&format!("{name},{value:.3},{durability}\n"));
-    }
-    std::fs::write(dir.join("ingest.csv"), csv).expect("ingest.csv");
+    ];
+    crate::summary::write_row("ingest", &named(&figures), durability);
 }

@@ -8,6 +8,7 @@ mod ingest;
 mod metrics;
 mod pipeline;
 mod settlement;
+mod summary;
 mod websocket;
 
 use std::sync::Arc;
@@ -194,6 +195,10 @@ fn proxy_event(
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|a| a == "--summary") {
+        summary::write();
+        return;
+    }
     if std::env::args().any(|a| a == "--metrics-only") {
         // In memory: no stack, no database.
         tokio::task::spawn_blocking(metrics::bench)
@@ -554,9 +559,11 @@ async fn orders(client: &reqwest::Client, api: &str) {
     } else {
         "each request publishes its events to SNS (the emulator) after commit"
     };
+    let durability = durability().await;
     println!(
-        "\norder placement: {ORDERS} single-line orders per measurement, {CONCURRENCY} concurrent; {mode}"
+        "\norder placement: {ORDERS} single-line orders per measurement, {CONCURRENCY} concurrent; {mode}; Postgres durability: {durability}"
     );
+    let mut figures = Vec::new();
     println!(
         "{:<22} {:>9} {:>7} {:>7} | {:>9} {:>7} {:>7} | {:>7} {:>7} | failures",
         "", "orders/s", "p50 ms", "p99 ms", "pgbench", "p50 ms", "p99 ms", "tps", "p50"
@@ -586,7 +593,21 @@ async fn orders(client: &reqwest::Client, api: &str) {
         .await;
         let baseline = pgbench(count as usize, ORDERS);
         report(name, &gateway, &baseline);
+        let row = if count == 1 { "hot" } else { "spread" };
+        figures.extend([
+            (format!("{row}_orders_per_s"), gateway.rps),
+            (format!("{row}_p50_ms"), ms(&gateway.histogram, 0.5)),
+            (format!("{row}_p99_ms"), ms(&gateway.histogram, 0.99)),
+            (format!("{row}_pgbench_reservation_tps"), baseline.rps),
+            (format!("{row}_failures"), gateway.failures as f64),
+        ]);
     }
+    let sweeper = std::env::var("OUTBOX_PUBLISH").is_ok_and(|m| m == "sweeper");
+    summary::write_row(
+        if sweeper { "orders-sweeper" } else { "orders" },
+        &figures,
+        &durability,
+    );
     println!(
         "ratio = pgbench ÷ gateway for throughput, gateway ÷ pgbench for p50: the cost of a whole placement"
     );

@@ -3,6 +3,7 @@
 //! into a bare `count, sum, min, max` map behind the same kind of lock, measured alternately in the same
 //! run. Also the memory an hour of minutes takes at the row's series count.
 
+use crate::summary::named;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -160,10 +161,7 @@ pub fn bench() {
 
 /// `target/bench/metrics.csv`: one line per figure.
 fn write(core_rate: f64, latency: &Histogram<u64>, bare_rate: f64, hour_bytes: u64, peak: u64) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    std::fs::create_dir_all(&dir).expect("target/bench");
-    let mut csv = String::from("figure,value\n");
-    for (name, value) in [
+    let figures = [
         ("processor_events_per_s", core_rate),
         (
             "processor_p50_us",
@@ -180,8 +178,7 @@ fn write(core_rate: f64, latency: &Histogram<u64>, bare_rate: f64, hour_bytes: u
             "processor_events_per_s_per_core",
             core_rate / THREADS as f64,
         ),
-    ] {
-        csv.push_str(&format!("{name},{value:.3}\n"));
-    }
-    std::fs::write(dir.join("metrics.csv"), csv).expect("metrics.csv");
+    ];
+    // In memory: no database, so no durability to state.
+    crate::summary::write_row("metrics", &named(&figures), "in memory");
 }

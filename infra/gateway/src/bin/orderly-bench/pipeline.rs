@@ -4,6 +4,7 @@
 //! order → COMPLETED p50/p99. The pipeline keeps up when completions match placements and the backlog
 //! does not grow.
 
+use crate::summary::named;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -144,11 +145,8 @@ pub fn print(row: &Row) {
 
 /// `target/bench/pipeline.csv`: one line per figure.
 pub fn write(row: &Row, durability: &str) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    std::fs::create_dir_all(&dir).expect("target/bench");
     let load = LOAD.as_secs_f64();
-    let mut csv = String::from("figure,value,durability\n");
-    for (name, value) in [
+    let figures = [
         ("placed_per_s", row.placed_per_second),
         (
             "completed_during_load_per_s",
@@ -164,8 +162,6 @@ pub fn write(row: &Row, durability: &str) {
             "to_completed_p99_ms",
             row.latency.value_at_quantile(0.99) as f64,
         ),
-    ] {
-        csv.push_str(&format!("{name},{value:.3},{durability}\n"));
-    }
-    std::fs::write(dir.join("pipeline.csv"), csv).expect("pipeline.csv");
+    ];
+    crate::summary::write_row("pipeline", &named(&figures), durability);
 }

@@ -222,13 +222,12 @@ pub fn print(row: &Row) {
 
 /// `target/bench/settlement.csv`: one line per measurement, to compare across commits.
 pub fn write(row: &Row, durability: &str) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    std::fs::create_dir_all(&dir).expect("target/bench");
-    let mut csv = String::from("side,round,seconds,durability\n");
+    let mut figures = Vec::new();
     for (side, values) in [("end_to_end", &row.end_to_end), ("baseline", &row.baseline)] {
+        figures.push((format!("{side}_median_s"), median(values)));
         for (round, seconds) in values.iter().enumerate() {
-            csv.push_str(&format!("{side},{},{seconds:.3},{durability}\n", round + 1));
+            figures.push((format!("{side}_round{}_s", round + 1), *seconds));
         }
     }
-    std::fs::write(dir.join("settlement.csv"), csv).expect("settlement.csv");
+    crate::summary::write_row("settlement", &figures, durability);
 }

@@ -8,6 +8,7 @@
 //!     use (signed SDK calls, the floor for any pusher in AWS), alternating A/B/C.
 //! Users, sessions and connect tickets are written straight into the database (no argon2 logins).
 
+use crate::summary::named;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -353,12 +354,10 @@ pub fn print(row: &Row) {
 
 /// `target/bench/websocket.csv`: one line per figure.
 pub fn write(row: &Row, durability: &str) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    std::fs::create_dir_all(&dir).expect("target/bench");
     let (api, direct) = &row.send;
     let (broadcasts, posts, signed) = &row.broadcast;
-    let mut csv = String::from("figure,value,connections,durability\n");
-    for (name, value) in [
+    let figures = [
+        ("connections", row.connections as f64),
         ("send_p50_ms", api.value_at_quantile(0.5) as f64 / 1000.0),
         ("send_p99_ms", api.value_at_quantile(0.99) as f64 / 1000.0),
         (
@@ -372,11 +371,6 @@ pub fn write(row: &Row, durability: &str) {
         ("broadcast_s", median(broadcasts)),
         ("direct_posts_s", median(posts)),
         ("pusher_posts_s", median(signed)),
-    ] {
-        csv.push_str(&format!(
-            "{name},{value:.3},{},{durability}\n",
-            row.connections
-        ));
-    }
-    std::fs::write(dir.join("websocket.csv"), csv).expect("websocket.csv");
+    ];
+    crate::summary::write_row("websocket", &named(&figures), durability);
 }
