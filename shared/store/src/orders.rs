@@ -16,6 +16,55 @@ use orderly_domain::orders::StatusChange;
 const COLUMNS: &str =
     "id, user_id, status, total_cents, currency, expires_at, version, created_at, updated_at";
 
+/// The first statement of a placement: the lines' stock rows locked in one order (no deadlocks between
+/// baskets). Public so that `make bench` runs exactly this in its pgbench baseline. `$1`: product ids.
+pub const LOCK_STOCK: &str = "SELECT i.product_id, i.available, p.price_cents, p.currency
+               FROM inventory i JOIN products p ON p.id = i.product_id
+              WHERE i.product_id = ANY($1) AND p.deleted_at IS NULL
+              ORDER BY i.product_id
+                FOR UPDATE OF i";
+
+/// The second and last: reserve every line, write the order, its items, its history, its payment
+/// intent and its outbox event, in one statement. Public for the same reason as `LOCK_STOCK`.
+/// `$1` order id, `$2` product ids, `$3` quantities, `$4` unit prices, `$5` user id, `$6` total,
+/// `$7` currency, `$8` expiry, `$9` payment id, `$10` event id, `$11` event type, `$12` payload,
+/// `$13` correlation id.
+pub static PLACE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH lines AS (
+             SELECT * FROM unnest($2::uuid[], $3::int[], $4::bigint[]) AS l(product_id, quantity, unit_price_cents)
+         ),
+         reserved AS (
+             UPDATE inventory i
+                SET available = i.available - l.quantity, reserved = i.reserved + l.quantity, updated_at = now()
+               FROM lines l
+              WHERE i.product_id = l.product_id AND i.available >= l.quantity
+          RETURNING i.product_id
+         ),
+         placed AS (
+             INSERT INTO orders (id, user_id, status, total_cents, currency, expires_at)
+             VALUES ($1, $5, 'PENDING_PAYMENT', $6, $7, $8)
+             RETURNING {COLUMNS}
+         ),
+         items AS (
+             INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
+             SELECT $1, product_id, quantity, unit_price_cents FROM lines
+         ),
+         history AS (
+             INSERT INTO order_status_history (order_id, from_status, to_status, reason, actor_user_id)
+             VALUES ($1, NULL, 'PENDING_PAYMENT', 'placed', $5)
+         ),
+         payment AS (
+             INSERT INTO payments (id, order_id, amount_cents, currency, status) VALUES ($9, $1, $6, $7, 'PENDING')
+         ),
+         event AS (
+             INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, correlation_id)
+             VALUES ($10, 'order', $1, $11, $12, $13)
+         )
+         SELECT placed.*, (SELECT count(*) FROM reserved) AS reserved_lines FROM placed"
+    )
+});
+
 fn order(row: &Row) -> Order {
     Order {
         id: row.get("id"),
@@ -46,16 +95,9 @@ pub async fn lock_stock(
     db: &impl GenericClient,
     product_ids: &[Uuid],
 ) -> Result<Vec<LineStock>, StoreError> {
-    let rows = db
-        .query(
-            "SELECT i.product_id, i.available, p.price_cents, p.currency
-               FROM inventory i JOIN products p ON p.id = i.product_id
-              WHERE i.product_id = ANY($1) AND p.deleted_at IS NULL
-              ORDER BY i.product_id
-                FOR UPDATE OF i",
-            &[&product_ids],
-        )
-        .await?;
+    // Both placement statements are prepared once per connection (docs/adr/0016).
+    let lock = db.prepare_cached(LOCK_STOCK).await?;
+    let rows = db.query(&lock, &[&product_ids]).await?;
     Ok(rows
         .iter()
         .map(|r| LineStock {
@@ -101,41 +143,10 @@ pub async fn place(
     let products: Vec<Uuid> = p.lines.iter().map(|l| l.0).collect();
     let quantities: Vec<i32> = p.lines.iter().map(|l| l.1).collect();
     let prices: Vec<i64> = p.lines.iter().map(|l| l.2).collect();
+    let place = db.prepare_cached(PLACE.as_str()).await?;
     let row = db
         .query_one(
-            &format!(
-                "WITH lines AS (
-                     SELECT * FROM unnest($2::uuid[], $3::int[], $4::bigint[]) AS l(product_id, quantity, unit_price_cents)
-                 ),
-                 reserved AS (
-                     UPDATE inventory i
-                        SET available = i.available - l.quantity, reserved = i.reserved + l.quantity, updated_at = now()
-                       FROM lines l
-                      WHERE i.product_id = l.product_id AND i.available >= l.quantity
-                  RETURNING i.product_id
-                 ),
-                 placed AS (
-                     INSERT INTO orders (id, user_id, status, total_cents, currency, expires_at)
-                     VALUES ($1, $5, 'PENDING_PAYMENT', $6, $7, $8)
-                     RETURNING {COLUMNS}
-                 ),
-                 items AS (
-                     INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
-                     SELECT $1, product_id, quantity, unit_price_cents FROM lines
-                 ),
-                 history AS (
-                     INSERT INTO order_status_history (order_id, from_status, to_status, reason, actor_user_id)
-                     VALUES ($1, NULL, 'PENDING_PAYMENT', 'placed', $5)
-                 ),
-                 payment AS (
-                     INSERT INTO payments (id, order_id, amount_cents, currency, status) VALUES ($9, $1, $6, $7, 'PENDING')
-                 ),
-                 event AS (
-                     INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, correlation_id)
-                     VALUES ($10, 'order', $1, $11, $12, $13)
-                 )
-                 SELECT placed.*, (SELECT count(*) FROM reserved) AS reserved_lines FROM placed"
-            ),
+            &place,
             &[
                 &p.id,
                 &products,

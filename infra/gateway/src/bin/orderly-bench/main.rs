@@ -6,6 +6,7 @@
 mod analytics;
 mod ingest;
 mod metrics;
+mod orders;
 mod pipeline;
 mod settlement;
 mod summary;
@@ -425,194 +426,22 @@ async fn main() {
     orders(&client, &api).await;
 }
 
-/// The reservation every order makes, for pgbench: lock the line's stock row, then take the units if
-/// they are there. `:n` picks one of the benchmark's products.
-const RESERVATION_SQL: &str = "\\set n random(1, :products)
-BEGIN;
-SELECT i.available FROM inventory i JOIN products p ON p.id = i.product_id
- WHERE i.product_id = (SELECT product_id FROM bench_products WHERE n = :n) AND p.deleted_at IS NULL
-   FOR UPDATE OF i;
-UPDATE inventory SET available = available - 1, reserved = reserved + 1
- WHERE product_id = (SELECT product_id FROM bench_products WHERE n = :n) AND available >= 1;
-END;
-";
-
-/// Creates `count` products (XTS, so the simulated provider leaves their orders pending and payment does
-/// not compete for the CPU) with ample stock, numbered 1..=count in `bench_products` for pgbench.
-async fn bench_products(db: &tokio_postgres::Client, count: i32, currency: &str) -> Vec<String> {
-    db.batch_execute(
-        "DROP TABLE IF EXISTS bench_products;
-         CREATE TABLE bench_products (n integer PRIMARY KEY, product_id uuid NOT NULL);",
-    )
-    .await
-    .expect("bench table");
-    let merchant = uuid::Uuid::now_v7();
-    db.execute(
-        "INSERT INTO merchants (id, name) VALUES ($1, $2)",
-        &[&merchant, &format!("Bench {merchant}")],
-    )
-    .await
-    .expect("merchant");
-    let mut ids = Vec::new();
-    for n in 1..=count {
-        let id = uuid::Uuid::now_v7();
-        db.execute(
-            "WITH p AS (INSERT INTO products (id, merchant_id, sku, name, price_cents, currency) VALUES ($1, $2, $3, 'Bench item', 1000, $4))
-             INSERT INTO inventory (product_id, available) VALUES ($1, 10000000)",
-            &[&id, &merchant, &format!("BENCH-{}", id.simple()), &currency],
-        )
-        .await
-        .expect("product");
-        db.execute(
-            "INSERT INTO bench_products (n, product_id) VALUES ($1, $2)",
-            &[&n, &id],
-        )
-        .await
-        .expect("number");
-        ids.push(id.to_string());
-    }
-    ids
-}
-
-/// Runs pgbench with the reservation SQL over `products` products; its per-transaction log gives p50/p99.
-fn pgbench(products: usize, transactions: usize) -> Measured {
-    let dir =
-        std::env::temp_dir().join(format!("orderly-pgbench-{}", uuid::Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).expect("a temp dir");
-    let script = dir.join("reservation.sql");
-    std::fs::write(&script, RESERVATION_SQL).expect("the script");
-    let output = std::process::Command::new(env("PGBENCH"))
-        .current_dir(&dir)
-        .args([
-            "-n",
-            "-c",
-            &CONCURRENCY.to_string(),
-            "-j",
-            "2",
-            "-t",
-            &(transactions / CONCURRENCY).to_string(),
-        ])
-        .args(["-D", &format!("products={products}"), "-f"])
-        .arg(&script)
-        .args(["-l", "--log-prefix", "tx"])
-        .arg(env("DATABASE_URL"))
-        .output()
-        .expect("pgbench runs");
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "pgbench failed: {text}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let rps = text
-        .lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|v| v.parse().ok())
-        .expect("pgbench prints tps");
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
-    for log in std::fs::read_dir(&dir)
-        .expect("logs")
-        .flatten()
-        .filter(|f| f.file_name().to_string_lossy().starts_with("tx"))
-    {
-        for line in std::fs::read_to_string(log.path())
-            .unwrap_or_default()
-            .lines()
-        {
-            if let Some(micros) = line
-                .split_whitespace()
-                .nth(2)
-                .and_then(|v| v.parse::<u64>().ok())
-            {
-                histogram.saturating_record(micros.max(1));
-            }
-        }
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    Measured {
-        rps,
-        histogram,
-        failures: 0,
-    }
-}
-
-/// Orders/s and latency of `POST /orders` through the gateway for one hot product and for 1,000
-/// products, each next to pgbench running the reservation SQL on the same database in the same run.
+/// Placement through the stack next to pgbench running the store's placement, in this run's mode.
 async fn orders(client: &reqwest::Client, api: &str) {
-    const ORDERS: usize = 1_000;
-    let (db, connection) = tokio_postgres::connect(&env("DATABASE_URL"), tokio_postgres::NoTls)
-        .await
-        .expect("database");
-    tokio::spawn(connection);
-    let mut buyers = Vec::new();
-    let offset = if std::env::args().any(|a| a == "--orders-only") {
-        600
-    } else {
-        500
-    };
-    for n in 0..16 {
-        buyers.push(user(client, api, offset + n).await.1);
-    }
-    let mode = if std::env::var("OUTBOX_PUBLISH").is_ok_and(|m| m == "sweeper") {
+    let sweeper = std::env::var("OUTBOX_PUBLISH").is_ok_and(|m| m == "sweeper");
+    let mode = if sweeper {
         "events left to the outbox sweeper (no SNS publish in the request)"
     } else {
         "each request publishes its events to SNS (the emulator) after commit"
     };
     let durability = durability().await;
-    println!(
-        "\norder placement: {ORDERS} single-line orders per measurement, {CONCURRENCY} concurrent; {mode}; Postgres durability: {durability}"
-    );
-    let mut figures = Vec::new();
-    println!(
-        "{:<22} {:>9} {:>7} {:>7} | {:>9} {:>7} {:>7} | {:>7} {:>7} | failures",
-        "", "orders/s", "p50 ms", "p99 ms", "pgbench", "p50 ms", "p99 ms", "tps", "p50"
-    );
-    for (name, count) in [("one hot product", 1), ("1,000 products", 1_000)] {
-        // XTS: the simulated provider leaves the charges pending, so the pipeline stays quiet meanwhile.
-        let products = bench_products(&db, count, "XTS").await;
-        let (c, url, buyers) = (
-            client.clone(),
-            format!("{api}/api/v1/orders"),
-            buyers.clone(),
-        );
-        let gateway = run(&format!("POST /orders, {name}"), ORDERS, move |n| {
-            let (c, url) = (c.clone(), url.clone());
-            let token = buyers[n % buyers.len()].clone();
-            let product = products[(n * 7919) % products.len()].clone();
-            async move {
-                let body = json!({"items": [{"product_id": product, "quantity": 1}]});
-                c.post(&url)
-                    .bearer_auth(token)
-                    .json(&body)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == 201)
-            }
-        })
-        .await;
-        let baseline = pgbench(count as usize, ORDERS);
-        report(name, &gateway, &baseline);
-        let row = if count == 1 { "hot" } else { "spread" };
-        figures.extend([
-            (format!("{row}_orders_per_s"), gateway.rps),
-            (format!("{row}_p50_ms"), ms(&gateway.histogram, 0.5)),
-            (format!("{row}_p99_ms"), ms(&gateway.histogram, 0.99)),
-            (format!("{row}_pgbench_reservation_tps"), baseline.rps),
-            (format!("{row}_failures"), gateway.failures as f64),
-        ]);
-    }
-    let sweeper = std::env::var("OUTBOX_PUBLISH").is_ok_and(|m| m == "sweeper");
-    summary::write_row(
-        if sweeper { "orders-sweeper" } else { "orders" },
-        &figures,
+    println!("Postgres durability for this row: {durability}");
+    let scenarios = orders::bench(client, api).await;
+    orders::print(&scenarios, mode);
+    orders::write(
+        &scenarios,
         &durability,
-    );
-    println!(
-        "ratio = pgbench ÷ gateway for throughput, gateway ÷ pgbench for p50: the cost of a whole placement"
-    );
-    println!(
-        "(HTTP, authorizer, rate limit, order, items, payment intent, outbox, publish) over the bare reservation."
+        if sweeper { "orders-sweeper" } else { "orders" },
     );
 }
 

@@ -13,7 +13,8 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio_postgres::Client;
 
-use crate::{CONCURRENCY, bench_products, env, user};
+use crate::orders::bench_tables;
+use crate::{CONCURRENCY, env, user};
 
 /// How long the clients place orders.
 const LOAD: Duration = Duration::from_secs(20);
@@ -54,7 +55,7 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Row {
         buyers.push(user(client, api, 700 + n).await.1);
     }
     // Paid in EUR: the simulated provider captures them, so every order runs the whole pipeline.
-    let products = Arc::new(bench_products(&db, 1_000, "EUR").await);
+    let products = Arc::new(bench_tables(&db, 1_000, "EUR", &[]).await);
     let started_at = chrono::Utc::now();
     let started = Instant::now();
     let placed = Arc::new(AtomicUsize::new(0));

@@ -1,0 +1,519 @@
+//! Order placement (`--orders-only`, and the end of a full run): `POST /api/v1/orders` through the whole
+//! stack, next to pgbench running the placement's own two statements (`store::orders::LOCK_STOCK` and
+//! `store::orders::PLACE`, the very text the store sends, parameters filled in by SQL) and next to the
+//! bare reservation, for one hot product and for 1,000 products. Each side starts after the pipeline has
+//! drained (outbox published, queues empty), runs `CLIENTS` clients for `MEASURE` after `WARM_UP`, and
+//! the three sides alternate `ROUNDS` times; medians and the spread are printed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
+use serde_json::json;
+
+use crate::summary::named;
+use crate::{env, median, ms, user};
+
+const CLIENTS: usize = 16;
+/// The per-user limit is 1,000 requests a minute: 64 buyers keep 16 clients far below it at any rate
+/// this machine reaches.
+const BUYERS: usize = 64;
+const WARM_UP: Duration = Duration::from_secs(2);
+const MEASURE: Duration = Duration::from_secs(10);
+const ROUNDS: usize = 2;
+/// How long a side waits for the pipeline to drain before it starts anyway (and says so). Locally the
+/// emulator publishes and the consumers work through a side's orders at a fraction of placement's pace
+/// (issues 12 and 13), so a drain takes minutes.
+const DRAIN_AT_MOST: Duration = Duration::from_secs(300);
+
+/// One side of a scenario: a rate per round, and the latency of every measured call.
+pub struct Side {
+    rates: Vec<f64>,
+    latency: Histogram<u64>,
+    failures: usize,
+}
+
+impl Side {
+    fn new() -> Self {
+        Self {
+            rates: Vec::new(),
+            latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds"),
+            failures: 0,
+        }
+    }
+
+    fn add(&mut self, (rate, latency, failures): (f64, Histogram<u64>, usize)) {
+        self.rates.push(rate);
+        self.latency.add(latency).expect("same bounds");
+        self.failures += failures;
+    }
+
+    fn median(&self) -> f64 {
+        median(&self.rates)
+    }
+
+    /// (max − min) ÷ median of the rounds.
+    fn spread(&self) -> f64 {
+        let max = self.rates.iter().copied().fold(f64::MIN, f64::max);
+        let min = self.rates.iter().copied().fold(f64::MAX, f64::min);
+        (max - min) / self.median()
+    }
+}
+
+pub struct Scenario {
+    name: &'static str,
+    key: &'static str,
+    stack: Side,
+    placement: Side,
+    reservation: Side,
+    drains: Vec<f64>,
+}
+
+/// The bare reservation every order makes: lock the line's stock row, then take the unit.
+const RESERVATION_SQL: &str = "\\set n random(1, :products)
+BEGIN;
+SELECT i.available FROM inventory i JOIN products p ON p.id = i.product_id
+ WHERE i.product_id = (SELECT product_id FROM bench_products WHERE n = :n) AND p.deleted_at IS NULL
+   FOR UPDATE OF i;
+UPDATE inventory SET available = available - 1, reserved = reserved + 1
+ WHERE product_id = (SELECT product_id FROM bench_products WHERE n = :n) AND available >= 1;
+END;
+";
+
+/// The placement as the store runs it, for pgbench: its two statements with each `$n` replaced by SQL
+/// that makes the value (fresh ids from a random seed, one line of one unit). The event type is one no
+/// queue subscribes to; the rows are marked published after the side (`forget_baseline_events`): their
+/// publishing is not placement's work, and the emulator would take minutes over it.
+fn placement_script() -> String {
+    let product = "(SELECT product_id FROM bench_products WHERE n = :n)";
+    let fill = |statement: &str, values: &[(usize, String)]| {
+        // Highest first, so that `$1` does not eat the start of `$10`.
+        let mut filled = statement.to_owned();
+        for (n, value) in values.iter().rev() {
+            filled = filled.replace(&format!("${n}"), value);
+        }
+        filled
+    };
+    let lock = fill(
+        orderly_store::orders::LOCK_STOCK,
+        &[(1, format!("ARRAY[{product}]"))],
+    );
+    let place = fill(
+        &orderly_store::orders::PLACE,
+        &[
+            (1, "md5(:seed || 'order')::uuid".into()),
+            (2, format!("ARRAY[{product}]")),
+            (3, "ARRAY[1]".into()),
+            (4, "ARRAY[1000]".into()),
+            (5, "(SELECT user_id FROM bench_buyers WHERE n = :b)".into()),
+            (6, "1000".into()),
+            (7, "'XTS'".into()),
+            (8, "now() + interval '15 minutes'".into()),
+            (9, "md5(:seed || 'payment')::uuid".into()),
+            (10, "md5(:seed || 'event')::uuid".into()),
+            (11, "'bench.placed'".into()),
+            (12, "'{}'::jsonb".into()),
+            (13, "NULL".into()),
+        ],
+    );
+    assert!(
+        !lock.contains('$') && !place.contains('$'),
+        "every parameter of the store's placement is filled"
+    );
+    format!(
+        "\\set n random(1, :products)\n\\set b random(1, :buyers)\n\\set seed random(1, 9000000000000000000)\nBEGIN;\n{lock};\n{place};\nEND;\n"
+    )
+}
+
+/// Products with ample stock, numbered 1..=count in `bench_products`, and the buyers numbered in
+/// `bench_buyers`, for pgbench. Placement uses XTS, so the simulated provider leaves its charges pending
+/// and payment stays quiet; the pipeline row pays in a real currency.
+pub async fn bench_tables(
+    db: &tokio_postgres::Client,
+    count: i32,
+    currency: &str,
+    buyers: &[String],
+) -> Vec<String> {
+    db.batch_execute(
+        "DROP TABLE IF EXISTS bench_products, bench_buyers;
+         CREATE TABLE bench_products (n integer PRIMARY KEY, product_id uuid NOT NULL);
+         CREATE TABLE bench_buyers (n integer PRIMARY KEY, user_id uuid NOT NULL);",
+    )
+    .await
+    .expect("bench tables");
+    for (n, id) in buyers.iter().enumerate() {
+        let id: uuid::Uuid = id.parse().expect("a user id");
+        db.execute(
+            "INSERT INTO bench_buyers (n, user_id) VALUES ($1, $2)",
+            &[&(n as i32 + 1), &id],
+        )
+        .await
+        .expect("a buyer");
+    }
+    let merchant = uuid::Uuid::now_v7();
+    db.execute(
+        "INSERT INTO merchants (id, name) VALUES ($1, $2)",
+        &[&merchant, &format!("Bench {merchant}")],
+    )
+    .await
+    .expect("merchant");
+    let mut ids = Vec::new();
+    for n in 1..=count {
+        let id = uuid::Uuid::now_v7();
+        db.execute(
+            "WITH p AS (INSERT INTO products (id, merchant_id, sku, name, price_cents, currency) VALUES ($1, $2, $3, 'Bench item', 1000, $4))
+             INSERT INTO inventory (product_id, available) VALUES ($1, 10000000)",
+            &[&id, &merchant, &format!("BENCH-{}", id.simple()), &currency],
+        )
+        .await
+        .expect("product");
+        db.execute(
+            "INSERT INTO bench_products (n, product_id) VALUES ($1, $2)",
+            &[&n, &id],
+        )
+        .await
+        .expect("number");
+        ids.push(id.to_string());
+    }
+    ids
+}
+
+/// Runs a pgbench script for `WARM_UP + MEASURE` and counts only what finished in the measured window,
+/// from pgbench's per-transaction log.
+fn pgbench(script: &str, products: usize) -> (f64, Histogram<u64>, usize) {
+    let dir =
+        std::env::temp_dir().join(format!("orderly-pgbench-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let file = dir.join("script.sql");
+    std::fs::write(&file, script).expect("the script");
+    let started = SystemTime::now();
+    let output = std::process::Command::new(env("PGBENCH"))
+        .current_dir(&dir)
+        .args(["-n", "-c", &CLIENTS.to_string(), "-j", "2", "-T"])
+        .arg((WARM_UP + MEASURE).as_secs().to_string())
+        .args(["-D", &format!("products={products}")])
+        .args(["-D", &format!("buyers={BUYERS}"), "-f"])
+        .arg(&file)
+        .args(["-l", "--log-prefix", "tx"])
+        .arg(env("DATABASE_URL"))
+        .output()
+        .expect("pgbench runs");
+    assert!(
+        output.status.success(),
+        "pgbench failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let since_epoch = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64()
+    };
+    let from = since_epoch(started + WARM_UP);
+    let to = from + MEASURE.as_secs_f64();
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+    let mut done = 0usize;
+    for log in std::fs::read_dir(&dir)
+        .expect("logs")
+        .flatten()
+        .filter(|f| f.file_name().to_string_lossy().starts_with("tx"))
+    {
+        // client, transaction, latency µs, script, end (s), end (µs)
+        for line in std::fs::read_to_string(log.path())
+            .unwrap_or_default()
+            .lines()
+        {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (Some(micros), Some(s), Some(us)) = (
+                f.get(2).and_then(|v| v.parse::<u64>().ok()),
+                f.get(4).and_then(|v| v.parse::<f64>().ok()),
+                f.get(5).and_then(|v| v.parse::<f64>().ok()),
+            ) else {
+                continue;
+            };
+            let end = s + us / 1e6;
+            if end >= from && end < to {
+                done += 1;
+                latency.saturating_record(micros.max(1));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    (done as f64 / MEASURE.as_secs_f64(), latency, 0)
+}
+
+/// Places orders from `CLIENTS` clients for `WARM_UP + MEASURE`; counts what finished in the window.
+async fn stack(
+    client: &reqwest::Client,
+    api: &str,
+    tokens: &[String],
+    products: &[String],
+) -> (f64, Histogram<u64>, usize) {
+    let url = format!("{api}/api/v1/orders");
+    let (tokens, products) = (Arc::new(tokens.to_vec()), Arc::new(products.to_vec()));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (c, url, tokens, products, next) = (
+                client.clone(),
+                url.clone(),
+                tokens.clone(),
+                products.clone(),
+                next.clone(),
+            );
+            tokio::spawn(async move {
+                let mut latency =
+                    Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+                let (mut done, mut failures) = (0usize, 0usize);
+                while started.elapsed() < WARM_UP + MEASURE {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let body = json!({"items": [{"product_id": products[(n * 7919) % products.len()], "quantity": 1}]});
+                    let at = Instant::now();
+                    let ok = c
+                        .post(&url)
+                        .bearer_auth(&tokens[n % tokens.len()])
+                        .json(&body)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 201);
+                    let end = started.elapsed();
+                    if end >= WARM_UP && end < WARM_UP + MEASURE {
+                        if ok {
+                            done += 1;
+                            latency.saturating_record(at.elapsed().as_micros() as u64);
+                        } else {
+                            failures += 1;
+                        }
+                    }
+                }
+                (done, latency, failures)
+            })
+        })
+        .collect();
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+    let (mut done, mut failures) = (0, 0);
+    for w in workers {
+        let (d, l, f) = w.await.expect("a client");
+        done += d;
+        latency.add(l).expect("same bounds");
+        failures += f;
+    }
+    (done as f64 / MEASURE.as_secs_f64(), latency, failures)
+}
+
+/// Waits until every outbox row is published and every queue but the dead-letter ones is empty,
+/// firing the outbox sweep meanwhile (it publishes rows older than its grace); returns the seconds it took.
+async fn drain(db: &tokio_postgres::Client, sqs: &aws_sdk_sqs::Client) -> f64 {
+    let control = format!("http://127.0.0.1:{}", env("ORDERLY_CONTROL_PORT"));
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let mut last_sweep: Option<Instant> = None;
+    loop {
+        let unpublished: i64 = db
+            .query_one(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+                &[],
+            )
+            .await
+            .expect("the outbox")
+            .get(0);
+        let mut queued = 0i64;
+        let queues = sqs.list_queues().send().await.expect("the queues");
+        for url in queues.queue_urls() {
+            if url.to_ascii_lowercase().contains("dlq") || url.contains("DeadLetter") {
+                continue;
+            }
+            let attributes = sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .expect("a queue's attributes");
+            for name in [
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            ] {
+                queued += attributes
+                    .attributes()
+                    .and_then(|a| a.get(&name))
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+        if unpublished == 0 && queued == 0 {
+            return started.elapsed().as_secs_f64();
+        }
+        if started.elapsed() > DRAIN_AT_MOST {
+            println!(
+                "  not drained after {} s ({unpublished} events unpublished, {queued} messages queued); measuring anyway",
+                DRAIN_AT_MOST.as_secs()
+            );
+            return started.elapsed().as_secs_f64();
+        }
+        if unpublished > 0 && last_sweep.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+            let _ = http
+                .post(format!("{control}/schedules/OutboxSweepFunction/fire"))
+                .send()
+                .await;
+            last_sweep = Some(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The placement baseline's outbox rows, marked published: nothing subscribes to them.
+async fn forget_baseline_events(db: &tokio_postgres::Client) {
+    db.execute(
+        "UPDATE outbox SET published_at = now() WHERE event_type = 'bench.placed' AND published_at IS NULL",
+        &[],
+    )
+    .await
+    .expect("the baseline's events");
+}
+
+async fn sqs_client() -> aws_sdk_sqs::Client {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .unwrap_or_else(|_| format!("http://127.0.0.1:{}", env("ORDERLY_EMULATOR_PORT")));
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into()),
+            std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
+            None,
+            None,
+            "orderly-bench",
+        ))
+        .load()
+        .await;
+    aws_sdk_sqs::Client::new(&config)
+}
+
+pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
+    let (db, connection) = tokio_postgres::connect(&env("DATABASE_URL"), tokio_postgres::NoTls)
+        .await
+        .expect("database");
+    tokio::spawn(connection);
+    let sqs = sqs_client().await;
+    let offset = if std::env::args().any(|a| a == "--orders-only") {
+        600
+    } else {
+        500
+    };
+    let mut ids = Vec::new();
+    let mut tokens = Vec::new();
+    for n in 0..BUYERS {
+        let (id, token) = user(client, api, offset + n).await;
+        ids.push(id);
+        tokens.push(token);
+    }
+    let placement = placement_script();
+    let mut scenarios = Vec::new();
+    for (name, key, count) in [
+        ("one hot product", "hot", 1),
+        ("1,000 products", "spread", 1_000),
+    ] {
+        let products = bench_tables(&db, count, "XTS", &ids).await;
+        let mut scenario = Scenario {
+            name,
+            key,
+            stack: Side::new(),
+            placement: Side::new(),
+            reservation: Side::new(),
+            drains: Vec::new(),
+        };
+        for _ in 0..ROUNDS {
+            scenario.drains.push(drain(&db, &sqs).await);
+            scenario
+                .stack
+                .add(stack(client, api, &tokens, &products).await);
+            scenario.drains.push(drain(&db, &sqs).await);
+            let script = placement.clone();
+            scenario.placement.add(
+                tokio::task::spawn_blocking(move || pgbench(&script, count as usize))
+                    .await
+                    .expect("pgbench"),
+            );
+            forget_baseline_events(&db).await;
+            scenario.drains.push(drain(&db, &sqs).await);
+            scenario.reservation.add(
+                tokio::task::spawn_blocking(move || pgbench(RESERVATION_SQL, count as usize))
+                    .await
+                    .expect("pgbench"),
+            );
+        }
+        scenarios.push(scenario);
+    }
+    scenarios
+}
+
+pub fn print(scenarios: &[Scenario], mode: &str) {
+    println!(
+        "\norder placement: {CLIENTS} clients, {} s measured after {} s warm-up, {ROUNDS} rounds alternating stack / pgbench placement / pgbench reservation, each after the pipeline drained; {mode}",
+        MEASURE.as_secs(),
+        WARM_UP.as_secs()
+    );
+    println!(
+        "{:<18} {:>24} {:>24} {:>24} | {:>9} {:>9} | failures",
+        "",
+        "stack orders/s (spread)",
+        "pgbench placement tps",
+        "pgbench reservation tps",
+        "÷ place",
+        "÷ reserve"
+    );
+    for s in scenarios {
+        let side = |x: &Side| format!("{:.0} (±{:.0} %)", x.median(), x.spread() * 50.0);
+        println!(
+            "{:<18} {:>24} {:>24} {:>24} | {:>8.2}× {:>8.2}× | {}",
+            s.name,
+            side(&s.stack),
+            side(&s.placement),
+            side(&s.reservation),
+            s.stack.median() / s.placement.median(),
+            s.stack.median() / s.reservation.median(),
+            s.stack.failures
+        );
+        println!(
+            "{:<18} stack p50 {:.1} ms p99 {:.1} ms; placement p50 {:.1} ms p99 {:.1} ms; drained in {:.0}–{:.0} s before each side",
+            "",
+            ms(&s.stack.latency, 0.5),
+            ms(&s.stack.latency, 0.99),
+            ms(&s.placement.latency, 0.5),
+            ms(&s.placement.latency, 0.99),
+            s.drains.iter().copied().fold(f64::MAX, f64::min),
+            s.drains.iter().copied().fold(f64::MIN, f64::max),
+        );
+    }
+    println!(
+        "÷ place: the stack's orders/s over pgbench running the store's own placement statements (issue 12's goal: ≥ 0.6× hot, ≥ 0.5× 1,000 products)"
+    );
+}
+
+pub fn write(scenarios: &[Scenario], durability: &str, row: &str) {
+    let mut figures: Vec<(String, f64)> = Vec::new();
+    for s in scenarios {
+        let k = s.key;
+        figures.extend(
+            named(&[
+                ("stack_orders_per_s", s.stack.median()),
+                ("stack_spread", s.stack.spread()),
+                ("stack_p50_ms", ms(&s.stack.latency, 0.5)),
+                ("stack_p99_ms", ms(&s.stack.latency, 0.99)),
+                ("placement_tps", s.placement.median()),
+                ("placement_spread", s.placement.spread()),
+                ("reservation_tps", s.reservation.median()),
+                ("reservation_spread", s.reservation.spread()),
+                (
+                    "ratio_to_placement",
+                    s.stack.median() / s.placement.median(),
+                ),
+                ("failures", s.stack.failures as f64),
+            ])
+            .into_iter()
+            .map(|(n, v)| (format!("{k}_{n}"), v)),
+        );
+    }
+    crate::summary::write_row(row, &figures, durability);
+}
