@@ -20,9 +20,10 @@ pub struct Config {
     pub jwt_signing_key: Option<Credential>,
     /// Origins allowed to call the API from a browser (`*` is never implied).
     pub cors_allowed_origins: Vec<String>,
-    /// Publish outbox events right after commit (default), or leave all publishing to the sweeper
-    /// (`OUTBOX_PUBLISH=sweeper`: when the topic throttles, or to measure without it).
-    pub publish_after_commit: bool,
+    /// The outbox relay publishes events as they commit (`OUTBOX_PUBLISH=relay`, the default), or it
+    /// stays idle and the sweeper alone publishes (`OUTBOX_PUBLISH=sweeper`: to measure without the
+    /// topic, or to test the sweeper).
+    pub outbox_relay: bool,
     /// The payment provider's API; only the payment worker has it.
     pub payment_provider_url: Option<String>,
     /// How many WebSocket connections one user may hold at once.
@@ -118,7 +119,15 @@ impl Config {
             cors_allowed_origins: list(get("CORS_ALLOWED_ORIGINS")),
             first_admin: get("ADMIN_SECRET_ARN").map(Credential::Secret),
             payment_provider_url: get("PAYMENT_PROVIDER_URL"),
-            publish_after_commit: get("OUTBOX_PUBLISH").is_none_or(|mode| mode != "sweeper"),
+            outbox_relay: match get("OUTBOX_PUBLISH").as_deref() {
+                None | Some("relay") => true,
+                Some("sweeper") => false,
+                Some(_) => {
+                    return Err(ConfigError::Invalid(
+                        "OUTBOX_PUBLISH must be relay or sweeper",
+                    ));
+                }
+            },
             ws_max_connections_per_user: match get("WS_MAX_CONNECTIONS_PER_USER") {
                 Some(n) => n.parse().map_err(|_| {
                     ConfigError::Invalid("WS_MAX_CONNECTIONS_PER_USER must be a number")

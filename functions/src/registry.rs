@@ -107,6 +107,7 @@ registry! {
     "notification" => sqs(workers::notification::handle),
     "report" => sqs(workers::report::handle),
     "orders-expire" => schedule(schedules::expire_orders::handle),
+    "outbox-relay" => schedule(schedules::outbox_relay::handle),
     "outbox-sweep" => schedule(schedules::outbox_sweep::handle),
     "payments-reconcile" => schedule(schedules::payments_reconcile::handle),
     "housekeeping" => schedule(schedules::housekeeping::handle),

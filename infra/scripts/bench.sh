@@ -76,8 +76,8 @@ stop_stack
 start_stack "$LOCAL_DIR/bench-stack.log"
 "$ROOT/target/bench-local/orderly-bench" --websocket-only
 
-# Again without the emulator's fan-out in the request: moto's SNS publish serialises and slows with queue
-# depth (docs/adr/0005), which the first run includes on purpose.
+# Again with no events published at all (the outbox sweeper mode): placement alone, against which the
+# relay's cost on the same two cores shows (docs/adr/0017).
 stop_stack
 OUTBOX_PUBLISH=sweeper start_stack "$LOCAL_DIR/bench-stack.log"
 OUTBOX_PUBLISH=sweeper "$ROOT/target/bench-local/orderly-bench" --orders-only

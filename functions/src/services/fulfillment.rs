@@ -5,7 +5,7 @@ use orderly_store::orders;
 use uuid::Uuid;
 
 use super::ServiceError;
-use super::orders::{apply_transition, publish};
+use super::orders::apply_transition;
 use crate::State;
 
 /// Returns whether the order was fulfilled now (false: not paid, or already done).
@@ -22,7 +22,7 @@ pub async fn fulfil(
     if order.status != OrderStatus::Paid {
         return Ok(false);
     }
-    let (fulfilled, first) = apply_transition(
+    let fulfilled = apply_transition(
         &tx,
         &order,
         OrderStatus::Fulfilled,
@@ -31,7 +31,7 @@ pub async fn fulfil(
         correlation_id.clone(),
     )
     .await?;
-    let (_, second) = apply_transition(
+    apply_transition(
         &tx,
         &fulfilled,
         OrderStatus::Completed,
@@ -41,7 +41,5 @@ pub async fn fulfil(
     )
     .await?;
     tx.commit().await?;
-    drop(client);
-    publish(state, vec![first, second]).await;
     Ok(true)
 }

@@ -185,8 +185,6 @@ pub async fn broadcast(
     };
     audit::record(&tx, &Actor::of(caller), change).await?;
     tx.commit().await?;
-    drop(client);
-    outbox::publish_committed(state, &[event]).await;
     Ok(json!({"broadcast_id": broadcast_id, "group_id": group_id, "members": group.members}))
 }
 
@@ -237,8 +235,6 @@ pub async fn fan_out(state: &State, message: &GroupBroadcast) -> Result<usize, S
         outbox_store::insert(&tx, event).await?;
     }
     tx.commit().await?;
-    drop(client);
-    outbox::publish_committed(state, &events).await;
     Ok(notified)
 }
 

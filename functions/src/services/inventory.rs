@@ -61,8 +61,6 @@ pub async fn change(
     );
     outbox_store::insert(&tx, &event).await?;
     tx.commit().await?;
-    drop(client);
-    outbox::publish_committed(state, &[event]).await;
     Ok(after)
 }
 

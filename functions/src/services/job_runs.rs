@@ -126,8 +126,6 @@ pub async fn revive_stalled(state: &State) -> Result<usize, ServiceError> {
         events.push(event);
     }
     tx.commit().await?;
-    drop(client);
-    outbox::publish_committed(state, &events).await;
     Ok(events.len())
 }
 
@@ -158,8 +156,6 @@ pub(super) async fn hand_over(
         outbox_store::insert(&tx, &event).await?;
     }
     tx.commit().await?;
-    drop(client);
-    outbox::publish_committed(state, &[event]).await;
     Ok(())
 }
 
@@ -192,8 +188,6 @@ async fn finish(
     let event = outbox::event(Event::JobProgress(JobProgress::of(&job)), None);
     outbox_store::insert(&tx, &event).await?;
     tx.commit().await?;
-    drop(client);
-    outbox::publish_committed(state, &[event]).await;
     Ok(())
 }
 
@@ -223,16 +217,16 @@ async fn failed(
         else {
             return Ok(None);
         };
-        let event = (failed.job.status == JobStatus::Failed)
-            .then(|| outbox::event(Event::JobProgress(JobProgress::of(&failed.job)), None));
-        if let Some(event) = &event {
-            outbox_store::insert(&tx, event).await?;
+        let job_failed = failed.job.status == JobStatus::Failed;
+        if job_failed {
+            let event = outbox::event(Event::JobProgress(JobProgress::of(&failed.job)), None);
+            outbox_store::insert(&tx, &event).await?;
         }
         tx.commit().await?;
-        Ok::<_, ServiceError>(Some((failed, event)))
+        Ok::<_, ServiceError>(Some((failed, job_failed)))
     }
     .await;
-    let (failed, event) = match recorded {
+    let (failed, job_failed) = match recorded {
         Ok(Some(recorded)) => recorded,
         Ok(None) => return Ok(Run::NotMine),
         Err(record_error) => {
@@ -240,12 +234,12 @@ async fn failed(
             return Err(error);
         }
     };
-    let Some(event) = event else {
+    if !job_failed {
         tracing::warn!(%job_id, failed_runs = failed.failed_runs, error = %message, "job run failed; retried after the lease");
         return Ok(Run::WillRetry {
             failed_runs: failed.failed_runs,
         });
-    };
+    }
     if let Some(upload_id) = &failed.upload_id
         && let Err(abort) = state
             .bucket
@@ -255,7 +249,6 @@ async fn failed(
         // The bucket's lifecycle rule removes incomplete uploads after a day.
         tracing::warn!(%job_id, error = %abort, "could not abort the failed job's upload");
     }
-    outbox::publish_committed(state, &[event]).await;
     tracing::error!(%job_id, failed_runs = failed.failed_runs, error = %message, "job failed");
     Ok(Run::Failed { error: message })
 }

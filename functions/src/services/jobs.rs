@@ -149,8 +149,6 @@ async fn request_job(
         idempotent.complete(&tx, 202, &body).await?;
     }
     tx.commit().await?;
-    drop(client);
-    outbox::publish_committed(state, &[event]).await;
     Ok((202, body))
 }
 
@@ -191,7 +189,7 @@ pub async fn cancel(state: &State, caller: &Caller, id: Uuid) -> Result<(), Serv
     caller.admin()?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    let event = match jobs::request_cancel(&tx, id).await? {
+    match jobs::request_cancel(&tx, id).await? {
         None => return Err(ServiceError::NotFound),
         Some(status) if status.is_finished() => {
             return Err(ServiceError::conflict(
@@ -210,13 +208,10 @@ pub async fn cancel(state: &State, caller: &Caller, id: Uuid) -> Result<(), Serv
                 Some(caller.request_id.clone()),
             );
             outbox_store::insert(&tx, &event).await?;
-            Some(event)
         }
-        Some(_) => None,
-    };
+        Some(_) => {}
+    }
     tx.commit().await?;
-    drop(client);
-    outbox::publish_committed(state, event.as_slice()).await;
     Ok(())
 }
 

@@ -126,8 +126,6 @@ pub async fn connect(state: &State, opening: Opening<'_>, cap: u32) -> Result<()
             .map_err(ConnectRefusal::Store)?;
     }
     tx.commit().await.map_err(StoreError::from)?;
-    drop(client);
-    outbox::publish_committed(state, resumed.as_slice()).await;
     Ok(())
 }
 

@@ -92,7 +92,6 @@ pub async fn notify(
     );
     outbox_store::insert(&tx, &pushed).await?;
     tx.commit().await?;
-    outbox::publish_committed(state, &[pushed]).await;
     let sent = notifier
         .send(&Message {
             customer_id,
@@ -233,8 +232,6 @@ pub async fn send_to_users(
         idempotent.complete(&tx, 202, &body).await?;
     }
     tx.commit().await?;
-    drop(client);
-    outbox::publish_committed(state, event.as_slice()).await;
     Ok((202, body))
 }
 

@@ -9,7 +9,7 @@ use orderly_domain::orders::{
 use orderly_domain::pagination::Page;
 use orderly_domain::users::Role;
 use orderly_domain::validation::FieldError;
-use orderly_store::orders::{self, OrderFilter, OutboxEvent, Placement, Transition};
+use orderly_store::orders::{self, OrderFilter, Placement, Transition};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -154,9 +154,6 @@ pub async fn place(
         idempotent.complete(&tx, 201, &body).await?;
     }
     tx.commit().await?;
-    // Publishing needs a connection of its own; holding this one meanwhile could starve the pool.
-    drop(client);
-    outbox::publish_committed(state, &[event]).await;
     Ok((201, body))
 }
 
@@ -178,7 +175,7 @@ pub async fn apply_transition(
     reason: &str,
     actor_user_id: Option<Uuid>,
     correlation_id: Option<String>,
-) -> Result<(Order, OutboxEvent), ServiceError> {
+) -> Result<Order, ServiceError> {
     if !current.status.can_become(to) {
         return Err(ServiceError::conflict_with(
             "ILLEGAL_TRANSITION",
@@ -207,13 +204,7 @@ pub async fn apply_transition(
         actor_user_id,
         event: &event,
     };
-    let order = orders::transition(tx, &transition).await?;
-    Ok((order, event))
-}
-
-/// Publishes events whose transaction has committed (and whose connection is back in the pool).
-pub async fn publish(state: &State, events: Vec<OutboxEvent>) {
-    outbox::publish_committed(state, &events).await;
+    Ok(orders::transition(tx, &transition).await?)
 }
 
 /// Moves an order to `to` if the status machine allows it, applying its stock effect exactly once.
@@ -233,7 +224,7 @@ async fn change_status(
     if let Some(caller) = actor {
         visible(&current, caller)?;
     }
-    let (order, event) = apply_transition(
+    let order = apply_transition(
         &tx,
         &current,
         to,
@@ -243,9 +234,6 @@ async fn change_status(
     )
     .await?;
     tx.commit().await?;
-    // Publishing needs a connection of its own; holding this one meanwhile could starve the pool.
-    drop(client);
-    publish(state, vec![event]).await;
     Ok(order)
 }
 
@@ -301,9 +289,8 @@ pub async fn expire(state: &State) -> Result<usize, ServiceError> {
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     let due = orders::lock_expired(&tx, 100).await?;
-    let mut events: Vec<OutboxEvent> = Vec::with_capacity(due.len());
     for order in &due {
-        let (_, event) = apply_transition(
+        apply_transition(
             &tx,
             order,
             OrderStatus::Expired,
@@ -312,14 +299,9 @@ pub async fn expire(state: &State) -> Result<usize, ServiceError> {
             None,
         )
         .await?;
-        events.push(event);
     }
     tx.commit().await?;
-    // Publishing needs a connection of its own; holding this one meanwhile could starve the pool.
-    drop(client);
-    let expired = events.len();
-    publish(state, events).await;
-    Ok(expired)
+    Ok(due.len())
 }
 
 pub async fn get(state: &State, caller: &Caller, id: Uuid) -> Result<OrderDetail, ServiceError> {

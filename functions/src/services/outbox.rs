@@ -1,25 +1,36 @@
-//! Publishing outbox events to the `order-events` topic: right after the commit that wrote them, and
-//! by the sweeper for any a crash or an outage left behind. A failed publish is only recorded: the
-//! event is already safe in Postgres.
+//! Publishing outbox events to the `order-events` topic. No function publishes what it commits: the
+//! relay claims events as they commit and sends them ten to a `PublishBatch`, and the sweeper sends
+//! whatever the relay did not within its window (relay down, topic down). A failed publish is only
+//! recorded: the event is already safe in Postgres. See docs/adr/0017-outbox-relay.md.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
-use orderly_cloud::{CloudError, EventPublisher};
+use orderly_cloud::{EventPublisher, OutgoingEvent, PUBLISH_BATCH_MAX};
 use orderly_domain::events::{Event, EventEnvelope};
 
 use orderly_store::orders::OutboxEvent;
-use orderly_store::outbox;
-use serde_json::Value;
+use orderly_store::outbox::{self, Claim, Unpublished};
 
 use super::ServiceError;
 use crate::State;
 
-/// Events younger than this are still being published by the request that wrote them.
-const SWEEP_GRACE: Duration = Duration::from_secs(30);
+/// Events younger than this are the relay's; older ones the sweeper's.
+pub const RELAY_WINDOW: Duration = Duration::from_secs(30);
+/// One relay invocation runs this long; the schedule starts the next one each minute.
+const RELAY_RUN: Duration = Duration::from_secs(60);
+/// A relay run stops this long before its invocation's deadline.
+const RELAY_MARGIN: Duration = Duration::from_secs(5);
+/// Claims in flight at once in one relay run: while one batch is at SNS, the next is being claimed.
+const RELAY_LANES: usize = 2;
+const RELAY_BATCH: i64 = 100;
+/// How often an idle relay looks for new commits: the most an event waits for the relay to notice it.
+const RELAY_IDLE_POLL: Duration = Duration::from_millis(10);
+/// After a claim that sent nothing (topic down) or a database error, the relay waits this long.
+const RELAY_BACKOFF: Duration = Duration::from_secs(1);
 const SWEEP_BATCH: i64 = 200;
-/// Publishes in flight at once while sweeping: SNS takes them in parallel.
-const SWEEP_PUBLISHES_AT_ONCE: usize = 10;
+/// `PublishBatch` calls in flight at once: SNS takes them in parallel.
+const BATCHES_AT_ONCE: usize = 10;
 /// A sweep claims no new batch with less than this left before the invocation's deadline.
 const SWEEP_MARGIN: Duration = Duration::from_secs(15);
 
@@ -49,65 +60,141 @@ pub fn event(event: Event, correlation_id: Option<String>) -> OutboxEvent {
     }
 }
 
-async fn publish_one(
-    state: &State,
-    event_type: &str,
-    payload: &Value,
-    correlation_id: Option<&str>,
-) -> Result<(), CloudError> {
-    state
-        .topic
-        .publish(event_type, &payload.to_string(), correlation_id)
-        .await
-        .map(drop)
-}
-
 /// Publishes an event that is worth nothing once stale (a job's progress) straight to the topic, with
-/// no outbox row: a lost one is replaced by the next. Like every publish from a function, it is left
-/// out when the sweeper publishes (`OUTBOX_PUBLISH=sweeper`).
+/// no outbox row: a lost one is replaced by the next. Left out, like the relay, in sweeper mode.
 pub async fn publish_transient(state: &State, event: Event) {
-    if !state.config.publish_after_commit {
+    if !state.config.outbox_relay {
         return;
     }
     let event_type = event.event_type();
-    let payload = serde_json::to_value(envelope(event, None)).expect("an envelope serialises");
-    if let Err(error) = publish_one(state, event_type, &payload, None).await {
+    let body = serde_json::to_string(&envelope(event, None)).expect("an envelope serialises");
+    if let Err(error) = state.topic.publish(event_type, &body, None).await {
         tracing::warn!(event_type, %error, "transient event not published");
     }
 }
 
-/// Publishes events committed a moment ago. Never fails the request: what does not go out now, the
-/// sweeper sends.
-pub async fn publish_committed(state: &State, events: &[OutboxEvent]) {
-    if !state.config.publish_after_commit {
-        return;
-    }
-    for e in events {
-        let outcome =
-            publish_one(state, e.event_type, &e.payload, e.correlation_id.as_deref()).await;
-        let recorded = match state.db.get().await {
-            Ok(client) => match &outcome {
-                Ok(()) => outbox::mark_published(&client, e.id).await,
-                Err(error) => outbox::record_failure(&client, e.id, &error.to_string()).await,
-            },
-            Err(pool) => Err(pool.into()),
-        };
-        if let Err(error) = outcome {
-            tracing::warn!(event_id = %e.id, event_type = e.event_type, %error, "publish failed; the sweeper will retry");
+/// Publishes claimed events, `PUBLISH_BATCH_MAX` to a call and `BATCHES_AT_ONCE` calls in flight; one
+/// outcome per event, in order.
+async fn publish_all(state: &State, events: &[Unpublished]) -> Vec<Result<(), String>> {
+    let batches: Vec<&[Unpublished]> = events.chunks(PUBLISH_BATCH_MAX).collect();
+    let mut outcomes = Vec::with_capacity(events.len());
+    for wave in batches.chunks(BATCHES_AT_ONCE) {
+        let calls = wave.iter().map(|batch| publish_batch(state, batch));
+        for batch in futures::future::join_all(calls).await {
+            outcomes.extend(batch);
         }
-        if let Err(error) = recorded {
-            tracing::warn!(event_id = %e.id, %error, "could not record the publish outcome");
+    }
+    outcomes
+}
+
+async fn publish_batch(state: &State, events: &[Unpublished]) -> Vec<Result<(), String>> {
+    let bodies: Vec<String> = events.iter().map(|e| e.payload.to_string()).collect();
+    let outgoing: Vec<OutgoingEvent<'_>> = events
+        .iter()
+        .zip(&bodies)
+        .map(|(e, body)| OutgoingEvent {
+            event_type: &e.event_type,
+            body,
+            correlation_id: e.correlation_id.as_deref(),
+        })
+        .collect();
+    match state.topic.publish_batch(&outgoing).await {
+        Ok(outcomes) => outcomes,
+        Err(error) => vec![Err(error.to_string()); events.len()],
+    }
+}
+
+/// Claims up to `limit` unpublished events, publishes them and records each outcome, all in the claim's
+/// transaction (its row locks keep every other claimer off these events); returns (published, claimed).
+async fn publish_claimed(
+    state: &State,
+    claim: Claim,
+    limit: i64,
+) -> Result<(usize, usize), ServiceError> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let pending = outbox::claim_unpublished(&tx, claim, limit).await?;
+    if pending.is_empty() {
+        return Ok((0, 0));
+    }
+    let outcomes = publish_all(state, &pending).await;
+    let mut published = Vec::with_capacity(pending.len());
+    for (event, outcome) in pending.iter().zip(outcomes) {
+        match outcome {
+            Ok(()) => published.push(event.id),
+            Err(error) => {
+                tracing::warn!(event_id = %event.id, event_type = event.event_type, %error, "publish failed; will retry");
+                outbox::record_failure(&tx, event.id, &error).await?;
+            }
+        }
+    }
+    outbox::mark_all_published(&tx, &published).await?;
+    tx.commit().await?;
+    Ok((published.len(), pending.len()))
+}
+
+/// The relay: for about a minute (or until `deadline` less a margin), publishes events as they commit.
+/// Returns how many went out. Idle, it looks for new commits every `RELAY_IDLE_POLL`.
+pub async fn relay(state: &State, deadline: Option<SystemTime>) -> usize {
+    if !state.config.outbox_relay {
+        return 0;
+    }
+    let run = deadline
+        .and_then(|d| d.duration_since(SystemTime::now()).ok())
+        .map_or(RELAY_RUN, |left| {
+            RELAY_RUN.min(left.saturating_sub(RELAY_MARGIN))
+        });
+    let stop = Instant::now() + run;
+    let lanes = (0..RELAY_LANES).map(|_| relay_lane(state, stop));
+    futures::future::join_all(lanes).await.into_iter().sum()
+}
+
+async fn relay_lane(state: &State, stop: Instant) -> usize {
+    let mut published = 0;
+    while Instant::now() < stop {
+        match publish_claimed(state, Claim::YoungerThan(RELAY_WINDOW), RELAY_BATCH).await {
+            Ok((sent, claimed)) if claimed > 0 && sent == 0 => {
+                tokio::time::sleep(RELAY_BACKOFF).await;
+            }
+            // Something was claimed: more may have committed meanwhile, claim again at once.
+            Ok((sent, claimed)) if claimed > 0 => published += sent,
+            Ok(_) => wait_for_commits(state, stop).await,
+            Err(error) => {
+                tracing::warn!(%error, "outbox relay could not claim; retrying");
+                tokio::time::sleep(RELAY_BACKOFF).await;
+            }
+        }
+    }
+    published
+}
+
+/// Returns once an unpublished event is waiting (or at `stop`).
+async fn wait_for_commits(state: &State, stop: Instant) {
+    while Instant::now() < stop {
+        tokio::time::sleep(RELAY_IDLE_POLL).await;
+        let waiting = match state.db.get().await {
+            Ok(client) => outbox::any_unpublished_younger_than(&client, RELAY_WINDOW).await,
+            Err(error) => Err(error.into()),
+        };
+        match waiting {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(%error, "outbox relay could not look for commits; retrying");
+                tokio::time::sleep(RELAY_BACKOFF).await;
+            }
         }
     }
 }
 
-/// Publishes what was left unpublished, batch after batch until none is left or `deadline` (the
-/// invocation's, less a margin) comes near; returns how many went out. One batch at a time would be 200
-/// events a minute: an hour of SNS outage at 50 orders a second would take days to send.
+/// Publishes what the relay left unpublished, batch after batch until none is left or `deadline` (the
+/// invocation's, less a margin) comes near; returns how many went out. After an hour of SNS outage at
+/// 50 orders a second, it must catch up in minutes, not days.
 pub async fn sweep(state: &State, deadline: Option<SystemTime>) -> Result<usize, ServiceError> {
     let mut published = 0;
     loop {
-        let (sent, claimed) = sweep_batch(state).await?;
+        let (sent, claimed) =
+            publish_claimed(state, Claim::OlderThan(RELAY_WINDOW), SWEEP_BATCH).await?;
         published += sent;
         let time_left = deadline.is_none_or(|d| {
             d.duration_since(SystemTime::now())
@@ -118,36 +205,4 @@ pub async fn sweep(state: &State, deadline: Option<SystemTime>) -> Result<usize,
             return Ok(published);
         }
     }
-}
-
-/// One batch: claims up to `SWEEP_BATCH` rows, publishes them `SWEEP_PUBLISHES_AT_ONCE` at a time, and
-/// records each outcome; returns (published, claimed).
-async fn sweep_batch(state: &State) -> Result<(usize, usize), ServiceError> {
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    let pending = outbox::claim_unpublished(&tx, SWEEP_GRACE, SWEEP_BATCH).await?;
-    let mut outcomes = Vec::with_capacity(pending.len());
-    for chunk in pending.chunks(SWEEP_PUBLISHES_AT_ONCE) {
-        let publishes = chunk.iter().map(|event| {
-            publish_one(
-                state,
-                &event.event_type,
-                &event.payload,
-                event.correlation_id.as_deref(),
-            )
-        });
-        outcomes.extend(futures::future::join_all(publishes).await);
-    }
-    let mut published = 0;
-    for (event, outcome) in pending.iter().zip(outcomes) {
-        match outcome {
-            Ok(()) => {
-                outbox::mark_published(&tx, event.id).await?;
-                published += 1;
-            }
-            Err(error) => outbox::record_failure(&tx, event.id, &error.to_string()).await?,
-        }
-    }
-    tx.commit().await?;
-    Ok((published, pending.len()))
 }

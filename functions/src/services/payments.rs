@@ -13,7 +13,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::ServiceError;
-use super::orders::{apply_transition, publish};
+use super::orders::apply_transition;
 use super::payment_provider::{ChargeOutcome, PaymentProvider};
 use crate::State;
 
@@ -83,7 +83,7 @@ async fn record(
         .await?
         .ok_or_else(|| ServiceError::internal("the order vanished"))?;
     let still_payable = order.status == OrderStatus::PendingPayment;
-    let (settlement, event) = match outcome {
+    let settlement = match outcome {
         ChargeOutcome::Pending => return Ok(Settlement::Pending),
         ChargeOutcome::Captured { reference } => {
             payments::capture(&tx, payment.id, &reference).await?;
@@ -97,7 +97,7 @@ async fn record(
                 tracing::info!(%order_id, "captured after the order left PENDING_PAYMENT; refunded");
                 return Ok(Settlement::Refunded);
             }
-            let (_, event) = apply_transition(
+            apply_transition(
                 &tx,
                 &order,
                 OrderStatus::Paid,
@@ -106,12 +106,12 @@ async fn record(
                 correlation_id,
             )
             .await?;
-            (Settlement::Paid, Some(event))
+            Settlement::Paid
         }
         ChargeOutcome::Declined { reason } => {
             payments::decline(&tx, payment.id, &reason).await?;
-            let event = if still_payable {
-                let (_, event) = apply_transition(
+            if still_payable {
+                apply_transition(
                     &tx,
                     &order,
                     OrderStatus::PaymentFailed,
@@ -120,16 +120,11 @@ async fn record(
                     correlation_id,
                 )
                 .await?;
-                Some(event)
-            } else {
-                None
-            };
-            (Settlement::Declined, event)
+            }
+            Settlement::Declined
         }
     };
     tx.commit().await?;
-    drop(client);
-    publish(state, event.into_iter().collect()).await;
     Ok(settlement)
 }
 

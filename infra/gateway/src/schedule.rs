@@ -1,5 +1,7 @@
 //! `Schedule` events: fires each function at its `rate(…)`; the control API fires any schedule on demand.
-//! `cron(…)` expressions are only fired on demand locally.
+//! `cron(…)` expressions are only fired on demand locally. Locally a rate schedule also fires once as the
+//! gateway starts (EventBridge's first run comes within one period of the deployment), so a fresh stack
+//! has its outbox relay running from the first request rather than a minute later.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,11 +65,13 @@ pub async fn run(gateway: Arc<Gateway>, schedule: ScheduleDef, cancel: Cancellat
         tracing::warn!(function = %schedule.function, expression = %schedule.expression, "only rate(…) schedules fire on their own locally; use the control API");
         return;
     };
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    // One run at a time; a run that outlasts its period (the relay's lasts about one) is followed at once
+    // by the next. Stopping the gateway ends a run in progress.
+    let mut ticks = tokio::time::interval(period);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = ticks.tick() => { let _ = fire(&gateway, &schedule).await; }
+            _ = async { ticks.tick().await; fire(&gateway, &schedule).await } => {}
         }
     }
 }

@@ -15,4 +15,4 @@ pub use queues::SqsQueues;
 pub use sdk::{load_sdk_config, s3_client};
 pub use secrets::SecretsManager;
 pub use storage::{MIN_PART_BYTES, S3Bucket, Upload};
-pub use topic::{EventPublisher, SnsTopic};
+pub use topic::{EventPublisher, OutgoingEvent, PUBLISH_BATCH_MAX, SnsTopic};

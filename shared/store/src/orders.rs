@@ -109,7 +109,7 @@ pub async fn lock_stock(
         .collect())
 }
 
-/// A domain event written in the business transaction and published after commit.
+/// A domain event written in the business transaction and published by the outbox relay.
 #[derive(Debug, Clone)]
 pub struct OutboxEvent {
     pub id: Uuid,

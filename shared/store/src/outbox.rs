@@ -1,5 +1,5 @@
-//! The outbox: events committed with the business change, published after commit, swept when a
-//! publish did not happen (crash, outage). Consumers deduplicate by event id.
+//! The outbox: events committed with the business change, published by the relay as they commit,
+//! swept when the relay did not publish them (relay down, outage). Consumers deduplicate by event id.
 
 use std::time::Duration;
 
@@ -36,15 +36,6 @@ pub async fn insert(db: &impl GenericClient, event: &OutboxEvent) -> Result<(), 
     Ok(())
 }
 
-pub async fn mark_published(db: &impl GenericClient, id: Uuid) -> Result<(), StoreError> {
-    db.execute(
-        "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = $1",
-        &[&id],
-    )
-    .await?;
-    Ok(())
-}
-
 pub async fn record_failure(
     db: &impl GenericClient,
     id: Uuid,
@@ -58,21 +49,51 @@ pub async fn record_failure(
     Ok(())
 }
 
-/// Unpublished events older than `grace` (younger ones are still being published by their own
-/// request), oldest first, locked so that concurrent sweepers take different rows.
+/// Marks events published, in one statement.
+pub async fn mark_all_published(db: &impl GenericClient, ids: &[Uuid]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    db.execute(
+        "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
+        &[&ids],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Which unpublished events a claim takes, by age. The relay takes the young ones as they commit; the
+/// sweeper takes what the relay did not publish within `RELAY_WINDOW`. Between them they cover every
+/// row, and neither waits on the other (`SKIP LOCKED`).
+#[derive(Debug, Clone, Copy)]
+pub enum Claim {
+    YoungerThan(Duration),
+    OlderThan(Duration),
+}
+
+/// Unpublished events of the given age, oldest first, locked so that concurrent claimers take
+/// different rows. `created_at` is its transaction's start: a transaction that ran longer than the
+/// window leaves its events to the sweeper.
 pub async fn claim_unpublished(
     db: &impl GenericClient,
-    grace: Duration,
+    claim: Claim,
     limit: i64,
 ) -> Result<Vec<Unpublished>, StoreError> {
-    let rows = db
-        .query(
+    let (statement, age) = match claim {
+        Claim::YoungerThan(age) => (
+            "SELECT id, event_type, payload, correlation_id FROM outbox
+              WHERE published_at IS NULL AND created_at >= now() - make_interval(secs => $1)
+              ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            age,
+        ),
+        Claim::OlderThan(age) => (
             "SELECT id, event_type, payload, correlation_id FROM outbox
               WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1)
               ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-            &[&grace.as_secs_f64(), &limit],
-        )
-        .await?;
+            age,
+        ),
+    };
+    let rows = db.query(statement, &[&age.as_secs_f64(), &limit]).await?;
     Ok(rows
         .iter()
         .map(|r| Unpublished {
@@ -82,6 +103,21 @@ pub async fn claim_unpublished(
             correlation_id: r.get(3),
         })
         .collect())
+}
+
+/// Whether any event younger than `age` waits to be published: the relay's idle check, one index probe.
+pub async fn any_unpublished_younger_than(
+    db: &impl GenericClient,
+    age: Duration,
+) -> Result<bool, StoreError> {
+    let row = db
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM outbox
+                             WHERE published_at IS NULL AND created_at >= now() - make_interval(secs => $1))",
+            &[&age.as_secs_f64()],
+        )
+        .await?;
+    Ok(row.get(0))
 }
 
 /// Records that `consumer` handled `event_id`; false when it already had (a redelivery).
@@ -97,4 +133,72 @@ pub async fn first_delivery(
         )
         .await?;
     Ok(inserted == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::fresh_database;
+    use serde_json::json;
+
+    async fn insert_aged(db: &impl GenericClient, age_seconds: f64) -> Uuid {
+        let id = Uuid::now_v7();
+        db.execute(
+            "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at)
+             VALUES ($1, 'order', $1, 'order.placed', $2, now() - make_interval(secs => $3))",
+            &[&id, &json!({"event_id": id}), &age_seconds],
+        )
+        .await
+        .unwrap();
+        id
+    }
+
+    #[tokio::test]
+    async fn the_relay_and_the_sweeper_claim_by_age_and_never_the_same_row() {
+        let db = fresh_database().await;
+        let client = db.pool.get().await.unwrap();
+        let window = Duration::from_secs(30);
+        let young = insert_aged(&client, 1.0).await;
+        let old = insert_aged(&client, 300.0).await;
+        let published = insert_aged(&client, 2.0).await;
+        mark_all_published(&client, &[published]).await.unwrap();
+        assert!(any_unpublished_younger_than(&client, window).await.unwrap());
+
+        let mut relay_client = db.pool.get().await.unwrap();
+        let relay = relay_client.transaction().await.unwrap();
+        let relayed = claim_unpublished(&relay, Claim::YoungerThan(window), 100)
+            .await
+            .unwrap();
+        assert_eq!(relayed.iter().map(|e| e.id).collect::<Vec<_>>(), [young]);
+        // A second relay (runs overlap) skips the row the first holds.
+        let mut other_client = db.pool.get().await.unwrap();
+        let other = other_client.transaction().await.unwrap();
+        assert!(
+            claim_unpublished(&other, Claim::YoungerThan(window), 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let swept = claim_unpublished(&other, Claim::OlderThan(window), 100)
+            .await
+            .unwrap();
+        assert_eq!(swept.iter().map(|e| e.id).collect::<Vec<_>>(), [old]);
+        other.rollback().await.unwrap();
+
+        mark_all_published(&relay, &[young]).await.unwrap();
+        relay.commit().await.unwrap();
+        assert!(!any_unpublished_younger_than(&client, window).await.unwrap());
+        let attempts: Vec<i32> = client
+            .query("SELECT attempts FROM outbox ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(
+            attempts,
+            [1, 0, 1],
+            "young and published marked once, old untouched"
+        );
+    }
 }

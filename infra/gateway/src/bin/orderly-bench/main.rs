@@ -432,7 +432,7 @@ async fn orders(client: &reqwest::Client, api: &str) {
     let mode = if sweeper {
         "events left to the outbox sweeper (no SNS publish in the request)"
     } else {
-        "each request publishes its events to SNS (the emulator) after commit"
+        "events published by the outbox relay as they commit (PublishBatch to the emulator)"
     };
     let durability = durability().await;
     println!("Postgres durability for this row: {durability}");

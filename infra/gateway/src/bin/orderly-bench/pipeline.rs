@@ -1,7 +1,7 @@
 //! The pipeline's drain (`--pipeline-only`): 16 clients place single-line orders over 1,000 products for a
 //! fixed time, and the row prints, from the same run, how fast orders were placed, how fast they reached
 //! COMPLETED while the load lasted, the backlog left when it stopped, how long that took to drain, and
-//! order → COMPLETED p50/p99. The pipeline keeps up when completions match placements and the backlog
+//! order → PAID and order → COMPLETED p50/p99. The pipeline keeps up when completions match placements and the backlog
 //! does not grow.
 
 use crate::summary::named;
@@ -28,15 +28,21 @@ pub struct Row {
     backlog_at_end: usize,
     drain_seconds: Option<f64>,
     latency: Histogram<u64>,
+    to_paid: Histogram<u64>,
 }
 
 /// Orders of this run that reached COMPLETED, and the latency of each (ms, placement to completion).
 async fn completions(db: &Client, since: chrono::DateTime<chrono::Utc>) -> Vec<i64> {
+    reached(db, since, "COMPLETED").await
+}
+
+/// Orders of this run that reached `status`, and the latency of each (ms, from placement).
+async fn reached(db: &Client, since: chrono::DateTime<chrono::Utc>, status: &str) -> Vec<i64> {
     db.query(
         "SELECT (extract(epoch FROM h.changed_at - o.created_at) * 1000)::bigint
-           FROM orders o JOIN order_status_history h ON h.order_id = o.id AND h.to_status = 'COMPLETED'
+           FROM orders o JOIN order_status_history h ON h.order_id = o.id AND h.to_status = $2
           WHERE o.created_at >= $1",
-        &[&since],
+        &[&since, &status],
     )
     .await
     .expect("completions")
@@ -102,6 +108,10 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Row {
     for ms in completions(&db, started_at).await {
         latency.record(ms.max(0) as u64).expect("in range");
     }
+    let mut to_paid = Histogram::<u64>::new(3).expect("a histogram");
+    for ms in reached(&db, started_at, "PAID").await {
+        to_paid.record(ms.max(0) as u64).expect("in range");
+    }
     Row {
         placed,
         placed_per_second: placed as f64 / load,
@@ -109,6 +119,7 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Row {
         backlog_at_end: placed - completed_during_load.min(placed),
         drain_seconds,
         latency,
+        to_paid,
     }
 }
 
@@ -138,6 +149,11 @@ pub fn print(row: &Row) {
         ),
     }
     println!(
+        "  order → PAID                    p50 {:>7.0} ms  p99 {:>7.0} ms",
+        row.to_paid.value_at_quantile(0.5),
+        row.to_paid.value_at_quantile(0.99)
+    );
+    println!(
         "  order → COMPLETED               p50 {:>7.0} ms  p99 {:>7.0} ms",
         row.latency.value_at_quantile(0.5),
         row.latency.value_at_quantile(0.99)
@@ -155,6 +171,8 @@ pub fn write(row: &Row, durability: &str) {
         ),
         ("backlog_at_end", row.backlog_at_end as f64),
         ("drain_s", row.drain_seconds.unwrap_or(f64::NAN)),
+        ("to_paid_p50_ms", row.to_paid.value_at_quantile(0.5) as f64),
+        ("to_paid_p99_ms", row.to_paid.value_at_quantile(0.99) as f64),
         (
             "to_completed_p50_ms",
             row.latency.value_at_quantile(0.5) as f64,
