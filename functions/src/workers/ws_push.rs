@@ -1,4 +1,4 @@
-//! Queue `WsPushQueue` (every event): pushes each event to the WebSocket connections it concerns, and the
+//! Queue `WsPushQueue` (every event type): pushes each event to the WebSocket connections it concerns, and the
 //! stock of the products it changed to their followers.
 //! A push that fails for a reason other than a gone client fails the message, which is retried.
 
@@ -9,7 +9,7 @@ use orderly_domain::events::Event;
 use super::each_event;
 use crate::{State, services::live_updates};
 
-/// Every event: its queue's subscription has no filter.
+/// Every event type: its queue's subscription names them all.
 pub const HANDLES: &[&str] = &Event::TYPES;
 
 pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse {
