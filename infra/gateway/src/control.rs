@@ -1,6 +1,7 @@
 //! The local stack's own control API on 127.0.0.1:$ORDERLY_CONTROL_PORT, for people and tests: what runs,
 //! what was invoked with which outcome, firing a schedule now, switchable faults on the management API, and
-//! killing a function's next invocation mid-run, slowing its invocations' starts, one WebSocket connection's idle and duration clocks.
+//! killing a function's next invocation mid-run, slowing its invocations' starts, throttling a function
+//! (reserved concurrency 0), one WebSocket connection's idle and duration clocks.
 //! It has no counterpart in AWS and is never deployed.
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/schedules/{function}/fire", post(fire))
         .route("/functions/{function}/invoke", post(invoke))
         .route("/faults/functions/{function}/kill", post(arm_kill))
+        .route("/functions/{function}/concurrency", put(set_concurrency))
         .route("/faults/functions/{function}/slow-start", post(slow_start))
         .route(
             "/faults/post-to-connection",
@@ -158,6 +160,37 @@ async fn arm_kill(
         StatusCode::NO_CONTENT
     } else {
         StatusCode::NOT_FOUND
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Concurrency {
+    reserved: Option<u32>,
+}
+
+/// Lambda's `PutFunctionConcurrency` / `DeleteFunctionConcurrency`, as far as the local gateway keeps
+/// it: `{"reserved": 0}` throttles the function (and ends its invocations in progress), `{"reserved":
+/// null}` lifts that. Other values are not enforced locally and are refused.
+async fn set_concurrency(
+    State(gateway): State<Arc<Gateway>>,
+    Path(function): Path<String>,
+    Json(concurrency): Json<Concurrency>,
+) -> Response {
+    let throttle = match concurrency.reserved {
+        Some(0) => true,
+        None => false,
+        Some(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "only 0 (throttle) or null (lift it) are enforced locally"})),
+            )
+                .into_response();
+        }
+    };
+    if gateway.invoker.throttle(&function, throttle) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
     }
 }
 

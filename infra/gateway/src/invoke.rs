@@ -25,6 +25,9 @@ pub enum InvokeError {
     /// The control API's fault: the execution environment was killed mid-invocation.
     #[error("the function's environment was killed")]
     Killed,
+    /// The function's reserved concurrency is 0 (Lambda's `TooManyRequestsException`).
+    #[error("the function is throttled (reserved concurrency 0)")]
+    Throttled,
     #[error("the function failed: {0}")]
     Failed(String),
 }
@@ -65,6 +68,10 @@ pub struct Invoker {
     /// Slow starts: until the instant, every invocation of the function waits this long before its
     /// handler runs (as behind a cold start), so invocations that arrive close together overlap.
     slow_starts: Mutex<BTreeMap<String, (std::time::Instant, std::time::Duration)>>,
+    /// Functions whose reserved concurrency is set to 0: no invocation starts.
+    throttled: Mutex<std::collections::BTreeSet<String>>,
+    /// Invocations in progress (request id → function, and what stops it), so a throttle ends them.
+    running: Mutex<BTreeMap<String, (String, tokio_util::sync::CancellationToken)>>,
 }
 
 impl Invoker {
@@ -81,7 +88,30 @@ impl Invoker {
             started: Mutex::new(BTreeMap::new()),
             kills: Mutex::new(BTreeMap::new()),
             slow_starts: Mutex::new(BTreeMap::new()),
+            throttled: Mutex::new(std::collections::BTreeSet::new()),
+            running: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Lambda's `PutFunctionConcurrency` with 0 (`throttle`), or `DeleteFunctionConcurrency`: a throttled
+    /// function starts no invocation, and the ones in progress end as if their environments were
+    /// killed (an operator stopping a long-running function does both). False for an unknown function.
+    pub fn throttle(&self, function: &str, throttle: bool) -> bool {
+        if !self.functions.contains_key(function) {
+            return false;
+        }
+        let mut throttled = self.throttled.lock().expect("throttled lock");
+        if !throttle {
+            throttled.remove(function);
+            return true;
+        }
+        throttled.insert(function.to_owned());
+        for (f, stop) in self.running.lock().expect("running lock").values() {
+            if f == function {
+                stop.cancel();
+            }
+        }
+        true
     }
 
     /// Slows every invocation of the function that starts within `window` by `delay`. False for an
@@ -123,6 +153,16 @@ impl Invoker {
         true
     }
 
+    /// Invocations of the function in progress.
+    pub fn in_progress(&self, function: &str) -> usize {
+        self.running
+            .lock()
+            .expect("running lock")
+            .values()
+            .filter(|(f, _)| f == function)
+            .count()
+    }
+
     pub fn functions(&self) -> &BTreeMap<String, FunctionDef> {
         &self.functions
     }
@@ -147,6 +187,19 @@ impl Invoker {
             .states
             .get(function)
             .ok_or_else(|| InvokeError::UnknownFunction(function.to_owned()))?;
+        if self
+            .throttled
+            .lock()
+            .expect("throttled lock")
+            .contains(function)
+        {
+            return Err(InvokeError::Throttled);
+        }
+        let stop = tokio_util::sync::CancellationToken::new();
+        self.running
+            .lock()
+            .expect("running lock")
+            .insert(request_id.to_owned(), (function.to_owned(), stop.clone()));
         let kill = self.kills.lock().expect("kills lock").remove(function);
         {
             let mut started = self.started.lock().expect("started lock");
@@ -166,7 +219,24 @@ impl Invoker {
         });
         let abort = task.abort_handle();
         let limit = kill.map_or(def.timeout, |after| after.min(def.timeout));
-        let outcome = match tokio::time::timeout(limit, task).await {
+        let finished = tokio::select! {
+            finished = tokio::time::timeout(limit, task) => Some(finished),
+            _ = stop.cancelled() => None,
+        };
+        self.running
+            .lock()
+            .expect("running lock")
+            .remove(request_id);
+        let Some(finished) = finished else {
+            abort.abort();
+            tracing::error!(
+                function,
+                request_id,
+                "invocation ended: the function was throttled"
+            );
+            return Err(InvokeError::Killed);
+        };
+        let outcome = match finished {
             Err(_) => {
                 abort.abort();
                 Err(if kill.is_some_and(|after| after < def.timeout) {
@@ -228,6 +298,7 @@ pub fn outcome_name<T>(result: &Result<T, InvokeError>) -> &'static str {
         Err(InvokeError::Panicked) => "panicked",
         Err(InvokeError::TimedOut) => "timed_out",
         Err(InvokeError::Killed) => "killed",
+        Err(InvokeError::Throttled) => "throttled",
         Err(_) => "failed",
     }
 }

@@ -587,6 +587,44 @@ Resources:
     }
 
     #[tokio::test]
+    async fn a_throttled_function_ends_what_it_runs_and_starts_nothing_until_lifted() {
+        let gateway = gateway().await;
+        let running = {
+            let gateway = gateway.clone();
+            tokio::spawn(async move { gateway.invoker.invoke("Hangs", json!({}), "r1").await })
+        };
+        while gateway.invoker.in_progress("Hangs") == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(gateway.invoker.throttle("Hangs", true));
+        assert!(
+            matches!(running.await.unwrap(), Err(InvokeError::Killed)),
+            "ended by the throttle, not by its 1 s timeout"
+        );
+        assert!(
+            gateway
+                .invoker
+                .invoke("Fine", json!({}), "r2")
+                .await
+                .is_ok()
+        );
+        assert!(gateway.invoker.throttle("Fine", true));
+        assert!(matches!(
+            gateway.invoker.invoke("Fine", json!({}), "r3").await,
+            Err(InvokeError::Throttled)
+        ));
+        assert!(gateway.invoker.throttle("Fine", false));
+        assert!(
+            gateway
+                .invoker
+                .invoke("Fine", json!({}), "r4")
+                .await
+                .is_ok()
+        );
+        assert!(!gateway.invoker.throttle("Nobody", true));
+    }
+
+    #[tokio::test]
     async fn a_function_past_its_timeout_is_a_504() {
         let (status, body, _) = get(&gateway().await, "/hangs").await;
         assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);

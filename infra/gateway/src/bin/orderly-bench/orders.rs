@@ -326,7 +326,11 @@ async fn paced(
         let due = ticks.tick().await;
         let measured = due.duration_since(started) >= WARM_UP;
         let body = json!({"items": [{"product_id": products[(n * 7919) % products.len()], "quantity": 1}]});
-        let (c, url, token) = (client.clone(), url.clone(), tokens[n % tokens.len()].clone());
+        let (c, url, token) = (
+            client.clone(),
+            url.clone(),
+            tokens[n % tokens.len()].clone(),
+        );
         sent.push(tokio::spawn(async move {
             let ok = c
                 .post(url.as_str())
@@ -416,6 +420,33 @@ async fn drain(db: &tokio_postgres::Client, sqs: &aws_sdk_sqs::Client) -> f64 {
     }
 }
 
+/// Stops the outbox relay (reserved concurrency 0, which also ends its run) while pgbench measures, so
+/// that the baseline has the machine to itself; and starts it again after. The relay's work is the
+/// stack's, not the baseline's.
+async fn relay(running: bool) {
+    let control = format!("http://127.0.0.1:{}", env("ORDERLY_CONTROL_PORT"));
+    let http = reqwest::Client::new();
+    let reserved = if running { json!(null) } else { json!(0) };
+    let answer = http
+        .put(format!(
+            "{control}/functions/OutboxRelayFunction/concurrency"
+        ))
+        .json(&json!({ "reserved": reserved }))
+        .send()
+        .await
+        .expect("the control API");
+    assert!(answer.status().is_success(), "{}", answer.status());
+    if running {
+        // The schedule's next tick may be a minute away: start a run now (it lasts about a minute).
+        tokio::spawn(async move {
+            let _ = http
+                .post(format!("{control}/schedules/OutboxRelayFunction/fire"))
+                .send()
+                .await;
+        });
+    }
+}
+
 /// The placement baseline's outbox rows, marked published: nothing subscribes to them.
 async fn forget_baseline_events(db: &tokio_postgres::Client) {
     db.execute(
@@ -454,19 +485,23 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
     } else {
         500
     };
-    let mut ids = Vec::new();
-    let mut tokens = Vec::new();
-    for n in 0..BUYERS {
-        let (id, token) = user(client, api, offset + n).await;
-        ids.push(id);
-        tokens.push(token);
-    }
     let placement = placement_script();
     let mut scenarios = Vec::new();
-    for (name, key, count) in [
+    for (scenario_number, (name, key, count)) in [
         ("one hot product", "hot", 1),
         ("1,000 products", "spread", 1_000),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // Buyers of their own per scenario: a scenario outlasts an access token's 15 minutes.
+        let mut ids = Vec::new();
+        let mut tokens = Vec::new();
+        for n in 0..BUYERS {
+            let (id, token) = user(client, api, offset + scenario_number * BUYERS + n).await;
+            ids.push(id);
+            tokens.push(token);
+        }
         let products = bench_tables(&db, count, "XTS", &ids).await;
         let mut scenario = Scenario {
             name,
@@ -483,6 +518,7 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
                 .stack
                 .add(stack(client, api, &tokens, &products).await);
             scenario.drains.push(drain(&db, &sqs).await);
+            relay(false).await;
             let script = placement.clone();
             scenario.placement.add(
                 tokio::task::spawn_blocking(move || pgbench(&script, count as usize))
@@ -490,12 +526,12 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
                     .expect("pgbench"),
             );
             forget_baseline_events(&db).await;
-            scenario.drains.push(drain(&db, &sqs).await);
             scenario.reservation.add(
                 tokio::task::spawn_blocking(move || pgbench(RESERVATION_SQL, count as usize))
                     .await
                     .expect("pgbench"),
             );
+            relay(true).await;
         }
         scenario.drains.push(drain(&db, &sqs).await);
         let half_rate = scenario.stack.median() / 2.0;
