@@ -338,7 +338,7 @@ async fn handle_batch(source: &Source, messages: &[Message]) -> usize {
                 .build()
                 .expect("id and receipt handle are set")
         });
-        if let Err(e) = source
+        match source
             .sqs
             .delete_message_batch()
             .queue_url(&source.url)
@@ -346,7 +346,15 @@ async fn handle_batch(source: &Source, messages: &[Message]) -> usize {
             .send()
             .await
         {
-            tracing::warn!(queue = %mapping.queue, error = %aws_sdk_sqs::error::DisplayErrorContext(e), "delete failed; messages will be redelivered");
+            Ok(output) => {
+                // SQS refuses entries one by one inside a successful call: those come back too.
+                for failed in output.failed() {
+                    tracing::warn!(queue = %mapping.queue, code = failed.code(), message = failed.message(), "a delete was refused; that message will be redelivered");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(queue = %mapping.queue, error = %aws_sdk_sqs::error::DisplayErrorContext(e), "delete failed; messages will be redelivered");
+            }
         }
     }
     to_delete.len()
