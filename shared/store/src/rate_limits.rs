@@ -53,8 +53,26 @@ pub async fn acquire(
             " SELECT tat, allowed FROM outcome"
         ))
         .await?;
-    let row = db.query_one(&step, &[&key, &interval, &period]).await?;
+    let row = run_step(db, &step, &[&key, &interval, &period]).await?;
     Ok(outcome(&row))
+}
+
+/// Runs a GCRA statement. It can return no row at all: when it waited on another transaction's insert of
+/// the key's first row, lost the conflict and was refused, its plain read of the refusing row uses the
+/// statement's snapshot, taken before that insert committed. Such a run wrote nothing, and the next
+/// statement takes a new snapshot that sees the row, so it is simply run again.
+async fn run_step(
+    db: &impl GenericClient,
+    step: &tokio_postgres::Statement,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<tokio_postgres::Row, StoreError> {
+    const ATTEMPTS: usize = 3;
+    for _ in 1..ATTEMPTS {
+        if let Some(row) = db.query_opt(step, params).await? {
+            return Ok(row);
+        }
+    }
+    Ok(db.query_one(step, params).await?)
 }
 
 /// The credential behind a request, as the authorizer (possibly minutes ago) established it.
@@ -104,12 +122,12 @@ pub async fn admit(
                 FROM outcome"
         ))
         .await?;
-    let row = db
-        .query_one(
-            &step,
-            &[&key, &interval, &period, &user_id, &session_id, &api_key_id],
-        )
-        .await?;
+    let row = run_step(
+        db,
+        &step,
+        &[&key, &interval, &period, &user_id, &session_id, &api_key_id],
+    )
+    .await?;
     let role: Option<String> = row.get("role");
     let standing = match credential {
         Credential::Session { .. } => match role.as_deref().and_then(Role::parse) {
@@ -224,6 +242,52 @@ mod tests {
         assert_eq!(
             admit(&client, "key:b", quota, unknown).await.unwrap().1,
             Standing::Ended
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refusal_behind_the_keys_first_insert_still_answers() {
+        let db = fresh_database().await;
+        let mut first = db.pool.get().await.unwrap();
+        let first = first.transaction().await.unwrap();
+        let inserted: chrono::DateTime<chrono::Utc> = first
+            .query_one(
+                "INSERT INTO rate_limits (key, tat) VALUES ('k', now() + interval '1 hour') RETURNING tat",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let pool = db.pool.clone();
+        let refused = tokio::spawn(async move {
+            acquire(&pool.get().await.unwrap(), "k", Quota::per_minute(1)).await
+        });
+        // The second statement must take its snapshot before the insert commits: wait until it queues
+        // on the insert's lock.
+        let watcher = db.pool.get().await.unwrap();
+        let mut waiting = false;
+        for _ in 0..500 {
+            waiting = watcher
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                                     WHERE datname = current_database() AND wait_event_type = 'Lock')",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waiting {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(waiting, "the second request queued behind the first insert");
+        first.commit().await.unwrap();
+        let outcome = refused.await.unwrap().unwrap();
+        assert!(!outcome.allowed);
+        assert_eq!(
+            outcome.tat, inserted,
+            "the refusal names the TAT that refused it"
         );
     }
 
