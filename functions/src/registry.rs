@@ -116,6 +116,7 @@ registry! {
     "ws-default" => api(ws::default::handle),
     "ws-push" => sqs(workers::ws_push::handle),
     "settlement" => sqs_timed(workers::settlement::handle),
+    "flash-sale-reserve" => sqs_timed(workers::flash_sale::handle),
     "ws-prune" => schedule(schedules::ws_prune::handle),
     "metrics-upkeep" => schedule(schedules::metrics_upkeep::handle),
     "events-archive" => schedule(schedules::events_archive::handle),

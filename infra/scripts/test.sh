@@ -82,7 +82,7 @@ trap finish EXIT
 
 # The end-to-end suites, in the order they run: together first, then the outage test (which stops
 # Postgres), then the order load tests. A suite in tests/tests that is in none of these would never run.
-together=(api websocket connections concurrency events identity security catalogue pipeline settlement notifications metrics)
+together=(api websocket connections concurrency events identity security catalogue pipeline settlement notifications metrics flash_sale)
 for suite in "$ROOT"/tests/tests/*.rs; do
   suite="$(basename "$suite" .rs)"
   [[ " ${together[*]} orders outage " == *" $suite "* ]] \

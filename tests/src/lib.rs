@@ -156,6 +156,44 @@ impl Stack {
         (aws_sdk_s3::Client::from_conf(config), bucket)
     }
 
+    /// When the gateway started and ended the first invocation of `function` that was handed `message_id`
+    /// (its request id, start, end), from the control API's invocation history; waits up to a minute.
+    pub async fn handled(
+        &self,
+        function: &str,
+        message_id: &str,
+    ) -> (
+        String,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+    ) {
+        eventually(
+            &format!("{function} to handle message {message_id}"),
+            Duration::from_secs(60),
+            || async {
+                let history = self
+                    .control_json(&format!("/invocations?function={function}"))
+                    .await;
+                let record = history.as_array()?.iter().find(|r| {
+                    r["batch"]["message_ids"]
+                        .as_array()
+                        .is_some_and(|ids| ids.iter().any(|id| id == message_id))
+                })?;
+                let time = |field: &str| {
+                    record[field]
+                        .as_str()
+                        .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+                };
+                Some((
+                    record["request_id"].as_str()?.to_owned(),
+                    time("started_at")?,
+                    time("at")?,
+                ))
+            },
+        )
+        .await
+    }
+
     pub async fn control_json(&self, path: &str) -> Value {
         self.http
             .get(format!("{}{path}", self.control))

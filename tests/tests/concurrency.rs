@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use orderly_e2e::{Session, Stack, database, eventually};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -26,39 +25,6 @@ async fn published(order_id: &str, event_type: &str) -> Value {
         .await
         .unwrap()
         .get(0)
-}
-
-/// When the gateway started and ended the first invocation of `function` that was handed `message_id`.
-async fn handled(
-    stack: &Stack,
-    function: &str,
-    message_id: &str,
-) -> (String, DateTime<Utc>, DateTime<Utc>) {
-    eventually(
-        &format!("{function} to handle message {message_id}"),
-        PIPELINE,
-        || async {
-            let history = stack
-                .control_json(&format!("/invocations?function={function}"))
-                .await;
-            let record = history.as_array()?.iter().find(|r| {
-                r["batch"]["message_ids"]
-                    .as_array()
-                    .is_some_and(|ids| ids.iter().any(|id| id == message_id))
-            })?;
-            let time = |field: &str| {
-                record[field]
-                    .as_str()
-                    .and_then(|t| t.parse::<DateTime<Utc>>().ok())
-            };
-            Some((
-                record["request_id"].as_str()?.to_owned(),
-                time("started_at")?,
-                time("at")?,
-            ))
-        },
-    )
-    .await
 }
 
 /// Sends two copies of `envelope` to `queue` at once, until the gateway has handled a pair in two
@@ -89,8 +55,8 @@ async fn deliver_twice_at_once(stack: &Stack, queue: &str, function: &str, envel
         assert_eq!(slowed.status(), 204);
         let (a, b) = tokio::join!(send(), send());
         let (a, b) = (a.expect("send"), b.expect("send"));
-        let first = handled(stack, function, a.message_id().unwrap()).await;
-        let second = handled(stack, function, b.message_id().unwrap()).await;
+        let first = stack.handled(function, a.message_id().unwrap()).await;
+        let second = stack.handled(function, b.message_id().unwrap()).await;
         let overlapped = first.0 != second.0 && first.1 < second.2 && second.1 < first.2;
         if overlapped {
             return;

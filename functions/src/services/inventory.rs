@@ -22,7 +22,7 @@ pub async fn get(state: &State, product_id: Uuid) -> Result<Stock, ServiceError>
 fn snapshot(stock: &Stock) -> serde_json::Value {
     json!({
         "available": stock.available, "reserved": stock.reserved, "sold": stock.sold,
-        "low_stock_threshold": stock.low_stock_threshold,
+        "low_stock_threshold": stock.low_stock_threshold, "flash_sale": stock.flash_sale,
     })
 }
 

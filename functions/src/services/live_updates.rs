@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use futures::StreamExt;
 use orderly_domain::events::{
-    ConnectionResumed, Event, EventEnvelope, InventoryChanged, NotificationSent,
+    ConnectionResumed, Event, EventEnvelope, InventoryChanged, NotificationSent, OrdersRejected,
+    RejectedOrder,
 };
 use orderly_domain::jobs::JobStatus;
 use orderly_domain::live_updates::{
@@ -264,7 +265,8 @@ fn stored_notification_message(n: &Notification) -> Value {
 /// update, a job event a `job.progress` update, carrying the event's fields.
 pub fn client_message(envelope: &EventEnvelope) -> Value {
     let (kind, status) = match &envelope.event {
-        Event::OrderPlaced(_)
+        Event::OrderQueued(_)
+        | Event::OrderPlaced(_)
         | Event::OrderPaid(_)
         | Event::OrderFulfilled(_)
         | Event::OrderCompleted(_)
@@ -277,6 +279,11 @@ pub fn client_message(envelope: &EventEnvelope) -> Value {
         | Event::ConnectionResumed(_)
         | Event::InventoryChanged(_)
         | Event::GroupBroadcast(_) => ("notification", Value::Null),
+        // Pushed per order (`rejection_message`).
+        Event::OrdersRejected(_) => (
+            "order.status",
+            json!(orderly_domain::orders::OrderStatus::RejectedOutOfStock),
+        ),
     };
     let event_type = envelope.event.event_type();
     let mut message = json!({"type": kind, "event": event_type, "event_id": envelope.event_id, "at": envelope.occurred_at, "status": status});
@@ -299,6 +306,23 @@ pub struct Delivery {
 /// its rate limit with one event.
 const PUSHES_AT_ONCE: usize = 50;
 
+/// What the owner and the followers of one rejected flash-sale order receive: the `order.status` update
+/// any order event makes, for that order.
+fn rejection_message(
+    envelope: &EventEnvelope,
+    rejected: &OrdersRejected,
+    order: &RejectedOrder,
+) -> Value {
+    let mut message = client_message(envelope);
+    message["order_id"] = json!(order.order_id);
+    message["user_id"] = json!(order.user_id);
+    message["product_id"] = json!(rejected.product_id);
+    if let Some(fields) = message.as_object_mut() {
+        fields.remove("orders");
+    }
+    message
+}
+
 /// Pushes an event to its audience: a notification to every connection of its recipients, anything else
 /// to the connections following it. Gone connections are forgotten; any other failure fails the
 /// delivery so the message is retried (clients may then see an update twice, never zero times).
@@ -318,6 +342,29 @@ pub async fn deliver(
     }
     let client = db.get().await.map_err(StoreError::from)?;
     let pushes: Vec<(String, Vec<u8>)> = match &event.event {
+        Event::OrdersRejected(rejected) => {
+            let orders: Vec<(Uuid, Uuid, String)> = rejected
+                .orders
+                .iter()
+                .map(|o| (o.order_id, o.user_id, Topic::Order(o.order_id).as_text()))
+                .collect();
+            let messages: HashMap<Uuid, Vec<u8>> = rejected
+                .orders
+                .iter()
+                .map(|o| {
+                    let message = rejection_message(event, rejected, o);
+                    (
+                        o.order_id,
+                        serde_json::to_vec(&message).expect("JSON values serialise"),
+                    )
+                })
+                .collect();
+            ws_connections::audience_of_orders(&client, &orders, &Topic::MyOrders.as_text())
+                .await?
+                .into_iter()
+                .map(|(order_id, connection)| (connection, messages[&order_id].clone()))
+                .collect()
+        }
         Event::NotificationSent(sent) => {
             let users: Vec<Uuid> = sent.recipients.iter().map(|r| r.user_id).collect();
             let notification_of: HashMap<Uuid, Uuid> = sent

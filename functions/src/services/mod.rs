@@ -11,6 +11,7 @@ pub mod catalogue;
 mod error;
 pub mod event_archives;
 pub mod event_metrics;
+pub mod flash_sales;
 pub mod fulfillment;
 pub mod groups;
 pub mod health;

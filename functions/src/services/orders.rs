@@ -9,6 +9,7 @@ use orderly_domain::orders::{
 use orderly_domain::pagination::Page;
 use orderly_domain::users::Role;
 use orderly_domain::validation::FieldError;
+use orderly_store::flash_sales::{self, Queueing};
 use orderly_store::orders::{self, OrderFilter, Placement, Transition};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -79,6 +80,26 @@ pub async fn place(
 
     let product_ids: Vec<Uuid> = lines.iter().map(|(p, _)| *p).collect();
     let stock = orders::lock_stock(&tx, &product_ids).await?;
+    if stock.len() < product_ids.len() {
+        let on_sale = flash_sales::products_on_sale(&tx, &product_ids).await?;
+        if let Some(sale) = on_sale.first() {
+            if lines.len() > 1 {
+                return Err(ServiceError::Invalid(vec![FieldError::new(
+                    "items",
+                    format!(
+                        "product {} is in a flash sale and must be ordered on its own",
+                        sale.product_id
+                    ),
+                )]));
+            }
+            let (status, body) = queue(caller, user_id, lines[0].1, sale, &tx, render).await?;
+            if let Some(idempotent) = &idempotent {
+                idempotent.complete(&tx, status, &body).await?;
+            }
+            tx.commit().await?;
+            return Ok((status, body));
+        }
+    }
     let unknown: Vec<FieldError> = product_ids
         .iter()
         .filter(|p| !stock.iter().any(|s| s.product_id == **p))
@@ -155,6 +176,55 @@ pub async fn place(
     }
     tx.commit().await?;
     Ok((201, body))
+}
+
+/// Queues a flash-sale order (docs/adr/0018-flash-sales.md): written `QUEUED` without touching the
+/// product's stock row, for the reservation function to decide. A sale that has already sold out answers
+/// at once, as placement would; what is left is only a hint here (read without a lock), and the decision
+/// is the reservation function's.
+async fn queue(
+    caller: &Caller,
+    user_id: Uuid,
+    quantity: i32,
+    sale: &orderly_store::orders::LineStock,
+    tx: &impl orderly_store::GenericClient,
+    render: fn(&OrderDetail) -> Value,
+) -> Result<(u16, Value), ServiceError> {
+    if sale.available < quantity {
+        return Err(ServiceError::conflict_with(
+            "OUT_OF_STOCK",
+            "not enough stock for some lines",
+            json!([{"product_id": sale.product_id, "requested": quantity, "available": sale.available}]),
+        ));
+    }
+    let order_id = orderly_domain::new_id();
+    let queued = OrderPlaced {
+        order_id,
+        user_id,
+        total_cents: i64::from(quantity) * sale.price_cents,
+        currency: sale.currency.clone(),
+        items: vec![PlacedItem {
+            product_id: sale.product_id,
+            quantity,
+        }],
+    };
+    let event = outbox::event(Event::OrderQueued(queued), Some(caller.request_id.clone()));
+    let order = flash_sales::queue(
+        tx,
+        &Queueing {
+            id: order_id,
+            user_id,
+            product_id: sale.product_id,
+            quantity,
+            unit_price_cents: sale.price_cents,
+            currency: &sale.currency,
+            expires_at: Utc::now() + PAYMENT_WINDOW,
+            event: &event,
+        },
+    )
+    .await?;
+    let items = orders::lines(tx, order.id).await?;
+    Ok((202, render(&OrderDetail { order, items })))
 }
 
 /// Another user's order is "not found" to a customer.

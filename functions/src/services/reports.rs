@@ -36,7 +36,9 @@ pub async fn record(state: &State, event: &EventEnvelope) -> Result<bool, Servic
         | Event::NotificationSent(_)
         | Event::ConnectionResumed(_)
         | Event::InventoryChanged(_)
-        | Event::GroupBroadcast(_) => Ok(()),
+        | Event::GroupBroadcast(_)
+        | Event::OrderQueued(_)
+        | Event::OrdersRejected(_) => Ok(()),
     }?;
     tx.commit().await?;
     Ok(true)

@@ -29,7 +29,9 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::NotificationSent(_)
             | Event::ConnectionResumed(_)
             | Event::InventoryChanged(_)
-            | Event::GroupBroadcast(_) => {}
+            | Event::GroupBroadcast(_)
+            | Event::OrderQueued(_)
+            | Event::OrdersRejected(_) => {}
         }
         Ok(())
     })

@@ -2,6 +2,7 @@
 //! a batch item failure (the worker edge's rendering of a `ServiceError`), so SQS redelivers it and, after
 //! `maxReceiveCount`, moves it to the DLQ.
 
+pub mod flash_sale;
 pub mod fulfillment;
 pub mod notification;
 pub mod payment;
@@ -26,11 +27,12 @@ pub fn handled_events(handler: &str) -> Option<&'static [&'static str]> {
         "report" => report::HANDLES,
         "ws-push" => ws_push::HANDLES,
         "settlement" => settlement::HANDLES,
+        "flash-sale-reserve" => flash_sale::HANDLES,
         _ => return None,
     })
 }
 
-fn envelope(message: &SqsMessage) -> Result<EventEnvelope, ServiceError> {
+pub(crate) fn envelope(message: &SqsMessage) -> Result<EventEnvelope, ServiceError> {
     let body = message
         .body
         .as_deref()

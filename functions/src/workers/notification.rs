@@ -35,7 +35,9 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::JobProgress(_)
             | Event::NotificationSent(_)
             | Event::ConnectionResumed(_)
-            | Event::InventoryChanged(_) => Ok(()),
+            | Event::InventoryChanged(_)
+            | Event::OrderQueued(_)
+            | Event::OrdersRejected(_) => Ok(()),
         }
     })
     .await

@@ -1,4 +1,4 @@
-//! Queue `WsPushQueue` (every event type): pushes each event to the WebSocket connections it concerns, and the
+//! Queue `WsPushQueue` (every event type but `order.queued`): pushes each event to the WebSocket connections it concerns, and the
 //! stock of the products it changed to their followers.
 //! A push that fails for a reason other than a gone client fails the message, which is retried.
 
@@ -9,8 +9,25 @@ use orderly_domain::events::Event;
 use super::each_event;
 use crate::{State, services::live_updates};
 
-/// Every event type: its queue's subscription names them all.
-pub const HANDLES: &[&str] = &Event::TYPES;
+/// Every event type but `order.queued`: a queued order's status is the answer to its own request, and a
+/// flash-sale burst would otherwise put one message per buyer on this queue. Its queue's subscription
+/// names exactly these.
+pub const HANDLES: &[&str] = &[
+    Event::ORDER_PLACED,
+    Event::ORDER_PAID,
+    Event::ORDER_FULFILLED,
+    Event::ORDER_COMPLETED,
+    Event::ORDER_PAYMENT_FAILED,
+    Event::ORDER_CANCELLED,
+    Event::ORDER_EXPIRED,
+    Event::JOB_REQUESTED,
+    Event::JOB_PROGRESS,
+    Event::NOTIFICATION_SENT,
+    Event::CONNECTION_RESUMED,
+    Event::INVENTORY_CHANGED,
+    Event::GROUP_BROADCAST,
+    Event::ORDERS_REJECTED,
+];
 
 pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse {
     each_event("ws-push", batch, |event| async move {
@@ -20,4 +37,18 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
         Ok(())
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_but_a_queued_order_is_pushed() {
+        let skipped: Vec<&str> = Event::TYPES
+            .into_iter()
+            .filter(|t| !HANDLES.contains(t))
+            .collect();
+        assert_eq!(skipped, [Event::ORDER_QUEUED]);
+    }
 }

@@ -26,6 +26,8 @@ pub struct EventEnvelope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event_type", content = "data")]
 pub enum Event {
+    #[serde(rename = "order.queued")]
+    OrderQueued(OrderPlaced),
     #[serde(rename = "order.placed")]
     OrderPlaced(OrderPlaced),
     #[serde(rename = "order.paid")]
@@ -52,6 +54,22 @@ pub enum Event {
     InventoryChanged(InventoryChanged),
     #[serde(rename = "group.broadcast")]
     GroupBroadcast(GroupBroadcast),
+    #[serde(rename = "orders.rejected")]
+    OrdersRejected(OrdersRejected),
+}
+
+/// Flash-sale orders the reservation function rejected in one pass because the stock ran out: one event
+/// for the whole pass (thousands of buyers may lose one sale), each owner told over the WebSocket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrdersRejected {
+    pub product_id: Uuid,
+    pub orders: Vec<RejectedOrder>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedOrder {
+    pub order_id: Uuid,
+    pub user_id: Uuid,
 }
 
 /// A broadcast to a group: without `page` when the admin asks (the fan-out cuts the members into
@@ -147,7 +165,8 @@ pub struct JobRequested {
     pub requested_by: Uuid,
 }
 
-/// An order was placed: its stock is reserved and it waits for payment.
+/// An order was placed: its stock is reserved and it waits for payment. The same shape announces a
+/// flash-sale order queued for its reservation (`order.queued`), which holds no stock yet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderPlaced {
     pub order_id: Uuid,
@@ -175,6 +194,7 @@ pub struct OrderChanged {
 }
 
 impl Event {
+    pub const ORDER_QUEUED: &str = "order.queued";
     pub const ORDER_PLACED: &str = "order.placed";
     pub const ORDER_PAID: &str = "order.paid";
     pub const ORDER_FULFILLED: &str = "order.fulfilled";
@@ -188,9 +208,11 @@ impl Event {
     pub const CONNECTION_RESUMED: &str = "connection.resumed";
     pub const INVENTORY_CHANGED: &str = "inventory.changed";
     pub const GROUP_BROADCAST: &str = "group.broadcast";
+    pub const ORDERS_REJECTED: &str = "orders.rejected";
 
     /// Every event type, as the wire and the subscription filters spell it.
-    pub const TYPES: [&str; 13] = [
+    pub const TYPES: [&str; 15] = [
+        Self::ORDER_QUEUED,
         Self::ORDER_PLACED,
         Self::ORDER_PAID,
         Self::ORDER_FULFILLED,
@@ -204,11 +226,13 @@ impl Event {
         Self::CONNECTION_RESUMED,
         Self::INVENTORY_CHANGED,
         Self::GROUP_BROADCAST,
+        Self::ORDERS_REJECTED,
     ];
 
     /// The event type (`order.paid`, …).
     pub fn event_type(&self) -> &'static str {
         match self {
+            Event::OrderQueued(_) => Self::ORDER_QUEUED,
             Event::OrderPlaced(_) => Self::ORDER_PLACED,
             Event::OrderPaid(_) => Self::ORDER_PAID,
             Event::OrderFulfilled(_) => Self::ORDER_FULFILLED,
@@ -222,6 +246,7 @@ impl Event {
             Event::ConnectionResumed(_) => Self::CONNECTION_RESUMED,
             Event::InventoryChanged(_) => Self::INVENTORY_CHANGED,
             Event::GroupBroadcast(_) => Self::GROUP_BROADCAST,
+            Event::OrdersRejected(_) => Self::ORDERS_REJECTED,
         }
     }
 
@@ -234,9 +259,14 @@ impl Event {
             OrderStatus::PaymentFailed => Event::OrderPaymentFailed(change),
             OrderStatus::Cancelled => Event::OrderCancelled(change),
             OrderStatus::Expired => Event::OrderExpired(change),
-            // No status change leads back to PENDING_PAYMENT (the status machine refuses it); placement
-            // announces itself with its own event.
-            OrderStatus::PendingPayment => unreachable!("no transition enters PENDING_PAYMENT"),
+            // Placement and queueing announce themselves with their own events, and flash-sale
+            // decisions come in batches (`order.placed` for each accepted, one `orders.rejected`).
+            OrderStatus::PendingPayment | OrderStatus::Queued | OrderStatus::RejectedOutOfStock => {
+                unreachable!(
+                    "{:?} is not entered through a single transition",
+                    change.status
+                )
+            }
         }
     }
 
@@ -250,6 +280,7 @@ impl Event {
             (Event::NotificationSent(e), _) => ("notification_batch", e.batch_id, e.sent_by),
             (Event::ConnectionResumed(e), _) => ("user", e.user_id, e.user_id),
             (Event::GroupBroadcast(e), _) => ("broadcast", e.broadcast_id, e.sent_by),
+            (Event::OrdersRejected(e), _) => ("product", e.product_id, Uuid::nil()),
             (Event::InventoryChanged(e), _) => (
                 "product",
                 e.product_ids.first().copied().unwrap_or_default(),
@@ -263,7 +294,7 @@ impl Event {
     /// The order the event is about, and its owner; `None` for events about something else.
     pub fn order(&self) -> Option<(Uuid, Uuid)> {
         match self {
-            Event::OrderPlaced(e) => Some((e.order_id, e.user_id)),
+            Event::OrderQueued(e) | Event::OrderPlaced(e) => Some((e.order_id, e.user_id)),
             Event::OrderPaid(e)
             | Event::OrderFulfilled(e)
             | Event::OrderCompleted(e)
@@ -275,7 +306,8 @@ impl Event {
             | Event::NotificationSent(_)
             | Event::ConnectionResumed(_)
             | Event::InventoryChanged(_)
-            | Event::GroupBroadcast(_) => None,
+            | Event::GroupBroadcast(_)
+            | Event::OrdersRejected(_) => None,
         }
     }
 
@@ -296,6 +328,7 @@ impl Event {
     /// The order's status after the event; `None` for events about something else.
     pub fn order_status(&self) -> Option<OrderStatus> {
         match self {
+            Event::OrderQueued(_) => Some(OrderStatus::Queued),
             Event::OrderPlaced(_) => Some(OrderStatus::PendingPayment),
             Event::OrderPaid(e)
             | Event::OrderFulfilled(e)
@@ -308,7 +341,8 @@ impl Event {
             | Event::NotificationSent(_)
             | Event::ConnectionResumed(_)
             | Event::InventoryChanged(_)
-            | Event::GroupBroadcast(_) => None,
+            | Event::GroupBroadcast(_)
+            | Event::OrdersRejected(_) => None,
         }
     }
 }
@@ -341,7 +375,11 @@ mod tests {
                 quantity: 2,
             }],
         });
-        let mut events = vec![placed];
+        let queued = match &placed {
+            Event::OrderPlaced(p) => Event::OrderQueued(p.clone()),
+            _ => unreachable!(),
+        };
+        let mut events = vec![placed, queued];
         for status in [
             OrderStatus::Paid,
             OrderStatus::Fulfilled,
@@ -392,6 +430,13 @@ mod tests {
             group_id: Uuid::now_v7(),
             sent_by: Uuid::now_v7(),
             page: None,
+        }));
+        events.push(Event::OrdersRejected(OrdersRejected {
+            product_id: Uuid::now_v7(),
+            orders: vec![RejectedOrder {
+                order_id: Uuid::now_v7(),
+                user_id: Uuid::now_v7(),
+            }],
         }));
         events
     }

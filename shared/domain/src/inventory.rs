@@ -15,6 +15,8 @@ pub struct Stock {
     pub reserved: i32,
     pub sold: i32,
     pub low_stock_threshold: i32,
+    /// Orders for the product are queued and decided in batches (docs/adr/0018-flash-sales.md).
+    pub flash_sale: bool,
 }
 
 impl Stock {
@@ -35,6 +37,9 @@ pub struct StockInput {
     /// A correction: units found (+) or lost/damaged (−).
     pub adjust: Option<i32>,
     pub low_stock_threshold: Option<i32>,
+    /// Switches flash-sale mode: orders answer `202 QUEUED` and are decided in batches, first come
+    /// first served, so thousands of buyers do not queue on the product's row lock.
+    pub flash_sale: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +52,7 @@ pub enum Count {
 pub struct StockChange {
     pub count: Option<Count>,
     pub low_stock_threshold: Option<i32>,
+    pub flash_sale: Option<bool>,
 }
 
 pub fn stock_change(input: &StockInput) -> Result<StockChange, Vec<FieldError>> {
@@ -74,12 +80,17 @@ pub fn stock_change(input: &StockInput) -> Result<StockChange, Vec<FieldError>> 
         && input.low_stock_threshold.is_none()
         && input.on_hand.is_none()
         && input.adjust.is_none()
+        && input.flash_sale.is_none()
     {
-        problems.add("on_hand", "give on_hand, adjust or low_stock_threshold");
+        problems.add(
+            "on_hand",
+            "give on_hand, adjust, low_stock_threshold or flash_sale",
+        );
     }
     problems.into_result(|| StockChange {
         count,
         low_stock_threshold: threshold,
+        flash_sale: input.flash_sale,
     })
 }
 
@@ -122,6 +133,7 @@ impl Stock {
             low_stock_threshold: change
                 .low_stock_threshold
                 .unwrap_or(self.low_stock_threshold),
+            flash_sale: change.flash_sale.unwrap_or(self.flash_sale),
             ..*self
         })
     }
@@ -146,6 +158,7 @@ mod tests {
         reserved: 3,
         sold: 10,
         low_stock_threshold: 2,
+        flash_sale: false,
     };
 
     fn change(
@@ -157,7 +170,28 @@ mod tests {
             on_hand,
             adjust,
             low_stock_threshold: threshold,
+            flash_sale: None,
         })
+    }
+
+    #[test]
+    fn flash_sale_mode_switches_alone_and_keeps_the_counts() {
+        let on = stock_change(&StockInput {
+            flash_sale: Some(true),
+            ..StockInput::default()
+        })
+        .unwrap();
+        let next = STOCK.apply(on).unwrap();
+        assert!(next.flash_sale);
+        assert_eq!(
+            next,
+            Stock {
+                flash_sale: true,
+                ..STOCK
+            }
+        );
+        let kept = next.apply(change(None, Some(1), None).unwrap()).unwrap();
+        assert!(kept.flash_sale, "a count leaves the mode alone");
     }
 
     #[test]

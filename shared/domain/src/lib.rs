@@ -4,6 +4,7 @@ pub mod access;
 pub mod api_keys;
 pub mod audit;
 pub mod events;
+pub mod flash_sales;
 pub mod groups;
 pub mod ids;
 pub mod inventory;

@@ -14,6 +14,8 @@ pub const MAX_QUANTITY_PER_LINE: i32 = 100;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
+    /// A flash-sale order waiting for the reservation function to decide it (no stock held yet).
+    Queued,
     PendingPayment,
     Paid,
     Fulfilled,
@@ -21,6 +23,8 @@ pub enum OrderStatus {
     PaymentFailed,
     Cancelled,
     Expired,
+    /// A flash-sale order decided after the stock ran out.
+    RejectedOutOfStock,
 }
 
 /// What happens to the units an order holds when it moves to a status.
@@ -34,7 +38,8 @@ pub enum StockEffect {
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 7] = [
+    pub const ALL: [OrderStatus; 9] = [
+        OrderStatus::Queued,
         OrderStatus::PendingPayment,
         OrderStatus::Paid,
         OrderStatus::Fulfilled,
@@ -42,10 +47,12 @@ impl OrderStatus {
         OrderStatus::PaymentFailed,
         OrderStatus::Cancelled,
         OrderStatus::Expired,
+        OrderStatus::RejectedOutOfStock,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            OrderStatus::Queued => "QUEUED",
             OrderStatus::PendingPayment => "PENDING_PAYMENT",
             OrderStatus::Paid => "PAID",
             OrderStatus::Fulfilled => "FULFILLED",
@@ -53,6 +60,7 @@ impl OrderStatus {
             OrderStatus::PaymentFailed => "PAYMENT_FAILED",
             OrderStatus::Cancelled => "CANCELLED",
             OrderStatus::Expired => "EXPIRED",
+            OrderStatus::RejectedOutOfStock => "REJECTED_OUT_OF_STOCK",
         }
     }
 
@@ -63,7 +71,8 @@ impl OrderStatus {
     /// Whether an admin may set this status by hand. `PAID` and `PAYMENT_FAILED` record what happened to
     /// money and are set only by the payment path (a captured or declined charge); `EXPIRED` only by
     /// the expiry schedule; `PENDING_PAYMENT` by placement. An admin may cancel (a paid order is then
-    /// refunded) and move a paid order through fulfilment by hand (shipped outside the system).
+    /// refunded) and move a paid order through fulfilment by hand (shipped outside the system). A queued
+    /// order is decided only by the reservation function, first come first served.
     pub fn admin_may_set(self) -> bool {
         matches!(
             self,
@@ -76,7 +85,8 @@ impl OrderStatus {
         use OrderStatus::*;
         matches!(
             (self, next),
-            (PendingPayment, Paid | PaymentFailed | Cancelled | Expired)
+            (Queued, PendingPayment | RejectedOutOfStock)
+                | (PendingPayment, Paid | PaymentFailed | Cancelled | Expired)
                 | (Paid, Fulfilled | Cancelled)
                 | (Fulfilled, Completed)
         )
@@ -88,8 +98,12 @@ impl OrderStatus {
 
     /// The stock effect of entering `next` from `self`. Units are held from placement until fulfilment,
     /// so leaving before fulfilment releases them and fulfilment sells them; a paid order that is
-    /// cancelled is refunded and releases too.
+    /// cancelled is refunded and releases too. A queued order holds nothing, and its acceptance reserves
+    /// in the reservation function's batch, not through a transition.
     pub fn stock_effect(self, next: OrderStatus) -> StockEffect {
+        if self == OrderStatus::Queued {
+            return StockEffect::None;
+        }
         match next {
             OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::PaymentFailed => {
                 StockEffect::Release
@@ -209,6 +223,8 @@ mod tests {
     #[test]
     fn only_the_documented_transitions_are_legal() {
         let legal = [
+            (Queued, PendingPayment),
+            (Queued, RejectedOutOfStock),
             (PendingPayment, Paid),
             (PendingPayment, PaymentFailed),
             (PendingPayment, Cancelled),
@@ -231,8 +247,9 @@ mod tests {
                 && Cancelled.is_final()
                 && Expired.is_final()
                 && PaymentFailed.is_final()
+                && RejectedOutOfStock.is_final()
         );
-        assert!(!PendingPayment.is_final() && !Paid.is_final());
+        assert!(!Queued.is_final() && !PendingPayment.is_final() && !Paid.is_final());
     }
 
     #[test]
@@ -246,6 +263,8 @@ mod tests {
         );
         assert_eq!(Paid.stock_effect(Fulfilled), StockEffect::Sell);
         assert_eq!(PendingPayment.stock_effect(Paid), StockEffect::None);
+        assert_eq!(Queued.stock_effect(RejectedOutOfStock), StockEffect::None);
+        assert_eq!(Queued.stock_effect(PendingPayment), StockEffect::None);
     }
 
     #[test]

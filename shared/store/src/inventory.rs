@@ -11,6 +11,7 @@ fn stock(row: &tokio_postgres::Row) -> Stock {
         reserved: row.get("reserved"),
         sold: row.get("sold"),
         low_stock_threshold: row.get("low_stock_threshold"),
+        flash_sale: row.get("flash_sale"),
     }
 }
 
@@ -18,7 +19,7 @@ fn stock(row: &tokio_postgres::Row) -> Stock {
 pub async fn find(db: &impl GenericClient, product_id: Uuid) -> Result<Option<Stock>, StoreError> {
     let row = db
         .query_opt(
-            "SELECT i.available, i.reserved, i.sold, i.low_stock_threshold
+            "SELECT i.available, i.reserved, i.sold, i.low_stock_threshold, i.flash_sale
                FROM inventory i JOIN products p ON p.id = i.product_id
               WHERE i.product_id = $1 AND p.deleted_at IS NULL",
             &[&product_id],
@@ -31,7 +32,7 @@ pub async fn find(db: &impl GenericClient, product_id: Uuid) -> Result<Option<St
 pub async fn lock(db: &impl GenericClient, product_id: Uuid) -> Result<Option<Stock>, StoreError> {
     let row = db
         .query_opt(
-            "SELECT i.available, i.reserved, i.sold, i.low_stock_threshold
+            "SELECT i.available, i.reserved, i.sold, i.low_stock_threshold, i.flash_sale
                FROM inventory i JOIN products p ON p.id = i.product_id
               WHERE i.product_id = $1 AND p.deleted_at IS NULL
                 FOR UPDATE OF i",
@@ -99,8 +100,14 @@ pub async fn save_count(
     stock: &Stock,
 ) -> Result<(), StoreError> {
     db.execute(
-        "UPDATE inventory SET available = $2, low_stock_threshold = $3, updated_at = now() WHERE product_id = $1",
-        &[&product_id, &stock.available, &stock.low_stock_threshold],
+        "UPDATE inventory SET available = $2, low_stock_threshold = $3, flash_sale = $4, updated_at = now()
+          WHERE product_id = $1",
+        &[
+            &product_id,
+            &stock.available,
+            &stock.low_stock_threshold,
+            &stock.flash_sale,
+        ],
     )
     .await?;
     Ok(())

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod archives;
 pub mod audit;
 mod error;
+pub mod flash_sales;
 pub mod groups;
 pub mod health;
 pub mod idempotency;

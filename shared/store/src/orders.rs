@@ -13,14 +13,15 @@ use orderly_domain::orders::Order;
 use orderly_domain::orders::OrderLine;
 use orderly_domain::orders::StatusChange;
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, user_id, status, total_cents, currency, expires_at, version, created_at, updated_at";
 
 /// The first statement of a placement: the lines' stock rows locked in one order (no deadlocks between
 /// baskets). Public so that `make bench` runs exactly this in its pgbench baseline. `$1`: product ids.
+/// A product in flash-sale mode is left out: no request ever waits on its row (`flash_sales`).
 pub const LOCK_STOCK: &str = "SELECT i.product_id, i.available, p.price_cents, p.currency
                FROM inventory i JOIN products p ON p.id = i.product_id
-              WHERE i.product_id = ANY($1) AND p.deleted_at IS NULL
+              WHERE i.product_id = ANY($1) AND p.deleted_at IS NULL AND NOT i.flash_sale
               ORDER BY i.product_id
                 FOR UPDATE OF i";
 
@@ -65,7 +66,7 @@ pub static PLACE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
-fn order(row: &Row) -> Order {
+pub(crate) fn order(row: &Row) -> Order {
     Order {
         id: row.get("id"),
         user_id: row.get("user_id"),
@@ -90,7 +91,8 @@ pub struct LineStock {
 }
 
 /// Locks the stock rows of live products among `product_ids`, in product-id order (every writer locks in
-/// that order, so concurrent orders queue instead of deadlocking). Missing or deleted products are absent.
+/// that order, so concurrent orders queue instead of deadlocking). Missing or deleted products, and
+/// products in flash-sale mode, are absent.
 pub async fn lock_stock(
     db: &impl GenericClient,
     product_ids: &[Uuid],

@@ -262,26 +262,8 @@ mod tests {
         let refused = tokio::spawn(async move {
             acquire(&pool.get().await.unwrap(), "k", Quota::per_minute(1)).await
         });
-        // The second statement must take its snapshot before the insert commits: wait until it queues
-        // on the insert's lock.
-        let watcher = db.pool.get().await.unwrap();
-        let mut waiting = false;
-        for _ in 0..500 {
-            waiting = watcher
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-                                     WHERE datname = current_database() AND wait_event_type = 'Lock')",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if waiting {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(waiting, "the second request queued behind the first insert");
+        // The second statement must take its snapshot before the insert commits.
+        crate::testing::until_blocked(&db.pool).await;
         first.commit().await.unwrap();
         let outcome = refused.await.unwrap().unwrap();
         assert!(!outcome.allowed);

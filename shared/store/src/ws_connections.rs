@@ -212,6 +212,32 @@ pub async fn audience(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// For each order of `orders` (order id, its owner, the order's topic), the live connections that follow
+/// it: through the order's topic, or as its owner following `own_stream`. One query for a whole batch.
+pub async fn audience_of_orders(
+    db: &impl GenericClient,
+    orders: &[(Uuid, Uuid, String)],
+    own_stream: &str,
+) -> Result<Vec<(Uuid, String)>, StoreError> {
+    let ids: Vec<Uuid> = orders.iter().map(|o| o.0).collect();
+    let owners: Vec<Uuid> = orders.iter().map(|o| o.1).collect();
+    let topics: Vec<&str> = orders.iter().map(|o| o.2.as_str()).collect();
+    let rows = db
+        .query(
+            concat!(
+                "SELECT o.order_id, c.connection_id
+                   FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS o(order_id, owner, topic)
+                   JOIN ws_connections c ON o.topic = ANY (c.topics) OR (c.user_id = o.owner AND $4 = ANY (c.topics))
+                   JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
+                  WHERE ",
+                live!()
+            ),
+            &[&ids, &owners, &topics, &own_stream],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// A connection a notification may be pushed to live: whose it is, and the last notification its
 /// catch-up covered (push only newer ones).
 #[derive(Debug, Clone, PartialEq, Eq)]

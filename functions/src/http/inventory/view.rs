@@ -11,6 +11,8 @@ pub struct StockView {
     pub sold: i32,
     pub low_stock_threshold: i32,
     pub low_stock: bool,
+    /// Orders are queued (`202 QUEUED`) and decided in batches, first come first served.
+    pub flash_sale: bool,
 }
 
 impl StockView {
@@ -22,6 +24,7 @@ impl StockView {
             sold: stock.sold,
             low_stock_threshold: stock.low_stock_threshold,
             low_stock: stock.low_stock(),
+            flash_sale: stock.flash_sale,
         }
     }
 }

@@ -1,0 +1,228 @@
+//! Flash sales (docs/adr/0018-flash-sales.md): a product in flash-sale mode answers orders `202 QUEUED`
+//! and the reservation function, fed by its SQS queue, decides them in batches, first come first served:
+//! never more accepted than the stock, each buyer told over the WebSocket, and a redelivered message
+//! changes nothing.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use orderly_e2e::{Answer, Session, Stack, database, eventually};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const DECIDED: Duration = Duration::from_secs(120);
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A product with `stock` units whose orders stay `PENDING_PAYMENT`, switched to flash-sale mode.
+async fn flash_sale_product(stack: &Stack, stock: i32) -> String {
+    let (_, product) = stack.unpaid_product(stock).await;
+    let id = product["id"].as_str().unwrap().to_owned();
+    let admin = stack.admin().await;
+    let switched = stack
+        .call("PUT", &format!("/api/v1/products/{id}/inventory"))
+        .token(&admin.access_token)
+        .json(&json!({"flash_sale": true}))
+        .send()
+        .await;
+    assert_eq!(switched.status, 200, "{switched:?}");
+    assert_eq!(switched.body["flash_sale"], true);
+    assert_eq!(switched.body["available"], stock);
+    id
+}
+
+async fn order_one(stack: &Stack, buyer: &Session, product: &str) -> Answer {
+    stack
+        .place_order(buyer, json!([{"product_id": product, "quantity": 1}]))
+        .await
+}
+
+/// How many of the product's orders are in each status.
+async fn statuses(product: &str) -> Vec<(String, i64)> {
+    let product: Uuid = product.parse().unwrap();
+    database()
+        .await
+        .query(
+            "SELECT o.status, count(*) FROM orders o JOIN order_items i ON i.order_id = o.id
+              WHERE i.product_id = $1 GROUP BY o.status ORDER BY o.status",
+            &[&product],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+async fn until_none_queued(product: &str) -> Vec<(String, i64)> {
+    eventually("every queued order to be decided", DECIDED, || async {
+        let now = statuses(product).await;
+        now.iter().all(|(s, _)| s != "QUEUED").then_some(now)
+    })
+    .await
+}
+
+/// The `order.status` update the socket receives for each of `order_ids` (in whatever order they
+/// come), skipping anything else.
+async fn statuses_pushed(
+    socket: &mut orderly_e2e::Socket,
+    order_ids: &[&str],
+) -> std::collections::HashMap<String, Value> {
+    let mut pushed = std::collections::HashMap::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    while pushed.len() < order_ids.len() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pushes for {order_ids:?} within {WAIT:?}; got {pushed:?}"
+        );
+        let message = socket.receive_json(WAIT).await;
+        let order = message["order_id"].as_str().unwrap_or_default().to_owned();
+        if message["type"] == "order.status" && order_ids.contains(&order.as_str()) {
+            pushed.insert(order, message);
+        }
+    }
+    pushed
+}
+
+#[tokio::test]
+async fn queued_orders_are_decided_first_come_first_served_pushed_and_a_redelivery_changes_nothing()
+{
+    let stack = Stack::from_env();
+    let product = flash_sale_product(&stack, 1).await;
+    let buyer = stack.customer().await;
+    let mut socket = stack.connect_as(&buyer).await;
+    socket
+        .send(json!({"action": "subscribe", "topics": ["orders"]}))
+        .await;
+    assert_eq!(socket.receive_json(WAIT).await["type"], "subscribed");
+
+    // Hold the product's stock row as a long pass would: both orders are queued before any decision.
+    let mut holder = database().await;
+    let hold = holder.transaction().await.unwrap();
+    hold.execute(
+        "SELECT 1 FROM inventory WHERE product_id = $1 FOR UPDATE",
+        &[&product.parse::<Uuid>().unwrap()],
+    )
+    .await
+    .unwrap();
+    let first = order_one(&stack, &buyer, &product).await;
+    let second = order_one(&stack, &buyer, &product).await;
+    for queued in [&first, &second] {
+        assert_eq!(queued.status, 202, "{queued:?}");
+        assert_eq!(queued.body["status"], "QUEUED");
+        assert_eq!(queued.body["items"][0]["quantity"], 1);
+    }
+    let two_lines = stack
+        .place_order(
+            &buyer,
+            json!([{"product_id": product, "quantity": 1}, {"product_id": Uuid::now_v7(), "quantity": 1}]),
+        )
+        .await;
+    assert_eq!(two_lines.status, 422, "{two_lines:?}");
+    hold.commit().await.unwrap();
+
+    let (first_id, second_id) = (
+        first.body["id"].as_str().unwrap(),
+        second.body["id"].as_str().unwrap(),
+    );
+    stack
+        .order_reaches(&buyer, first_id, "PENDING_PAYMENT")
+        .await;
+    stack
+        .order_reaches(&buyer, second_id, "REJECTED_OUT_OF_STOCK")
+        .await;
+    let pushed = statuses_pushed(&mut socket, &[first_id, second_id]).await;
+    let (accepted, rejected) = (&pushed[first_id], &pushed[second_id]);
+    assert_eq!(accepted["status"], "PENDING_PAYMENT", "{accepted}");
+    assert_eq!(rejected["status"], "REJECTED_OUT_OF_STOCK", "{rejected}");
+    assert_eq!(rejected["event"], "orders.rejected");
+    assert_eq!(rejected["product_id"], product.as_str());
+    assert_eq!(stack.stock(&product).await, (0, 1, 0));
+
+    // Sold out: the next order is refused at once, as a normal placement would be.
+    let late = order_one(&stack, &buyer, &product).await;
+    assert_eq!(
+        (late.status, late.error_code()),
+        (409, "OUT_OF_STOCK"),
+        "{late:?}"
+    );
+
+    // SQS delivers at least once: the first order's message again finds nothing to decide.
+    let envelope: Value = database()
+        .await
+        .query_one(
+            "SELECT payload FROM outbox WHERE aggregate_id = $1 AND event_type = 'order.queued'",
+            &[&first_id.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let sqs = aws_sdk_sqs::Client::new(&stack.aws().await);
+    let url = stack.queue_url(&sqs, "FlashSaleQueue").await;
+    let again = sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body(envelope.to_string())
+        .send()
+        .await
+        .unwrap();
+    stack
+        .handled("FlashSaleReservationFunction", again.message_id().unwrap())
+        .await;
+    assert_eq!(stack.stock(&product).await, (0, 1, 0));
+    assert_eq!(
+        statuses(&product).await,
+        [
+            ("PENDING_PAYMENT".to_owned(), 1),
+            ("REJECTED_OUT_OF_STOCK".to_owned(), 1)
+        ]
+    );
+    socket.close().await;
+}
+
+#[tokio::test]
+async fn a_ten_thousand_order_burst_for_a_hundred_units_accepts_exactly_a_hundred() {
+    let _turn = orderly_e2e::load_test_turn().await;
+    let stack = Stack::from_env();
+    let product = flash_sale_product(&stack, 100).await;
+    // A hundred signed-in buyers, a hundred orders each (registration costs two argon2 hashes, so ten
+    // thousand distinct accounts would measure the password hashing, not the sale).
+    let buyers = stack.customers(100).await;
+    let attempts = (0..10_000).map(|n| order_one(&stack, &buyers[n % buyers.len()], &product));
+    let answers: Vec<Answer> = futures::stream::iter(attempts)
+        .buffer_unordered(100)
+        .collect()
+        .await;
+
+    let unexpected: Vec<&Answer> = answers
+        .iter()
+        .filter(|a| {
+            !((a.status == 202 && a.body["status"] == "QUEUED")
+                || (a.status == 409 && a.error_code() == "OUT_OF_STOCK"))
+        })
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "every buyer is queued or told it is sold out: {:?}",
+        unexpected.iter().take(3).collect::<Vec<_>>()
+    );
+    let queued = answers.iter().filter(|a| a.status == 202).count() as i64;
+    assert!(queued >= 100, "at least the stock was queued: {queued}");
+
+    let decided = until_none_queued(&product).await;
+    assert_eq!(
+        decided,
+        [
+            ("PENDING_PAYMENT".to_owned(), 100),
+            ("REJECTED_OUT_OF_STOCK".to_owned(), queued - 100)
+        ],
+        "exactly the stock is accepted; every other queued order is rejected"
+    );
+    assert_eq!(stack.stock(&product).await, (0, 100, 0));
+    let waiting: i64 = database()
+        .await
+        .query_one("SELECT count(*) FROM flash_sale_queue", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(waiting, 0, "the queue is empty");
+}
