@@ -55,7 +55,7 @@ start_stack "$LOCAL_DIR/bench-stack.log"
 
 export PGBENCH="$(pg_bindir)/pgbench"
 export ORDERLY_BENCH_API="http://127.0.0.1:$ORDERLY_API_PORT"
-# BENCH_ONLY=settlement, websocket, pipeline, ingest, analytics or metrics runs that row alone.
+# BENCH_ONLY=settlement, websocket, pipeline, ingest, analytics, flash-sale or metrics runs that row alone.
 if [ -n "${BENCH_ONLY:-}" ]; then
   "$ROOT/target/bench-local/orderly-bench" "--$BENCH_ONLY-only"
   summarise
@@ -76,6 +76,10 @@ start_stack "$LOCAL_DIR/bench-stack.log"
 stop_stack
 start_stack "$LOCAL_DIR/bench-stack.log"
 "$ROOT/target/bench-local/orderly-bench" --pipeline-only
+# One for flash sales: a queued backlog decided by the reservation function, next to the hot-row ceiling.
+stop_stack
+start_stack "$LOCAL_DIR/bench-stack.log"
+"$ROOT/target/bench-local/orderly-bench" --flash-sale-only
 # And one for the WebSocket row: 10,000 sockets of its own.
 stop_stack
 start_stack "$LOCAL_DIR/bench-stack.log"

@@ -4,6 +4,7 @@
 //! the gateway's overhead; absolute numbers drift on a shared machine, the ratio much less.
 
 mod analytics;
+mod flash_sale;
 mod ingest;
 mod metrics;
 mod orders;
@@ -238,6 +239,15 @@ async fn main() {
         let row = ingest::bench(&client, &api, &token).await;
         ingest::print(&row);
         ingest::write(&row, &durability);
+        return;
+    }
+    if std::env::args().any(|a| a == "--flash-sale-only") {
+        let durability = durability().await;
+        println!("Postgres durability for this row: {durability}");
+        let token = admin_token(&client, &api, "198.18.255.6").await;
+        let row = flash_sale::bench(&client, &api, &token).await;
+        flash_sale::print(&row);
+        flash_sale::write(&row, &durability);
         return;
     }
     if std::env::args().any(|a| a == "--pipeline-only") {

@@ -18,7 +18,7 @@ use crate::{env, median, ms, user};
 const CLIENTS: usize = 16;
 /// The per-user limit is 1,000 requests a minute: 64 buyers keep 16 clients far below it at any rate
 /// this machine reaches.
-const BUYERS: usize = 64;
+pub(crate) const BUYERS: usize = 64;
 const WARM_UP: Duration = Duration::from_secs(2);
 const MEASURE: Duration = Duration::from_secs(10);
 const ROUNDS: usize = 2;
@@ -87,7 +87,7 @@ END;
 /// that makes the value (fresh ids from a random seed, one line of one unit). The event type is one no
 /// queue subscribes to; the rows are marked published after the side (`forget_baseline_events`): their
 /// publishing is not placement's work, and the emulator would take minutes over it.
-fn placement_script() -> String {
+pub(crate) fn placement_script() -> String {
     let product = "(SELECT product_id FROM bench_products WHERE n = :n)";
     let fill = |statement: &str, values: &[(usize, String)]| {
         // Highest first, so that `$1` does not eat the start of `$10`.
@@ -183,7 +183,7 @@ pub async fn bench_tables(
 
 /// Runs a pgbench script for `WARM_UP + MEASURE` and counts only what finished in the measured window,
 /// from pgbench's per-transaction log.
-fn pgbench(script: &str, products: usize) -> (f64, Histogram<u64>, usize) {
+pub(crate) fn pgbench(script: &str, products: usize) -> (f64, Histogram<u64>, usize) {
     let dir =
         std::env::temp_dir().join(format!("orderly-pgbench-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("a temp dir");
@@ -361,7 +361,7 @@ async fn paced(
 
 /// Waits until every outbox row is published and every queue but the dead-letter ones is empty,
 /// firing the outbox sweep meanwhile (it publishes rows older than its grace); returns the seconds it took.
-async fn drain(db: &tokio_postgres::Client, sqs: &aws_sdk_sqs::Client) -> f64 {
+pub(crate) async fn drain(db: &tokio_postgres::Client, sqs: &aws_sdk_sqs::Client) -> f64 {
     let control = format!("http://127.0.0.1:{}", env("ORDERLY_CONTROL_PORT"));
     let http = reqwest::Client::new();
     let started = Instant::now();
@@ -420,26 +420,28 @@ async fn drain(db: &tokio_postgres::Client, sqs: &aws_sdk_sqs::Client) -> f64 {
     }
 }
 
-/// Stops the outbox relay (reserved concurrency 0, which also ends its run) while pgbench measures, so
-/// that the baseline has the machine to itself; and starts it again after. The relay's work is the
-/// stack's, not the baseline's.
-async fn relay(running: bool) {
+/// Throttles a function (reserved concurrency 0, which also ends what it runs), or lifts that.
+pub(crate) async fn throttle(function: &str, throttled: bool) {
     let control = format!("http://127.0.0.1:{}", env("ORDERLY_CONTROL_PORT"));
-    let http = reqwest::Client::new();
-    let reserved = if running { json!(null) } else { json!(0) };
-    let answer = http
-        .put(format!(
-            "{control}/functions/OutboxRelayFunction/concurrency"
-        ))
+    let reserved = if throttled { json!(0) } else { json!(null) };
+    let answer = reqwest::Client::new()
+        .put(format!("{control}/functions/{function}/concurrency"))
         .json(&json!({ "reserved": reserved }))
         .send()
         .await
         .expect("the control API");
     assert!(answer.status().is_success(), "{}", answer.status());
+}
+
+/// Stops the outbox relay while pgbench measures, so that the baseline has the machine to itself; and
+/// starts it again after. The relay's work is the stack's, not the baseline's.
+pub(crate) async fn relay(running: bool) {
+    throttle("OutboxRelayFunction", !running).await;
     if running {
         // The schedule's next tick may be a minute away: start a run now (it lasts about a minute).
+        let control = format!("http://127.0.0.1:{}", env("ORDERLY_CONTROL_PORT"));
         tokio::spawn(async move {
-            let _ = http
+            let _ = reqwest::Client::new()
                 .post(format!("{control}/schedules/OutboxRelayFunction/fire"))
                 .send()
                 .await;
@@ -448,7 +450,7 @@ async fn relay(running: bool) {
 }
 
 /// The placement baseline's outbox rows, marked published: nothing subscribes to them.
-async fn forget_baseline_events(db: &tokio_postgres::Client) {
+pub(crate) async fn forget_baseline_events(db: &tokio_postgres::Client) {
     db.execute(
         "UPDATE outbox SET published_at = now() WHERE event_type = 'bench.placed' AND published_at IS NULL",
         &[],
@@ -457,7 +459,7 @@ async fn forget_baseline_events(db: &tokio_postgres::Client) {
     .expect("the baseline's events");
 }
 
-async fn sqs_client() -> aws_sdk_sqs::Client {
+pub(crate) async fn sqs_client() -> aws_sdk_sqs::Client {
     let endpoint = std::env::var("AWS_ENDPOINT_URL")
         .unwrap_or_else(|_| format!("http://127.0.0.1:{}", env("ORDERLY_EMULATOR_PORT")));
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
