@@ -55,7 +55,8 @@ async fn queue_backlog(
     let started = Instant::now();
     let workers: Vec<_> = (0..CLIENTS)
         .map(|_| {
-            let (c, url, tokens, next) = (client.clone(), url.clone(), tokens.clone(), next.clone());
+            let (c, url, tokens, next) =
+                (client.clone(), url.clone(), tokens.clone(), next.clone());
             let body = json!({"items": [{"product_id": product, "quantity": 1}]});
             tokio::spawn(async move {
                 let mut failures = 0;
