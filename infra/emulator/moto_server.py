@@ -1,17 +1,27 @@
-"""moto's server, with SQS's approximate message counts computed at most once a second per queue.
+"""moto's server, with SQS's queue bookkeeping made proportional to what a call touches.
 
-moto 5 recomputes every queue attribute, including the three `ApproximateNumberOf*` counts, each of
-which walks the whole queue, on every `SendMessage`, so each SNS fan-out costs time in proportion to the
-depth of the queue it lands in: with a few thousand messages waiting, the emulator spent most of its CPU
-counting them and a backlog grew quadratically slower to clear (docs/adr/0017-outbox-relay.md). SQS's
-counts are approximate in AWS too (AWS documents them as eventually consistent, about a minute), so
-reading them a second stale keeps the behaviour a client may rely on. Nothing else is changed.
+moto 5 walks the whole queue in three places that every message passes through, so each call costs time
+in proportion to the queue's depth and a backlog clears quadratically slower the deeper it is (issues 12
+and 13; docs/adr/0017-outbox-relay.md):
+
+- every `SendMessage` recomputes every queue attribute, including the three `ApproximateNumberOf*`
+  counts, each a walk of the queue. They are cached here for a second per queue: SQS's counts are
+  approximate in AWS too (documented as eventually consistent, about a minute);
+- every `ReceiveMessage` first builds the list of all visible messages, to take ten. Here the visible
+  messages are a view that yields them lazily, so a receive stops after what it takes (in-flight
+  messages, at the front, are still stepped over);
+- every `DeleteMessage` scanned the whole queue for the receipt handle, then rebuilt the list in Python.
+  Here it stops at the message (received messages are near the front) and copies the list once.
+
+What a client sees is unchanged: the same messages, in the same order, with the same visibility,
+redrive and errors.
 """
 
 import sys
 import time
 
 from moto.server import main
+from moto.sqs.exceptions import ReceiptHandleIsInvalid
 from moto.sqs.models import Queue
 
 FRESH_FOR_SECONDS = 1.0
@@ -39,6 +49,52 @@ for _name in (
     "approximate_number_of_messages_delayed",
 ):
     setattr(Queue, _name, _cached(_name))
+
+
+class _Visible:
+    """The queue's visible, undelayed messages, in order, computed as they are iterated."""
+
+    def __init__(self, queue: Queue) -> None:
+        self._queue = queue
+
+    def _each(self):
+        # A copy of the list (a C-speed copy of references): receive moves messages to the DLQ while
+        # it iterates.
+        for message in list(self._queue._messages):
+            if message.visible and not message.delayed:
+                yield message
+
+    def __iter__(self):
+        return self._each()
+
+    def __bool__(self) -> bool:
+        return next(self._each(), None) is not None
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._each())
+
+
+Queue.messages = property(_Visible)
+
+
+def _delete_message(self: Queue, receipt_handle: str) -> None:
+    if receipt_handle in self.deleted_messages:
+        # Already deleted: SQS accepts deleting it again.
+        return
+    # Under the lock `add_message` takes, so a message sent meanwhile is not lost; the list is replaced,
+    # not edited, because other requests' threads iterate it without that lock.
+    with self._messages_lock:
+        messages = self._messages
+        for index, message in enumerate(messages):
+            if message.had_receipt_handle(receipt_handle):
+                self.pending_messages.discard(message)
+                self.deleted_messages.update(message.all_receipt_handles)
+                self._messages = messages[:index] + messages[index + 1 :]
+                return
+    raise ReceiptHandleIsInvalid()
+
+
+Queue.delete_message = _delete_message
 
 if __name__ == "__main__":
     sys.exit(main())

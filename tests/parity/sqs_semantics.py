@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""SQS as the local emulator serves it still behaves like SQS after our speed fixes to moto.
+
+infra/emulator/moto_server.py replaces how moto walks a queue on receive and delete and caches the
+approximate counts. This drives the running emulator through boto3 (a client that shares no code with
+ours) over the cases those replacements touch: arrival order, visibility, deleting twice, a bogus receipt
+handle, deleting a message another receive made visible again, redrive to a DLQ after maxReceiveCount, and
+the approximate counts settling. Needs the local stack's emulator (`make test` runs it); exits non-zero on
+the first mismatch.
+"""
+
+import json
+import os
+import sys
+import time
+import uuid
+
+import boto3
+from botocore.exceptions import ClientError
+
+ENDPOINT = os.environ.get("AWS_ENDPOINT_URL") or f"http://127.0.0.1:{os.environ.get('ORDERLY_EMULATOR_PORT', '4566')}"
+sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name=os.environ.get("AWS_REGION", "us-east-1"),
+                   aws_access_key_id="test", aws_secret_access_key="test")
+failures = []
+
+
+def check(condition, what):
+    print(("ok   " if condition else "FAIL ") + what)
+    if not condition:
+        failures.append(what)
+
+
+def queue(name, **attributes):
+    return sqs.create_queue(QueueName=f"parity-{name}-{uuid.uuid4().hex[:8]}",
+                            Attributes={k: str(v) for k, v in attributes.items()})["QueueUrl"]
+
+
+def receive(url, n=10, visibility=30):
+    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=n, VisibilityTimeout=visibility,
+                               AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+
+
+def counts(url):
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def main():
+    url = queue("order")
+    for i in range(25):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i))
+    first = receive(url)
+    second = receive(url)
+    check([m["Body"] for m in first + second] == [str(i) for i in range(20)],
+          "receives take visible messages in arrival order, skipping in-flight ones")
+    check([m["Body"] for m in receive(url, visibility=0)] == [str(i) for i in range(20, 25)],
+          "the last five are still visible")
+
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[3]["ReceiptHandle"])
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[3]["ReceiptHandle"])
+    check(True, "deleting the same receipt handle twice is accepted")
+    try:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-handle")
+        check(False, "a bogus receipt handle is refused")
+    except ClientError as error:
+        check(error.response["Error"]["Code"] == "ReceiptHandleIsInvalid",
+              f"a bogus receipt handle is refused ({error.response['Error']['Code']})")
+
+    # Hand the second batch back: visible again, received again with a higher count, and the first
+    # receipt handle still deletes it (SQS accepts any handle the message had).
+    for m in second:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    again = receive(url)
+    check([m["Body"] for m in again] == [str(i) for i in range(10, 20)],
+          "messages made visible again come back in their place")
+    check(all(m["Attributes"]["ApproximateReceiveCount"] == "2" for m in again), "their receive count is 2")
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=second[0]["ReceiptHandle"])
+    deleted = {first[3]["Body"], second[0]["Body"]}
+    for m in first + again:
+        if m["Body"] in deleted:
+            continue
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    seen = []
+    while batch := receive(url):
+        seen += [m["Body"] for m in batch]
+        for m in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    check(sorted(seen, key=int) == [str(i) for i in range(25) if str(i) not in deleted],
+          "draining returns every message not deleted, once")
+    time.sleep(1.1)  # the counts are cached for a second, as SQS's are eventually consistent
+    check(counts(url) == (0, 0), f"the counts settle at zero ({counts(url)})")
+
+    dlq = queue("dlq")
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    source = queue("redrive", RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}))
+    for i in range(3):
+        sqs.send_message(QueueUrl=source, MessageBody=f"r{i}")
+    for _ in range(2):
+        batch = receive(source)
+        check(len(batch) == 3, "a redrive source serves all three until they pass maxReceiveCount")
+        for m in batch:
+            sqs.change_message_visibility(QueueUrl=source, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    check(receive(source) == [], "a third receive moves them to the DLQ instead")
+    check(sorted(m["Body"] for m in receive(dlq)) == ["r0", "r1", "r2"], "the DLQ holds all three")
+
+    for url in (url, dlq, source):
+        sqs.delete_queue(QueueUrl=url)
+    if failures:
+        sys.exit(f"{len(failures)} SQS behaviour(s) differ: {failures}")
+
+
+if __name__ == "__main__":
+    main()
