@@ -4,7 +4,9 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
-export ORDERLY_API_PORT=3300 ORDERLY_WS_PORT=3301 ORDERLY_CONTROL_PORT=3302 ORDERLY_PROVIDER_PORT=3303 ORDERLY_EMULATOR_PORT=4569
+o=${ORDERLY_PORT_OFFSET:-0} # a second checkout's bench moves with its other ports
+export ORDERLY_API_PORT=$((3300 + o)) ORDERLY_WS_PORT=$((3301 + o)) ORDERLY_CONTROL_PORT=$((3302 + o))
+export ORDERLY_PROVIDER_PORT=$((3303 + o)) ORDERLY_EMULATOR_PORT=$((4569 + o))
 export ORDERLY_TRUST_FORWARDED_FOR=1 RUST_LOG="${RUST_LOG:-warn}"
 # Under the benchmarks' load some messages are received and never deleted (the receive's answer is lost
 # between the emulator and the poller; not seen in AWS): they come back after the queue's visibility

@@ -7,16 +7,20 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LOCAL_DIR="$ROOT/.local"
 mkdir -p "$LOCAL_DIR"
 
-: "${ORDERLY_API_PORT:=3000}"
-: "${ORDERLY_WS_PORT:=3001}"
-: "${ORDERLY_CONTROL_PORT:=3002}"
-: "${ORDERLY_PROVIDER_PORT:=3003}"
+# A second checkout (a git worktree) runs beside the first with ORDERLY_PORT_OFFSET=10: every default port
+# below moves by it. Ports set one by one win over it.
+: "${ORDERLY_PORT_OFFSET:=0}"
+[[ "$ORDERLY_PORT_OFFSET" =~ ^[0-9]{1,4}$ ]] || { echo "ORDERLY_PORT_OFFSET must be a number (got $ORDERLY_PORT_OFFSET)" >&2; exit 1; }
+: "${ORDERLY_API_PORT:=$((3000 + ORDERLY_PORT_OFFSET))}"
+: "${ORDERLY_WS_PORT:=$((3001 + ORDERLY_PORT_OFFSET))}"
+: "${ORDERLY_CONTROL_PORT:=$((3002 + ORDERLY_PORT_OFFSET))}"
+: "${ORDERLY_PROVIDER_PORT:=$((3003 + ORDERLY_PORT_OFFSET))}"
 # Below the kernel's ephemeral port range (32768+), so no outgoing connection can be holding it.
-: "${ORDERLY_PG_PORT:=15432}"
-: "${ORDERLY_EMULATOR_PORT:=4566}"
+: "${ORDERLY_PG_PORT:=$((15432 + ORDERLY_PORT_OFFSET))}"
+: "${ORDERLY_EMULATOR_PORT:=$((4566 + ORDERLY_PORT_OFFSET))}"
 : "${AWS_EMULATOR:=moto}"
 : "${AWS_REGION:=us-east-1}"
-export ORDERLY_API_PORT ORDERLY_WS_PORT ORDERLY_CONTROL_PORT ORDERLY_PROVIDER_PORT ORDERLY_PG_PORT ORDERLY_EMULATOR_PORT AWS_EMULATOR AWS_REGION
+export ORDERLY_PORT_OFFSET ORDERLY_API_PORT ORDERLY_WS_PORT ORDERLY_CONTROL_PORT ORDERLY_PROVIDER_PORT ORDERLY_PG_PORT ORDERLY_EMULATOR_PORT AWS_EMULATOR AWS_REGION
 
 VENV="$ROOT/.venv"
 # ORDERLY_STATE_SUFFIX gives a second, separate cluster (the shutdown check uses one).
@@ -61,6 +65,65 @@ wait_for_port() {
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# What to tell someone whose port is taken, most often by the stack of another checkout of the project.
+port_advice() {
+  echo "another checkout's stack? Run this one with ORDERLY_PORT_OFFSET=$((ORDERLY_PORT_OFFSET + 10)) (moves every local port), or set the port's variable"
+}
+
+# The processes a stack starts, recorded under .local/procs/ as "pid start-time" (the kernel's start time
+# tells a recorded process from a later one that reuses its pid), so that when a stack dies without
+# cleaning up (kill -9, a crashed terminal) the next `make dev` or `make stop` reclaims exactly what it had
+# started and nothing else. One set per stack, keyed by its REST port.
+PROCS_DIR="$LOCAL_DIR/procs"
+STACK_KEY="$ORDERLY_API_PORT"
+proc_start_time() { # fails for a process that is gone or a zombie (killed, not yet reaped)
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }" # the fields after the command name, which may hold spaces
+  set -- $stat
+  [ "$1" != Z ] || return 1
+  echo "${20}"
+}
+record_proc() { # record_proc ROLE PID
+  mkdir -p "$PROCS_DIR"
+  echo "$2 $(proc_start_time "$2")" >"$PROCS_DIR/$1-$STACK_KEY"
+}
+recorded_proc() { # prints the pid recorded for ROLE if that very process still runs
+  local pid="" start=""
+  read -r pid start 2>/dev/null <"$PROCS_DIR/$1-$STACK_KEY" || return 1
+  [ -n "$pid" ] && [ -n "$start" ] && [ "$(proc_start_time "$pid")" = "$start" ] && echo "$pid"
+}
+forget_proc() { rm -f "$PROCS_DIR/$1-$STACK_KEY"; }
+wait_gone() { # wait_gone PID SECONDS
+  local _
+  for _ in $(seq 1 $(($2 * 10))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  return 1
+}
+
+# Stops what a dead stack of this checkout had started: its gateway, its emulator (with its process group)
+# and the Postgres cluster if that stack had started it. Does nothing while the stack that recorded them
+# is alive, and never touches a process that was not recorded.
+reclaim_dead_stack() {
+  [ -d "$PROCS_DIR" ] || return 0
+  recorded_proc stack >/dev/null && return 0
+  local pid reclaimed=""
+  if pid=$(recorded_proc gateway); then
+    kill -KILL "$pid" 2>/dev/null && reclaimed="$reclaimed gateway (pid $pid)"
+  fi
+  if pid=$(recorded_proc emulator); then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+    wait_gone "$pid" 10 || kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+    reclaimed="$reclaimed emulator (pid $pid)"
+  fi
+  if [ -f "$PROCS_DIR/postgres-$STACK_KEY" ] && "$ROOT/infra/scripts/postgres.sh" status >/dev/null 2>&1; then
+    "$ROOT/infra/scripts/postgres.sh" stop
+    reclaimed="$reclaimed Postgres ($PG_DATA)"
+  fi
+  local role
+  for role in stack gateway emulator postgres; do forget_proc "$role"; done
+  [ -z "$reclaimed" ] || log "reclaimed what a stack that died without cleaning up had left running:$reclaimed"
+}
 
 # A secret made once per checkout and kept in .local/ (git-ignored): local_secret FILE BYTES
 local_secret() {

@@ -37,6 +37,8 @@ CONF
   if as_pg "$bin/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
     log "Postgres already running on 127.0.0.1:$ORDERLY_PG_PORT"
   else
+    port_in_use "$ORDERLY_PG_PORT" \
+      && die "port $ORDERLY_PG_PORT (Postgres) is in use by another server; $(port_advice) (ORDERLY_PG_PORT)"
     touch "$PG_LOG" && { [ "$(id -u)" = 0 ] && chown postgres "$PG_LOG" || true; }
     as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -o "-p $ORDERLY_PG_PORT" -w -t 60 start >/dev/null \
       || die "Postgres did not start; see $PG_LOG"
@@ -49,6 +51,14 @@ CONF
 stop() {
   local bin; bin="$(pg_bindir)" || return 0
   [ -f "$PG_DATA/PG_VERSION" ] || return 0
+  # A postmaster forked a moment ago (a stack stopped while Postgres starts) has not written its pid file
+  # yet, and pg_ctl would call it stopped: wait for the file while such a process exists.
+  local _
+  for _ in $(seq 1 50); do
+    [ -f "$PG_DATA/postmaster.pid" ] && break
+    pgrep -f -- "bin/postgres -D $PG_DATA( |\$)" >/dev/null || break
+    sleep 0.1
+  done
   if as_pg "$bin/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
     as_pg "$bin/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null
   fi

@@ -4,18 +4,19 @@
 # everything this script started and nothing else.
 source "$(dirname "$0")/common.sh"
 
-PIDFILE="$LOCAL_DIR/stack-$ORDERLY_API_PORT.pid"
-if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
-  die "the local stack is already running (pid $(cat "$PIDFILE")): REST http://127.0.0.1:$ORDERLY_API_PORT, WebSocket ws://127.0.0.1:$ORDERLY_WS_PORT. Stop it with Ctrl-C in its terminal or 'make stop'."
+if pid=$(recorded_proc stack); then
+  die "the local stack is already running (pid $pid): REST http://127.0.0.1:$ORDERLY_API_PORT, WebSocket ws://127.0.0.1:$ORDERLY_WS_PORT. Stop it with Ctrl-C in its terminal or 'make stop'."
 fi
+reclaim_dead_stack
 for port in "$ORDERLY_API_PORT" "$ORDERLY_WS_PORT" "$ORDERLY_CONTROL_PORT" "$ORDERLY_PROVIDER_PORT"; do
-  port_in_use "$port" && die "port $port is already in use by another program; set ORDERLY_API_PORT / ORDERLY_WS_PORT / ORDERLY_CONTROL_PORT / ORDERLY_PROVIDER_PORT"
+  port_in_use "$port" && die "port $port is already in use by another program; $(port_advice) (ORDERLY_API_PORT, ORDERLY_WS_PORT, ORDERLY_CONTROL_PORT, ORDERLY_PROVIDER_PORT)"
 done
-echo $$ >"$PIDFILE"
+record_proc stack $$
 
 emulator_pid="" gateway_pid="" started_postgres=""
 cleanup() {
-  trap - EXIT INT TERM
+  trap '' INT TERM # (again, for an exit that no signal caused)
+  trap - EXIT
   set +e # cleanup must run to the end whatever a step returns
   [ -n "$gateway_pid" ] && kill -TERM "$gateway_pid" 2>/dev/null && wait "$gateway_pid" 2>/dev/null
   if [ -n "$emulator_pid" ]; then
@@ -24,12 +25,16 @@ cleanup() {
     wait "$emulator_pid" 2>/dev/null
   fi
   [ -n "$started_postgres" ] && "$ROOT/infra/scripts/postgres.sh" stop
-  rm -f "$PIDFILE"
+  local role
+  for role in gateway emulator postgres stack; do forget_proc "$role"; done
   log "stopped"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# The first signal starts the cleanup; from then on signals are ignored, before `exit` runs the EXIT trap,
+# so that one arriving on its heels (make forwards the SIGTERM its process group also got) cannot land
+# inside the cleanup and end it early.
+trap 'trap "" INT TERM; exit 130' INT
+trap 'trap "" INT TERM; exit 143' TERM
 
 # Build while the services start: the gateway binary is the slow part on a fresh clone.
 if [ -z "${ORDERLY_SKIP_BUILD:-}" ]; then
@@ -38,19 +43,24 @@ if [ -z "${ORDERLY_SKIP_BUILD:-}" ]; then
 fi
 
 if [ -z "${DATABASE_URL:-}" ]; then
-  "$ROOT/infra/scripts/postgres.sh" status >/dev/null 2>&1 || started_postgres=1
+  if ! "$ROOT/infra/scripts/postgres.sh" status >/dev/null 2>&1; then
+    # Recorded before it starts: a stack killed while Postgres starts still has it reclaimed.
+    started_postgres=1
+    record_proc postgres $$
+  fi
   "$ROOT/infra/scripts/postgres.sh" start
   DATABASE_URL="$("$ROOT/infra/scripts/postgres.sh" url)"
 fi
 export DATABASE_URL
 
 if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
-  port_in_use "$ORDERLY_EMULATOR_PORT" && die "port $ORDERLY_EMULATOR_PORT (AWS emulator) is in use; stop what holds it or set AWS_ENDPOINT_URL to use it"
+  port_in_use "$ORDERLY_EMULATOR_PORT" && die "port $ORDERLY_EMULATOR_PORT (AWS emulator) is in use; $(port_advice) (ORDERLY_EMULATOR_PORT), or set AWS_ENDPOINT_URL to use what holds it"
   [ "$AWS_EMULATOR" = moto ] && "$ROOT/infra/scripts/venv.sh"
   log "starting $AWS_EMULATOR on 127.0.0.1:$ORDERLY_EMULATOR_PORT"
   set -m # its own process group, so cleanup reaches its children
   "$ROOT/infra/scripts/emulator.sh" >"$LOCAL_DIR/emulator.log" 2>&1 &
   emulator_pid=$!
+  record_proc emulator "$emulator_pid"
   set +m
   wait_for_port "$ORDERLY_EMULATOR_PORT" "${ORDERLY_EMULATOR_START_SECONDS:-120}" \
     || die "$AWS_EMULATOR did not start; see $LOCAL_DIR/emulator.log"
@@ -65,6 +75,7 @@ export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${A
 
 ORDERLY_TEMPLATE="$ROOT/template.yaml" "${ORDERLY_GATEWAY_BIN:-$ROOT/target/debug/orderly-local}" &
 gateway_pid=$!
+record_proc gateway "$gateway_pid"
 wait "$gateway_pid"
 status=$?
 gateway_pid=""
