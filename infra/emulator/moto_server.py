@@ -4,9 +4,11 @@ moto 5 walks the whole queue in three places that every message passes through, 
 in proportion to the queue's depth and a backlog clears quadratically slower the deeper it is (issues 12
 and 13; docs/adr/0017-outbox-relay.md):
 
-- every `SendMessage` recomputes every queue attribute, including the three `ApproximateNumberOf*`
-  counts, each a walk of the queue. They are cached here for a second per queue: SQS's counts are
-  approximate in AWS too (documented as eventually consistent, about a minute);
+- every `SendMessage` (and every message a receive returns) recomputes every queue attribute,
+  including the three `ApproximateNumberOf*` counts, each a walk of the queue. They are cached here per
+  queue, for a second or twenty times as long as the count took to make, whichever is longer, and only
+  one request recounts at a time: SQS's counts are approximate in AWS too (documented as eventually
+  consistent, about a minute);
 - every `ReceiveMessage` first builds the list of all visible messages, to take ten. Here the visible
   messages are a view that yields them lazily, so a receive stops after what it takes (in-flight
   messages, at the front, are still stepped over);
@@ -25,19 +27,33 @@ from moto.sqs.exceptions import ReceiptHandleIsInvalid
 from moto.sqs.models import Queue
 
 FRESH_FOR_SECONDS = 1.0
+# A count that took T seconds to make is reused for at least COST_FACTOR * T: however deep the queue,
+# counting takes at most about 1/COST_FACTOR of the emulator's time. At a depth of 9,000 one count took
+# about a tenth of a second, so with several deep queues a recount every second was most of a core.
+COST_FACTOR = 20
 
 
 def _cached(name: str) -> property:
     count = getattr(Queue, name).fget
+    counting = name + ":counting"
 
     def get(self: Queue) -> int:
         cache = self.__dict__.setdefault("_orderly_counts", {})
-        now = time.monotonic()
         hit = cache.get(name)
-        if hit is not None and now - hit[0] < FRESH_FOR_SECONDS:
-            return hit[1]
-        value = count(self)
-        cache[name] = (now, value)
+        if hit is not None:
+            made_at, value, fresh_for = hit
+            # While one request recounts, the others answer with the last count instead of each
+            # starting the same walk (under the GIL they would all finish late together).
+            if time.monotonic() - made_at < fresh_for or cache.get(counting):
+                return value
+        cache[counting] = True
+        try:
+            started = time.monotonic()
+            value = count(self)
+            took = time.monotonic() - started
+        finally:
+            cache.pop(counting, None)
+        cache[name] = (time.monotonic(), value, max(FRESH_FOR_SECONDS, COST_FACTOR * took))
         return value
 
     return property(get)

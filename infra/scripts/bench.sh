@@ -29,6 +29,15 @@ if [ "${BENCH_ONLY:-}" = metrics ] || [ -z "${BENCH_ONLY:-}" ]; then
 fi
 
 "$ROOT/infra/scripts/venv.sh"
+# The emulator's own cost against queue depth, stock moto next to ours (no stack needed).
+emulator_row() {
+  "$VENV/bin/python" "$ROOT/infra/emulator/depth_bench.py" --out "$ROOT/target/bench/emulator.md"
+}
+if [ "${BENCH_ONLY:-}" = emulator ]; then
+  emulator_row
+  exit 0
+fi
+
 started_postgres=""
 if [ -z "${DATABASE_URL:-}" ]; then
   "$ROOT/infra/scripts/postgres.sh" status >/dev/null 2>&1 || started_postgres=1
@@ -57,7 +66,8 @@ start_stack "$LOCAL_DIR/bench-stack.log"
 
 export PGBENCH="$(pg_bindir)/pgbench"
 export ORDERLY_BENCH_API="http://127.0.0.1:$ORDERLY_API_PORT"
-# BENCH_ONLY=settlement, websocket, pipeline, ingest, analytics, flash-sale or metrics runs that row alone.
+# BENCH_ONLY=settlement, websocket, pipeline, ingest, analytics, flash-sale, metrics or emulator runs that
+# row alone.
 if [ -n "${BENCH_ONLY:-}" ]; then
   "$ROOT/target/bench-local/orderly-bench" "--$BENCH_ONLY-only"
   summarise
@@ -92,4 +102,6 @@ start_stack "$LOCAL_DIR/bench-stack.log"
 stop_stack
 OUTBOX_PUBLISH=sweeper start_stack "$LOCAL_DIR/bench-stack.log"
 OUTBOX_PUBLISH=sweeper "$ROOT/target/bench-local/orderly-bench" --orders-only
+stop_stack
+emulator_row
 summarise

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""How the depth of an SQS queue slows the emulator: stock moto next to moto as moto_server.py patches it.
+
+A pipeline stage's cycle (send ten, receive ten with a visibility timeout, delete them) against queues of
+growing depth,
+in this process, through moto's own SQS backend (no HTTP, so only the queue's bookkeeping is measured).
+The two sides alternate A/B/A/B on fresh queues of the same depth; each prints the median time per cycle
+of its rounds and the spread between them, and the ratio. `make bench` runs it (BENCH_ONLY=emulator) and
+writes the table to target/bench/emulator.md.
+
+    depth_bench.py [--depths 1000,5000] [--cycles 20] [--rounds 2] [--out FILE]
+"""
+
+import argparse
+import importlib.util
+import pathlib
+import statistics
+import time
+import uuid
+
+from moto.sqs.models import Queue, sqs_backends
+
+NAMES = (
+    "messages",
+    "delete_message",
+    "approximate_number_of_messages",
+    "approximate_number_of_messages_not_visible",
+    "approximate_number_of_messages_delayed",
+)
+
+
+def variants():
+    stock = {name: Queue.__dict__[name] for name in NAMES}
+    spec = importlib.util.spec_from_file_location("moto_server", pathlib.Path(__file__).with_name("moto_server.py"))
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))  # patches Queue, as the server does
+    patched = {name: Queue.__dict__[name] for name in NAMES}
+    return {"stock moto": stock, "patched": patched}
+
+
+def use(methods):
+    for name, method in methods.items():
+        setattr(Queue, name, method)
+
+
+def seconds_per_cycle(backend, depth, cycles, side, filler):
+    # Filled by the fast side whichever is measured: only the cycles at that depth are timed.
+    use(filler)
+    name = f"depth-{uuid.uuid4().hex[:8]}"
+    backend.create_queue(name)
+    for i in range(depth):
+        backend.send_message(name, f"message {i}")
+    use(side)
+    started = time.perf_counter()
+    for _ in range(cycles):
+        for i in range(10):
+            backend.send_message(name, f"more {i}")
+        messages = backend.receive_message(name, 10, 0, 30)
+        for message in messages:
+            backend.delete_message(name, message.receipt_handle)
+    elapsed = time.perf_counter() - started
+    backend.delete_queue(name)
+    return elapsed / cycles
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--depths", default="1000,5000")
+    parser.add_argument("--cycles", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    sides = variants()
+    lines = [
+        f"SQS cycle (send 10, receive 10, delete 10) against a queue's depth, in-process, {args.cycles} cycles per round, "
+        f"{args.rounds} rounds per side alternating",
+        "",
+        "| depth | stock moto ms/cycle | patched ms/cycle | stock / patched |",
+        "|---|---|---|---|",
+    ]
+    for depth in (int(d) for d in args.depths.split(",")):
+        times = {side: [] for side in sides}
+        for _ in range(args.rounds):
+            for side, methods in sides.items():
+                times[side].append(seconds_per_cycle(backend, depth, args.cycles, methods, sides["patched"]) * 1000)
+        cells = []
+        for side in sides:
+            median = statistics.median(times[side])
+            spread = (max(times[side]) - min(times[side])) / median * 100 if median else 0.0
+            cells.append((median, spread))
+        (stock, stock_spread), (patched, patched_spread) = cells
+        lines.append(f"| {depth:,} | {stock:,.2f} (±{stock_spread:.0f} %) | {patched:,.2f} (±{patched_spread:.0f} %) "
+                     f"| {stock / patched:,.0f}× |")
+    print("\n".join(lines))
+    if args.out:
+        pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        pathlib.Path(args.out).write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
