@@ -18,28 +18,30 @@ import statistics
 import time
 import uuid
 
-from moto.sqs.models import Queue, sqs_backends
+from moto.sqs.models import Queue, SQSBackend, sqs_backends
 
-NAMES = (
-    "messages",
-    "delete_message",
-    "approximate_number_of_messages",
-    "approximate_number_of_messages_not_visible",
-    "approximate_number_of_messages_delayed",
+# Everything moto_server.py replaces.
+PATCHED = (
+    (Queue, "messages"),
+    (Queue, "delete_message"),
+    (Queue, "approximate_number_of_messages"),
+    (Queue, "approximate_number_of_messages_not_visible"),
+    (Queue, "approximate_number_of_messages_delayed"),
+    (SQSBackend, "is_message_valid_based_on_retention_period"),
 )
 
 
 def variants():
-    stock = {name: Queue.__dict__[name] for name in NAMES}
+    stock = {(cls, name): cls.__dict__[name] for cls, name in PATCHED}
     spec = importlib.util.spec_from_file_location("moto_server", pathlib.Path(__file__).with_name("moto_server.py"))
-    spec.loader.exec_module(importlib.util.module_from_spec(spec))  # patches Queue, as the server does
-    patched = {name: Queue.__dict__[name] for name in NAMES}
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))  # patches moto, as the server does
+    patched = {(cls, name): cls.__dict__[name] for cls, name in PATCHED}
     return {"stock moto": stock, "patched": patched}
 
 
 def use(methods):
-    for name, method in methods.items():
-        setattr(Queue, name, method)
+    for (cls, name), method in methods.items():
+        setattr(cls, name, method)
 
 
 def seconds_per_cycle(backend, depth, cycles, side, filler):
