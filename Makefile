@@ -1,5 +1,5 @@
 # Orderly: the two commands that matter are `make dev` and `make test`.
-.PHONY: dev test stop seed seed-transactions seed-events bench lint fmt build release clean help
+.PHONY: dev test test-localstack stop seed seed-transactions seed-events bench lint fmt build release clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -9,6 +9,9 @@ dev: ## run the whole system locally: Postgres, the AWS emulator, the gateway (C
 
 test: ## every check and test: fmt, clippy, unit, integration (Postgres), end-to-end (local stack)
 	@infra/scripts/test.sh
+
+test-localstack: ## `make test` with LocalStack as the AWS emulator instead of moto (installs it once)
+	@AWS_EMULATOR=localstack infra/scripts/test.sh
 
 seed: ## idempotent demo data (admin, customers, merchants, products) in the local database; prints the logins
 	@infra/scripts/seed.sh

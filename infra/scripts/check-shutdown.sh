@@ -13,6 +13,9 @@ o=${ORDERLY_PORT_OFFSET:-0} # a second checkout's check moves with its other por
 export ORDERLY_API_PORT=$((3200 + o)) ORDERLY_WS_PORT=$((3201 + o)) ORDERLY_CONTROL_PORT=$((3202 + o))
 export ORDERLY_PROVIDER_PORT=$((3203 + o)) ORDERLY_EMULATOR_PORT=$((4568 + o))
 export ORDERLY_PG_PORT=$((15433 + o)) ORDERLY_STATE_SUFFIX=shutdown-check
+# moto whichever emulator the tests use: forty-odd starts need one that starts in a second or two, and
+# the stack stops either emulator the same way (its whole process group).
+export AWS_EMULATOR=moto
 source "$(dirname "$0")/common.sh"
 unset DATABASE_URL AWS_ENDPOINT_URL
 log_file="$LOCAL_DIR/shutdown-check.log"
