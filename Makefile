@@ -1,5 +1,5 @@
 # Orderly: the two commands that matter are `make dev` and `make test`.
-.PHONY: dev test test-localstack stop seed seed-transactions seed-events bench lint fmt build release clean help
+.PHONY: dev test test-localstack fuzz stop seed seed-transactions seed-events bench lint fmt build release clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -12,6 +12,9 @@ test: ## every check and test: fmt, clippy, unit, integration (Postgres), end-to
 
 test-localstack: ## `make test` with LocalStack as the AWS emulator instead of moto (installs it once)
 	@AWS_EMULATOR=localstack infra/scripts/test.sh
+
+fuzz: ## Schemathesis from /openapi.json against a stack of its own: 200 examples per operation, as admin and customer
+	@infra/scripts/fuzz.sh --own-stack 200
 
 seed: ## idempotent demo data (admin, customers, merchants, products) in the local database; prints the logins
 	@infra/scripts/seed.sh

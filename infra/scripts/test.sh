@@ -115,6 +115,8 @@ step "WebSocket management API through a second SDK (boto3)"
 "$VENV/bin/python" "$ROOT/tests/parity/ws_management.py"
 step "SQS through boto3: the emulator's speed fixes keep SQS's behaviour"
 "$VENV/bin/python" "$ROOT/tests/parity/sqs_semantics.py"
+step "API fuzzing: Schemathesis from /openapi.json as an admin and a customer (bounded; make fuzz runs long)"
+ORDERLY_FUZZ_SEED=20261203 "$ROOT/infra/scripts/fuzz.sh" 8
 # The outage test stops Postgres and waits for the stack to heal; it starts from drained queues, which after
 # the suites above takes seconds.
 if [ -n "${TEST_DATABASE_URL:-}" ] && [ "$TEST_DATABASE_URL" = "postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/postgres" ]; then

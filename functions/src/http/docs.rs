@@ -36,6 +36,91 @@ impl Modify for Credentials {
     }
 }
 
+/// The refusals every operation of a kind can meet, documented where its annotations do not already:
+/// a request that cannot be read (a body that is not JSON, an id or a header in the wrong form) is 400,
+/// a query parameter out of range 422, a path that names nothing 404 (the function's answer, or the
+/// gateway's when no route matches), too many requests 429. Found missing by Schemathesis; the clients generated from the
+/// document need every status they can see.
+struct CommonRefusals;
+
+impl Modify for CommonRefusals {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let refusal = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let item_parameters: Vec<ParameterIn> = item
+                .parameters
+                .iter()
+                .flatten()
+                .filter_map(|p| match p {
+                    RefOr::T(p) => Some(p.parameter_in.clone()),
+                    RefOr::Ref(_) => None,
+                })
+                .collect();
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let places: Vec<ParameterIn> = operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .filter_map(|p| match p {
+                        RefOr::T(p) => Some(p.parameter_in.clone()),
+                        RefOr::Ref(_) => None,
+                    })
+                    .chain(item_parameters.iter().cloned())
+                    .collect();
+                let has = |place: ParameterIn| places.contains(&place);
+                let responses = &mut operation.responses.responses;
+                if operation.request_body.is_some()
+                    || has(ParameterIn::Path)
+                    || has(ParameterIn::Header)
+                {
+                    responses.entry("400".into()).or_insert_with(|| {
+                        refusal("the request cannot be read: a body that is not JSON, an id or a header in the wrong form")
+                    });
+                }
+                if has(ParameterIn::Query) || operation.request_body.is_some() {
+                    responses.entry("422".into()).or_insert_with(|| {
+                        refusal("a field or query parameter is invalid, out of range or not one this API returned; `details` names each")
+                    });
+                }
+                if has(ParameterIn::Path) {
+                    responses
+                        .entry("404".into())
+                        .or_insert_with(|| refusal("no such resource"));
+                }
+                // Every request passes a rate limit (per caller, or per address where it has none).
+                responses.entry("429".into()).or_insert_with(|| {
+                    refusal(
+                        "too many requests from this caller; `Retry-After` says when to try again",
+                    )
+                });
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Orderly", description = "Serverless order processing. Errors are `{\"error\":{\"code\",\"message\",\"details\",\"request_id\"}}`; lists are paged with `limit` and an opaque `cursor`; money is integer minor units."),
@@ -95,7 +180,7 @@ impl Modify for Credentials {
         super::jobs::download::handle,
     ),
     components(schemas(orderly_http::ErrorBody)),
-    modifiers(&Credentials),
+    modifiers(&Credentials, &CommonRefusals),
 )]
 struct Document;
 

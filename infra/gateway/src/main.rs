@@ -65,6 +65,7 @@ impl Gateway {
         let error_type = match kind {
             "UNAUTHORIZED" => "UnauthorizedException",
             "ACCESS_DENIED" => "AccessDeniedException",
+            "MISSING_AUTHENTICATION_TOKEN" => "MissingAuthenticationTokenException",
             _ => "AuthorizerConfigurationException",
         };
         authorize::response(status, body, error_type, request_id)

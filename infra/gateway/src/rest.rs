@@ -257,11 +257,13 @@ pub async fn handle(
     let (parts, body) = request.into_parts();
     let method = parts.method.as_str().to_owned();
     let path = parts.uri.path().to_owned();
+    // API Gateway's answer when no route matches, shaped by the template's
+    // `MISSING_AUTHENTICATION_TOKEN` gateway response as it would be in AWS.
     let no_such_resource = || {
-        gateway_response(
+        gateway.gateway_error(
+            "MISSING_AUTHENTICATION_TOKEN",
             StatusCode::FORBIDDEN,
-            "Missing Authentication Token",
-            "MissingAuthenticationTokenException",
+            serde_json::json!({"message": "Missing Authentication Token"}),
             &request_id,
         )
     };
