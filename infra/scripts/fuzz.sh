@@ -5,8 +5,8 @@
 #   fuzz.sh [EXAMPLES]   against the stack at ORDERLY_API_PORT; `make test` runs 8 examples per operation
 #                        and identity, with a fixed seed so that a run is repeatable
 #   make fuzz            a stack of its own, 200 examples per operation and identity at 15 requests a
-#                        second (over 10,000 requests, about 12 minutes), a new seed each run, printed
-#                        to replay a failure
+#                        second (about 19,000 requests, 22 minutes), a new seed each run, printed to
+#                        replay a failure
 source "$(dirname "$0")/common.sh"
 if [ "${1:-}" = --own-stack ]; then
   shift
