@@ -8,6 +8,7 @@
 #                        second (about 19,000 requests, 22 minutes), a new seed each run, printed to
 #                        replay a failure
 source "$(dirname "$0")/common.sh"
+"$ROOT/infra/scripts/venv.sh"
 if [ "${1:-}" = --own-stack ]; then
   shift
   # `make fuzz`: a stack of its own on its own ports and database, stopped at the end.
@@ -18,7 +19,6 @@ if [ "${1:-}" = --own-stack ]; then
   export ORDERLY_ADMIN_EMAIL=admin@orderly.fuzz
   export ORDERLY_ADMIN_PASSWORD="fuzz-admin-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
   export JWT_SIGNING_KEY="$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n')"
-  "$ROOT/infra/scripts/venv.sh"
   (cd "$ROOT" && cargo build --quiet -p orderly-local)
   "$ROOT/infra/scripts/postgres.sh" start
   export DATABASE_URL="$(fresh_database orderly_fuzz)"
@@ -33,7 +33,6 @@ examples="${1:-8}"
 seed="${ORDERLY_FUZZ_SEED:-}"
 api="http://127.0.0.1:$ORDERLY_API_PORT"
 st="$VENV/bin/schemathesis"
-[ -x "$st" ] || "$ROOT/infra/scripts/venv.sh"
 # A client address of its own (the stack trusts X-Forwarded-For in tests): the fuzzer's many login
 # attempts must not use up the per-address login limits of other clients.
 address="198.51.100.$((RANDOM % 250 + 1))"
