@@ -45,7 +45,7 @@ struct CommonRefusals;
 
 impl Modify for CommonRefusals {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::path::{Parameter, ParameterIn};
         use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
         let refusal = |description: &str| {
             RefOr::T(
@@ -60,16 +60,19 @@ impl Modify for CommonRefusals {
                     .build(),
             )
         };
-        for item in openapi.paths.paths.values_mut() {
-            let item_parameters: Vec<ParameterIn> = item
-                .parameters
+        // Where the parameters of a path item or an operation are (`in`: path, query, header).
+        let places_of = |parameters: &Option<Vec<RefOr<Parameter>>>| -> Vec<ParameterIn> {
+            parameters
                 .iter()
                 .flatten()
                 .filter_map(|p| match p {
                     RefOr::T(p) => Some(p.parameter_in.clone()),
                     RefOr::Ref(_) => None,
                 })
-                .collect();
+                .collect()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let item_places = places_of(&item.parameters);
             for operation in [
                 &mut item.get,
                 &mut item.put,
@@ -80,17 +83,9 @@ impl Modify for CommonRefusals {
             .into_iter()
             .flatten()
             {
-                let places: Vec<ParameterIn> = operation
-                    .parameters
-                    .iter()
-                    .flatten()
-                    .filter_map(|p| match p {
-                        RefOr::T(p) => Some(p.parameter_in.clone()),
-                        RefOr::Ref(_) => None,
-                    })
-                    .chain(item_parameters.iter().cloned())
-                    .collect();
-                let has = |place: ParameterIn| places.contains(&place);
+                let places = places_of(&operation.parameters);
+                let has =
+                    |place: ParameterIn| places.contains(&place) || item_places.contains(&place);
                 let responses = &mut operation.responses.responses;
                 if operation.request_body.is_some()
                     || has(ParameterIn::Path)
