@@ -125,7 +125,7 @@ async fn text_holding_a_nul_is_a_400_before_it_reaches_postgres() {
         )
         .await;
     assert_eq!(login.status, 400, "{login:?}");
-    assert_eq!(login.body["error"]["code"], "BAD_REQUEST");
+    assert_eq!(login.error_code(), "BAD_REQUEST");
     let update = stack
         .call("PUT", &format!("/api/v1/users/{}", customer.id))
         .token(&customer.access_token)
