@@ -40,6 +40,10 @@ trap 'trap "" INT TERM; exit 143' TERM
 if [ -z "${ORDERLY_SKIP_BUILD:-}" ]; then
   log "building the local gateway"
   (cd "$ROOT" && cargo build --quiet -p orderly-local)
+  if [ "${ORDERLY_RUNTIME:-}" = process ]; then
+    log "building bootstrap (ORDERLY_RUNTIME=process: functions run as the real binary)"
+    (cd "$ROOT" && cargo build --quiet -p orderly-functions --bin bootstrap)
+  fi
 fi
 
 if [ -z "${DATABASE_URL:-}" ]; then

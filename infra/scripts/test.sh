@@ -90,6 +90,8 @@ for suite in "$ROOT"/tests/tests/*.rs; do
     || die "tests/tests/$suite.rs is not run by make test: add it to infra/scripts/test.sh"
 done
 
+# The real Lambda artifact: process mode runs it, and a unit test of the gateway starts it.
+cargo build --quiet -p orderly-functions --bin bootstrap
 if [ -z "$only" ]; then
   step "unit and integration tests"
   cargo test --workspace --exclude orderly-e2e
@@ -97,6 +99,7 @@ fi
 
 step "starting the local stack for end-to-end tests ($AWS_EMULATOR)"
 cargo build --quiet -p orderly-local
+given_endpoint="${AWS_ENDPOINT_URL:-}" # an emulator of the caller's, else the stack starts its own
 start_stack "$ORDERLY_STACK_LOG"
 export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:$ORDERLY_EMULATOR_PORT}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
@@ -130,6 +133,18 @@ fi
 # emulator's SNS fan-out, docs/adr/0012), and tests that wait for the pipeline would wait behind them.
 step "order load tests"
 cargo test -p orderly-e2e --test orders
+
+# Parity: the same suites with every function as the real bootstrap, in execution environments over the
+# Lambda Runtime API, with exactly its template variables (docs/adr/0020-process-mode.md).
+step "end-to-end tests again with ORDERLY_RUNTIME=process (a fresh stack and database)"
+stop_stack
+[ -z "$given_endpoint" ] && unset AWS_ENDPOINT_URL
+if [ "$TEST_DATABASE_URL" = "postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/postgres" ]; then
+  DATABASE_URL="$(fresh_database orderly_e2e_process)"
+fi
+ORDERLY_RUNTIME=process start_stack "$ORDERLY_STACK_LOG"
+export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:$ORDERLY_EMULATOR_PORT}"
+cargo test -p orderly-e2e "${together[@]/#/--test=}"
 
 step "the stack stops clean: signals at random moments, crashes reclaimed"
 "$ROOT/infra/scripts/check-shutdown.sh"

@@ -16,10 +16,13 @@ async fn main() -> Result<(), Error> {
         .without_time() // CloudWatch stamps every line
         .init();
 
-    let name = std::env::var("_HANDLER").map_err(|_| "_HANDLER is not set")?;
-    let handler =
-        lookup(&name).ok_or_else(|| format!("no handler named `{name}` in the registry"))?;
-    let state = State::new(Config::from_env()?).await?.leak();
+    let (handler, state) = match init().await {
+        Ok(ready) => ready,
+        Err(e) => {
+            report_init_error(&e).await;
+            return Err(e);
+        }
+    };
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let invocation = Invocation {
@@ -37,4 +40,31 @@ async fn main() -> Result<(), Error> {
         }
     }))
     .await
+}
+
+/// What an instance builds once: its handler and its state (pools, clients, configuration).
+async fn init() -> Result<(orderly_functions::Handler, &'static State), Error> {
+    let name = std::env::var("_HANDLER").map_err(|_| "_HANDLER is not set")?;
+    let handler =
+        lookup(&name).ok_or_else(|| format!("no handler named `{name}` in the registry"))?;
+    let state = State::new(Config::from_env()?).await?.leak();
+    Ok((handler, state))
+}
+
+/// Tells Lambda why this environment cannot start (`/init/error`), so the invocation that waited for it
+/// fails with the reason (a missing variable, an unreadable secret) instead of a bare exit status.
+async fn report_init_error(error: &Error) {
+    tracing::error!(error = %error, "init failed");
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let report = reqwest::Client::new()
+        .post(format!("http://{api}/2018-06-01/runtime/init/error"))
+        .header("Lambda-Runtime-Function-Error-Type", "Runtime.InitError")
+        .json(&serde_json::json!({"errorType": "Runtime.InitError", "errorMessage": error.to_string()}))
+        .send()
+        .await;
+    if let Err(e) = report {
+        tracing::error!(error = %e, "could not report the init error to the Runtime API");
+    }
 }

@@ -1,7 +1,8 @@
 //! The local stack's own control API on 127.0.0.1:$ORDERLY_CONTROL_PORT, for people and tests: what runs,
 //! what was invoked with which outcome, firing a schedule now, switchable faults on the management API, and
 //! killing a function's next invocation mid-run, slowing its invocations' starts, throttling a function
-//! (reserved concurrency 0), one WebSocket connection's idle and duration clocks.
+//! (reserved concurrency 0), killing execution environments now, one WebSocket connection's idle and
+//! duration clocks.
 //! It has no counterpart in AWS and is never deployed.
 
 use std::collections::HashMap;
@@ -28,6 +29,9 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/functions/{function}/invoke", post(invoke))
         .route("/faults/functions/{function}/kill", post(arm_kill))
         .route("/functions/{function}/concurrency", put(set_concurrency))
+        .route("/environments", get(environments))
+        .route("/functions/{function}/variables", get(variables))
+        .route("/faults/environments/kill", post(kill_environments))
         .route("/faults/functions/{function}/slow-start", post(slow_start))
         .route(
             "/faults/post-to-connection",
@@ -161,6 +165,43 @@ async fn arm_kill(
     } else {
         StatusCode::NOT_FOUND
     }
+}
+
+/// Where functions run, and in process mode how many environments each has alive.
+async fn environments(State(gateway): State<Arc<Gateway>>) -> Json<serde_json::Value> {
+    Json(match gateway.invoker.environments() {
+        Some(environments) => json!({"runtime": "process", "alive": environments.alive()}),
+        None => json!({"runtime": "in-process", "alive": {}}),
+    })
+}
+
+/// The environment variables an execution environment of the function gets (but its Runtime API address
+/// and log stream). Secret values are not among them: the template passes secrets' ARNs.
+async fn variables(State(gateway): State<Arc<Gateway>>, Path(function): Path<String>) -> Response {
+    match gateway.function_variables.get(&function) {
+        Some(variables) => Json(variables).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct KillEnvironments {
+    /// Every function's when absent.
+    function: Option<String>,
+}
+
+/// Kills execution environments now, as a failing host would (chaos runs call it at random moments).
+async fn kill_environments(
+    State(gateway): State<Arc<Gateway>>,
+    Json(kill): Json<KillEnvironments>,
+) -> Response {
+    if let Some(function) = &kill.function
+        && !gateway.invoker.functions().contains_key(function)
+    {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let ended = gateway.invoker.kill_environments(kill.function.as_deref());
+    Json(json!({"invocations_ended": ended})).into_response()
 }
 
 #[derive(serde::Deserialize)]

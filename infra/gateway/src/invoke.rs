@@ -1,15 +1,17 @@
-//! Runs a function in-process the way Lambda would: its own task (a panic cannot take the gateway down),
-//! its own timeout from the template, a request id per invocation. Every outcome is logged and kept in a
+//! Runs a function the way Lambda would: in-process (the default: its own task, so a panic cannot take
+//! the gateway down) or as the real `bootstrap` in an execution environment (process mode, runtime/);
+//! either way its own timeout from the template, a request id per invocation. Every outcome is logged and kept in a
 //! short history that the control API shows (tests read it to see retries happen).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use orderly_functions::{Handler, Invocation, State};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::runtime::{Environments, Failure};
 use crate::template::FunctionDef;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,11 +57,21 @@ pub struct BatchOutcome {
 
 const HISTORY: usize = 2000;
 
+/// Where functions run.
+pub enum Runtime {
+    /// Handlers called in the gateway's process: each function's instance state (functions with the same
+    /// environment share one) and the registry.
+    InProcess {
+        states: BTreeMap<String, &'static State>,
+        lookup: fn(&str) -> Option<Handler>,
+    },
+    /// The `bootstrap` binary in execution environments over the Runtime API.
+    Process(Arc<Environments>),
+}
+
 pub struct Invoker {
-    /// Each function's instance state (functions with the same environment share one).
-    states: BTreeMap<String, &'static State>,
+    runtime: Runtime,
     functions: BTreeMap<String, FunctionDef>,
-    lookup: fn(&str) -> Option<Handler>,
     history: Mutex<VecDeque<InvocationRecord>>,
     /// When each invocation not yet recorded started, by request id.
     started: Mutex<BTreeMap<String, DateTime<Utc>>>,
@@ -80,10 +92,13 @@ impl Invoker {
         functions: BTreeMap<String, FunctionDef>,
         lookup: fn(&str) -> Option<Handler>,
     ) -> Self {
+        Self::with_runtime(Runtime::InProcess { states, lookup }, functions)
+    }
+
+    pub fn with_runtime(runtime: Runtime, functions: BTreeMap<String, FunctionDef>) -> Self {
         Self {
-            states,
+            runtime,
             functions,
-            lookup,
             history: Mutex::new(VecDeque::new()),
             started: Mutex::new(BTreeMap::new()),
             kills: Mutex::new(BTreeMap::new()),
@@ -112,6 +127,28 @@ impl Invoker {
             }
         }
         true
+    }
+
+    /// Kills the execution environments of the function (every function's when `None`) now, as a host
+    /// failure would: the invocations they hold end as killed (their messages come back, as after a crash
+    /// in Lambda), and in process mode idle environments go too, so the next invocations start cold.
+    /// Returns how many invocations were ended.
+    pub fn kill_environments(&self, function: Option<&str>) -> usize {
+        let mut ended = 0;
+        for (f, stop) in self.running.lock().expect("running lock").values() {
+            if function.is_none_or(|function| function == f) {
+                stop.cancel();
+                ended += 1;
+            }
+        }
+        if let Some(environments) = self.environments() {
+            for f in self.functions.keys() {
+                if function.is_none_or(|function| function == f) {
+                    environments.kill_all(f);
+                }
+            }
+        }
+        ended
     }
 
     /// Slows every invocation of the function that starts within `window` by `delay`. False for an
@@ -177,16 +214,6 @@ impl Invoker {
             .functions
             .get(function)
             .ok_or_else(|| InvokeError::UnknownFunction(function.to_owned()))?;
-        let handler = (self.lookup)(&def.handler)
-            .ok_or_else(|| InvokeError::UnknownHandler(def.handler.clone()))?;
-        let invocation = Invocation {
-            request_id: request_id.to_owned(),
-            deadline: Some(std::time::SystemTime::now() + def.timeout),
-        };
-        let state = self
-            .states
-            .get(function)
-            .ok_or_else(|| InvokeError::UnknownFunction(function.to_owned()))?;
         if self
             .throttled
             .lock()
@@ -210,12 +237,22 @@ impl Invoker {
             started.insert(request_id.to_owned(), Utc::now());
         }
         let delay = self.start_delay(function);
-        let state: &'static State = state;
+        let work = match self.prepare(def, event, request_id, &stop).await {
+            Ok(work) => work,
+            Err(e) => {
+                self.running
+                    .lock()
+                    .expect("running lock")
+                    .remove(request_id);
+                tracing::error!(function, request_id, error = %e, "invocation failed");
+                return Err(e);
+            }
+        };
         let task = tokio::spawn(async move {
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;
             }
-            handler(event, invocation, state).await
+            work.await
         });
         let abort = task.abort_handle();
         let limit = kill.map_or(def.timeout, |after| after.min(def.timeout));
@@ -232,7 +269,7 @@ impl Invoker {
             tracing::error!(
                 function,
                 request_id,
-                "invocation ended: the function was throttled"
+                "invocation ended: its environment was stopped (throttle or kill)"
             );
             return Err(InvokeError::Killed);
         };
@@ -247,13 +284,64 @@ impl Invoker {
             }
             Ok(Err(join)) if join.is_panic() => Err(InvokeError::Panicked),
             Ok(Err(join)) => Err(InvokeError::Failed(join.to_string())),
-            Ok(Ok(result)) => result.map_err(|e| InvokeError::Failed(e.to_string())),
+            Ok(Ok(result)) => result,
         };
         match &outcome {
             Ok(_) => tracing::debug!(function, request_id, "invocation succeeded"),
             Err(e) => tracing::error!(function, request_id, error = %e, "invocation failed"),
         }
         outcome
+    }
+
+    /// The invocation's work, ready to run under its timeout. In process mode an environment is leased
+    /// first: like Lambda's init phase, starting one does not count against the function's timeout.
+    async fn prepare(
+        &self,
+        def: &FunctionDef,
+        event: Value,
+        request_id: &str,
+        stop: &tokio_util::sync::CancellationToken,
+    ) -> Result<futures::future::BoxFuture<'static, Result<Value, InvokeError>>, InvokeError> {
+        match &self.runtime {
+            Runtime::InProcess { states, lookup } => {
+                let handler = lookup(&def.handler)
+                    .ok_or_else(|| InvokeError::UnknownHandler(def.handler.clone()))?;
+                let state: &'static State = states
+                    .get(&def.logical_id)
+                    .ok_or_else(|| InvokeError::UnknownFunction(def.logical_id.clone()))?;
+                let invocation = Invocation {
+                    request_id: request_id.to_owned(),
+                    deadline: Some(std::time::SystemTime::now() + def.timeout),
+                };
+                Ok(Box::pin(async move {
+                    handler(event, invocation, state)
+                        .await
+                        .map_err(|e| InvokeError::Failed(e.to_string()))
+                }))
+            }
+            Runtime::Process(environments) => {
+                let lease = tokio::select! {
+                    lease = environments.lease(&def.logical_id) => lease.map_err(InvokeError::from)?,
+                    _ = stop.cancelled() => return Err(InvokeError::Killed),
+                };
+                let request_id = request_id.to_owned();
+                let deadline = std::time::SystemTime::now() + def.timeout;
+                Ok(Box::pin(async move {
+                    lease
+                        .invoke(event, &request_id, deadline)
+                        .await
+                        .map_err(InvokeError::from)
+                }))
+            }
+        }
+    }
+
+    /// The execution environments of process mode (`None` in-process).
+    pub fn environments(&self) -> Option<&Environments> {
+        match &self.runtime {
+            Runtime::Process(environments) => Some(environments),
+            Runtime::InProcess { .. } => None,
+        }
     }
 
     pub fn record(
@@ -289,6 +377,16 @@ impl Invoker {
             .filter(|r| function.is_none_or(|f| r.function == f))
             .cloned()
             .collect()
+    }
+}
+
+impl From<Failure> for InvokeError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            // API Gateway and the event sources read the message (`Unauthorized` is the authorizer's 401).
+            Failure::Function { message, .. } => InvokeError::Failed(message),
+            other => InvokeError::Failed(other.to_string()),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ mod provider;
 mod provision;
 mod resolve;
 mod rest;
+mod runtime;
 mod schedule;
 mod secrets;
 mod sqs;
@@ -44,6 +45,9 @@ pub struct Gateway {
     pub policy_cache: authorize::PolicyCache,
     /// Take the client address from `X-Forwarded-For` (local testing of per-IP limits only).
     pub trust_forwarded_for: bool,
+    /// Each function's complete environment as an execution environment gets it (the control API shows
+    /// it: the cold-start benchmark starts `bootstrap` with it).
+    pub function_variables: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Gateway {
@@ -96,6 +100,46 @@ struct Settings {
     /// The local cap on each SQS mapping's concurrent pollers (invocations).
     sqs_max_pollers: usize,
     ws_limits: Limits,
+    runtime: RuntimeMode,
+}
+
+/// `ORDERLY_RUNTIME`: where functions run.
+enum RuntimeMode {
+    /// In the gateway's process (the default: one build, fastest start).
+    InProcess,
+    /// As the real `bootstrap` binary over the Runtime API, at most `cap` environments per function
+    /// without reserved concurrency.
+    Process { binary: PathBuf, cap: u32 },
+}
+
+impl RuntimeMode {
+    fn from_env() -> Result<Self, String> {
+        match std::env::var("ORDERLY_RUNTIME").as_deref() {
+            Err(_) | Ok("in-process") => Ok(Self::InProcess),
+            Ok("process") => {
+                let binary = match std::env::var("ORDERLY_BOOTSTRAP") {
+                    Ok(path) => PathBuf::from(path),
+                    Err(_) => std::env::current_exe()
+                        .map_err(|e| e.to_string())?
+                        .with_file_name("bootstrap"),
+                };
+                if !binary.is_file() {
+                    return Err(format!(
+                        "ORDERLY_RUNTIME=process runs {}, which is not there: \
+                         cargo build -p orderly-functions --bin bootstrap",
+                        binary.display()
+                    ));
+                }
+                Ok(Self::Process {
+                    binary,
+                    cap: env_or("ORDERLY_PROCESS_MAX_ENVIRONMENTS", 4)?,
+                })
+            }
+            Ok(other) => Err(format!(
+                "ORDERLY_RUNTIME={other}: expected `in-process` or `process`"
+            )),
+        }
+    }
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
@@ -128,6 +172,7 @@ impl Settings {
                     Limits::default().max_duration_seconds,
                 )?,
             },
+            runtime: RuntimeMode::from_env()?,
         })
     }
 }
@@ -277,9 +322,45 @@ async fn run() -> Result<(), String> {
         ),
         ("PAYMENT_PROVIDER_URL".to_owned(), provider_url.clone()),
     ]);
-    let states = function_states(&environments(&template, &resolver, &overrides)?).await?;
+    let own_variables = environments(&template, &resolver, &overrides)?;
     let functions: BTreeMap<_, _> = template.functions.clone();
-    let invoker = Invoker::new(states, functions, orderly_functions::lookup);
+    let binary = match &settings.runtime {
+        RuntimeMode::Process { binary, .. } => binary.clone(),
+        RuntimeMode::InProcess => std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name("bootstrap"),
+    };
+    let function_variables: BTreeMap<String, BTreeMap<String, String>> = own_variables
+        .iter()
+        .map(|(name, own)| {
+            let all = runtime::variables::for_function(
+                &functions[name],
+                own.clone(),
+                &region,
+                &binary,
+                |n| std::env::var(n).ok(),
+            );
+            (name.clone(), all)
+        })
+        .collect();
+    let invoker = match &settings.runtime {
+        RuntimeMode::InProcess => Invoker::new(
+            function_states(&own_variables).await?,
+            functions,
+            orderly_functions::lookup,
+        ),
+        RuntimeMode::Process { binary, cap } => {
+            tracing::info!(bootstrap = %binary.display(), cap, "functions run as processes over the Runtime API");
+            let environments = runtime::Environments::new(
+                binary.clone(),
+                &functions,
+                function_variables.clone(),
+                &region,
+                *cap,
+            );
+            Invoker::with_runtime(invoke::Runtime::Process(Arc::new(environments)), functions)
+        }
+    };
 
     // Migrate before serving, through the migrate function itself.
     if let Some(migrate) = template.functions.values().find(|f| f.handler == "migrate") {
@@ -301,6 +382,7 @@ async fn run() -> Result<(), String> {
         push_fault: Mutex::new(None),
         policy_cache: Default::default(),
         trust_forwarded_for: std::env::var("ORDERLY_TRUST_FORWARDED_FOR").is_ok_and(|v| v == "1"),
+        function_variables,
     });
     let cancel = CancellationToken::new();
     let bind = |port: u16| async move {

@@ -555,6 +555,7 @@ Resources:
             push_fault: Mutex::new(None),
             policy_cache: Default::default(),
             trust_forwarded_for: false,
+            function_variables: Default::default(),
         })
     }
 

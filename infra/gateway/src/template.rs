@@ -62,6 +62,8 @@ pub struct FunctionDef {
     pub environment: Map<String, Value>,
     /// `ReservedConcurrentExecutions`: the most instances the function ever runs at once.
     pub reserved_concurrency: Option<u32>,
+    /// `MemorySize` in MB (Lambda's default 128); process mode hands it to the runtime.
+    pub memory_mb: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -380,6 +382,7 @@ impl Template {
                     reserved_concurrency: setting("ReservedConcurrentExecutions")
                         .and_then(Value::as_u64)
                         .map(|n| n as u32),
+                    memory_mb: setting("MemorySize").and_then(Value::as_u64).unwrap_or(128),
                 },
             );
 

@@ -1,0 +1,131 @@
+//! One execution environment: a `bootstrap` process with exactly its function's variables, its own
+//! Runtime API listener, and a watcher that notices when the process ends (crash, kill, init failure).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::Failure;
+use super::api::{self, Job, Shared};
+
+/// Lambda gives a function's init phase 10 s before it gives up on the environment.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What starts an environment of one function.
+pub struct Spec {
+    pub function: String,
+    pub binary: PathBuf,
+    /// Every variable the process gets, but the Runtime API's address (each environment has its own).
+    pub variables: BTreeMap<String, String>,
+    pub function_arn: String,
+}
+
+pub struct Environment {
+    pub id: u64,
+    pub jobs: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+    /// Cancelled once the process has ended.
+    pub ended: CancellationToken,
+    /// Cancel to kill the process.
+    pub kill: CancellationToken,
+    exit: Mutex<Option<String>>,
+}
+
+impl Environment {
+    /// Starts the process and waits for its first `next` (its init done), as Lambda does before it hands
+    /// an environment its first invocation.
+    pub async fn start(spec: &Spec, id: u64) -> Result<Arc<Self>, Failure> {
+        let init_failure = |message: String| Failure::Init {
+            error_type: "Runtime.Unknown".to_owned(),
+            message,
+        };
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| init_failure(format!("no port for the Runtime API: {e}")))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| init_failure(e.to_string()))?;
+        let (jobs, receiver) = mpsc::channel(1);
+        let shared = Arc::new(Shared::new(receiver, spec.function_arn.clone()));
+        let environment = Arc::new(Self {
+            id,
+            jobs,
+            shared: shared.clone(),
+            ended: CancellationToken::new(),
+            kill: CancellationToken::new(),
+            exit: Mutex::new(None),
+        });
+        let mut child = tokio::process::Command::new(&spec.binary)
+            .env_clear()
+            .envs(&spec.variables)
+            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+            .env(
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                format!(
+                    "{}/[$LATEST]{id:016x}",
+                    chrono::Utc::now().format("%Y/%m/%d")
+                ),
+            )
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Failure::Init {
+                error_type: "Runtime.InvalidEntrypoint".to_owned(),
+                message: format!("{}: {e}", spec.binary.display()),
+            })?;
+        tracing::debug!(function = %spec.function, environment = id, pid = child.id(), "environment started");
+
+        let server = axum::serve(listener, api::router(shared.clone()))
+            .with_graceful_shutdown(environment.ended.clone().cancelled_owned());
+        tokio::spawn(async move {
+            if let Err(e) = server.await {
+                tracing::warn!(error = %e, "a Runtime API listener failed");
+            }
+        });
+        let watched = environment.clone();
+        let function = spec.function.clone();
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                status = child.wait() => status,
+                _ = watched.kill.cancelled() => {
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            };
+            let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+            tracing::debug!(%function, environment = watched.id, %status, "environment ended");
+            *watched.exit.lock().expect("exit lock") = Some(status);
+            watched.ended.cancel();
+        });
+
+        tokio::select! {
+            _ = shared.ready.notified() => Ok(environment),
+            _ = environment.ended.cancelled() => Err(environment.failure()),
+            _ = tokio::time::sleep(INIT_TIMEOUT) => {
+                environment.kill.cancel();
+                Err(Failure::Init {
+                    error_type: "Runtime.InitTimeout".to_owned(),
+                    message: format!("init did not finish within {} s", INIT_TIMEOUT.as_secs()),
+                })
+            }
+        }
+    }
+
+    /// Why an invocation the environment held has no answer: what the runtime reported at init, else how
+    /// the process ended (Lambda's `Runtime.ExitError`).
+    pub fn failure(&self) -> Failure {
+        self.shared.init_error().unwrap_or_else(|| {
+            Failure::Exited(
+                self.exit
+                    .lock()
+                    .expect("exit lock")
+                    .clone()
+                    .unwrap_or_else(|| "the process ended".to_owned()),
+            )
+        })
+    }
+}

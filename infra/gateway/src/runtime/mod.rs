@@ -1,0 +1,210 @@
+//! Process mode (`ORDERLY_RUNTIME=process`): every function runs as the real `bootstrap` binary, in
+//! execution environments managed the way Lambda manages them. An environment serves one invocation at a
+//! time and is reused while warm; a function starts new ones up to its reserved concurrency (or the local
+//! cap); an environment that times out, crashes or is killed is discarded, and only the invocation it held
+//! fails. docs/adr/0020-process-mode.md says why and what differs from AWS.
+
+mod api;
+mod environment;
+#[cfg(test)]
+mod tests;
+pub mod variables;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+
+use crate::template::FunctionDef;
+use environment::{Environment, Spec};
+
+/// Why an invocation in process mode has no result.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Failure {
+    /// The runtime answered `/error` (the handler's error, or a panic the runtime caught).
+    #[error("{message}")]
+    Function { error_type: String, message: String },
+    /// The environment never finished its init: it reported `/init/error`, timed out, or could not start.
+    #[error("{error_type}: {message}")]
+    Init { error_type: String, message: String },
+    /// The process ended while it held the invocation (Lambda's `Runtime.ExitError`).
+    #[error("Runtime.ExitError: {0}")]
+    Exited(String),
+}
+
+/// Each function's environments.
+pub struct Environments {
+    pools: BTreeMap<String, Arc<Pool>>,
+    next_id: AtomicU64,
+}
+
+struct Pool {
+    spec: Spec,
+    /// One permit per environment that may exist: the function's reserved concurrency, or the local cap.
+    capacity: Arc<Semaphore>,
+    idle: Mutex<Vec<Arc<Environment>>>,
+    all: Mutex<Vec<Arc<Environment>>>,
+}
+
+impl Environments {
+    /// `variables`: each function's complete environment (template, Lambda-defined, local overrides).
+    pub fn new(
+        binary: PathBuf,
+        functions: &BTreeMap<String, FunctionDef>,
+        mut variables: BTreeMap<String, BTreeMap<String, String>>,
+        region: &str,
+        default_cap: u32,
+    ) -> Self {
+        let pools = functions
+            .values()
+            .map(|def| {
+                let spec = Spec {
+                    function: def.logical_id.clone(),
+                    binary: binary.clone(),
+                    variables: variables.remove(&def.logical_id).unwrap_or_default(),
+                    function_arn: format!(
+                        "arn:aws:lambda:{region}:000000000000:function:{}",
+                        def.logical_id
+                    ),
+                };
+                let cap = def.reserved_concurrency.unwrap_or(default_cap).max(1);
+                let pool = Pool {
+                    spec,
+                    capacity: Arc::new(Semaphore::new(cap as usize)),
+                    idle: Mutex::new(Vec::new()),
+                    all: Mutex::new(Vec::new()),
+                };
+                (def.logical_id.clone(), Arc::new(pool))
+            })
+            .collect();
+        Self {
+            pools,
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// An environment of the function, warm if one is idle, else a new one once its init is done; waits
+    /// while the function runs as many as it may.
+    pub async fn lease(&self, function: &str) -> Result<Lease, Failure> {
+        let pool = self
+            .pools
+            .get(function)
+            .cloned()
+            .ok_or_else(|| Failure::Init {
+                error_type: "ResourceNotFoundException".to_owned(),
+                message: format!("no function {function}"),
+            })?;
+        let permit = pool
+            .capacity
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the capacity semaphore is never closed");
+        let warm = {
+            let mut idle = pool.idle.lock().expect("idle lock");
+            idle.retain(|e| !e.ended.is_cancelled());
+            idle.pop()
+        };
+        let environment = match warm {
+            Some(environment) => environment,
+            None => {
+                let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                let environment = Environment::start(&pool.spec, id).await?;
+                let mut all = pool.all.lock().expect("all lock");
+                all.retain(|e| !e.ended.is_cancelled());
+                all.push(environment.clone());
+                environment
+            }
+        };
+        Ok(Lease {
+            environment,
+            pool,
+            _permit: permit,
+            finished: false,
+        })
+    }
+
+    /// Environments alive per function (the control API shows them; tests read them).
+    pub fn alive(&self) -> BTreeMap<String, usize> {
+        self.pools
+            .iter()
+            .map(|(name, pool)| {
+                let all = pool.all.lock().expect("all lock");
+                (
+                    name.clone(),
+                    all.iter().filter(|e| !e.ended.is_cancelled()).count(),
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// Kills every environment of the function (the control API's fault, and a throttle's).
+    pub fn kill_all(&self, function: &str) -> usize {
+        let Some(pool) = self.pools.get(function) else {
+            return 0;
+        };
+        let all = pool.all.lock().expect("all lock");
+        for environment in all.iter() {
+            environment.kill.cancel();
+        }
+        all.len()
+    }
+}
+
+/// One environment held for one invocation. Dropped before the invocation finished (its timeout, a
+/// kill, a throttle), it kills the process: Lambda never reuses an environment it gave up on.
+pub struct Lease {
+    environment: Arc<Environment>,
+    pool: Arc<Pool>,
+    _permit: OwnedSemaphorePermit,
+    finished: bool,
+}
+
+impl Lease {
+    pub async fn invoke(
+        mut self,
+        event: Value,
+        request_id: &str,
+        deadline: std::time::SystemTime,
+    ) -> Result<Value, Failure> {
+        let (reply, answer) = oneshot::channel();
+        let job = api::Job {
+            request_id: request_id.to_owned(),
+            event,
+            deadline_ms: deadline
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis(),
+            reply,
+        };
+        let outcome = if self.environment.jobs.send(job).await.is_err() {
+            Err(self.environment.failure())
+        } else {
+            tokio::select! {
+                biased;
+                answer = answer => answer.unwrap_or_else(|_| Err(self.environment.failure())),
+                _ = self.environment.ended.cancelled() => Err(self.environment.failure()),
+            }
+        };
+        self.finished = true;
+        outcome
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.environment.kill.cancel();
+        } else if !self.environment.ended.is_cancelled() {
+            self.pool
+                .idle
+                .lock()
+                .expect("idle lock")
+                .push(self.environment.clone());
+        }
+    }
+}

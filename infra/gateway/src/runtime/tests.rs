@@ -1,0 +1,217 @@
+//! Process mode against two runtimes: a custom runtime in bash (as in AWS's own tutorial) whose events
+//! say what to do (answer, fail, crash, hang), so each Lambda behaviour can be forced; and the real
+//! `bootstrap`, for what a function sees when its template entry lacks a variable.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{Environments, variables};
+use crate::invoke::{InvokeError, Invoker, Runtime};
+use crate::template::FunctionDef;
+
+const BASH_RUNTIME: &str = r#"#!/bin/bash
+set -u
+api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+if [ -n "${FAIL_INIT:-}" ]; then
+  curl -sS -X POST "$api/init/error" -H 'Lambda-Runtime-Function-Error-Type: Runtime.InitError' \
+    -d "{\"errorType\":\"Runtime.InitError\",\"errorMessage\":\"$FAIL_INIT\"}" >/dev/null
+  exit 1
+fi
+headers=$(mktemp)
+while true; do
+  event=$(curl -s -D "$headers" "$api/invocation/next") || exit 1
+  id=$(grep -i '^lambda-runtime-aws-request-id:' "$headers" | cut -d' ' -f2 | tr -d '\r')
+  case "$event" in
+    *crash*) exit 3 ;;
+    *hang*) sleep 30 ;;
+    *fail*) curl -sS -X POST "$api/invocation/$id/error" \
+              -d '{"errorType":"Boom","errorMessage":"failed on purpose"}' >/dev/null ;;
+    *) case "$event" in *slow*) sleep 0.4 ;; esac
+       curl -sS -X POST "$api/invocation/$id/response" \
+         -d "{\"pid\":$$,\"handler\":\"$_HANDLER\",\"memory\":\"$AWS_LAMBDA_FUNCTION_MEMORY_SIZE\"}" >/dev/null ;;
+  esac
+done
+"#;
+
+fn def(name: &str, timeout_s: u64, reserved: Option<u32>) -> FunctionDef {
+    FunctionDef {
+        logical_id: name.to_owned(),
+        handler: name.to_lowercase(),
+        timeout: Duration::from_secs(timeout_s),
+        environment: Default::default(),
+        reserved_concurrency: reserved,
+        memory_mb: 256,
+    }
+}
+
+fn bash_runtime() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("orderly-runtime-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bootstrap");
+    if !path.exists() {
+        let staged = dir.join(format!("bootstrap.{}", uuid::Uuid::now_v7()));
+        std::fs::write(&staged, BASH_RUNTIME).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&staged, &path).unwrap();
+    }
+    path
+}
+
+/// An invoker in process mode over `binary`, with each function's own variables.
+fn invoker(
+    binary: &Path,
+    defs: Vec<FunctionDef>,
+    own: BTreeMap<&str, BTreeMap<String, String>>,
+) -> Arc<Invoker> {
+    let functions: BTreeMap<String, FunctionDef> = defs
+        .into_iter()
+        .map(|d| (d.logical_id.clone(), d))
+        .collect();
+    let all = functions
+        .values()
+        .map(|d| {
+            let mine = own.get(d.logical_id.as_str()).cloned().unwrap_or_default();
+            let vars = variables::for_function(d, mine, "us-east-1", binary, |_| None);
+            (d.logical_id.clone(), vars)
+        })
+        .collect();
+    let environments = Environments::new(binary.to_owned(), &functions, all, "us-east-1", 2);
+    Arc::new(Invoker::with_runtime(
+        Runtime::Process(Arc::new(environments)),
+        functions,
+    ))
+}
+
+async fn call(invoker: &Invoker, function: &str, event: Value) -> Result<Value, InvokeError> {
+    invoker
+        .invoke(function, event, &crate::invoke::new_request_id())
+        .await
+}
+
+fn pid(answer: &Result<Value, InvokeError>) -> u64 {
+    answer.as_ref().expect("an answer")["pid"]
+        .as_u64()
+        .expect("a pid")
+}
+
+#[tokio::test]
+async fn a_warm_environment_is_reused_and_sees_what_lambda_defines() {
+    let invoker = invoker(&bash_runtime(), vec![def("Echo", 5, None)], BTreeMap::new());
+    let first = call(&invoker, "Echo", json!({})).await;
+    let second = call(&invoker, "Echo", json!({})).await;
+    assert_eq!(pid(&first), pid(&second), "one environment, reused");
+    assert_eq!(first.as_ref().unwrap()["handler"], "echo");
+    assert_eq!(first.as_ref().unwrap()["memory"], "256");
+    // A handled error leaves the environment warm, as in Lambda.
+    let failed = call(&invoker, "Echo", json!("fail")).await;
+    assert!(matches!(&failed, Err(InvokeError::Failed(m)) if m == "failed on purpose"));
+    assert_eq!(pid(&call(&invoker, "Echo", json!({})).await), pid(&first));
+}
+
+#[tokio::test]
+async fn environments_start_up_to_the_reserved_concurrency_or_the_cap() {
+    let invoker = invoker(
+        &bash_runtime(),
+        vec![def("Single", 5, Some(1)), def("Capped", 5, None)],
+        BTreeMap::new(),
+    );
+    for (function, most) in [("Single", 1), ("Capped", 2)] {
+        let calls = (0..5).map(|_| call(&invoker, function, json!("slow")));
+        let answers = futures::future::join_all(calls).await;
+        let pids: std::collections::BTreeSet<u64> = answers.iter().map(pid).collect();
+        assert_eq!(pids.len(), most, "{function}: environments used {pids:?}");
+        assert_eq!(
+            invoker.environments().unwrap().alive()[function],
+            most,
+            "{function}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_environment_and_the_next_invocation_starts_a_new_one() {
+    let invoker = invoker(
+        &bash_runtime(),
+        vec![def("Hangs", 1, None)],
+        BTreeMap::new(),
+    );
+    let warm = pid(&call(&invoker, "Hangs", json!({})).await);
+    assert!(matches!(
+        call(&invoker, "Hangs", json!("hang")).await,
+        Err(InvokeError::TimedOut)
+    ));
+    let after = pid(&call(&invoker, "Hangs", json!({})).await);
+    assert_ne!(warm, after, "the timed-out environment is not reused");
+    assert!(
+        !Path::new(&format!("/proc/{warm}")).exists(),
+        "the timed-out environment's process is gone"
+    );
+}
+
+#[tokio::test]
+async fn a_crash_fails_only_the_invocation_it_held() {
+    let invoker = invoker(
+        &bash_runtime(),
+        vec![def("Crashy", 5, None)],
+        BTreeMap::new(),
+    );
+    let (crashed, bystander) = tokio::join!(
+        call(&invoker, "Crashy", json!("crash")),
+        call(&invoker, "Crashy", json!("slow")),
+    );
+    assert!(
+        matches!(&crashed, Err(InvokeError::Failed(m)) if m.starts_with("Runtime.ExitError") && m.contains('3')),
+        "{crashed:?}"
+    );
+    assert!(bystander.is_ok(), "{bystander:?}");
+    assert!(call(&invoker, "Crashy", json!({})).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_init_error_fails_the_invocation_with_the_reported_reason() {
+    let own = BTreeMap::from([(
+        "Broken",
+        BTreeMap::from([("FAIL_INIT".to_owned(), "no configuration".to_owned())]),
+    )]);
+    let invoker = invoker(&bash_runtime(), vec![def("Broken", 5, None)], own);
+    let answer = call(&invoker, "Broken", json!({})).await;
+    assert!(
+        matches!(&answer, Err(InvokeError::Failed(m)) if m == "Runtime.InitError: no configuration"),
+        "{answer:?}"
+    );
+}
+
+/// The real `bootstrap`, built next to this test's binary (`make test` builds it first).
+fn bootstrap() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("bootstrap"))
+        .unwrap();
+    assert!(
+        path.is_file(),
+        "{} is missing: cargo build -p orderly-functions --bin bootstrap",
+        path.display()
+    );
+    path
+}
+
+#[tokio::test]
+async fn a_function_missing_a_variable_fails_at_init_as_in_aws() {
+    // The health function with none of the template's variables: in-process the gateway's own
+    // environment would have hidden that; here it fails exactly as the deployed function would.
+    let mut health = def("HealthFunction", 5, None);
+    health.handler = "health".to_owned();
+    let invoker = invoker(&bootstrap(), vec![health], BTreeMap::new());
+    let answer = call(&invoker, "HealthFunction", json!({})).await;
+    assert!(
+        matches!(&answer, Err(InvokeError::Failed(m)) if m.starts_with("Runtime.InitError") && m.contains("ORDER_EVENTS_TOPIC_ARN")),
+        "{answer:?}"
+    );
+}
