@@ -244,14 +244,27 @@ pub async fn page(
     let Some(found) = found else {
         return Err(ApiError::NotFound);
     };
+    let bytes = if found.gzpipped {
+        // Stored compressed to keep the artifact small; inflated here, since API Gateway's proxy
+        // integration would need binary media types to pass a gzip body through.
+        let mut inflated = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(found.bytes.as_ref()),
+            &mut inflated,
+        )
+        .map_err(ApiError::internal)?;
+        inflated
+    } else {
+        found.bytes.into_owned()
+    };
     let mut response = json_response(200, &());
     let text = found.content_type.starts_with("text/")
         || found.content_type.contains("javascript")
         || found.content_type.contains("json");
     *response.body_mut() = if text {
-        Body::Text(String::from_utf8_lossy(&found.bytes).into_owned())
+        Body::Text(String::from_utf8_lossy(&bytes).into_owned())
     } else {
-        Body::Binary(found.bytes.into_owned())
+        Body::Binary(bytes)
     };
     if let Ok(content_type) = HeaderValue::from_str(&found.content_type) {
         response.headers_mut().insert("content-type", content_type);
