@@ -15,8 +15,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::orders::{
-    BUYERS, bench_tables, drain, forget_baseline_events, pgbench, placement_script, relay,
-    sqs_client, throttle,
+    BUYERS, bench_tables, drain, forget_baseline_events, pgbench, placement_script, relay, throttle,
 };
 use crate::summary::named;
 use crate::{env, median, user};
@@ -130,7 +129,7 @@ pub async fn bench(client: &reqwest::Client, api: &str, admin_token: &str) -> Ro
         .await
         .expect("database");
     tokio::spawn(connection);
-    let sqs = sqs_client().await;
+    let sqs = crate::backlog::sqs_client().await;
     let mut ids = Vec::new();
     let mut tokens = Vec::new();
     for n in 0..BUYERS {

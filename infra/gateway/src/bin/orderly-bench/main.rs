@@ -4,6 +4,9 @@
 //! the gateway's overhead; absolute numbers drift on a shared machine, the ratio much less.
 
 mod analytics;
+#[path = "../shared/backlog.rs"]
+mod backlog;
+mod cold_start;
 mod flash_sale;
 mod ingest;
 mod metrics;
@@ -248,6 +251,14 @@ async fn main() {
         let row = flash_sale::bench(&client, &api, &token).await;
         flash_sale::print(&row);
         flash_sale::write(&row, &durability);
+        return;
+    }
+    if std::env::args().any(|a| a == "--cold-start-only") {
+        let durability = durability().await;
+        println!("Postgres durability for this row: {durability}");
+        let row = cold_start::bench(&client, &api).await;
+        cold_start::print(&row);
+        cold_start::write(&row, &durability);
         return;
     }
     if std::env::args().any(|a| a == "--pipeline-only") {

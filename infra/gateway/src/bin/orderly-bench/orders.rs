@@ -359,64 +359,20 @@ async fn paced(
     (done as f64 / MEASURE.as_secs_f64(), latency, failures)
 }
 
-/// Waits until every outbox row is published and every queue but the dead-letter ones is empty,
-/// firing the outbox sweep meanwhile (it publishes rows older than its grace); returns the seconds it took.
+/// Waits until the pipeline has drained (at most `DRAIN_AT_MOST`); returns the seconds it took.
 pub(crate) async fn drain(db: &tokio_postgres::Client, sqs: &aws_sdk_sqs::Client) -> f64 {
     let control = format!("http://127.0.0.1:{}", env("ORDERLY_CONTROL_PORT"));
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    let mut last_sweep: Option<Instant> = None;
-    loop {
-        let unpublished: i64 = db
-            .query_one(
-                "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-                &[],
-            )
-            .await
-            .expect("the outbox")
-            .get(0);
-        let mut queued = 0i64;
-        let queues = sqs.list_queues().send().await.expect("the queues");
-        for url in queues.queue_urls() {
-            if url.to_ascii_lowercase().contains("dlq") || url.contains("DeadLetter") {
-                continue;
-            }
-            let attributes = sqs
-                .get_queue_attributes()
-                .queue_url(url)
-                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-                .send()
-                .await
-                .expect("a queue's attributes");
-            for name in [
-                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
-                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-            ] {
-                queued += attributes
-                    .attributes()
-                    .and_then(|a| a.get(&name))
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .unwrap_or(0);
-            }
-        }
-        if unpublished == 0 && queued == 0 {
-            return started.elapsed().as_secs_f64();
-        }
-        if started.elapsed() > DRAIN_AT_MOST {
+    match crate::backlog::drain(db, sqs, &control, DRAIN_AT_MOST).await {
+        Ok(seconds) => seconds,
+        Err(left) => {
             println!(
-                "  not drained after {} s ({unpublished} events unpublished, {queued} messages queued); measuring anyway",
-                DRAIN_AT_MOST.as_secs()
+                "  not drained after {} s ({} events unpublished, {} messages queued); measuring anyway",
+                DRAIN_AT_MOST.as_secs(),
+                left.unpublished,
+                left.queued
             );
-            return started.elapsed().as_secs_f64();
+            DRAIN_AT_MOST.as_secs_f64()
         }
-        if unpublished > 0 && last_sweep.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
-            let _ = http
-                .post(format!("{control}/schedules/OutboxSweepFunction/fire"))
-                .send()
-                .await;
-            last_sweep = Some(Instant::now());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
@@ -459,29 +415,12 @@ pub(crate) async fn forget_baseline_events(db: &tokio_postgres::Client) {
     .expect("the baseline's events");
 }
 
-pub(crate) async fn sqs_client() -> aws_sdk_sqs::Client {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL")
-        .unwrap_or_else(|_| format!("http://127.0.0.1:{}", env("ORDERLY_EMULATOR_PORT")));
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into()),
-            std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
-            None,
-            None,
-            "orderly-bench",
-        ))
-        .load()
-        .await;
-    aws_sdk_sqs::Client::new(&config)
-}
-
 pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
     let (db, connection) = tokio_postgres::connect(&env("DATABASE_URL"), tokio_postgres::NoTls)
         .await
         .expect("database");
     tokio::spawn(connection);
-    let sqs = sqs_client().await;
+    let sqs = crate::backlog::sqs_client().await;
     let offset = if std::env::args().any(|a| a == "--orders-only") {
         600
     } else {

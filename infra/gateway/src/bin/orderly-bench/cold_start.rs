@@ -1,0 +1,273 @@
+//! Cold start (`--cold-start-only`): spawn to first response of the real `bootstrap` as a REST function
+//! (`ProductsGetFunction`, `GET /api/v1/products/{id}`: its init reads the database secret from the
+//! emulator, its first request opens a connection and reads a product) next to a hello-world
+//! `lambda_runtime` binary built with the same profile, each started with the function's own variables
+//! against a one-invocation Runtime API in this process. Rounds alternate the two after a warm-up (the
+//! page cache holds both binaries, as a Lambda host's would); medians and spread are printed, and the
+//! stripped size of both binaries.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::summary::named;
+use crate::{admin_token, median, post as api_post, proxy_event};
+
+const FUNCTION: &str = "ProductsGetFunction";
+const WARM_UP: usize = 2;
+const ROUNDS: usize = 15;
+
+pub struct Row {
+    /// Spawn to first response, ms, per round.
+    function: Vec<f64>,
+    hello: Vec<f64>,
+    /// Spawn to first `next` (the init phase), ms, per round.
+    function_init: Vec<f64>,
+    hello_init: Vec<f64>,
+    function_bytes: u64,
+    hello_bytes: u64,
+    release_bytes: Option<u64>,
+}
+
+/// The one-invocation Runtime API a measured process talks to.
+struct OneInvocation {
+    event: String,
+    next: Mutex<Option<oneshot::Sender<Instant>>>,
+    done: Mutex<Option<oneshot::Sender<Result<Instant, String>>>>,
+}
+
+impl OneInvocation {
+    fn finish(&self, outcome: Result<Instant, String>) -> axum::http::StatusCode {
+        if let Some(done) = self.done.lock().unwrap().take() {
+            let _ = done.send(outcome);
+        }
+        axum::http::StatusCode::ACCEPTED
+    }
+}
+
+async fn next(State(api): State<Arc<OneInvocation>>) -> impl IntoResponse {
+    let first = api.next.lock().unwrap().take();
+    match first {
+        Some(next) => {
+            let _ = next.send(Instant::now());
+        }
+        // One invocation per process: a second `next` waits until the process is killed.
+        None => std::future::pending::<()>().await,
+    }
+    let deadline = chrono::Utc::now().timestamp_millis() + 10_000;
+    (
+        [
+            ("lambda-runtime-aws-request-id", "cold-start".to_owned()),
+            ("lambda-runtime-deadline-ms", deadline.to_string()),
+            (
+                "lambda-runtime-invoked-function-arn",
+                format!("arn:aws:lambda:us-east-1:000000000000:function:{FUNCTION}"),
+            ),
+        ],
+        api.event.clone(),
+    )
+}
+
+async fn response(State(api): State<Arc<OneInvocation>>, body: Bytes) -> impl IntoResponse {
+    let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    api.finish(if answer["statusCode"] == 200 {
+        Ok(Instant::now())
+    } else {
+        Err(format!("answered {answer}"))
+    })
+}
+
+async fn error(State(api): State<Arc<OneInvocation>>, body: Bytes) -> impl IntoResponse {
+    api.finish(Err(String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// Times, in ms since spawn: (first `next`, the response). Panics when the runtime answers an error.
+async fn one_cold_start(binary: &Path, variables: &Value, event: &Value) -> (f64, f64) {
+    let (next_tx, next_rx) = oneshot::channel();
+    let (done_tx, done_rx) = oneshot::channel();
+    let api = Arc::new(OneInvocation {
+        event: event.to_string(),
+        next: Mutex::new(Some(next_tx)),
+        done: Mutex::new(Some(done_tx)),
+    });
+    let app = axum::Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .with_state(api);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut command = tokio::process::Command::new(binary);
+    command.env_clear().kill_on_drop(true);
+    for (name, value) in variables.as_object().expect("variables") {
+        command.env(name, value.as_str().unwrap_or_default());
+    }
+    let started = Instant::now();
+    let mut child = command
+        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+    let done = tokio::time::timeout(Duration::from_secs(30), done_rx)
+        .await
+        .expect("a first response within 30 s")
+        .expect("an answer")
+        .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+    let next = next_rx.await.expect("a first next");
+    let _ = child.kill().await;
+    server.abort();
+    (
+        (next - started).as_secs_f64() * 1000.0,
+        (done - started).as_secs_f64() * 1000.0,
+    )
+}
+
+fn size(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
+fn beside_this(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .expect("this binary")
+        .with_file_name(name)
+}
+
+pub async fn bench(client: &reqwest::Client, api: &str) -> Row {
+    let control = format!(
+        "http://127.0.0.1:{}",
+        std::env::var("ORDERLY_CONTROL_PORT").unwrap_or_else(|_| "3302".into())
+    );
+    let variables: Value = client
+        .get(format!("{control}/functions/{FUNCTION}/variables"))
+        .send()
+        .await
+        .expect("the control API")
+        .json()
+        .await
+        .expect("the function's variables");
+    let ip = "198.18.254.1";
+    let token = admin_token(client, api, ip).await;
+    let merchant = api_post(
+        client,
+        &format!("{api}/api/v1/admin/merchants"),
+        Some(&token),
+        ip,
+        json!({"name": format!("Cold start {}", uuid::Uuid::now_v7())}),
+    )
+    .await;
+    let product = api_post(
+        client,
+        &format!("{api}/api/v1/products"),
+        Some(&token),
+        ip,
+        json!({"merchant_id": merchant["id"], "sku": format!("COLD-{}", uuid::Uuid::now_v7().simple()),
+               "name": "Cold lamp", "price_cents": 1000, "currency": "EUR", "stock": 1}),
+    )
+    .await;
+    let id = product["id"].as_str().expect("a product id");
+    let event = proxy_event(
+        "GET",
+        "/api/v1/products/{id}",
+        &format!("/api/v1/products/{id}"),
+        json!({"id": id}),
+        Value::Null,
+    );
+    let (bootstrap, hello) = (
+        beside_this("bootstrap"),
+        beside_this("orderly-hello-lambda"),
+    );
+    println!(
+        "Cold start: {} ({FUNCTION}) next to {}, {WARM_UP} warm-up + {ROUNDS} rounds each, alternating",
+        bootstrap.display(),
+        hello.display()
+    );
+    let mut row = Row {
+        function: Vec::new(),
+        hello: Vec::new(),
+        function_init: Vec::new(),
+        hello_init: Vec::new(),
+        function_bytes: size(&bootstrap).expect("the bootstrap binary"),
+        hello_bytes: size(&hello).expect("the hello-world binary"),
+        // The deployed artifact's profile (opt-level s, fat LTO, stripped), when it has been built.
+        release_bytes: size(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/release/bootstrap")
+                .as_path(),
+        ),
+    };
+    for round in 0..WARM_UP + ROUNDS {
+        let (function_init, function) = one_cold_start(&bootstrap, &variables, &event).await;
+        let (hello_init, hello_total) = one_cold_start(&hello, &variables, &event).await;
+        if round >= WARM_UP {
+            row.function.push(function);
+            row.function_init.push(function_init);
+            row.hello.push(hello_total);
+            row.hello_init.push(hello_init);
+        }
+    }
+    row
+}
+
+fn spread(values: &[f64]) -> (f64, f64) {
+    let min = values.iter().copied().fold(f64::MAX, f64::min);
+    let max = values.iter().copied().fold(f64::MIN, f64::max);
+    (min, max)
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1_048_576.0
+}
+
+pub fn print(row: &Row) {
+    let (f_min, f_max) = spread(&row.function);
+    let (h_min, h_max) = spread(&row.hello);
+    let ratio = median(&row.function) / median(&row.hello);
+    println!(
+        "  first response, ms: bootstrap median {:.1} (min {f_min:.1}, max {f_max:.1}; init {:.1}) | hello-world median {:.1} (min {h_min:.1}, max {h_max:.1}; init {:.1}) | {ratio:.2}x (goal <= 1.2x)",
+        median(&row.function),
+        median(&row.function_init),
+        median(&row.hello),
+        median(&row.hello_init),
+    );
+    println!(
+        "  stripped size: bootstrap {:.1} MB (bench-local profile: no LTO){} | hello-world {:.1} MB (goal <= 9 MB)",
+        mb(row.function_bytes),
+        row.release_bytes
+            .map(|b| format!(", release profile {:.1} MB", mb(b)))
+            .unwrap_or_default(),
+        mb(row.hello_bytes),
+    );
+}
+
+pub fn write(row: &Row, durability: &str) {
+    let mut figures = named(&[
+        ("bootstrap_first_response_ms_p50", median(&row.function)),
+        ("bootstrap_init_ms_p50", median(&row.function_init)),
+        ("hello_first_response_ms_p50", median(&row.hello)),
+        ("hello_init_ms_p50", median(&row.hello_init)),
+        (
+            "cold_start_ratio",
+            median(&row.function) / median(&row.hello),
+        ),
+        ("bootstrap_mb", mb(row.function_bytes)),
+        ("hello_mb", mb(row.hello_bytes)),
+    ]);
+    if let Some(bytes) = row.release_bytes {
+        figures.push(("bootstrap_release_mb".to_owned(), mb(bytes)));
+    }
+    crate::summary::write_row("cold_start", &figures, durability);
+}

@@ -1,0 +1,14 @@
+//! The cold-start benchmark's baseline: the smallest function `lambda_runtime` can run, built with the
+//! same profile as `bootstrap`. Its spawn-to-first-response is what any Rust Lambda pays; the benchmark
+//! prints ours next to it.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async {
+        Ok::<_, Error>(json!({"statusCode": 200, "body": "hello"}))
+    }))
+    .await
+}
