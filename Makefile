@@ -1,5 +1,5 @@
 # Orderly: the two commands that matter are `make dev` and `make test`.
-.PHONY: dev test test-localstack fuzz stop seed seed-transactions seed-events bench lint fmt build release clean help
+.PHONY: dev test test-localstack fuzz chaos stop seed seed-transactions seed-events bench lint fmt build release clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ test-localstack: ## `make test` with LocalStack as the AWS emulator instead of m
 
 fuzz: ## Schemathesis from /openapi.json against a stack of its own: 200 examples per operation, as admin and customer
 	@infra/scripts/fuzz.sh --own-stack 200
+
+chaos: ## 10,000 orders while environments are killed, Postgres crashes, payments fail and messages repeat; then the invariants
+	@infra/scripts/chaos.sh $(or $(ORDERS),10000) 3
 
 seed: ## idempotent demo data (admin, customers, merchants, products) in the local database; prints the logins
 	@infra/scripts/seed.sh

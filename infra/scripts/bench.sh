@@ -15,6 +15,7 @@ export ORDERLY_TRUST_FORWARDED_FOR=1 RUST_LOG="${RUST_LOG:-warn}"
 export ORDERLY_QUEUE_VISIBILITY_SECONDS="${ORDERLY_QUEUE_VISIBILITY_SECONDS:-30}"
 log "building optimised binaries (profile bench-local)"
 cargo build --quiet --profile bench-local -p orderly-local --bins
+cargo build --quiet --profile bench-local -p orderly-functions --bin bootstrap
 export ORDERLY_GATEWAY_BIN="$ROOT/target/bench-local/orderly-local"
 # Every row writes its figures to target/bench/<row>.csv; the summary gathers them into one table.
 summarise() {
@@ -52,28 +53,28 @@ local_identity
 durable=""
 if [[ "$DATABASE_URL" == *"@127.0.0.1:$ORDERLY_PG_PORT/"* ]]; then
   durable=1
-  pg_setting() { "$(pg_bindir)/psql" -h 127.0.0.1 -p "$ORDERLY_PG_PORT" -U postgres -d postgres -qtAc "$1" >/dev/null; }
-  for setting in fsync synchronous_commit full_page_writes; do pg_setting "ALTER SYSTEM SET $setting = on"; done
-  pg_setting "SELECT pg_reload_conf()"
+  production_durability on
 fi
 restore_durability() {
   [ -n "$durable" ] || return 0
-  for setting in fsync synchronous_commit full_page_writes; do pg_setting "ALTER SYSTEM RESET $setting"; done
-  pg_setting "SELECT pg_reload_conf()"
+  production_durability off
 }
 trap 'set +e; stop_stack; restore_durability; [ -n "$started_postgres" ] && "$ROOT/infra/scripts/postgres.sh" stop' EXIT
 start_stack "$LOCAL_DIR/bench-stack.log"
 
 export PGBENCH="$(pg_bindir)/pgbench"
 export ORDERLY_BENCH_API="http://127.0.0.1:$ORDERLY_API_PORT"
-# BENCH_ONLY=settlement, websocket, pipeline, ingest, analytics, flash-sale, metrics or emulator runs that
-# row alone.
+# BENCH_ONLY=settlement, websocket, pipeline, ingest, analytics, flash-sale, cold-start, metrics or emulator
+# runs that row alone.
 if [ -n "${BENCH_ONLY:-}" ]; then
   "$ROOT/target/bench-local/orderly-bench" "--$BENCH_ONLY-only"
   summarise
   exit 0
 fi
 "$ROOT/target/bench-local/orderly-bench"
+# Cold start of the real bootstrap next to a hello-world lambda_runtime binary (the stack only lends the
+# function's variables, its secret and database).
+"$ROOT/target/bench-local/orderly-bench" --cold-start-only
 # A fresh stack for the settlement row, so that the gateway's peak memory it prints is the settlement's.
 stop_stack
 start_stack "$LOCAL_DIR/bench-stack.log"

@@ -145,6 +145,18 @@ fresh_database() {
   echo "postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/$1"
 }
 
+# Production durability on the private cluster (which runs with fsync, synchronous_commit and
+# full_page_writes off for development) for runs whose figures are about speed or durability:
+# `production_durability on` turns the three on, `production_durability off` puts the cluster back.
+production_durability() {
+  local setting statement
+  for setting in fsync synchronous_commit full_page_writes; do
+    if [ "$1" = on ]; then statement="ALTER SYSTEM SET $setting = on"; else statement="ALTER SYSTEM RESET $setting"; fi
+    "$(pg_bindir)/psql" -h 127.0.0.1 -p "$ORDERLY_PG_PORT" -U postgres -d postgres -qtAc "$statement" >/dev/null
+  done
+  "$(pg_bindir)/psql" -h 127.0.0.1 -p "$ORDERLY_PG_PORT" -U postgres -d postgres -qtAc "SELECT pg_reload_conf()" >/dev/null
+}
+
 # Runs stack.sh in the background, logging to $1, and returns once it is up (STACK_PID is its pid).
 start_stack() {
   ORDERLY_SKIP_BUILD=1 "$ROOT/infra/scripts/stack.sh" >"$1" 2>&1 &

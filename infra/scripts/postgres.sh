@@ -64,6 +64,14 @@ stop() {
   fi
 }
 
+# An immediate shutdown (no checkpoint: what a crash leaves, the next start replays the WAL), then a start.
+# `make chaos` restarts Postgres this way under load.
+crash() {
+  local bin; bin="$(pg_bindir)" || die "PostgreSQL is not installed"
+  as_pg "$bin/pg_ctl" -D "$PG_DATA" -m immediate -w stop >/dev/null
+  start
+}
+
 status() {
   local bin; bin="$(pg_bindir)" || { echo "not installed"; return 1; }
   as_pg "$bin/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1 && echo "running on 127.0.0.1:$ORDERLY_PG_PORT" \
@@ -75,5 +83,6 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   url) url ;;
-  *) die "usage: $0 start|stop|status|url" ;;
+  crash) crash ;;
+  *) die "usage: $0 start|stop|crash|status|url" ;;
 esac

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: formatting, lints, unit and integration tests (real Postgres, a database per test), then the
 # end-to-end suite against a local stack started for it on its own ports and database, then the outage
-# test that stops Postgres. Installs what a fresh machine lacks. Exits non-zero on the first failure.
+# test that stops Postgres, the suites again with every function as the real bootstrap (process mode), a
+# small chaos run and the shutdown check. Installs what a fresh machine lacks. Exits non-zero on the first
+# failure.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 started_at=$SECONDS
@@ -145,6 +147,14 @@ fi
 ORDERLY_RUNTIME=process start_stack "$ORDERLY_STACK_LOG"
 export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:$ORDERLY_EMULATOR_PORT}"
 cargo test -p orderly-e2e "${together[@]/#/--test=}"
+stop_stack
+
+if [ "$TEST_DATABASE_URL" = "postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/postgres" ]; then
+  step "chaos, small: 1,000 orders under kills, a Postgres crash, payment faults, redeliveries (make chaos: 10,000)"
+  env -u DATABASE_URL ORDERLY_SKIP_BUILD=1 ORDERLY_CHAOS_SETTLE_SECONDS=180 "$ROOT/infra/scripts/chaos.sh" 1000 1
+else
+  log "the chaos run crashes the private cluster; with an external DATABASE_URL it cannot run, and did not"
+fi
 
 step "the stack stops clean: signals at random moments, crashes reclaimed"
 "$ROOT/infra/scripts/check-shutdown.sh"

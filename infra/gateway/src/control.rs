@@ -1,8 +1,8 @@
 //! The local stack's own control API on 127.0.0.1:$ORDERLY_CONTROL_PORT, for people and tests: what runs,
 //! what was invoked with which outcome, firing a schedule now, switchable faults on the management API, and
 //! killing a function's next invocation mid-run, slowing its invocations' starts, throttling a function
-//! (reserved concurrency 0), killing execution environments now, one WebSocket connection's idle and
-//! duration clocks.
+//! (reserved concurrency 0), killing execution environments now, leaving handled SQS messages to be
+//! redelivered, one WebSocket connection's idle and duration clocks.
 //! It has no counterpart in AWS and is never deployed.
 
 use std::collections::HashMap;
@@ -38,6 +38,10 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
             get(push_fault)
                 .post(set_push_fault)
                 .delete(clear_push_fault),
+        )
+        .route(
+            "/faults/sqs/redelivery",
+            post(set_redelivery_fault).delete(clear_redelivery_fault),
         )
         .route("/connections/{id}/limits", put(set_connection_limits))
         .with_state(gateway)
@@ -165,6 +169,36 @@ async fn arm_kill(
     } else {
         StatusCode::NOT_FOUND
     }
+}
+
+#[derive(serde::Deserialize)]
+struct RedeliveryFault {
+    /// Share of handled messages left undeleted, 0.0 to 1.0.
+    rate: f64,
+    for_ms: u64,
+}
+
+/// Leaves handled messages undeleted at `rate` for `for_ms`: each comes back after its visibility timeout
+/// and is handled again (the same message id), as SQS may always do.
+async fn set_redelivery_fault(
+    State(gateway): State<Arc<Gateway>>,
+    Json(fault): Json<RedeliveryFault>,
+) -> Response {
+    if !(0.0..=1.0).contains(&fault.rate) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "rate is a share, 0.0 to 1.0"})),
+        )
+            .into_response();
+    }
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(fault.for_ms);
+    *gateway.redelivery_fault.lock().expect("fault lock") = Some((fault.rate, until));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn clear_redelivery_fault(State(gateway): State<Arc<Gateway>>) -> StatusCode {
+    *gateway.redelivery_fault.lock().expect("fault lock") = None;
+    StatusCode::NO_CONTENT
 }
 
 /// Where functions run, and in process mode how many environments each has alive.

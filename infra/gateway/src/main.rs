@@ -42,6 +42,9 @@ pub struct Gateway {
     pub ws_port: u16,
     pub sockets: Sockets,
     pub push_fault: Mutex<Option<PushFault>>,
+    /// Until the instant, each message a function handled is left undeleted at this rate, so SQS hands it
+    /// out again (its at-least-once delivery, on demand).
+    pub redelivery_fault: Mutex<Option<(f64, std::time::Instant)>>,
     pub policy_cache: authorize::PolicyCache,
     /// Take the client address from `X-Forwarded-For` (local testing of per-IP limits only).
     pub trust_forwarded_for: bool,
@@ -76,6 +79,14 @@ impl Gateway {
     }
 
     /// Consumes one injected management-API fault for this connection, if one is armed.
+    /// Whether to leave one handled message undeleted (the redelivery fault is on and the dice say so).
+    pub fn redeliver(&self) -> bool {
+        let fault = *self.redelivery_fault.lock().expect("fault lock");
+        fault.is_some_and(|(rate, until)| {
+            std::time::Instant::now() < until && rand::random::<f64>() < rate
+        })
+    }
+
     pub fn take_push_fault(&self, connection_id: &str) -> Option<PushFault> {
         let mut armed = self.push_fault.lock().expect("fault lock");
         let fault = armed.as_mut().filter(|f| {
@@ -380,6 +391,7 @@ async fn run() -> Result<(), String> {
         ws_port: settings.ws_port,
         sockets: Sockets::new(settings.ws_limits),
         push_fault: Mutex::new(None),
+        redelivery_fault: Mutex::new(None),
         policy_cache: Default::default(),
         trust_forwarded_for: std::env::var("ORDERLY_TRUST_FORWARDED_FOR").is_ok_and(|v| v == "1"),
         function_variables,

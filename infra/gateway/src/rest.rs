@@ -553,6 +553,7 @@ Resources:
             ws_port: 0,
             sockets: Default::default(),
             push_fault: Mutex::new(None),
+            redelivery_fault: Mutex::new(None),
             policy_cache: Default::default(),
             trust_forwarded_for: false,
             function_variables: Default::default(),

@@ -326,8 +326,15 @@ async fn handle_batch(source: &Source, messages: &[Message]) -> usize {
         outcome_name(&result),
         Some(outcome),
     );
+    let handled = to_delete.len();
+    // The control API's redelivery fault: some handled messages stay, and come back after their
+    // visibility timeout, as SQS's at-least-once delivery allows.
+    let to_delete: Vec<_> = to_delete
+        .into_iter()
+        .filter(|_| !gateway.redeliver())
+        .collect();
     if to_delete.is_empty() {
-        return 0;
+        return handled;
     }
     // SQS deletes at most 10 a call; a gathered batch may hold more.
     for chunk in to_delete.chunks(10) {
@@ -357,7 +364,7 @@ async fn handle_batch(source: &Source, messages: &[Message]) -> usize {
             }
         }
     }
-    to_delete.len()
+    handled
 }
 
 #[cfg(test)]
