@@ -129,7 +129,7 @@ pub async fn bench(client: &reqwest::Client, api: &str, admin_token: &str) -> Ro
         .await
         .expect("database");
     tokio::spawn(connection);
-    let sqs = crate::backlog::sqs_client().await;
+    let sqs = crate::local_stack::sqs_client().await;
     let mut ids = Vec::new();
     let mut tokens = Vec::new();
     for n in 0..BUYERS {

@@ -4,11 +4,11 @@
 //! the gateway's overhead; absolute numbers drift on a shared machine, the ratio much less.
 
 mod analytics;
-#[path = "../shared/backlog.rs"]
-mod backlog;
 mod cold_start;
 mod flash_sale;
 mod ingest;
+#[path = "../shared/local_stack.rs"]
+mod local_stack;
 mod metrics;
 mod orders;
 mod pipeline;
@@ -488,14 +488,5 @@ async fn durability() -> String {
         .await
         .expect("the database");
     tokio::spawn(connection);
-    let mut settings = Vec::new();
-    for name in ["fsync", "synchronous_commit", "full_page_writes"] {
-        let value: String = db
-            .query_one(&format!("SHOW {name}"), &[])
-            .await
-            .expect("a setting")
-            .get(0);
-        settings.push(format!("{name}={value}"));
-    }
-    settings.join(" ")
+    local_stack::durability(&db).await
 }

@@ -362,7 +362,7 @@ async fn paced(
 /// Waits until the pipeline has drained (at most `DRAIN_AT_MOST`); returns the seconds it took.
 pub(crate) async fn drain(db: &tokio_postgres::Client, sqs: &aws_sdk_sqs::Client) -> f64 {
     let control = format!("http://127.0.0.1:{}", env("ORDERLY_CONTROL_PORT"));
-    match crate::backlog::drain(db, sqs, &control, DRAIN_AT_MOST).await {
+    match crate::local_stack::drain(db, sqs, &control, DRAIN_AT_MOST).await {
         Ok(seconds) => seconds,
         Err(left) => {
             println!(
@@ -420,7 +420,7 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
         .await
         .expect("database");
     tokio::spawn(connection);
-    let sqs = crate::backlog::sqs_client().await;
+    let sqs = crate::local_stack::sqs_client().await;
     let offset = if std::env::args().any(|a| a == "--orders-only") {
         600
     } else {

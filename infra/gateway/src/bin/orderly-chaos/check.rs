@@ -7,8 +7,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::Stack;
-use crate::backlog;
 use crate::load::{Outcome, RESTOCK_UNITS, World};
+use crate::local_stack;
 
 pub struct Row {
     pub name: &'static str,
@@ -276,14 +276,7 @@ pub async fn run(stack: &Stack, world: &World, outcome: &Outcome) -> Vec<Row> {
     ));
 
     // Nothing left behind: the outbox published, the dead-letter queues empty or explained.
-    let unpublished: i64 = db
-        .query_one(
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-            &[],
-        )
-        .await
-        .expect("the outbox")
-        .get(0);
+    let unpublished = local_stack::unpublished(&db).await;
     rows.push(row(
         "outbox empty",
         unpublished.to_string(),
@@ -308,16 +301,12 @@ pub async fn run(stack: &Stack, world: &World, outcome: &Outcome) -> Vec<Row> {
 /// it is about is terminal (it ended by another path: expiry, cancellation, a later delivery) or still
 /// pending payment before its expiry.
 async fn dead_letters(db: &tokio_postgres::Client) -> (i64, Vec<String>) {
-    let sqs = backlog::sqs_client().await;
-    let queues = sqs.list_queues().send().await.expect("the queues");
+    let sqs = local_stack::sqs_client().await;
     let mut total = 0;
     let mut unexplained = Vec::new();
-    for url in queues
-        .queue_urls()
-        .iter()
-        .filter(|u| backlog::is_dead_letter_queue(u))
-    {
-        let count = backlog::messages(&sqs, url).await;
+    for url in local_stack::queues(&sqs, true).await {
+        let url = url.as_str();
+        let count = local_stack::messages(&sqs, url).await;
         total += count;
         if count == 0 {
             continue;

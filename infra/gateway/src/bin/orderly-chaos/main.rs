@@ -9,8 +9,8 @@ mod faults;
 mod load;
 mod tamper;
 
-#[path = "../shared/backlog.rs"]
-mod backlog;
+#[path = "../shared/local_stack.rs"]
+mod local_stack;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -89,28 +89,15 @@ impl Options {
     }
 }
 
-async fn durability(db: &tokio_postgres::Client) -> String {
-    let mut settings = Vec::new();
-    for name in ["fsync", "synchronous_commit", "full_page_writes"] {
-        let value: String = db
-            .query_one(&format!("SHOW {name}"), &[])
-            .await
-            .expect("a setting")
-            .get(0);
-        settings.push(format!("{name}={value}"));
-    }
-    settings.join(" ")
-}
-
 /// Waits for the pipeline to finish what the load started: outbox published, working queues empty, no
 /// order between payment and completion. False when `at_most` passed first.
 async fn settle(stack: &Stack, at_most: Duration) -> bool {
     let db = stack.database().await;
-    let sqs = backlog::sqs_client().await;
+    let sqs = local_stack::sqs_client().await;
     let started = Instant::now();
     loop {
         let left = at_most.saturating_sub(started.elapsed());
-        if backlog::drain(&db, &sqs, &stack.control, left)
+        if local_stack::drain(&db, &sqs, &stack.control, left)
             .await
             .is_err()
         {
@@ -138,7 +125,7 @@ async fn settle(stack: &Stack, at_most: Duration) -> bool {
 async fn main() {
     let options = Options::from_args();
     let stack = Arc::new(Stack::from_env());
-    let durability = durability(&stack.database().await).await;
+    let durability = local_stack::durability(&stack.database().await).await;
     println!(
         "Chaos: {} orders from {} clients over {} products; Postgres: {durability}",
         options.orders, options.clients, options.products

@@ -1,6 +1,6 @@
-//! What the benchmark and the chaos run both need of a running stack's pipeline: an SQS client on its
-//! emulator, and waiting until every event is published and every queue but the dead-letter ones is
-//! empty. Included by both binaries with `#[path]`.
+//! What the benchmark and the chaos run both need of a running local stack: an SQS client on its
+//! emulator, its queues, waiting until every event is published and every queue but the dead-letter
+//! ones is empty, and the durability Postgres runs with. Included by both binaries with `#[path]`.
 
 use std::time::{Duration, Instant};
 
@@ -26,8 +26,34 @@ pub async fn sqs_client() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(&config)
 }
 
-pub fn is_dead_letter_queue(url: &str) -> bool {
+fn is_dead_letter_queue(url: &str) -> bool {
     url.to_ascii_lowercase().contains("dlq") || url.contains("DeadLetter")
+}
+
+/// The URLs of the working queues, or of the dead-letter ones.
+pub async fn queues(sqs: &aws_sdk_sqs::Client, dead_letter: bool) -> Vec<String> {
+    let listed = sqs.list_queues().send().await.expect("the queues");
+    listed
+        .queue_urls()
+        .iter()
+        .filter(|url| is_dead_letter_queue(url) == dead_letter)
+        .cloned()
+        .collect()
+}
+
+/// `fsync=… synchronous_commit=… full_page_writes=…`, as the database runs now: every figure about
+/// speed or durability prints it.
+pub async fn durability(db: &tokio_postgres::Client) -> String {
+    let mut settings = Vec::new();
+    for name in ["fsync", "synchronous_commit", "full_page_writes"] {
+        let value: String = db
+            .query_one(&format!("SHOW {name}"), &[])
+            .await
+            .expect("a setting")
+            .get(0);
+        settings.push(format!("{name}={value}"));
+    }
+    settings.join(" ")
 }
 
 /// Work not done yet: outbox rows unpublished, messages in the working queues (visible or in flight).
@@ -37,22 +63,22 @@ pub struct Backlog {
     pub queued: i64,
 }
 
+/// Outbox rows not published yet.
+pub async fn unpublished(db: &tokio_postgres::Client) -> i64 {
+    db.query_one(
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+        &[],
+    )
+    .await
+    .expect("the outbox")
+    .get(0)
+}
+
 pub async fn backlog(db: &tokio_postgres::Client, sqs: &aws_sdk_sqs::Client) -> Backlog {
-    let unpublished: i64 = db
-        .query_one(
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-            &[],
-        )
-        .await
-        .expect("the outbox")
-        .get(0);
+    let unpublished = unpublished(db).await;
     let mut queued = 0i64;
-    let queues = sqs.list_queues().send().await.expect("the queues");
-    for url in queues.queue_urls() {
-        if is_dead_letter_queue(url) {
-            continue;
-        }
-        queued += messages(sqs, url).await;
+    for url in queues(sqs, false).await {
+        queued += messages(sqs, &url).await;
     }
     Backlog {
         unpublished,
