@@ -3,10 +3,12 @@
 #  1. ORDERLY_SHUTDOWN_ROUNDS (default 20) times: start `make dev` in a session of its own, and at a
 #     random moment (during start-up as often as after it) send SIGINT or SIGTERM to its whole process group,
 #     as a terminal's Ctrl-C, `timeout`, systemd or a CI runner do (`make` forwards it to the script too);
-#     in half the rounds a second SIGTERM goes to `make` a moment later. Nothing may be left 20 s later: no
-#     process in its session, no Postgres on its cluster, no port held, no record of it.
-#  2. A hard crash (SIGKILL to the process group) leaves the emulator and Postgres running, since they live
-#     outside that group; `make stop` reclaims both, and so does the next start.
+#     in half the rounds a second SIGTERM goes to `make` a moment later; every other round runs functions
+#     as bootstrap processes (ORDERLY_RUNTIME=process). Nothing may be left 20 s later: no process in its
+#     session, no Postgres on its cluster, no port held, no record of it.
+#  2. A hard crash (SIGKILL to the process group) leaves the emulator, Postgres and the gateway with its
+#     environments running, since they live outside that group; `make stop` reclaims them, and so does
+#     the next start.
 #  3. A record whose process has gone and whose pid now belongs to another process is left alone.
 # Set before common.sh, which derives the cluster's folder and the records' key from them.
 o=${ORDERLY_PORT_OFFSET:-0} # a second checkout's check moves with its other ports
@@ -25,7 +27,9 @@ ports=("$ORDERLY_API_PORT" "$ORDERLY_WS_PORT" "$ORDERLY_CONTROL_PORT" "$ORDERLY_
 launch() { # starts the stack as the leader of a new session; LEADER is its pid (and its session's id)
   # A background job of a script starts with SIGINT ignored, and bash cannot trap a signal ignored on
   # entry; a terminal's foreground job has it at its default, which `env` restores.
-  ORDERLY_SKIP_BUILD=1 setsid env --default-signal=INT make --no-print-directory -C "$ROOT" dev >"$log_file" 2>&1 &
+  # RUNTIME=process: functions run as bootstrap processes, which must all go too.
+  ORDERLY_RUNTIME="${RUNTIME:-in-process}" ORDERLY_SKIP_BUILD=1 \
+    setsid env --default-signal=INT make --no-print-directory -C "$ROOT" dev >"$log_file" 2>&1 &
   LEADER=$!
 }
 wait_up() {
@@ -64,7 +68,7 @@ trap '"$ROOT/infra/scripts/stop.sh" >/dev/null 2>&1 || true' EXIT
 log "1. $rounds starts, each stopped by a signal at a random moment"
 during_start=0
 for round in $(seq 1 "$rounds"); do
-  launch
+  RUNTIME=$([ $((round % 2)) = 0 ] && echo process || echo in-process) launch
   # Start-up takes about 3 s once the cluster exists (the first round also creates it): up to 6 s covers
   # every phase of it and some time after.
   delay_ms=$((RANDOM % 6000))
@@ -79,11 +83,12 @@ for round in $(seq 1 "$rounds"); do
     kill -TERM "$LEADER" 2>/dev/null && twice=" + a second SIGTERM"
   fi
   expect_clean "round $round (SIG$signal after ${delay_ms} ms, stack $phase$twice)"
-  log "round $round: SIG$signal after ${delay_ms} ms while $phase$twice: nothing left"
+  log "round $round ($([ $((round % 2)) = 0 ] && echo process mode || echo in-process)): SIG$signal after ${delay_ms} ms while $phase$twice: nothing left"
 done
 [ "$during_start" -gt 0 ] || log "note: no round happened to stop the stack during its start-up"
 
-log "2. a hard crash, then make stop; a hard crash, then a new start"
+log "2. a hard crash, then make stop; a hard crash, then a new start (process mode: environments too)"
+export RUNTIME=process
 launch
 wait_up
 kill -KILL -- "-$LEADER"
@@ -107,6 +112,7 @@ left=$(ps -e -o sid=,pid=,args= | awk -v sid="$crashed" '$1 == sid')
 kill -INT -- "-$LEADER"
 expect_clean "a start that reclaimed a crashed stack, then Ctrl-C"
 
+unset RUNTIME
 log "3. a stale record of a process whose pid is now another program's"
 sleep 300 &
 bystander=$!

@@ -109,7 +109,8 @@ reclaim_dead_stack() {
   recorded_proc stack >/dev/null && return 0
   local pid reclaimed=""
   if pid=$(recorded_proc gateway); then
-    kill -KILL "$pid" 2>/dev/null && reclaimed="$reclaimed gateway (pid $pid)"
+    # Its process group: the gateway and its execution environments (process mode).
+    { kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null; } && reclaimed="$reclaimed gateway (pid $pid)"
   fi
   if pid=$(recorded_proc emulator); then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null

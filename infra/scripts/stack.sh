@@ -13,12 +13,15 @@ for port in "$ORDERLY_API_PORT" "$ORDERLY_WS_PORT" "$ORDERLY_CONTROL_PORT" "$ORD
 done
 record_proc stack $$
 
-emulator_pid="" gateway_pid="" started_postgres=""
+emulator_pid="" gateway_pid="" gateway_group="" started_postgres=""
 cleanup() {
   trap '' INT TERM # (again, for an exit that no signal caused)
   trap - EXIT
   set +e # cleanup must run to the end whatever a step returns
   [ -n "$gateway_pid" ] && kill -TERM "$gateway_pid" 2>/dev/null && wait "$gateway_pid" 2>/dev/null
+  # What is left of the gateway's process group: execution environments (ORDERLY_RUNTIME=process) of a
+  # gateway that died without stopping them (a kill -9), which would otherwise finish their invocations.
+  [ -n "$gateway_group" ] && kill -KILL -- "-$gateway_group" 2>/dev/null
   if [ -n "$emulator_pid" ]; then
     # The emulator may have children of its own (LocalStack does): stop its whole process group.
     kill -TERM -- "-$emulator_pid" 2>/dev/null || kill -TERM "$emulator_pid" 2>/dev/null
@@ -77,9 +80,12 @@ log "first admin: $ORDERLY_ADMIN_EMAIL (password in .local/admin-password unless
 # Emulators accept any credentials; real ones, when set, are left alone.
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 
+set -m # its own process group, which the processes it starts (process mode's environments) share
 ORDERLY_TEMPLATE="$ROOT/template.yaml" "${ORDERLY_GATEWAY_BIN:-$ROOT/target/debug/orderly-local}" &
 gateway_pid=$!
+gateway_group=$gateway_pid
 record_proc gateway "$gateway_pid"
+set +m
 wait "$gateway_pid"
 status=$?
 gateway_pid=""
