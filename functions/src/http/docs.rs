@@ -179,15 +179,15 @@ impl Modify for CommonRefusals {
 )]
 struct Document;
 
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    Document::openapi()
-        .to_json()
-        .expect("the document serialises")
-});
+/// The document as generated from the code, kept in the repository (`functions/openapi.json`) so that an
+/// instance does not build it on its first request (every REST function reads it to refuse undeclared
+/// query parameters) and the binary does not carry the code that builds it. A test fails when the file
+/// and the code disagree, and says how to write it again.
+static DOCUMENT: &str = include_str!("../../openapi.json");
 
 /// The query parameters the document declares for each operation, by (method, resource path).
 static QUERY_PARAMETERS: LazyLock<HashMap<(String, String), Vec<String>>> = LazyLock::new(|| {
-    let document: serde_json::Value = serde_json::from_str(&DOCUMENT).expect("the document parses");
+    let document: serde_json::Value = serde_json::from_str(DOCUMENT).expect("the document parses");
     let mut declared = HashMap::new();
     for (path, item) in document["paths"].as_object().into_iter().flatten() {
         for (method, operation) in item.as_object().into_iter().flatten() {
@@ -218,9 +218,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// `GET /openapi.json`.
 pub async fn openapi(_: ApiGatewayProxyRequest, _: &'static State) -> Result<Response, ApiError> {
-    let document: serde_json::Value =
-        serde_json::from_str(&DOCUMENT).map_err(ApiError::internal)?;
-    Ok(json_response(200, &document))
+    let mut response = json_response(200, &());
+    *response.body_mut() = Body::Text(DOCUMENT.to_owned());
+    Ok(response)
 }
 
 static UI_CONFIG: LazyLock<Arc<utoipa_swagger_ui::Config<'static>>> =
@@ -279,6 +279,26 @@ pub async fn page(
 
 #[cfg(test)]
 mod tests {
+    /// `functions/openapi.json` is what the code generates; `ORDERLY_WRITE_OPENAPI=1 cargo test -p
+    /// orderly-functions committed_document` writes it again after a change to the API.
+    #[test]
+    fn committed_document_is_what_the_code_generates() {
+        use utoipa::OpenApi;
+        let generated = super::Document::openapi()
+            .to_pretty_json()
+            .expect("the document serialises")
+            + "\n";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+        if std::env::var_os("ORDERLY_WRITE_OPENAPI").is_some() {
+            std::fs::write(path, &generated).expect("functions/openapi.json written");
+        }
+        assert!(
+            super::DOCUMENT == generated,
+            "functions/openapi.json is not what the code generates: run \
+             ORDERLY_WRITE_OPENAPI=1 cargo test -p orderly-functions committed_document"
+        );
+    }
+
     /// The refusals Schemathesis found undocumented stay documented, on every operation of their kind.
     #[test]
     fn every_operation_documents_the_refusals_of_its_kind() {
