@@ -289,7 +289,7 @@ pub async fn run(stack: &Stack, world: &World, outcome: &Outcome) -> Vec<Row> {
         format!("{dead} messages"),
         unexplained.len(),
         if unexplained.is_empty() {
-            "each: its order ended by another path, or is pending before its expiry".into()
+            "each: its order ended by another path or is pending before its expiry, or its notifications are stored".into()
         } else {
             sample(&unexplained)
         },
@@ -299,7 +299,7 @@ pub async fn run(stack: &Stack, world: &World, outcome: &Outcome) -> Vec<Row> {
 
 /// Messages in the dead-letter queues, and those not explained: a message is explained when the order
 /// it is about is terminal (it ended by another path: expiry, cancellation, a later delivery) or still
-/// pending payment before its expiry.
+/// pending payment before its expiry, or when it is a push whose notifications are all stored.
 async fn dead_letters(db: &tokio_postgres::Client) -> (i64, Vec<String>) {
     let sqs = local_stack::sqs_client().await;
     let mut total = 0;
@@ -338,7 +338,23 @@ async fn dead_letters(db: &tokio_postgres::Client) -> (i64, Vec<String>) {
             let order = event["data"]["order_id"]
                 .as_str()
                 .and_then(|o| o.parse::<Uuid>().ok());
+            // A push that failed for good: the notifications it carried are stored, and a client gets
+            // them on resume or from the history (ADR 0011).
+            let notified: Vec<Uuid> = event["data"]["recipients"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["notification_id"].as_str()?.parse().ok())
+                .collect();
             let explained = match order {
+                None if !notified.is_empty() => db
+                    .query_one(
+                        "SELECT count(*) = cardinality($1::uuid[]) FROM notifications WHERE id = ANY($1)",
+                        &[&notified],
+                    )
+                    .await
+                    .map(|r| r.get::<_, bool>(0))
+                    .unwrap_or(false),
                 Some(order) => db
                     .query_one(
                         "SELECT status IN ('COMPLETED', 'PAYMENT_FAILED', 'CANCELLED', 'EXPIRED', 'REJECTED_OUT_OF_STOCK')
