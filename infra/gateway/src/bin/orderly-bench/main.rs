@@ -7,7 +7,7 @@ mod analytics;
 mod cold_start;
 mod flash_sale;
 mod ingest;
-#[path = "../shared/local_stack.rs"]
+#[path = "../common/local_stack.rs"]
 mod local_stack;
 mod metrics;
 mod orders;

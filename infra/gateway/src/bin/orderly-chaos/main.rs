@@ -9,7 +9,7 @@ mod faults;
 mod load;
 mod tamper;
 
-#[path = "../shared/local_stack.rs"]
+#[path = "../common/local_stack.rs"]
 mod local_stack;
 
 use std::sync::Arc;
