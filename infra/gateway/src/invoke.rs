@@ -121,11 +121,8 @@ impl Invoker {
             return true;
         }
         throttled.insert(function.to_owned());
-        for (f, stop) in self.running.lock().expect("running lock").values() {
-            if f == function {
-                stop.cancel();
-            }
-        }
+        drop(throttled);
+        self.kill_environments(Some(function));
         true
     }
 
