@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -31,6 +31,7 @@ pub struct Stack {
 
 impl Stack {
     pub fn from_env() -> Self {
+        orderly_cloud::use_ring_for_tls();
         let ws_port = port("ORDERLY_WS_PORT", 3001);
         Self {
             api: format!("http://127.0.0.1:{}", port("ORDERLY_API_PORT", 3000)),
@@ -52,7 +53,7 @@ impl Stack {
             std::env::var("AWS_ENDPOINT_URL").is_ok(),
             "AWS_ENDPOINT_URL must point at the stack's emulator; `make test` sets it"
         );
-        aws_config::defaults(BehaviorVersion::latest()).load().await
+        orderly_cloud::load_sdk_config().await
     }
 
     pub async fn management(&self) -> aws_sdk_apigatewaymanagement::Client {

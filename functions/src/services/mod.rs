@@ -21,6 +21,7 @@ pub mod identity;
 pub mod inventory;
 pub mod job_runs;
 pub mod jobs;
+mod jwt_signing;
 pub mod live_updates;
 pub mod merchants;
 pub mod notifications;

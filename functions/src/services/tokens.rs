@@ -37,6 +37,7 @@ pub fn issue_access(
     role: Role,
     session_id: Uuid,
 ) -> Result<String, jsonwebtoken::errors::Error> {
+    super::jwt_signing::install();
     let now = Utc::now();
     let claims = AccessClaims {
         sub: user_id,
@@ -58,6 +59,7 @@ pub fn issue_access(
 /// Checks signature, algorithm (HS256 only: `none` and algorithm confusion are refused), expiry, issuer
 /// and audience.
 pub fn verify_access(key: &[u8], token: &str) -> Option<AccessClaims> {
+    super::jwt_signing::install();
     let mut validation = Validation::new(Algorithm::HS256);
     validation.algorithms = vec![Algorithm::HS256];
     validation.leeway = 0;

@@ -1,8 +1,53 @@
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_smithy_http_client::{Builder, tls};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 /// Loads region, credentials and endpoint overrides from the environment once per instance.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    sdk_config_loader().load().await
+}
+
+/// The SDK's defaults with Orderly's HTTP client; for callers that add their own overrides (the local
+/// tools' region and endpoint).
+pub fn sdk_config_loader() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client())
+}
+
+/// The SDK's own hyper client on rustls with ring, which keeps aws-lc out of the build (ADR 0022).
+///
+/// The SDK builds a client's TLS configuration, reading every trust anchor the system has, as soon as a
+/// service client is created, so that the first request does not pay for it. In a Lambda that is the
+/// cold start, and it is paid for every client the instance creates whether it sends a request or not
+/// (half of a REST function's init, ADR 0020). Wrapped, the configuration is built on the first request
+/// that needs it instead.
+fn http_client() -> SharedHttpClient {
+    let inner = Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    SharedHttpClient::new(OnFirstRequest(inner))
+}
+
+#[derive(Debug)]
+struct OnFirstRequest(SharedHttpClient);
+
+impl HttpClient for OnFirstRequest {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// An S3 client; path-style addressing when an endpoint override is set, since emulators on 127.0.0.1
@@ -12,4 +57,11 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
         .force_path_style(sdk.endpoint_url().is_some())
         .build();
     aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Makes ring rustls's process-wide crypto provider, for the clients that take that default (reqwest,
+/// built without a provider of its own: ADR 0022). Call it before building one; later calls do nothing.
+pub fn use_ring_for_tls() {
+    // Fails only when a provider is installed already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

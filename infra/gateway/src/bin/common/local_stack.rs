@@ -12,7 +12,7 @@ pub async fn sqs_client() -> aws_sdk_sqs::Client {
                 .expect("AWS_ENDPOINT_URL or ORDERLY_EMULATOR_PORT")
         )
     });
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let config = orderly_cloud::sdk_config_loader()
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
             std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into()),

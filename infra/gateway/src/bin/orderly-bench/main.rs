@@ -200,6 +200,7 @@ fn proxy_event(
 
 #[tokio::main]
 async fn main() {
+    orderly_cloud::use_ring_for_tls();
     if std::env::args().any(|a| a == "--summary") {
         summary::write();
         return;

@@ -169,7 +169,7 @@ async fn post_to_connection(client: &reqwest::Client, connection_id: &str, marke
 /// The pusher the WebSocket push worker uses, pointed at the local management API.
 async fn function_pusher() -> ApiGatewayConnections {
     let credentials = aws_sdk_sqs::config::Credentials::new("bench", "bench", None, None, "bench");
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let sdk = orderly_cloud::sdk_config_loader()
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(credentials)
         .load()

@@ -146,6 +146,7 @@ async fn settle(stack: &Stack, at_most: Duration) -> bool {
 
 #[tokio::main]
 async fn main() {
+    orderly_cloud::use_ring_for_tls();
     let options = Options::from_args();
     let stack = Arc::new(Stack::from_env());
     let durability = local_stack::durability(&stack.database().await).await;
