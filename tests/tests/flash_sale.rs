@@ -226,3 +226,121 @@ async fn a_ten_thousand_order_burst_for_a_hundred_units_accepts_exactly_a_hundre
         .get(0);
     assert_eq!(waiting, 0, "the queue is empty");
 }
+
+async fn set_stock(stack: &Stack, admin: &Session, product: &str, body: Value) -> Answer {
+    stack
+        .call("PUT", &format!("/api/v1/products/{product}/inventory"))
+        .token(&admin.access_token)
+        .json(&body)
+        .send()
+        .await
+}
+
+async fn order(stack: &Stack, buyer: &Session, product: &str, quantity: i32) -> String {
+    let answer = stack
+        .place_order(
+            buyer,
+            json!([{"product_id": product, "quantity": quantity}]),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{answer:?}");
+    answer.body["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_buyer_limit_counts_what_each_buyer_holds_and_ends_with_the_sale() {
+    let stack = Stack::from_env();
+    let product = flash_sale_product(&stack, 10).await;
+    let admin = stack.admin().await;
+    let limited = set_stock(&stack, &admin, &product, json!({"buyer_limit": 2})).await;
+    assert_eq!(
+        (limited.status, &limited.body["buyer_limit"]),
+        (200, &json!(2)),
+        "{limited:?}"
+    );
+    let (ann, bob) = (stack.customer().await, stack.customer().await);
+    let mut socket = stack.connect_as(&ann).await;
+    socket
+        .send(json!({"action": "subscribe", "topics": ["orders"]}))
+        .await;
+    assert_eq!(socket.receive_json(WAIT).await["type"], "subscribed");
+
+    // One order above the limit can never be accepted: refused at the door, nothing queued.
+    let too_many = stack
+        .place_order(&ann, json!([{"product_id": product, "quantity": 3}]))
+        .await;
+    assert_eq!(too_many.status, 422, "{too_many:?}");
+    assert_eq!(
+        too_many.body["error"]["details"][0]["field"],
+        "items[0].quantity"
+    );
+
+    // Held back so that all four are decided in one pass, which must count its own acceptances.
+    let mut holder = database().await;
+    let hold = holder.transaction().await.unwrap();
+    hold.execute(
+        "SELECT 1 FROM inventory WHERE product_id = $1 FOR UPDATE",
+        &[&product.parse::<Uuid>().unwrap()],
+    )
+    .await
+    .unwrap();
+    let ann_first = order(&stack, &ann, &product, 1).await;
+    let ann_second = order(&stack, &ann, &product, 2).await;
+    let ann_third = order(&stack, &ann, &product, 1).await;
+    let bob_first = order(&stack, &bob, &product, 2).await;
+    hold.commit().await.unwrap();
+
+    for (id, status) in [
+        (&ann_first, "PENDING_PAYMENT"),
+        (&ann_second, "REJECTED_BUYER_LIMIT"),
+        (&ann_third, "PENDING_PAYMENT"),
+    ] {
+        stack.order_reaches(&ann, id, status).await;
+    }
+    stack
+        .order_reaches(&bob, &bob_first, "PENDING_PAYMENT")
+        .await;
+    let pushed = statuses_pushed(&mut socket, &[&ann_second]).await;
+    let refused = &pushed[&ann_second];
+    assert_eq!(refused["status"], "REJECTED_BUYER_LIMIT", "{refused}");
+    assert_eq!(refused["event"], "orders.rejected");
+
+    // A later pass counts what Ann already holds; a cancelled order gives its units back to her limit.
+    let ann_fourth = order(&stack, &ann, &product, 1).await;
+    stack
+        .order_reaches(&ann, &ann_fourth, "REJECTED_BUYER_LIMIT")
+        .await;
+    let cancelled = stack
+        .call("PUT", &format!("/api/v1/orders/{ann_first}/cancel"))
+        .token(&ann.access_token)
+        .send()
+        .await;
+    assert_eq!(cancelled.status, 200, "{cancelled:?}");
+    let ann_fifth = order(&stack, &ann, &product, 1).await;
+    stack
+        .order_reaches(&ann, &ann_fifth, "PENDING_PAYMENT")
+        .await;
+    assert_eq!(
+        stack.stock(&product).await,
+        (6, 4, 0),
+        "ann 1 + 1, bob 2 reserved"
+    );
+
+    // The limit belongs to the sale.
+    let zero = set_stock(&stack, &admin, &product, json!({"buyer_limit": 0})).await;
+    assert_eq!(zero.status, 422, "{zero:?}");
+    assert_eq!(zero.body["error"]["details"][0]["field"], "buyer_limit");
+    let ended = set_stock(&stack, &admin, &product, json!({"flash_sale": false})).await;
+    assert_eq!(
+        (&ended.body["flash_sale"], &ended.body["buyer_limit"]),
+        (&json!(false), &Value::Null),
+        "{ended:?}"
+    );
+    let without_sale = set_stock(&stack, &admin, &product, json!({"buyer_limit": 1})).await;
+    assert_eq!(
+        (without_sale.status, without_sale.error_code()),
+        (409, "NOT_IN_FLASH_SALE"),
+        "{without_sale:?}"
+    );
+    socket.close().await;
+}

@@ -1,14 +1,16 @@
 //! Flash sales (docs/adr/0018-flash-sales.md): a product's queued orders are decided in passes, each one
 //! transaction under one lock of the product's stock row, first come first served. Accepted orders
 //! become `PENDING_PAYMENT` with their stock reserved and an `order.placed` each (payment and the rest
-//! of the pipeline follow as for any order); the rest of a pass becomes `REJECTED_OUT_OF_STOCK`,
-//! announced by one `orders.rejected`.
+//! of the pipeline follow as for any order); the rest of a pass becomes `REJECTED_OUT_OF_STOCK`, or
+//! `REJECTED_BUYER_LIMIT` when the sale limits units per buyer and the order would pass it, announced by
+//! one `orders.rejected`.
 
 use std::time::SystemTime;
 
 use chrono::Utc;
 use orderly_domain::events::{Event, OrderPlaced, OrdersRejected, PlacedItem, RejectedOrder};
-use orderly_domain::flash_sales::allocate;
+use orderly_domain::flash_sales::{BuyerLimit, allocate};
+use orderly_domain::orders::OrderStatus;
 use orderly_store::flash_sales::{self, Decided};
 use uuid::Uuid;
 
@@ -55,21 +57,30 @@ pub async fn decide_queue(
 async fn decide_pass(state: &State, product_id: Uuid) -> Result<(usize, usize), ServiceError> {
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    let Some((available, waiting)) = flash_sales::lock_queue(&tx, product_id, PASS_SIZE).await?
-    else {
+    let Some(head) = flash_sales::lock_queue(&tx, product_id, PASS_SIZE).await? else {
         return Ok((0, 0));
     };
+    let waiting = head.waiting;
     if waiting.is_empty() {
         return Ok((0, 0));
     }
     let orders: Vec<_> = waiting.iter().map(|w| w.order).collect();
-    let decision = allocate(available, &orders);
+    let limit = match head.buyer_limit {
+        Some(units) => {
+            let buyers: Vec<Uuid> = orders.iter().map(|o| o.user_id).collect();
+            let held = flash_sales::held_by_buyers(&tx, product_id, &buyers).await?;
+            Some(BuyerLimit { units, held })
+        }
+        None => None,
+    };
+    let decision = allocate(head.available, limit.as_ref(), &orders);
     let accepted: Vec<(Uuid, Uuid)> = decision
         .accepted
         .iter()
         .map(|o| (o.order_id, orderly_domain::new_id()))
         .collect();
     let rejected: Vec<Uuid> = decision.rejected.iter().map(|o| o.order_id).collect();
+    let over_limit: Vec<Uuid> = decision.over_limit.iter().map(|o| o.order_id).collect();
     let mut events: Vec<_> = waiting
         .iter()
         .filter(|w| accepted.iter().any(|(id, _)| *id == w.order.order_id))
@@ -87,15 +98,20 @@ async fn decide_pass(state: &State, product_id: Uuid) -> Result<(usize, usize), 
             outbox::event(Event::OrderPlaced(placed), None)
         })
         .collect();
-    if !decision.rejected.is_empty() {
-        let orders = decision
-            .rejected
-            .iter()
-            .map(|o| RejectedOrder {
-                order_id: o.order_id,
-                user_id: o.user_id,
-            })
-            .collect();
+    let orders: Vec<RejectedOrder> = [
+        (&decision.rejected, OrderStatus::RejectedOutOfStock),
+        (&decision.over_limit, OrderStatus::RejectedBuyerLimit),
+    ]
+    .into_iter()
+    .flat_map(|(orders, status)| {
+        orders.iter().map(move |o| RejectedOrder {
+            order_id: o.order_id,
+            user_id: o.user_id,
+            status,
+        })
+    })
+    .collect();
+    if !orders.is_empty() {
         events.push(outbox::event(
             Event::OrdersRejected(OrdersRejected { product_id, orders }),
             None,
@@ -107,6 +123,7 @@ async fn decide_pass(state: &State, product_id: Uuid) -> Result<(usize, usize), 
             product_id,
             accepted: &accepted,
             rejected: &rejected,
+            over_limit: &over_limit,
             reserved: decision.reserved(),
             payment_deadline: Utc::now() + PAYMENT_WINDOW,
             events: &events,
@@ -114,7 +131,7 @@ async fn decide_pass(state: &State, product_id: Uuid) -> Result<(usize, usize), 
     )
     .await?;
     tx.commit().await?;
-    Ok((accepted.len(), rejected.len()))
+    Ok((accepted.len(), rejected.len() + over_limit.len()))
 }
 
 /// Which of `order_ids` are still waiting for a decision.

@@ -23,6 +23,7 @@ fn snapshot(stock: &Stock) -> serde_json::Value {
     json!({
         "available": stock.available, "reserved": stock.reserved, "sold": stock.sold,
         "low_stock_threshold": stock.low_stock_threshold, "flash_sale": stock.flash_sale,
+        "buyer_limit": stock.buyer_limit,
     })
 }
 
@@ -43,6 +44,9 @@ pub async fn change(
         StockError::BelowReserved { .. } => ServiceError::conflict("BELOW_RESERVED", e.to_string()),
         StockError::Negative { .. } => ServiceError::conflict("INSUFFICIENT_STOCK", e.to_string()),
         StockError::TooMuch => ServiceError::conflict("STOCK_LIMIT", e.to_string()),
+        StockError::LimitWithoutFlashSale => {
+            ServiceError::conflict("NOT_IN_FLASH_SALE", e.to_string())
+        }
     })?;
     inventory::save_count(&tx, product_id, &after).await?;
     let record = Change {

@@ -279,7 +279,7 @@ pub fn client_message(envelope: &EventEnvelope) -> Value {
         | Event::ConnectionResumed(_)
         | Event::InventoryChanged(_)
         | Event::GroupBroadcast(_) => ("notification", Value::Null),
-        // Pushed per order (`rejection_message`).
+        // Pushed per order (`rejection_message`), each with its own rejection.
         Event::OrdersRejected(_) => (
             "order.status",
             json!(orderly_domain::orders::OrderStatus::RejectedOutOfStock),
@@ -317,6 +317,7 @@ fn rejection_message(
     message["order_id"] = json!(order.order_id);
     message["user_id"] = json!(order.user_id);
     message["product_id"] = json!(rejected.product_id);
+    message["status"] = json!(order.status);
     if let Some(fields) = message.as_object_mut() {
         fields.remove("orders");
     }

@@ -88,7 +88,7 @@ pub async fn place(
                     "items",
                     format!(
                         "product {} is in a flash sale and must be ordered on its own",
-                        sale.product_id
+                        sale.stock.product_id
                     ),
                 )]));
             }
@@ -181,15 +181,23 @@ pub async fn place(
 /// Queues a flash-sale order (docs/adr/0018-flash-sales.md): written `QUEUED` without touching the
 /// product's stock row, for the reservation function to decide. A sale that has already sold out answers
 /// at once, as placement would; what is left is only a hint here (read without a lock), and the decision
-/// is the reservation function's.
+/// is the reservation function's. So is the buyer's limit, but one order for more than the limit
+/// can never be accepted, so it is refused here.
 async fn queue(
     caller: &Caller,
     user_id: Uuid,
     quantity: i32,
-    sale: &orderly_store::orders::LineStock,
+    on_sale: &flash_sales::OnSale,
     tx: &impl orderly_store::GenericClient,
     render: fn(&OrderDetail) -> Value,
 ) -> Result<(u16, Value), ServiceError> {
+    let sale = &on_sale.stock;
+    if let Some(limit) = on_sale.buyer_limit.filter(|limit| quantity > *limit) {
+        return Err(ServiceError::Invalid(vec![FieldError::new(
+            "items[0].quantity",
+            format!("this flash sale allows at most {limit} units per buyer"),
+        )]));
+    }
     if sale.available < quantity {
         return Err(ServiceError::conflict_with(
             "OUT_OF_STOCK",

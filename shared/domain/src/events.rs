@@ -58,8 +58,9 @@ pub enum Event {
     OrdersRejected(OrdersRejected),
 }
 
-/// Flash-sale orders the reservation function rejected in one pass because the stock ran out: one event
-/// for the whole pass (thousands of buyers may lose one sale), each owner told over the WebSocket.
+/// Flash-sale orders the reservation function rejected in one pass (the stock ran out, or the buyer's
+/// limit was reached): one event for the whole pass (thousands of buyers may lose one sale), each owner
+/// told over the WebSocket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrdersRejected {
     pub product_id: Uuid,
@@ -70,6 +71,14 @@ pub struct OrdersRejected {
 pub struct RejectedOrder {
     pub order_id: Uuid,
     pub user_id: Uuid,
+    /// Which rejection: `REJECTED_OUT_OF_STOCK` (the default, for events written before there were two)
+    /// or `REJECTED_BUYER_LIMIT`.
+    #[serde(default = "out_of_stock")]
+    pub status: OrderStatus,
+}
+
+fn out_of_stock() -> OrderStatus {
+    OrderStatus::RejectedOutOfStock
 }
 
 /// A broadcast to a group: without `page` when the admin asks (the fan-out cuts the members into
@@ -261,7 +270,10 @@ impl Event {
             OrderStatus::Expired => Event::OrderExpired(change),
             // Placement and queueing announce themselves with their own events, and flash-sale
             // decisions come in batches (`order.placed` for each accepted, one `orders.rejected`).
-            OrderStatus::PendingPayment | OrderStatus::Queued | OrderStatus::RejectedOutOfStock => {
+            OrderStatus::PendingPayment
+            | OrderStatus::Queued
+            | OrderStatus::RejectedOutOfStock
+            | OrderStatus::RejectedBuyerLimit => {
                 unreachable!(
                     "{:?} is not entered through a single transition",
                     change.status
@@ -436,9 +448,17 @@ mod tests {
             orders: vec![RejectedOrder {
                 order_id: Uuid::now_v7(),
                 user_id: Uuid::now_v7(),
+                status: OrderStatus::RejectedBuyerLimit,
             }],
         }));
         events
+    }
+
+    #[test]
+    fn a_rejection_written_before_the_buyer_limit_reads_as_out_of_stock() {
+        let old = serde_json::json!({"order_id": Uuid::nil(), "user_id": Uuid::nil()});
+        let order: RejectedOrder = serde_json::from_value(old).unwrap();
+        assert_eq!(order.status, OrderStatus::RejectedOutOfStock);
     }
 
     #[test]

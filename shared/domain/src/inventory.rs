@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
 
+use crate::orders::MAX_QUANTITY_PER_LINE;
 use crate::products::{MAX_STOCK, check_count};
 use crate::validation::{FieldError, Problems};
 
@@ -17,6 +18,8 @@ pub struct Stock {
     pub low_stock_threshold: i32,
     /// Orders for the product are queued and decided in batches (docs/adr/0018-flash-sales.md).
     pub flash_sale: bool,
+    /// During a flash sale, the most units one buyer may hold (`None`: no limit).
+    pub buyer_limit: Option<i32>,
 }
 
 impl Stock {
@@ -38,8 +41,14 @@ pub struct StockInput {
     pub adjust: Option<i32>,
     pub low_stock_threshold: Option<i32>,
     /// Switches flash-sale mode: orders answer `202 QUEUED` and are decided in batches, first come
-    /// first served, so thousands of buyers do not queue on the product's row lock.
+    /// first served, so thousands of buyers do not queue on the product's row lock. Switching it off
+    /// clears `buyer_limit`.
     pub flash_sale: Option<bool>,
+    /// During the flash sale, the most units one buyer may hold across their orders (1–100); `null`
+    /// removes the limit. Needs flash-sale mode.
+    #[serde(default, deserialize_with = "crate::validation::present")]
+    #[schema(value_type = Option<i32>, nullable, minimum = 1, maximum = 100)]
+    pub buyer_limit: Option<Option<i32>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +62,8 @@ pub struct StockChange {
     pub count: Option<Count>,
     pub low_stock_threshold: Option<i32>,
     pub flash_sale: Option<bool>,
+    /// `Some(None)` removes the limit.
+    pub buyer_limit: Option<Option<i32>>,
 }
 
 pub fn stock_change(input: &StockInput) -> Result<StockChange, Vec<FieldError>> {
@@ -81,16 +92,32 @@ pub fn stock_change(input: &StockInput) -> Result<StockChange, Vec<FieldError>> 
         && input.on_hand.is_none()
         && input.adjust.is_none()
         && input.flash_sale.is_none()
+        && input.buyer_limit.is_none()
     {
         problems.add(
             "on_hand",
-            "give on_hand, adjust, low_stock_threshold or flash_sale",
+            "give on_hand, adjust, low_stock_threshold, flash_sale or buyer_limit",
+        );
+    }
+    if let Some(Some(limit)) = input.buyer_limit
+        && !(1..=MAX_QUANTITY_PER_LINE).contains(&limit)
+    {
+        problems.add(
+            "buyer_limit",
+            format!("must be 1 to {MAX_QUANTITY_PER_LINE} units, or null for no limit"),
+        );
+    }
+    if matches!(input.buyer_limit, Some(Some(_))) && input.flash_sale == Some(false) {
+        problems.add(
+            "buyer_limit",
+            "is a limit of the flash sale; it cannot be set while switching the sale off",
         );
     }
     problems.into_result(|| StockChange {
         count,
         low_stock_threshold: threshold,
         flash_sale: input.flash_sale,
+        buyer_limit: input.buyer_limit,
     })
 }
 
@@ -102,6 +129,10 @@ pub enum StockError {
     Negative { available: i32 },
     #[error("stock would exceed {MAX_STOCK} units")]
     TooMuch,
+    #[error(
+        "a buyer limit applies to a flash sale; put the product in flash-sale mode first, or in the same request"
+    )]
+    LimitWithoutFlashSale,
 }
 
 impl Stock {
@@ -128,12 +159,21 @@ impl Stock {
                 next as i32
             }
         };
+        let flash_sale = change.flash_sale.unwrap_or(self.flash_sale);
+        let buyer_limit = match change.buyer_limit {
+            Some(Some(_)) if !flash_sale => return Err(StockError::LimitWithoutFlashSale),
+            Some(limit) => limit,
+            // The limit belongs to the sale: it ends with it.
+            None if !flash_sale => None,
+            None => self.buyer_limit,
+        };
         Ok(Stock {
             available,
             low_stock_threshold: change
                 .low_stock_threshold
                 .unwrap_or(self.low_stock_threshold),
-            flash_sale: change.flash_sale.unwrap_or(self.flash_sale),
+            flash_sale,
+            buyer_limit,
             ..*self
         })
     }
@@ -159,6 +199,7 @@ mod tests {
         sold: 10,
         low_stock_threshold: 2,
         flash_sale: false,
+        buyer_limit: None,
     };
 
     fn change(
@@ -171,6 +212,7 @@ mod tests {
             adjust,
             low_stock_threshold: threshold,
             flash_sale: None,
+            buyer_limit: None,
         })
     }
 
@@ -192,6 +234,54 @@ mod tests {
         );
         let kept = next.apply(change(None, Some(1), None).unwrap()).unwrap();
         assert!(kept.flash_sale, "a count leaves the mode alone");
+    }
+
+    fn input(json: serde_json::Value) -> Result<StockChange, Vec<FieldError>> {
+        stock_change(&serde_json::from_value::<StockInput>(json).unwrap())
+    }
+
+    #[test]
+    fn a_buyer_limit_belongs_to_the_flash_sale() {
+        let on_sale = STOCK
+            .apply(input(serde_json::json!({"flash_sale": true, "buyer_limit": 2})).unwrap())
+            .unwrap();
+        assert_eq!((on_sale.flash_sale, on_sale.buyer_limit), (true, Some(2)));
+        let counted = on_sale
+            .apply(input(serde_json::json!({"adjust": 5})).unwrap())
+            .unwrap();
+        assert_eq!(counted.buyer_limit, Some(2), "a count keeps the limit");
+        let lifted = on_sale
+            .apply(input(serde_json::json!({"buyer_limit": null})).unwrap())
+            .unwrap();
+        assert_eq!((lifted.flash_sale, lifted.buyer_limit), (true, None));
+        let over = on_sale
+            .apply(input(serde_json::json!({"flash_sale": false})).unwrap())
+            .unwrap();
+        assert_eq!(
+            (over.flash_sale, over.buyer_limit),
+            (false, None),
+            "the limit ends with the sale"
+        );
+        assert_eq!(
+            STOCK.apply(input(serde_json::json!({"buyer_limit": 1})).unwrap()),
+            Err(StockError::LimitWithoutFlashSale)
+        );
+    }
+
+    #[test]
+    fn a_buyer_limit_is_one_to_a_line_s_maximum() {
+        for bad in [
+            serde_json::json!({"buyer_limit": 0}),
+            serde_json::json!({"buyer_limit": 101}),
+            serde_json::json!({"flash_sale": false, "buyer_limit": 1}),
+        ] {
+            let problems = input(bad.clone()).unwrap_err();
+            assert_eq!(problems[0].field, "buyer_limit", "{bad}");
+        }
+        assert!(
+            input(serde_json::json!({"buyer_limit": null})).is_ok(),
+            "null is a change"
+        );
     }
 
     #[test]

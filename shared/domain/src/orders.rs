@@ -25,6 +25,8 @@ pub enum OrderStatus {
     Expired,
     /// A flash-sale order decided after the stock ran out.
     RejectedOutOfStock,
+    /// A flash-sale order that would have taken its buyer past the sale's limit per buyer.
+    RejectedBuyerLimit,
 }
 
 /// What happens to the units an order holds when it moves to a status.
@@ -38,7 +40,7 @@ pub enum StockEffect {
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 9] = [
+    pub const ALL: [OrderStatus; 10] = [
         OrderStatus::Queued,
         OrderStatus::PendingPayment,
         OrderStatus::Paid,
@@ -48,6 +50,7 @@ impl OrderStatus {
         OrderStatus::Cancelled,
         OrderStatus::Expired,
         OrderStatus::RejectedOutOfStock,
+        OrderStatus::RejectedBuyerLimit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +64,7 @@ impl OrderStatus {
             OrderStatus::Cancelled => "CANCELLED",
             OrderStatus::Expired => "EXPIRED",
             OrderStatus::RejectedOutOfStock => "REJECTED_OUT_OF_STOCK",
+            OrderStatus::RejectedBuyerLimit => "REJECTED_BUYER_LIMIT",
         }
     }
 
@@ -85,8 +89,10 @@ impl OrderStatus {
         use OrderStatus::*;
         matches!(
             (self, next),
-            (Queued, PendingPayment | RejectedOutOfStock)
-                | (PendingPayment, Paid | PaymentFailed | Cancelled | Expired)
+            (
+                Queued,
+                PendingPayment | RejectedOutOfStock | RejectedBuyerLimit
+            ) | (PendingPayment, Paid | PaymentFailed | Cancelled | Expired)
                 | (Paid, Fulfilled | Cancelled)
                 | (Fulfilled, Completed)
         )
@@ -225,6 +231,7 @@ mod tests {
         let legal = [
             (Queued, PendingPayment),
             (Queued, RejectedOutOfStock),
+            (Queued, RejectedBuyerLimit),
             (PendingPayment, Paid),
             (PendingPayment, PaymentFailed),
             (PendingPayment, Cancelled),

@@ -1,6 +1,6 @@
 //! Field-level validation: every rule that fails is reported, not just the first.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One problem with one field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -63,6 +63,16 @@ pub fn text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, Fi
         return Err(FieldError::new(field, message));
     }
     Ok(value.to_owned())
+}
+
+/// For a field where `null` means something (remove the value): `Some(None)` when the client sent
+/// `null`, `None` (with `#[serde(default)]`) when it left the field out.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 #[cfg(test)]

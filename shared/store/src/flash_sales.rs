@@ -2,6 +2,8 @@
 //! without touching the product's stock row, and the reservation function decides the product's queue
 //! in batches, each in one transaction under one lock of that row.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use orderly_domain::flash_sales::QueuedOrder;
@@ -11,15 +13,22 @@ use uuid::Uuid;
 use crate::StoreError;
 use crate::orders::{COLUMNS, LineStock, OutboxEvent, order};
 
-/// Live products in flash-sale mode among `product_ids`, with their price, read without a lock: a
-/// request never waits on a flash-sale product's row.
+/// A product in flash-sale mode as a request reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnSale {
+    pub stock: LineStock,
+    pub buyer_limit: Option<i32>,
+}
+
+/// Live products in flash-sale mode among `product_ids`, with their price and limit per buyer, read
+/// without a lock: a request never waits on a flash-sale product's row.
 pub async fn products_on_sale(
     db: &impl GenericClient,
     product_ids: &[Uuid],
-) -> Result<Vec<LineStock>, StoreError> {
+) -> Result<Vec<OnSale>, StoreError> {
     let rows = db
         .query(
-            "SELECT i.product_id, i.available, p.price_cents, p.currency
+            "SELECT i.product_id, i.available, p.price_cents, p.currency, i.buyer_limit
                FROM inventory i JOIN products p ON p.id = i.product_id
               WHERE i.product_id = ANY($1) AND p.deleted_at IS NULL AND i.flash_sale",
             &[&product_ids],
@@ -27,11 +36,14 @@ pub async fn products_on_sale(
         .await?;
     Ok(rows
         .iter()
-        .map(|r| LineStock {
-            product_id: r.get(0),
-            available: r.get(1),
-            price_cents: r.get(2),
-            currency: r.get::<_, String>(3),
+        .map(|r| OnSale {
+            stock: LineStock {
+                product_id: r.get(0),
+                available: r.get(1),
+                price_cents: r.get(2),
+                currency: r.get::<_, String>(3),
+            },
+            buyer_limit: r.get(4),
         })
         .collect())
 }
@@ -105,6 +117,14 @@ pub struct Waiting {
     pub currency: String,
 }
 
+/// The head of a product's queue, read under the lock of its stock row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueHead {
+    pub available: i32,
+    pub buyer_limit: Option<i32>,
+    pub waiting: Vec<Waiting>,
+}
+
 /// Locks the product's stock row (every decider of this product queues here, so a queue is decided
 /// by one transaction at a time) and reads the first `limit` orders of its queue in arrival order, with
 /// what is available. `None` when the product has no stock row.
@@ -112,9 +132,11 @@ pub async fn lock_queue(
     db: &impl GenericClient,
     product_id: Uuid,
     limit: i64,
-) -> Result<Option<(i32, Vec<Waiting>)>, StoreError> {
+) -> Result<Option<QueueHead>, StoreError> {
     let lock = db
-        .prepare_cached("SELECT available FROM inventory WHERE product_id = $1 FOR UPDATE")
+        .prepare_cached(
+            "SELECT available, buyer_limit FROM inventory WHERE product_id = $1 FOR UPDATE",
+        )
         .await?;
     let Some(stock) = db.query_opt(&lock, &[&product_id]).await? else {
         return Ok(None);
@@ -142,7 +164,32 @@ pub async fn lock_queue(
             currency: r.get::<_, String>(4),
         })
         .collect();
-    Ok(Some((stock.get(0), waiting)))
+    Ok(Some(QueueHead {
+        available: stock.get(0),
+        buyer_limit: stock.get(1),
+        waiting,
+    }))
+}
+
+/// Units of the product that each of `buyers` holds or took: their orders from `PENDING_PAYMENT` to
+/// `COMPLETED`. Exact only under the product's row lock (`lock_queue`), which every reservation of the
+/// product takes.
+pub async fn held_by_buyers(
+    db: &impl GenericClient,
+    product_id: Uuid,
+    buyers: &[Uuid],
+) -> Result<HashMap<Uuid, i32>, StoreError> {
+    let statement = db
+        .prepare_cached(
+            "SELECT o.user_id, sum(i.quantity)::int
+               FROM orders o JOIN order_items i ON i.order_id = o.id
+              WHERE o.user_id = ANY($2) AND i.product_id = $1
+                AND o.status IN ('PENDING_PAYMENT', 'PAID', 'FULFILLED', 'COMPLETED')
+              GROUP BY o.user_id",
+        )
+        .await?;
+    let rows = db.query(&statement, &[&product_id, &buyers]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// One pass's decisions, to record.
@@ -150,7 +197,10 @@ pub struct Decided<'a> {
     pub product_id: Uuid,
     /// Accepted orders, each with the id of its payment intent.
     pub accepted: &'a [(Uuid, Uuid)],
+    /// Out of stock.
     pub rejected: &'a [Uuid],
+    /// Over the buyer's limit.
+    pub over_limit: &'a [Uuid],
     /// Units the accepted orders take.
     pub reserved: i32,
     pub payment_deadline: DateTime<Utc>,
@@ -164,7 +214,12 @@ pub struct Decided<'a> {
 pub async fn record(db: &impl GenericClient, d: &Decided<'_>) -> Result<u64, StoreError> {
     let accepted: Vec<Uuid> = d.accepted.iter().map(|a| a.0).collect();
     let payments: Vec<Uuid> = d.accepted.iter().map(|a| a.1).collect();
-    let everyone: Vec<Uuid> = accepted.iter().chain(d.rejected).copied().collect();
+    let everyone: Vec<Uuid> = accepted
+        .iter()
+        .chain(d.rejected)
+        .chain(d.over_limit)
+        .copied()
+        .collect();
     let ids: Vec<Uuid> = d.events.iter().map(|e| e.id).collect();
     let aggregate_types: Vec<&str> = d.events.iter().map(|e| e.aggregate_type).collect();
     let aggregate_ids: Vec<Uuid> = d.events.iter().map(|e| e.aggregate_id).collect();
@@ -183,7 +238,9 @@ pub async fn record(db: &impl GenericClient, d: &Decided<'_>) -> Result<u64, Sto
              ),
              decided AS (
                  UPDATE orders o
-                    SET status = CASE WHEN o.id = ANY($2) THEN 'PENDING_PAYMENT' ELSE 'REJECTED_OUT_OF_STOCK' END,
+                    SET status = CASE WHEN o.id = ANY($2) THEN 'PENDING_PAYMENT'
+                                      WHEN o.id = ANY($13) THEN 'REJECTED_BUYER_LIMIT'
+                                      ELSE 'REJECTED_OUT_OF_STOCK' END,
                         expires_at = CASE WHEN o.id = ANY($2) THEN $6 ELSE o.expires_at END,
                         version = o.version + 1, updated_at = now()
                   WHERE o.id = ANY($5) AND o.status = 'QUEUED'
@@ -193,6 +250,7 @@ pub async fn record(db: &impl GenericClient, d: &Decided<'_>) -> Result<u64, Sto
                  INSERT INTO order_status_history (order_id, from_status, to_status, reason)
                  SELECT id, 'QUEUED', status,
                         CASE WHEN status = 'PENDING_PAYMENT' THEN 'stock reserved in the flash sale'
+                             WHEN status = 'REJECTED_BUYER_LIMIT' THEN 'over the flash sale''s limit per buyer'
                              ELSE 'sold out before this order''s turn' END
                    FROM decided
              ),
@@ -227,6 +285,7 @@ pub async fn record(db: &impl GenericClient, d: &Decided<'_>) -> Result<u64, Sto
                 &types,
                 &payloads,
                 &correlations,
+                &d.over_limit,
             ],
         )
         .await?;
@@ -252,7 +311,7 @@ mod tests {
     use super::*;
     use crate::testing::{fresh_database, product, stock, user};
     use chrono::Duration;
-    use orderly_domain::flash_sales::allocate;
+    use orderly_domain::flash_sales::{BuyerLimit, allocate};
     use serde_json::json;
 
     fn event(aggregate_id: Uuid, event_type: &'static str) -> OutboxEvent {
@@ -266,19 +325,107 @@ mod tests {
         }
     }
 
+    async fn queue_one(
+        client: &impl GenericClient,
+        buyer: Uuid,
+        lamp: Uuid,
+        quantity: i32,
+    ) -> Uuid {
+        let id = Uuid::now_v7();
+        let order = queue(
+            client,
+            &Queueing {
+                id,
+                user_id: buyer,
+                product_id: lamp,
+                quantity,
+                unit_price_cents: 2500,
+                currency: "EUR",
+                expires_at: Utc::now(),
+                event: &event(id, "order.queued"),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(order.status, orderly_domain::orders::OrderStatus::Queued);
+        assert_eq!(order.total_cents, 2500 * i64::from(quantity));
+        id
+    }
+
+    /// One pass as the reservation function makes it; what the lock read and how many orders moved.
+    async fn pass(db: &crate::Pool, lamp: Uuid) -> (QueueHead, u64) {
+        let mut tx_client = db.get().await.unwrap();
+        let tx = tx_client.transaction().await.unwrap();
+        let head = lock_queue(&tx, lamp, 100).await.unwrap().unwrap();
+        let orders: Vec<QueuedOrder> = head.waiting.iter().map(|w| w.order).collect();
+        let limit = match head.buyer_limit {
+            Some(units) => {
+                let buyers: Vec<Uuid> = orders.iter().map(|o| o.user_id).collect();
+                let held = held_by_buyers(&tx, lamp, &buyers).await.unwrap();
+                Some(BuyerLimit { units, held })
+            }
+            None => None,
+        };
+        let decision = allocate(head.available, limit.as_ref(), &orders);
+        let accepted: Vec<(Uuid, Uuid)> = decision
+            .accepted
+            .iter()
+            .map(|o| (o.order_id, Uuid::now_v7()))
+            .collect();
+        let ids = |orders: &[QueuedOrder]| orders.iter().map(|o| o.order_id).collect::<Vec<_>>();
+        let mut events: Vec<OutboxEvent> = accepted
+            .iter()
+            .map(|(id, _)| event(*id, "order.placed"))
+            .collect();
+        events.push(event(lamp, "orders.rejected"));
+        let moved = record(
+            &tx,
+            &Decided {
+                product_id: lamp,
+                accepted: &accepted,
+                rejected: &ids(&decision.rejected),
+                over_limit: &ids(&decision.over_limit),
+                reserved: decision.reserved(),
+                payment_deadline: Utc::now() + Duration::minutes(15),
+                events: &events,
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        (head, moved)
+    }
+
+    async fn statuses(client: &impl GenericClient, orders: &[Uuid]) -> Vec<String> {
+        client
+            .query(
+                "SELECT status FROM orders WHERE id = ANY($1) ORDER BY id",
+                &[&orders],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
+    async fn on_sale(client: &impl GenericClient, lamp: Uuid, buyer_limit: Option<i32>) {
+        client
+            .execute(
+                "UPDATE inventory SET flash_sale = true, buyer_limit = $2 WHERE product_id = $1",
+                &[&lamp, &buyer_limit],
+            )
+            .await
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn a_pass_reserves_for_the_first_comers_and_rejects_the_rest_at_once() {
         let db = fresh_database().await;
         let buyer = user(&db.pool).await;
         let lamp = product(&db.pool, 3, 2500).await;
         let client = db.pool.get().await.unwrap();
-        client
-            .execute(
-                "UPDATE inventory SET flash_sale = true WHERE product_id = $1",
-                &[&lamp],
-            )
-            .await
-            .unwrap();
+        on_sale(&client, lamp, None).await;
         assert!(
             crate::orders::lock_stock(&client, &[lamp])
                 .await
@@ -290,25 +437,7 @@ mod tests {
 
         let mut queued = Vec::new();
         for quantity in [1, 2, 1, 1] {
-            let id = Uuid::now_v7();
-            let order = queue(
-                &client,
-                &Queueing {
-                    id,
-                    user_id: buyer,
-                    product_id: lamp,
-                    quantity,
-                    unit_price_cents: 2500,
-                    currency: "EUR",
-                    expires_at: Utc::now(),
-                    event: &event(id, "order.queued"),
-                },
-            )
-            .await
-            .unwrap();
-            assert_eq!(order.status, orderly_domain::orders::OrderStatus::Queued);
-            assert_eq!(order.total_cents, 2500 * i64::from(quantity));
-            queued.push(id);
+            queued.push(queue_one(&client, buyer, lamp, quantity).await);
         }
         assert_eq!(
             stock(&db.pool, lamp).await,
@@ -316,54 +445,15 @@ mod tests {
             "queueing holds nothing"
         );
 
-        let mut tx_client = db.pool.get().await.unwrap();
-        let tx = tx_client.transaction().await.unwrap();
-        let (available, waiting) = lock_queue(&tx, lamp, 100).await.unwrap().unwrap();
-        assert_eq!(available, 3);
-        let order_ids: Vec<Uuid> = waiting.iter().map(|w| w.order.order_id).collect();
+        let (head, moved) = pass(&db.pool, lamp).await;
+        assert_eq!((head.available, head.buyer_limit), (3, None));
+        let order_ids: Vec<Uuid> = head.waiting.iter().map(|w| w.order.order_id).collect();
         assert_eq!(order_ids, queued, "arrival order");
-        let orders: Vec<QueuedOrder> = waiting.iter().map(|w| w.order).collect();
-        let decision = allocate(available, &orders);
-        let accepted: Vec<(Uuid, Uuid)> = decision
-            .accepted
-            .iter()
-            .map(|o| (o.order_id, Uuid::now_v7()))
-            .collect();
-        let rejected: Vec<Uuid> = decision.rejected.iter().map(|o| o.order_id).collect();
-        let mut events: Vec<OutboxEvent> = accepted
-            .iter()
-            .map(|(id, _)| event(*id, "order.placed"))
-            .collect();
-        events.push(event(lamp, "orders.rejected"));
-        let moved = record(
-            &tx,
-            &Decided {
-                product_id: lamp,
-                accepted: &accepted,
-                rejected: &rejected,
-                reserved: decision.reserved(),
-                payment_deadline: Utc::now() + Duration::minutes(15),
-                events: &events,
-            },
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
 
         assert_eq!(moved, 4);
         assert_eq!(stock(&db.pool, lamp).await, (0, 3, 0));
-        let statuses: Vec<String> = client
-            .query(
-                "SELECT status FROM orders WHERE id = ANY($1) ORDER BY id",
-                &[&queued],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
         assert_eq!(
-            statuses,
+            statuses(&client, &queued).await,
             [
                 "PENDING_PAYMENT",
                 "PENDING_PAYMENT",
@@ -389,5 +479,64 @@ mod tests {
             assert_eq!(count, expected, "{what}");
         }
         assert!(still_queued(&client, &queued).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_buyer_limit_counts_units_held_from_earlier_passes_and_only_live_orders() {
+        let db = fresh_database().await;
+        let (ann, bob) = (user(&db.pool).await, user(&db.pool).await);
+        let lamp = product(&db.pool, 10, 2500).await;
+        let client = db.pool.get().await.unwrap();
+        on_sale(&client, lamp, Some(2)).await;
+        assert_eq!(
+            products_on_sale(&client, &[lamp]).await.unwrap()[0].buyer_limit,
+            Some(2)
+        );
+
+        let first = [
+            queue_one(&client, ann, lamp, 1).await,
+            queue_one(&client, ann, lamp, 2).await,
+            queue_one(&client, bob, lamp, 2).await,
+        ];
+        let (head, moved) = pass(&db.pool, lamp).await;
+        assert_eq!((head.buyer_limit, moved), (Some(2), 3));
+        assert_eq!(
+            statuses(&client, &first).await,
+            ["PENDING_PAYMENT", "REJECTED_BUYER_LIMIT", "PENDING_PAYMENT"]
+        );
+        assert_eq!(
+            held_by_buyers(&client, lamp, &[ann, bob]).await.unwrap(),
+            HashMap::from([(ann, 1), (bob, 2)])
+        );
+
+        // Bob's order is cancelled: what it held no longer counts.
+        client
+            .execute(
+                "UPDATE orders SET status = 'CANCELLED' WHERE id = $1",
+                &[&first[2]],
+            )
+            .await
+            .unwrap();
+        let second = [
+            queue_one(&client, ann, lamp, 2).await,
+            queue_one(&client, ann, lamp, 1).await,
+            queue_one(&client, bob, lamp, 2).await,
+        ];
+        pass(&db.pool, lamp).await;
+        assert_eq!(
+            statuses(&client, &second).await,
+            ["REJECTED_BUYER_LIMIT", "PENDING_PAYMENT", "PENDING_PAYMENT"]
+        );
+        let reason: String = client
+            .query_one(
+                "SELECT reason FROM order_status_history WHERE order_id = $1 AND to_status = 'REJECTED_BUYER_LIMIT'",
+                &[&second[0]],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(reason, "over the flash sale's limit per buyer");
+        // Six units accepted over the two passes (the cancel above changed the status only).
+        assert_eq!(stock(&db.pool, lamp).await, (4, 6, 0));
     }
 }

@@ -12,6 +12,7 @@ fn stock(row: &tokio_postgres::Row) -> Stock {
         sold: row.get("sold"),
         low_stock_threshold: row.get("low_stock_threshold"),
         flash_sale: row.get("flash_sale"),
+        buyer_limit: row.get("buyer_limit"),
     }
 }
 
@@ -19,7 +20,7 @@ fn stock(row: &tokio_postgres::Row) -> Stock {
 pub async fn find(db: &impl GenericClient, product_id: Uuid) -> Result<Option<Stock>, StoreError> {
     let row = db
         .query_opt(
-            "SELECT i.available, i.reserved, i.sold, i.low_stock_threshold, i.flash_sale
+            "SELECT i.available, i.reserved, i.sold, i.low_stock_threshold, i.flash_sale, i.buyer_limit
                FROM inventory i JOIN products p ON p.id = i.product_id
               WHERE i.product_id = $1 AND p.deleted_at IS NULL",
             &[&product_id],
@@ -32,7 +33,7 @@ pub async fn find(db: &impl GenericClient, product_id: Uuid) -> Result<Option<St
 pub async fn lock(db: &impl GenericClient, product_id: Uuid) -> Result<Option<Stock>, StoreError> {
     let row = db
         .query_opt(
-            "SELECT i.available, i.reserved, i.sold, i.low_stock_threshold, i.flash_sale
+            "SELECT i.available, i.reserved, i.sold, i.low_stock_threshold, i.flash_sale, i.buyer_limit
                FROM inventory i JOIN products p ON p.id = i.product_id
               WHERE i.product_id = $1 AND p.deleted_at IS NULL
                 FOR UPDATE OF i",
@@ -93,20 +94,23 @@ pub async fn unschedule(db: &impl GenericClient, product_ids: &[Uuid]) -> Result
     Ok(())
 }
 
-/// Writes counted stock and threshold (reserved and sold belong to orders and are left alone).
+/// Writes counted stock, threshold and the flash sale's settings (reserved and sold belong to orders and
+/// are left alone).
 pub async fn save_count(
     db: &impl GenericClient,
     product_id: Uuid,
     stock: &Stock,
 ) -> Result<(), StoreError> {
     db.execute(
-        "UPDATE inventory SET available = $2, low_stock_threshold = $3, flash_sale = $4, updated_at = now()
+        "UPDATE inventory SET available = $2, low_stock_threshold = $3, flash_sale = $4, buyer_limit = $5,
+                updated_at = now()
           WHERE product_id = $1",
         &[
             &product_id,
             &stock.available,
             &stock.low_stock_threshold,
             &stock.flash_sale,
+            &stock.buyer_limit,
         ],
     )
     .await?;

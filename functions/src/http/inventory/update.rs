@@ -18,7 +18,7 @@ use crate::{State, services::inventory};
         (status = 200, description = "the new stock levels", body = StockView),
         (status = 403, description = "admins only", body = ErrorBody),
         (status = 404, description = "no such product", body = ErrorBody),
-        (status = 409, description = "BELOW_RESERVED, INSUFFICIENT_STOCK or STOCK_LIMIT", body = ErrorBody),
+        (status = 409, description = "BELOW_RESERVED, INSUFFICIENT_STOCK, STOCK_LIMIT, or NOT_IN_FLASH_SALE (a buyer_limit for a product not in flash-sale mode)", body = ErrorBody),
         (status = 422, description = "invalid fields", body = ErrorBody),
     ),
 )]

@@ -13,6 +13,8 @@ pub struct StockView {
     pub low_stock: bool,
     /// Orders are queued (`202 QUEUED`) and decided in batches, first come first served.
     pub flash_sale: bool,
+    /// During the flash sale, the most units one buyer may hold; `null` when there is no limit.
+    pub buyer_limit: Option<i32>,
 }
 
 impl StockView {
@@ -25,6 +27,7 @@ impl StockView {
             low_stock_threshold: stock.low_stock_threshold,
             low_stock: stock.low_stock(),
             flash_sale: stock.flash_sale,
+            buyer_limit: stock.buyer_limit,
         }
     }
 }

@@ -17,10 +17,10 @@ use crate::{State, services::orders};
     security(("bearer" = [])),
     responses(
         (status = 201, description = "placed, stock reserved, PENDING_PAYMENT", body = OrderDetailView),
-        (status = 202, description = "a flash-sale product: QUEUED, to become PENDING_PAYMENT or REJECTED_OUT_OF_STOCK (pushed over the WebSocket, and on GET /api/v1/orders/{id})", body = OrderDetailView),
+        (status = 202, description = "a flash-sale product: QUEUED, to become PENDING_PAYMENT, REJECTED_OUT_OF_STOCK or REJECTED_BUYER_LIMIT (pushed over the WebSocket, and on GET /api/v1/orders/{id})", body = OrderDetailView),
         (status = 401, description = "no valid credentials", body = ErrorBody),
         (status = 409, description = "OUT_OF_STOCK with each short line in details (a sold-out flash sale too)", body = ErrorBody),
-        (status = 422, description = "invalid basket, unknown product, a flash-sale product with other lines, or a reused Idempotency-Key", body = ErrorBody),
+        (status = 422, description = "invalid basket, unknown product, a flash-sale product with other lines or for more than its limit per buyer, or a reused Idempotency-Key", body = ErrorBody),
     ),
 )]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
