@@ -299,7 +299,8 @@ pub async fn run(stack: &Stack, world: &World, outcome: &Outcome) -> Vec<Row> {
 
 /// Messages in the dead-letter queues, and those not explained: a message is explained when the order
 /// it is about is terminal (it ended by another path: expiry, cancellation, a later delivery) or still
-/// pending payment before its expiry, or when it is a push whose notifications are all stored.
+/// pending payment before its expiry, when it is a push whose notifications are all stored, or a stock
+/// update nobody was left without (no follower of its products, or a later push of each).
 async fn dead_letters(db: &tokio_postgres::Client) -> (i64, Vec<String>) {
     let sqs = local_stack::sqs_client().await;
     let mut total = 0;
@@ -346,7 +347,32 @@ async fn dead_letters(db: &tokio_postgres::Client) -> (i64, Vec<String>) {
                 .flatten()
                 .filter_map(|r| r["notification_id"].as_str()?.parse().ok())
                 .collect();
+            // A stock update carries no count (the push reads it): one that failed for good left
+            // nobody behind when no connection follows its products, or when each was pushed again
+            // after it.
+            let stock_products: Vec<Uuid> = event["data"]["product_ids"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str()?.parse().ok())
+                .collect();
+            let occurred = event["occurred_at"]
+                .as_str()
+                .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok());
             let explained = match order {
+                None if event["event_type"] == "inventory.changed" => db
+                    .query_one(
+                        "SELECT coalesce(bool_and(
+                                    NOT EXISTS (SELECT 1 FROM ws_connections c
+                                                 WHERE ('inventory:' || p::text) = ANY (c.topics))
+                                    OR EXISTS (SELECT 1 FROM inventory_pushes ip
+                                                WHERE ip.product_id = p AND ip.pushed_at > $2)), true)
+                           FROM unnest($1::uuid[]) AS p",
+                        &[&stock_products, &occurred],
+                    )
+                    .await
+                    .map(|r| r.get::<_, bool>(0))
+                    .unwrap_or(false),
                 None if !notified.is_empty() => db
                     .query_one(
                         "SELECT count(*) = cardinality($1::uuid[]) FROM notifications WHERE id = ANY($1)",
@@ -357,7 +383,7 @@ async fn dead_letters(db: &tokio_postgres::Client) -> (i64, Vec<String>) {
                     .unwrap_or(false),
                 Some(order) => db
                     .query_one(
-                        "SELECT status IN ('COMPLETED', 'PAYMENT_FAILED', 'CANCELLED', 'EXPIRED', 'REJECTED_OUT_OF_STOCK')
+                        "SELECT status IN ('COMPLETED', 'PAYMENT_FAILED', 'CANCELLED', 'EXPIRED', 'REJECTED_OUT_OF_STOCK', 'REJECTED_BUYER_LIMIT')
                              OR (status = 'PENDING_PAYMENT' AND expires_at > now())
                            FROM orders WHERE id = $1",
                         &[&order],
