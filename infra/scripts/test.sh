@@ -71,6 +71,10 @@ if [ -z "${DATABASE_URL:-}" ]; then
 else
   export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$DATABASE_URL}"
 fi
+# The outage test, the process-mode run's fresh database and the chaos run stop, create or crash the
+# cluster: only ours, never a DATABASE_URL the caller gave.
+private_cluster=""
+[ "$TEST_DATABASE_URL" = "postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/postgres" ] && private_cluster=1
 
 finish() {
   local status=$?
@@ -124,7 +128,7 @@ step "API fuzzing: Schemathesis from /openapi.json as an admin and a customer (b
 ORDERLY_FUZZ_SEED=20261203 "$ROOT/infra/scripts/fuzz.sh" 8
 # The outage test stops Postgres and waits for the stack to heal; it starts from drained queues, which after
 # the suites above takes seconds.
-if [ -n "${TEST_DATABASE_URL:-}" ] && [ "$TEST_DATABASE_URL" = "postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/postgres" ]; then
+if [ -n "$private_cluster" ]; then
   step "outage test (stops and restarts Postgres)"
   cargo test -p orderly-e2e --test outage
 else
@@ -141,7 +145,7 @@ cargo test -p orderly-e2e --test orders
 step "end-to-end tests again with ORDERLY_RUNTIME=process (a fresh stack and database)"
 stop_stack
 [ -z "$given_endpoint" ] && unset AWS_ENDPOINT_URL
-if [ "$TEST_DATABASE_URL" = "postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/postgres" ]; then
+if [ -n "$private_cluster" ]; then
   DATABASE_URL="$(fresh_database orderly_e2e_process)"
 fi
 ORDERLY_RUNTIME=process start_stack "$ORDERLY_STACK_LOG"
@@ -149,7 +153,7 @@ export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:$ORDERLY_EMULATOR_
 cargo test -p orderly-e2e "${together[@]/#/--test=}"
 stop_stack
 
-if [ "$TEST_DATABASE_URL" = "postgres://postgres@127.0.0.1:$ORDERLY_PG_PORT/postgres" ]; then
+if [ -n "$private_cluster" ]; then
   step "chaos, small: 1,000 orders under kills, a Postgres crash, payment faults, redeliveries (make chaos: 10,000)"
   env -u DATABASE_URL ORDERLY_SKIP_BUILD=1 ORDERLY_CHAOS_SETTLE_SECONDS=180 "$ROOT/infra/scripts/chaos.sh" 1000 1
 else
