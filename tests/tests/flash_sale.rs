@@ -30,6 +30,45 @@ async fn flash_sale_product(stack: &Stack, stock: i32) -> String {
     id
 }
 
+/// Holds the product's stock row as a long reservation pass would, until `release`: orders queue
+/// meanwhile and are decided together afterwards.
+async fn hold_stock_row(product: &str) -> tokio_postgres::Client {
+    let holder = database().await;
+    holder.batch_execute("BEGIN").await.unwrap();
+    holder
+        .execute(
+            "SELECT 1 FROM inventory WHERE product_id = $1 FOR UPDATE",
+            &[&product.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
+    holder
+}
+
+async fn release(holder: tokio_postgres::Client) {
+    holder.batch_execute("COMMIT").await.unwrap();
+}
+
+/// The buyer's stored notifications about rejected flash-sale orders, once `count` are there.
+async fn rejection_notices(stack: &Stack, buyer: &Session, count: usize) -> Vec<Value> {
+    eventually("the rejection notifications", WAIT, || async {
+        let listed = stack
+            .call("GET", "/api/v1/notifications?limit=100")
+            .token(&buyer.access_token)
+            .send()
+            .await;
+        let notices: Vec<Value> = listed.body["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|n| n["type"] == "orders.rejected")
+            .cloned()
+            .collect();
+        (notices.len() >= count).then_some(notices)
+    })
+    .await
+}
+
 async fn order_one(stack: &Stack, buyer: &Session, product: &str) -> Answer {
     stack
         .place_order(buyer, json!([{"product_id": product, "quantity": 1}]))
@@ -95,15 +134,8 @@ async fn queued_orders_are_decided_first_come_first_served_pushed_and_a_redelive
         .await;
     assert_eq!(socket.receive_json(WAIT).await["type"], "subscribed");
 
-    // Hold the product's stock row as a long pass would: both orders are queued before any decision.
-    let mut holder = database().await;
-    let hold = holder.transaction().await.unwrap();
-    hold.execute(
-        "SELECT 1 FROM inventory WHERE product_id = $1 FOR UPDATE",
-        &[&product.parse::<Uuid>().unwrap()],
-    )
-    .await
-    .unwrap();
+    // Both orders are queued before any decision.
+    let hold = hold_stock_row(&product).await;
     let first = order_one(&stack, &buyer, &product).await;
     let second = order_one(&stack, &buyer, &product).await;
     for queued in [&first, &second] {
@@ -118,7 +150,7 @@ async fn queued_orders_are_decided_first_come_first_served_pushed_and_a_redelive
         )
         .await;
     assert_eq!(two_lines.status, 422, "{two_lines:?}");
-    hold.commit().await.unwrap();
+    release(hold).await;
 
     let (first_id, second_id) = (
         first.body["id"].as_str().unwrap(),
@@ -176,6 +208,34 @@ async fn queued_orders_are_decided_first_come_first_served_pushed_and_a_redelive
             ("REJECTED_OUT_OF_STOCK".to_owned(), 1)
         ]
     );
+
+    // The rejection is also a stored notification, and its redelivery stores nothing more.
+    let notices = rejection_notices(&stack, &buyer, 1).await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["title"], "Sold out");
+    assert_eq!(notices[0]["data"]["product_id"], product.as_str());
+    assert_eq!(notices[0]["data"]["status"], "REJECTED_OUT_OF_STOCK");
+    let rejection: Value = database()
+        .await
+        .query_one(
+            "SELECT payload FROM outbox WHERE aggregate_id = $1 AND event_type = 'orders.rejected'",
+            &[&product.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let url = stack.queue_url(&sqs, "NotificationsQueue").await;
+    let again = sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body(rejection.to_string())
+        .send()
+        .await
+        .unwrap();
+    stack
+        .handled("NotificationFunction", again.message_id().unwrap())
+        .await;
+    assert_eq!(rejection_notices(&stack, &buyer, 1).await.len(), 1);
     socket.close().await;
 }
 
@@ -276,19 +336,12 @@ async fn a_buyer_limit_counts_what_each_buyer_holds_and_ends_with_the_sale() {
     );
 
     // Held back so that all four are decided in one pass, which must count its own acceptances.
-    let mut holder = database().await;
-    let hold = holder.transaction().await.unwrap();
-    hold.execute(
-        "SELECT 1 FROM inventory WHERE product_id = $1 FOR UPDATE",
-        &[&product.parse::<Uuid>().unwrap()],
-    )
-    .await
-    .unwrap();
+    let hold = hold_stock_row(&product).await;
     let ann_first = order(&stack, &ann, &product, 1).await;
     let ann_second = order(&stack, &ann, &product, 2).await;
     let ann_third = order(&stack, &ann, &product, 1).await;
     let bob_first = order(&stack, &bob, &product, 2).await;
-    hold.commit().await.unwrap();
+    release(hold).await;
 
     for (id, status) in [
         (&ann_first, "PENDING_PAYMENT"),
@@ -304,6 +357,15 @@ async fn a_buyer_limit_counts_what_each_buyer_holds_and_ends_with_the_sale() {
     let refused = &pushed[&ann_second];
     assert_eq!(refused["status"], "REJECTED_BUYER_LIMIT", "{refused}");
     assert_eq!(refused["event"], "orders.rejected");
+    let notices = rejection_notices(&stack, &ann, 1).await;
+    assert_eq!(
+        notices[0]["title"], "Over the limit per buyer",
+        "{notices:?}"
+    );
+    assert!(
+        rejection_notices(&stack, &bob, 0).await.is_empty(),
+        "bob was not rejected"
+    );
 
     // A later pass counts what Ann already holds; a cancelled order gives its units back to her limit.
     let ann_fourth = order(&stack, &ann, &product, 1).await;

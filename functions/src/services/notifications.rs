@@ -5,8 +5,9 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use orderly_domain::EventEnvelope;
-use orderly_domain::events::{Event, NotificationSent, Recipient};
+use orderly_domain::events::{Event, NotificationSent, OrdersRejected, Recipient};
 use orderly_domain::notifications::{Notice, Notification, recipients};
+use orderly_domain::orders::OrderStatus;
 use orderly_domain::pagination::Page;
 use orderly_domain::validation::Problems;
 use orderly_store::notifications::{self, NewNotification};
@@ -24,7 +25,8 @@ use crate::State;
 pub struct Message<'a> {
     pub customer_id: Uuid,
     pub order_id: Uuid,
-    /// The status as the customer reads it: `completed`, `payment_failed`, `cancelled`.
+    /// The status as the customer reads it: `completed`, `payment_failed`, `cancelled`,
+    /// `rejected_out_of_stock`, `rejected_buyer_limit`.
     pub status: &'a str,
 }
 
@@ -101,6 +103,86 @@ pub async fn notify(
         .await;
     notifications::mark(&client, id, sent.is_ok()).await?;
     sent.map(|()| true)
+}
+
+/// What a buyer whose flash-sale order was rejected is told, stored and pushed like any notification.
+fn rejection_notice(product_id: Uuid, status: OrderStatus) -> Notice {
+    let (title, why) = match status {
+        OrderStatus::RejectedBuyerLimit => (
+            "Over the limit per buyer",
+            "it would have taken you past the sale's limit per buyer",
+        ),
+        _ => ("Sold out", "it sold out before your order's turn"),
+    };
+    Notice {
+        kind: Event::ORDERS_REJECTED.to_owned(),
+        title: title.to_owned(),
+        message: format!(
+            "Your flash-sale order was not accepted: {why}. Nothing was charged; the order shows {}.",
+            status.as_str()
+        ),
+        data: json!({"product_id": product_id, "status": status}),
+    }
+}
+
+/// Tells every buyer a flash-sale pass rejected, once per rejection kind: one stored notification each
+/// (a buyer with several orders in the pass gets one), pushed to their sockets, the email logged per
+/// order. A redelivered event stores and pushes nothing again. Returns how many were stored.
+pub async fn notify_rejected(
+    state: &State,
+    notifier: &impl Notifier,
+    event: &EventEnvelope,
+    rejected: &OrdersRejected,
+) -> Result<usize, ServiceError> {
+    let mut client = state.db.get().await?;
+    let tx = client.transaction().await?;
+    let mut stored_in_all = 0;
+    for status in [
+        OrderStatus::RejectedOutOfStock,
+        OrderStatus::RejectedBuyerLimit,
+    ] {
+        let mut users: Vec<Uuid> = rejected
+            .orders
+            .iter()
+            .filter(|o| o.status == status)
+            .map(|o| o.user_id)
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        if users.is_empty() {
+            continue;
+        }
+        let notice = rejection_notice(rejected.product_id, status);
+        // One send per kind, named after the event so that a redelivery finds its rows.
+        let batch_id = Uuid::new_v5(&event.event_id, status.as_str().as_bytes());
+        let (stored, at) = notifications::insert_for_users(&tx, batch_id, &users, &notice).await?;
+        if let Some(at) = at {
+            let pushed = sent_event(
+                batch_id,
+                Uuid::nil(),
+                &stored,
+                &notice,
+                at,
+                event.correlation_id.clone(),
+            );
+            outbox_store::insert(&tx, &pushed).await?;
+        }
+        stored_in_all += stored.len();
+    }
+    tx.commit().await?;
+    if stored_in_all > 0 {
+        for order in &rejected.orders {
+            let status = order.status.as_str().to_lowercase();
+            notifier
+                .send(&Message {
+                    customer_id: order.user_id,
+                    order_id: order.order_id,
+                    status: &status,
+                })
+                .await?;
+        }
+    }
+    Ok(stored_in_all)
 }
 
 /// Which of the caller's notifications to list.

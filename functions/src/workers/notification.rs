@@ -1,6 +1,6 @@
 //! Queue `NotificationsQueue` (`order.completed`, `order.payment_failed`, `order.cancelled`,
-//! `group.broadcast`): one notification per order event, sent through the log notifier, and the pages
-//! of a group broadcast.
+//! `orders.rejected`, `group.broadcast`): one notification per order event, sent through the log
+//! notifier, one per buyer a flash-sale pass rejected, and the pages of a group broadcast.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use orderly_domain::events::Event;
@@ -15,6 +15,7 @@ pub const HANDLES: &[&str] = &[
     Event::ORDER_COMPLETED,
     Event::ORDER_PAYMENT_FAILED,
     Event::ORDER_CANCELLED,
+    Event::ORDERS_REJECTED,
     Event::GROUP_BROADCAST,
 ];
 
@@ -23,6 +24,11 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
         match &envelope.event {
             Event::OrderCompleted(_) | Event::OrderPaymentFailed(_) | Event::OrderCancelled(_) => {
                 notifications::notify(state, &LogNotifier, &envelope)
+                    .await
+                    .map(drop)
+            }
+            Event::OrdersRejected(rejected) => {
+                notifications::notify_rejected(state, &LogNotifier, &envelope, rejected)
                     .await
                     .map(drop)
             }
@@ -36,8 +42,7 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::NotificationSent(_)
             | Event::ConnectionResumed(_)
             | Event::InventoryChanged(_)
-            | Event::OrderQueued(_)
-            | Event::OrdersRejected(_) => Ok(()),
+            | Event::OrderQueued(_) => Ok(()),
         }
     })
     .await
