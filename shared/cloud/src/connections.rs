@@ -5,6 +5,7 @@ use aws_sdk_apigatewaymanagement::primitives::Blob;
 use thiserror::Error;
 
 use crate::CloudError;
+use crate::lazy::LazyClient;
 
 #[derive(Debug, Error)]
 pub enum PushError {
@@ -31,16 +32,20 @@ pub trait ConnectionPusher: Send + Sync {
 /// taken from `AWS_ENDPOINT_URL`, which points at the emulator.
 #[derive(Clone, Debug)]
 pub struct ApiGatewayConnections {
-    client: aws_sdk_apigatewaymanagement::Client,
+    client: LazyClient<aws_sdk_apigatewaymanagement::Client>,
 }
 
 impl ApiGatewayConnections {
     pub fn new(sdk: &SdkConfig, endpoint: &str) -> Self {
-        let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
-            .endpoint_url(endpoint)
-            .build();
+        let endpoint = endpoint.to_owned();
+        let make = move |sdk: &SdkConfig| {
+            let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+                .endpoint_url(&endpoint)
+                .build();
+            aws_sdk_apigatewaymanagement::Client::from_conf(config)
+        };
         Self {
-            client: aws_sdk_apigatewaymanagement::Client::from_conf(config),
+            client: LazyClient::new(sdk, make),
         }
     }
 }
@@ -49,6 +54,7 @@ impl ConnectionPusher for ApiGatewayConnections {
     async fn push(&self, connection_id: &str, payload: Vec<u8>) -> Result<(), PushError> {
         match self
             .client
+            .get()
             .post_to_connection()
             .connection_id(connection_id)
             .data(Blob::new(payload))
@@ -66,6 +72,7 @@ impl ConnectionPusher for ApiGatewayConnections {
     async fn close(&self, connection_id: &str) -> Result<(), PushError> {
         match self
             .client
+            .get()
             .delete_connection()
             .connection_id(connection_id)
             .send()

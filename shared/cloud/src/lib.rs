@@ -3,6 +3,7 @@
 
 mod connections;
 mod error;
+mod lazy;
 mod queues;
 mod sdk;
 mod secrets;

@@ -2,22 +2,24 @@ use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::CloudError;
+use crate::lazy::LazyClient;
 
 #[derive(Clone, Debug)]
 pub struct SqsQueues {
-    client: aws_sdk_sqs::Client,
+    client: LazyClient<aws_sdk_sqs::Client>,
 }
 
 impl SqsQueues {
     pub fn new(sdk: &SdkConfig) -> Self {
         Self {
-            client: aws_sdk_sqs::Client::new(sdk),
+            client: LazyClient::new(sdk, aws_sdk_sqs::Client::new),
         }
     }
 
     /// Proves the queue exists and we may read its attributes (what the health check needs, no more).
     pub async fn probe(&self, queue_url: &str) -> Result<(), CloudError> {
         self.client
+            .get()
             .get_queue_attributes()
             .queue_url(queue_url)
             .attribute_names(QueueAttributeName::QueueArn)
@@ -35,6 +37,7 @@ impl SqsQueues {
         delay_seconds: i32,
     ) -> Result<(), CloudError> {
         self.client
+            .get()
             .send_message()
             .queue_url(queue_url)
             .message_body(body)

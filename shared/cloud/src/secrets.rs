@@ -2,18 +2,19 @@ use aws_config::SdkConfig;
 use serde_json::{Map, Value};
 
 use crate::CloudError;
+use crate::lazy::LazyClient;
 
 /// Secrets Manager, read once per instance at cold start: secrets never sit in a function's
 /// configuration (where the console, `GetFunctionConfiguration` and every deploy log would show them).
 #[derive(Clone, Debug)]
 pub struct SecretsManager {
-    client: aws_sdk_secretsmanager::Client,
+    client: LazyClient<aws_sdk_secretsmanager::Client>,
 }
 
 impl SecretsManager {
     pub fn new(sdk: &SdkConfig) -> Self {
         Self {
-            client: aws_sdk_secretsmanager::Client::new(sdk),
+            client: LazyClient::new(sdk, aws_sdk_secretsmanager::Client::new),
         }
     }
 
@@ -21,6 +22,7 @@ impl SecretsManager {
     pub async fn json(&self, secret_id: &str) -> Result<Map<String, Value>, CloudError> {
         let output = self
             .client
+            .get()
             .get_secret_value()
             .secret_id(secret_id)
             .send()

@@ -5,6 +5,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
+use crate::lazy::LazyClient;
 use crate::{CloudError, s3_client};
 
 /// S3's smallest part of a multipart upload, except the last.
@@ -20,14 +21,14 @@ pub struct Upload {
 
 #[derive(Clone, Debug)]
 pub struct S3Bucket {
-    client: aws_sdk_s3::Client,
+    client: LazyClient<aws_sdk_s3::Client>,
     bucket: String,
 }
 
 impl S3Bucket {
     pub fn new(sdk: &SdkConfig, bucket: impl Into<String>) -> Self {
         Self {
-            client: s3_client(sdk),
+            client: LazyClient::new(sdk, s3_client),
             bucket: bucket.into(),
         }
     }
@@ -39,6 +40,7 @@ impl S3Bucket {
     /// Proves the bucket exists and is reachable with our credentials.
     pub async fn probe(&self) -> Result<(), CloudError> {
         self.client
+            .get()
             .head_bucket()
             .bucket(&self.bucket)
             .send()
@@ -56,6 +58,7 @@ impl S3Bucket {
     ) -> Result<Upload, CloudError> {
         let started = self
             .client
+            .get()
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
@@ -80,6 +83,7 @@ impl S3Bucket {
         let number = i32::try_from(upload.parts.len() + 1).expect("fewer than 10,000 parts");
         let sent = self
             .client
+            .get()
             .upload_part()
             .bucket(&self.bucket)
             .key(&upload.key)
@@ -107,6 +111,7 @@ impl S3Bucket {
             })
             .collect();
         self.client
+            .get()
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(&upload.key)
@@ -129,6 +134,7 @@ impl S3Bucket {
     ) -> Result<impl futures::Stream<Item = Result<Vec<u8>, CloudError>> + use<>, CloudError> {
         let body = self
             .client
+            .get()
             .get_object()
             .bucket(&self.bucket)
             .key(key)
@@ -169,6 +175,7 @@ impl S3Bucket {
     pub async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), CloudError> {
         match self
             .client
+            .get()
             .abort_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
@@ -194,6 +201,7 @@ impl S3Bucket {
         })?;
         let request = self
             .client
+            .get()
             .get_object()
             .bucket(&self.bucket)
             .key(key)

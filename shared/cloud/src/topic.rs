@@ -4,6 +4,7 @@ use aws_config::SdkConfig;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
 use crate::CloudError;
+use crate::lazy::LazyClient;
 
 /// SNS takes at most this many messages in one `PublishBatch`.
 pub const PUBLISH_BATCH_MAX: usize = 10;
@@ -36,14 +37,14 @@ pub trait EventPublisher: Send + Sync {
 
 #[derive(Clone, Debug)]
 pub struct SnsTopic {
-    client: aws_sdk_sns::Client,
+    client: LazyClient<aws_sdk_sns::Client>,
     topic_arn: String,
 }
 
 impl SnsTopic {
     pub fn new(sdk: &SdkConfig, topic_arn: impl Into<String>) -> Self {
         Self {
-            client: aws_sdk_sns::Client::new(sdk),
+            client: LazyClient::new(sdk, aws_sdk_sns::Client::new),
             topic_arn: topic_arn.into(),
         }
     }
@@ -66,6 +67,7 @@ impl EventPublisher for SnsTopic {
     ) -> Result<String, CloudError> {
         let mut request = self
             .client
+            .get()
             .publish()
             .topic_arn(&self.topic_arn)
             .message(body)
@@ -103,6 +105,7 @@ impl EventPublisher for SnsTopic {
         });
         let output = self
             .client
+            .get()
             .publish_batch()
             .topic_arn(&self.topic_arn)
             .set_publish_batch_request_entries(Some(entries.collect()))
