@@ -49,6 +49,35 @@ async fn release(holder: tokio_postgres::Client) {
     holder.batch_execute("COMMIT").await.unwrap();
 }
 
+/// Sends the event of `event_type` about `aggregate` (as the outbox wrote it) to a worker's queue again,
+/// as SQS may, and waits until the worker has handled it.
+async fn redeliver(
+    stack: &Stack,
+    aggregate: &str,
+    event_type: &str,
+    (queue, worker): (&str, &str),
+) {
+    let envelope: Value = database()
+        .await
+        .query_one(
+            "SELECT payload FROM outbox WHERE aggregate_id = $1 AND event_type = $2",
+            &[&aggregate.parse::<Uuid>().unwrap(), &event_type],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let sqs = aws_sdk_sqs::Client::new(&stack.aws().await);
+    let url = stack.queue_url(&sqs, queue).await;
+    let again = sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body(envelope.to_string())
+        .send()
+        .await
+        .unwrap();
+    stack.handled(worker, again.message_id().unwrap()).await;
+}
+
 /// The buyer's stored notifications about rejected flash-sale orders, once `count` are there.
 async fn rejection_notices(stack: &Stack, buyer: &Session, count: usize) -> Vec<Value> {
     eventually("the rejection notifications", WAIT, || async {
@@ -179,27 +208,13 @@ async fn queued_orders_are_decided_first_come_first_served_pushed_and_a_redelive
     );
 
     // SQS delivers at least once: the first order's message again finds nothing to decide.
-    let envelope: Value = database()
-        .await
-        .query_one(
-            "SELECT payload FROM outbox WHERE aggregate_id = $1 AND event_type = 'order.queued'",
-            &[&first_id.parse::<Uuid>().unwrap()],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let sqs = aws_sdk_sqs::Client::new(&stack.aws().await);
-    let url = stack.queue_url(&sqs, "FlashSaleQueue").await;
-    let again = sqs
-        .send_message()
-        .queue_url(&url)
-        .message_body(envelope.to_string())
-        .send()
-        .await
-        .unwrap();
-    stack
-        .handled("FlashSaleReservationFunction", again.message_id().unwrap())
-        .await;
+    redeliver(
+        &stack,
+        first_id,
+        "order.queued",
+        ("FlashSaleQueue", "FlashSaleReservationFunction"),
+    )
+    .await;
     assert_eq!(stack.stock(&product).await, (0, 1, 0));
     assert_eq!(
         statuses(&product).await,
@@ -215,26 +230,13 @@ async fn queued_orders_are_decided_first_come_first_served_pushed_and_a_redelive
     assert_eq!(notices[0]["title"], "Sold out");
     assert_eq!(notices[0]["data"]["product_id"], product.as_str());
     assert_eq!(notices[0]["data"]["status"], "REJECTED_OUT_OF_STOCK");
-    let rejection: Value = database()
-        .await
-        .query_one(
-            "SELECT payload FROM outbox WHERE aggregate_id = $1 AND event_type = 'orders.rejected'",
-            &[&product.parse::<Uuid>().unwrap()],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    let url = stack.queue_url(&sqs, "NotificationsQueue").await;
-    let again = sqs
-        .send_message()
-        .queue_url(&url)
-        .message_body(rejection.to_string())
-        .send()
-        .await
-        .unwrap();
-    stack
-        .handled("NotificationFunction", again.message_id().unwrap())
-        .await;
+    redeliver(
+        &stack,
+        &product,
+        "orders.rejected",
+        ("NotificationsQueue", "NotificationFunction"),
+    )
+    .await;
     assert_eq!(rejection_notices(&stack, &buyer, 1).await.len(), 1);
     socket.close().await;
 }

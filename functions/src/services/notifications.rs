@@ -157,14 +157,8 @@ pub async fn notify_rejected(
         let batch_id = Uuid::new_v5(&event.event_id, status.as_str().as_bytes());
         let (stored, at) = notifications::insert_for_users(&tx, batch_id, &users, &notice).await?;
         if let Some(at) = at {
-            let pushed = sent_event(
-                batch_id,
-                Uuid::nil(),
-                &stored,
-                &notice,
-                at,
-                event.correlation_id.clone(),
-            );
+            let correlation = event.correlation_id.clone();
+            let pushed = sent_event(batch_id, Uuid::nil(), &stored, &notice, at, correlation);
             outbox_store::insert(&tx, &pushed).await?;
         }
         stored_in_all += stored.len();
