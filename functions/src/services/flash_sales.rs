@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use chrono::Utc;
 use orderly_domain::events::{Event, OrderPlaced, OrdersRejected, PlacedItem, RejectedOrder};
-use orderly_domain::flash_sales::{BuyerLimit, allocate};
+use orderly_domain::flash_sales::allocate;
 use orderly_domain::orders::OrderStatus;
 use orderly_store::flash_sales::{self, Decided};
 use uuid::Uuid;
@@ -65,15 +65,7 @@ async fn decide_pass(state: &State, product_id: Uuid) -> Result<(usize, usize), 
         return Ok((0, 0));
     }
     let orders: Vec<_> = waiting.iter().map(|w| w.order).collect();
-    let limit = match head.buyer_limit {
-        Some(units) => {
-            let buyers: Vec<Uuid> = orders.iter().map(|o| o.user_id).collect();
-            let held = flash_sales::held_by_buyers(&tx, product_id, &buyers).await?;
-            Some(BuyerLimit { units, held })
-        }
-        None => None,
-    };
-    let decision = allocate(head.available, limit.as_ref(), &orders);
+    let decision = allocate(head.available, head.limit.as_ref(), &orders);
     let accepted: Vec<(Uuid, Uuid)> = decision
         .accepted
         .iter()

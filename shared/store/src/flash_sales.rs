@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use orderly_domain::flash_sales::QueuedOrder;
+use orderly_domain::flash_sales::{BuyerLimit, QueuedOrder};
 use orderly_domain::orders::Order;
 use uuid::Uuid;
 
@@ -121,13 +121,15 @@ pub struct Waiting {
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueHead {
     pub available: i32,
-    pub buyer_limit: Option<i32>,
+    /// The sale's limit per buyer with what the head's buyers hold, when it has one.
+    pub limit: Option<BuyerLimit>,
     pub waiting: Vec<Waiting>,
 }
 
 /// Locks the product's stock row (every decider of this product queues here, so a queue is decided
 /// by one transaction at a time) and reads the first `limit` orders of its queue in arrival order, with
-/// what is available. `None` when the product has no stock row.
+/// what is available and, when the sale limits units per buyer, what the head's buyers hold (read under
+/// the same lock, so no other pass can change it meanwhile). `None` when the product has no stock row.
 pub async fn lock_queue(
     db: &impl GenericClient,
     product_id: Uuid,
@@ -152,7 +154,7 @@ pub async fn lock_queue(
         )
         .await?;
     let rows = db.query(&head, &[&product_id, &limit]).await?;
-    let waiting = rows
+    let waiting: Vec<Waiting> = rows
         .iter()
         .map(|r| Waiting {
             order: QueuedOrder {
@@ -164,9 +166,17 @@ pub async fn lock_queue(
             currency: r.get::<_, String>(4),
         })
         .collect();
+    let limit = match stock.get::<_, Option<i32>>(1) {
+        Some(units) => {
+            let buyers: Vec<Uuid> = waiting.iter().map(|w| w.order.user_id).collect();
+            let held = held_by_buyers(db, product_id, &buyers).await?;
+            Some(BuyerLimit { units, held })
+        }
+        None => None,
+    };
     Ok(Some(QueueHead {
         available: stock.get(0),
-        buyer_limit: stock.get(1),
+        limit,
         waiting,
     }))
 }
@@ -311,7 +321,7 @@ mod tests {
     use super::*;
     use crate::testing::{fresh_database, product, stock, user};
     use chrono::Duration;
-    use orderly_domain::flash_sales::{BuyerLimit, allocate};
+    use orderly_domain::flash_sales::allocate;
     use serde_json::json;
 
     fn event(aggregate_id: Uuid, event_type: &'static str) -> OutboxEvent {
@@ -358,15 +368,7 @@ mod tests {
         let tx = tx_client.transaction().await.unwrap();
         let head = lock_queue(&tx, lamp, 100).await.unwrap().unwrap();
         let orders: Vec<QueuedOrder> = head.waiting.iter().map(|w| w.order).collect();
-        let limit = match head.buyer_limit {
-            Some(units) => {
-                let buyers: Vec<Uuid> = orders.iter().map(|o| o.user_id).collect();
-                let held = held_by_buyers(&tx, lamp, &buyers).await.unwrap();
-                Some(BuyerLimit { units, held })
-            }
-            None => None,
-        };
-        let decision = allocate(head.available, limit.as_ref(), &orders);
+        let decision = allocate(head.available, head.limit.as_ref(), &orders);
         let accepted: Vec<(Uuid, Uuid)> = decision
             .accepted
             .iter()
@@ -446,7 +448,7 @@ mod tests {
         );
 
         let (head, moved) = pass(&db.pool, lamp).await;
-        assert_eq!((head.available, head.buyer_limit), (3, None));
+        assert_eq!((head.available, head.limit), (3, None));
         let order_ids: Vec<Uuid> = head.waiting.iter().map(|w| w.order.order_id).collect();
         assert_eq!(order_ids, queued, "arrival order");
 
@@ -499,7 +501,7 @@ mod tests {
             queue_one(&client, bob, lamp, 2).await,
         ];
         let (head, moved) = pass(&db.pool, lamp).await;
-        assert_eq!((head.buyer_limit, moved), (Some(2), 3));
+        assert_eq!((head.limit.map(|l| l.units), moved), (Some(2), 3));
         assert_eq!(
             statuses(&client, &first).await,
             ["PENDING_PAYMENT", "REJECTED_BUYER_LIMIT", "PENDING_PAYMENT"]
