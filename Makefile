@@ -44,8 +44,8 @@ fmt: ## format the code
 build: ## debug build of everything
 	cargo build --workspace
 
-release: ## the Lambda artifact for arm64, as `sam build` makes it (needs cargo-lambda and zig)
-	cargo lambda build --release --arm64 --bin bootstrap --lambda-dir target/lambda-arm64
+release: ## the four Lambda artifacts for arm64, as `sam build` makes them (needs cargo-lambda and zig)
+	cargo lambda build --release --arm64 -p orderly-functions --lambda-dir target/lambda-arm64
 
 clean: ## remove build output and local state (the Postgres cluster too)
 	-infra/scripts/postgres.sh stop

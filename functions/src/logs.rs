@@ -3,9 +3,11 @@
 //! crates log whole events, headers and bodies, which carry tokens, passwords and personal data, and no
 //! setting of ours may turn that on.
 
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+
 /// Orderly's crates, as tracing names their targets.
-const OURS: [&str; 6] = [
-    "bootstrap",
+const OURS: [&str; 5] = [
     "orderly_functions",
     "orderly_store",
     "orderly_cloud",
@@ -13,28 +15,30 @@ const OURS: [&str; 6] = [
     "orderly_domain",
 ];
 
-/// The `tracing_subscriber::EnvFilter` directives for `level` (an unknown level counts as `info`).
-pub fn filter(level: Option<&str>) -> String {
+/// The filter for `level` (an unknown level counts as `info`): a plain target filter, not an
+/// `EnvFilter`, whose span and field matching would link a regex engine into every artifact.
+pub fn filter(level: Option<&str>) -> Targets {
     let level = match level.map(str::to_ascii_lowercase).as_deref() {
-        Some(l @ ("error" | "warn" | "info" | "debug" | "trace")) => l.to_owned(),
-        _ => "info".to_owned(),
+        Some("error") => Level::ERROR,
+        Some("warn") => Level::WARN,
+        Some("debug") => Level::DEBUG,
+        Some("trace") => Level::TRACE,
+        _ => Level::INFO,
     };
-    std::iter::once("warn".to_owned())
-        .chain(OURS.iter().map(|target| format!("{target}={level}")))
-        .collect::<Vec<_>>()
-        .join(",")
+    Targets::new()
+        .with_default(Level::WARN)
+        .with_targets(OURS.map(|target| (target, level)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracing::{Level, enabled};
-    use tracing_subscriber::EnvFilter;
+    use tracing::enabled;
     use tracing_subscriber::layer::SubscriberExt;
 
-    /// Runs `check` with a subscriber filtering by `filter(level)`, as bootstrap installs it.
+    /// Runs `check` with a subscriber filtering by `filter(level)`, as `lambda::run` installs it.
     fn with_filter(level: &str, check: impl FnOnce() -> bool) -> bool {
-        let subscriber = tracing_subscriber::registry().with(EnvFilter::new(filter(Some(level))));
+        let subscriber = tracing_subscriber::registry().with(filter(Some(level)));
         tracing::subscriber::with_default(subscriber, check)
     }
 
@@ -72,7 +76,10 @@ mod tests {
             "trace",
             || enabled!(target: "lambda_runtime", Level::WARN)
         ));
-        assert_eq!(filter(Some("nonsense")), filter(None));
-        assert!(filter(None).contains("orderly_functions=info"));
+        assert!(with_filter(
+            "nonsense",
+            || enabled!(target: "orderly_functions::http", Level::INFO)
+                && !enabled!(target: "orderly_functions::http", Level::DEBUG)
+        ));
     }
 }

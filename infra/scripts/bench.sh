@@ -15,7 +15,7 @@ export ORDERLY_TRUST_FORWARDED_FOR=1 RUST_LOG="${RUST_LOG:-warn}"
 export ORDERLY_QUEUE_VISIBILITY_SECONDS="${ORDERLY_QUEUE_VISIBILITY_SECONDS:-30}"
 log "building optimised binaries (profile bench-local)"
 cargo build --quiet --profile bench-local -p orderly-local --bins
-cargo build --quiet --profile bench-local -p orderly-functions --bin bootstrap
+cargo build --quiet --profile bench-local -p orderly-functions --bin bootstrap-api
 export ORDERLY_GATEWAY_BIN="$ROOT/target/bench-local/orderly-local"
 # Every row writes its figures to target/bench/<row>.csv; the summary gathers them into one table.
 summarise() {

@@ -18,9 +18,9 @@ export ORDERLY_POSTGRES_SCRIPT="$ROOT/infra/scripts/postgres.sh"
 unset AWS_ENDPOINT_URL
 
 if [ -z "${ORDERLY_SKIP_BUILD:-}" ]; then
-  log "building the gateway, bootstrap and the chaos driver"
+  log "building the gateway, the bootstrap-* artifacts and the chaos driver"
   cargo build --quiet -p orderly-local
-  cargo build --quiet -p orderly-functions --bin bootstrap
+  cargo build --quiet -p orderly-functions --bins
 fi
 started_postgres=""
 "$ROOT/infra/scripts/postgres.sh" status >/dev/null 2>&1 || started_postgres=1

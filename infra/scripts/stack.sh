@@ -44,8 +44,8 @@ if [ -z "${ORDERLY_SKIP_BUILD:-}" ]; then
   log "building the local gateway"
   (cd "$ROOT" && cargo build --quiet -p orderly-local)
   if [ "${ORDERLY_RUNTIME:-}" = process ]; then
-    log "building bootstrap (ORDERLY_RUNTIME=process: functions run as the real binary)"
-    (cd "$ROOT" && cargo build --quiet -p orderly-functions --bin bootstrap)
+    log "building the bootstrap-* artifacts (ORDERLY_RUNTIME=process: functions run as the real binaries)"
+    (cd "$ROOT" && cargo build --quiet -p orderly-functions --bins)
   fi
 fi
 

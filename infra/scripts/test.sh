@@ -96,8 +96,8 @@ for suite in "$ROOT"/tests/tests/*.rs; do
     || die "tests/tests/$suite.rs is not run by make test: add it to infra/scripts/test.sh"
 done
 
-# The real Lambda artifact: process mode runs it, and a unit test of the gateway starts it.
-cargo build --quiet -p orderly-functions --bin bootstrap
+# The real Lambda artifacts: process mode runs them, and unit tests of the gateway start them.
+cargo build --quiet -p orderly-functions --bins
 if [ -z "$only" ]; then
   step "unit and integration tests"
   cargo test --workspace --exclude orderly-e2e

@@ -58,7 +58,7 @@ pub struct HttpPaymentProvider {
 
 impl HttpPaymentProvider {
     pub fn new(base_url: &str) -> Self {
-        // In-process (the local gateway) no `bootstrap` main has run to install it.
+        // In-process (the local gateway) no `lambda::run` has run to install it.
         orderly_cloud::use_ring_for_tls();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))

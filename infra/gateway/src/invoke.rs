@@ -65,7 +65,7 @@ pub enum Runtime {
         states: BTreeMap<String, &'static State>,
         lookup: fn(&str) -> Option<Handler>,
     },
-    /// The `bootstrap` binary in execution environments over the Runtime API.
+    /// The `bootstrap-*` binaries in execution environments over the Runtime API.
     Process(Arc<Environments>),
 }
 

@@ -1,7 +1,7 @@
 //! `orderly-local`: the whole serverless topology of template.yaml on one machine, without Docker.
 //! Creates the queues, topic, subscriptions and bucket in the AWS emulator, then serves the REST API, the
 //! WebSocket API with its management API, polls every SQS event source mapping and fires schedules,
-//! invoking the functions in-process through the same registry the Lambda `bootstrap` uses.
+//! invoking the functions in-process through the same registry the Lambda binaries use.
 
 mod authorize;
 mod control;
@@ -18,9 +18,9 @@ mod sqs;
 mod template;
 mod websocket;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::invoke::Invoker;
 use crate::resolve::Resolver;
-use crate::template::Template;
+use crate::template::{FunctionDef, Template};
 use crate::websocket::{Limits, PushFault, Sockets};
 
 pub struct Gateway {
@@ -118,9 +118,9 @@ struct Settings {
 enum RuntimeMode {
     /// In the gateway's process (the default: one build, fastest start).
     InProcess,
-    /// As the real `bootstrap` binary over the Runtime API, at most `cap` environments per function
-    /// without reserved concurrency.
-    Process { binary: PathBuf, cap: u32 },
+    /// As the real `bootstrap-*` binaries (the one each function's template entry names, found in
+    /// `dir`) over the Runtime API, at most `cap` environments per function without reserved concurrency.
+    Process { dir: PathBuf, cap: u32 },
 }
 
 impl RuntimeMode {
@@ -128,21 +128,16 @@ impl RuntimeMode {
         match std::env::var("ORDERLY_RUNTIME").as_deref() {
             Err(_) | Ok("in-process") => Ok(Self::InProcess),
             Ok("process") => {
-                let binary = match std::env::var("ORDERLY_BOOTSTRAP") {
+                let dir = match std::env::var("ORDERLY_BINARIES") {
                     Ok(path) => PathBuf::from(path),
                     Err(_) => std::env::current_exe()
                         .map_err(|e| e.to_string())?
-                        .with_file_name("bootstrap"),
+                        .parent()
+                        .map(Path::to_path_buf)
+                        .ok_or("the gateway's own path has no directory")?,
                 };
-                if !binary.is_file() {
-                    return Err(format!(
-                        "ORDERLY_RUNTIME=process runs {}, which is not there: \
-                         cargo build -p orderly-functions --bin bootstrap",
-                        binary.display()
-                    ));
-                }
                 Ok(Self::Process {
-                    binary,
+                    dir,
                     cap: env_or("ORDERLY_PROCESS_MAX_ENVIRONMENTS", 4)?,
                 })
             }
@@ -335,12 +330,30 @@ async fn run() -> Result<(), String> {
     ]);
     let own_variables = environments(&template, &resolver, &overrides)?;
     let functions: BTreeMap<_, _> = template.functions.clone();
-    let binary = match &settings.runtime {
-        RuntimeMode::Process { binary, .. } => binary.clone(),
+    let binaries_dir = match &settings.runtime {
+        RuntimeMode::Process { dir, .. } => dir.clone(),
         RuntimeMode::InProcess => std::env::current_exe()
             .map_err(|e| e.to_string())?
-            .with_file_name("bootstrap"),
+            .parent()
+            .map(Path::to_path_buf)
+            .ok_or("the gateway's own path has no directory")?,
     };
+    let binary_of = |def: &FunctionDef| binaries_dir.join(&def.binary);
+    if matches!(settings.runtime, RuntimeMode::Process { .. }) {
+        let missing: BTreeSet<String> = functions
+            .values()
+            .map(binary_of)
+            .filter(|path| !path.is_file())
+            .map(|path| path.display().to_string())
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "ORDERLY_RUNTIME=process runs the functions' binaries, and these are not there: {}; \
+                 cargo build -p orderly-functions --bins",
+                missing.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
     let function_variables: BTreeMap<String, BTreeMap<String, String>> = own_variables
         .iter()
         .map(|(name, own)| {
@@ -348,7 +361,7 @@ async fn run() -> Result<(), String> {
                 &functions[name],
                 own.clone(),
                 &region,
-                &binary,
+                &binary_of(&functions[name]),
                 |n| std::env::var(n).ok(),
             );
             (name.clone(), all)
@@ -360,10 +373,10 @@ async fn run() -> Result<(), String> {
             functions,
             orderly_functions::lookup,
         ),
-        RuntimeMode::Process { binary, cap } => {
-            tracing::info!(bootstrap = %binary.display(), cap, "functions run as processes over the Runtime API");
+        RuntimeMode::Process { dir, cap } => {
+            tracing::info!(binaries = %dir.display(), cap, "functions run as processes over the Runtime API");
             let environments = runtime::Environments::new(
-                binary.clone(),
+                binary_of,
                 &functions,
                 function_variables.clone(),
                 &region,

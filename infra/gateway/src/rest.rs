@@ -500,15 +500,19 @@ mod failing_functions {
 Resources:
   Boom:
     Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: bootstrap-api } }
     Properties: { Handler: boom, Events: { Get: { Type: Api, Properties: { Path: /boom, Method: GET } } } }
   Fine:
     Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: bootstrap-api } }
     Properties: { Handler: fine, Events: { Get: { Type: Api, Properties: { Path: /fine, Method: GET } } } }
   Hangs:
     Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: bootstrap-api } }
     Properties: { Handler: hangs, Timeout: 1, Events: { Get: { Type: Api, Properties: { Path: /hangs, Method: GET } } } }
   Garbled:
     Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: bootstrap-api } }
     Properties: { Handler: garbled, Events: { Get: { Type: Api, Properties: { Path: /garbled, Method: GET } } } }
 "#;
 

@@ -49,6 +49,8 @@ pub struct Template {
 pub struct Resource {
     pub kind: String,
     pub properties: Value,
+    /// `Metadata`: how SAM builds it (a function's `BuildProperties.Binary`).
+    pub metadata: Value,
     /// The name of the condition the resource exists under, if any.
     pub condition: Option<String>,
 }
@@ -57,6 +59,8 @@ pub struct Resource {
 pub struct FunctionDef {
     pub logical_id: String,
     pub handler: String,
+    /// The cargo binary SAM builds as the function's `bootstrap` (`Metadata.BuildProperties.Binary`).
+    pub binary: String,
     pub timeout: Duration,
     /// Globals' variables overlaid by the function's own, unresolved.
     pub environment: Map<String, Value>,
@@ -228,11 +232,13 @@ impl Template {
                 .get("Condition")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
+            let metadata = body.get("Metadata").cloned().unwrap_or(json!({}));
             resources.insert(
                 id.clone(),
                 Resource {
                     kind: kind.to_owned(),
                     properties,
+                    metadata,
                     condition,
                 },
             );
@@ -360,6 +366,11 @@ impl Template {
             let handler = setting("Handler")
                 .and_then(Value::as_str)
                 .ok_or_else(|| invalid(id, "has no Handler"))?;
+            let binary = resource
+                .metadata
+                .pointer("/BuildProperties/Binary")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid(id, "has no Metadata.BuildProperties.Binary"))?;
             let timeout = setting("Timeout").and_then(Value::as_u64).unwrap_or(3);
             let mut environment = globals
                 .pointer("/Environment/Variables")
@@ -377,6 +388,7 @@ impl Template {
                 FunctionDef {
                     logical_id: id.clone(),
                     handler: handler.to_owned(),
+                    binary: binary.to_owned(),
                     timeout: Duration::from_secs(timeout),
                     environment,
                     reserved_concurrency: setting("ReservedConcurrentExecutions")
@@ -563,13 +575,21 @@ mod tests {
     }
 
     #[test]
-    fn every_function_handler_is_in_the_registry_and_every_handler_is_deployed() {
+    fn every_function_handler_is_in_the_registry_in_its_binary_and_every_handler_is_deployed() {
         let t = real_template();
         let deployed: Vec<&str> = t.functions.values().map(|f| f.handler.as_str()).collect();
         for handler in &deployed {
             assert!(
                 orderly_functions::lookup(handler).is_some(),
                 "template names handler `{handler}`, the registry does not"
+            );
+        }
+        for function in t.functions.values() {
+            assert_eq!(
+                Some(function.binary.as_str()),
+                orderly_functions::binary(&function.handler),
+                "{} must be built as the binary that links its handler",
+                function.logical_id
             );
         }
         for name in orderly_functions::HANDLER_NAMES {

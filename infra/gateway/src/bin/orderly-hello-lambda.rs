@@ -1,5 +1,5 @@
 //! The cold-start benchmark's baseline: the smallest function `lambda_runtime` can run, built with the
-//! same profile as `bootstrap`. Its spawn-to-first-response is what any Rust Lambda pays; the benchmark
+//! same profile as `bootstrap-api`. Its spawn-to-first-response is what any Rust Lambda pays; the benchmark
 //! prints ours next to it.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};

@@ -1,4 +1,4 @@
-//! Process mode (`ORDERLY_RUNTIME=process`): every function runs as the real `bootstrap` binary, in
+//! Process mode (`ORDERLY_RUNTIME=process`): every function runs as its real `bootstrap-*` binary, in
 //! execution environments managed the way Lambda manages them. An environment serves one invocation at a
 //! time and is reused while warm; a function starts new ones up to its reserved concurrency (or the local
 //! cap); an environment that times out, crashes or is killed is discarded, and only the invocation it held
@@ -51,8 +51,9 @@ struct Pool {
 
 impl Environments {
     /// `variables`: each function's complete environment (template, Lambda-defined, local overrides).
+    /// `binary`: the executable each function runs (its template's `BuildProperties.Binary`, built).
     pub fn new(
-        binary: PathBuf,
+        binary: impl Fn(&FunctionDef) -> PathBuf,
         functions: &BTreeMap<String, FunctionDef>,
         mut variables: BTreeMap<String, BTreeMap<String, String>>,
         region: &str,
@@ -63,7 +64,7 @@ impl Environments {
             .map(|def| {
                 let spec = Spec {
                     function: def.logical_id.clone(),
-                    binary: binary.clone(),
+                    binary: binary(def),
                     variables: variables.remove(&def.logical_id).unwrap_or_default(),
                     function_arn: format!(
                         "arn:aws:lambda:{region}:000000000000:function:{}",

@@ -41,6 +41,7 @@ fn def(name: &str, timeout_s: u64, reserved: Option<u32>) -> FunctionDef {
     FunctionDef {
         logical_id: name.to_owned(),
         handler: name.to_lowercase(),
+        binary: "bootstrap-api".to_owned(),
         timeout: Duration::from_secs(timeout_s),
         environment: Default::default(),
         reserved_concurrency: reserved,
@@ -80,7 +81,7 @@ fn invoker(
             (d.logical_id.clone(), vars)
         })
         .collect();
-    let environments = Environments::new(binary.to_owned(), &functions, all, "us-east-1", 2);
+    let environments = Environments::new(|_| binary.to_owned(), &functions, all, "us-east-1", 2);
     Arc::new(Invoker::with_runtime(
         Runtime::Process(Arc::new(environments)),
         functions,
@@ -186,17 +187,17 @@ async fn an_init_error_fails_the_invocation_with_the_reported_reason() {
     );
 }
 
-/// The real `bootstrap`, built next to this test's binary (`make test` builds it first).
-fn bootstrap() -> PathBuf {
+/// A real `bootstrap-*` binary, built next to this test's binary (`make test` builds them first).
+fn bootstrap(artifact: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let path = exe
         .parent()
         .and_then(Path::parent)
-        .map(|dir| dir.join("bootstrap"))
+        .map(|dir| dir.join(format!("bootstrap-{artifact}")))
         .unwrap();
     assert!(
         path.is_file(),
-        "{} is missing: cargo build -p orderly-functions --bin bootstrap",
+        "{} is missing: cargo build -p orderly-functions --bins",
         path.display()
     );
     path
@@ -208,10 +209,24 @@ async fn a_function_missing_a_variable_fails_at_init_as_in_aws() {
     // environment would have hidden that; here it fails exactly as the deployed function would.
     let mut health = def("HealthFunction", 5, None);
     health.handler = "health".to_owned();
-    let invoker = invoker(&bootstrap(), vec![health], BTreeMap::new());
+    let invoker = invoker(&bootstrap("api"), vec![health], BTreeMap::new());
     let answer = call(&invoker, "HealthFunction", json!({})).await;
     assert!(
         matches!(&answer, Err(InvokeError::Failed(m)) if m.starts_with("Runtime.InitError") && m.contains("ORDER_EVENTS_TOPIC_ARN")),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_binary_refuses_a_handler_of_another_artifact_at_init() {
+    // Each artifact links only its own handlers; a template pointing a function at the wrong binary
+    // fails at init, naming the binary that has the handler.
+    let mut health = def("HealthFunction", 5, None);
+    health.handler = "health".to_owned();
+    let invoker = invoker(&bootstrap("events"), vec![health], BTreeMap::new());
+    let answer = call(&invoker, "HealthFunction", json!({})).await;
+    assert!(
+        matches!(&answer, Err(InvokeError::Failed(m)) if m.starts_with("Runtime.InitError") && m.contains("`bootstrap-api`")),
         "{answer:?}"
     );
 }

@@ -71,6 +71,7 @@ mod tests {
         FunctionDef {
             logical_id: "PlaceOrderFunction".to_owned(),
             handler: "place_order".to_owned(),
+            binary: "bootstrap-api".to_owned(),
             timeout: std::time::Duration::from_secs(10),
             environment: Default::default(),
             reserved_concurrency: None,
