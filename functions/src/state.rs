@@ -2,7 +2,7 @@ use std::time::Instant;
 
 use orderly_cloud::{
     ApiGatewayConnections, CloudError, S3Bucket, SecretsManager, SnsTopic, SqsQueues,
-    load_sdk_config,
+    lambda_sdk_config,
 };
 use orderly_store::{PgConfig, Pool, StoreError};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
@@ -98,7 +98,7 @@ fn through_proxy(database: &PgConfig, proxy: &str) -> PgConfig {
 
 impl State {
     pub async fn new(config: Config) -> Result<Self, StateError> {
-        let sdk = load_sdk_config().await;
+        let sdk = lambda_sdk_config();
         let secrets = SecretsManager::new(&sdk);
         let db = match &config.database {
             None => orderly_store::unconfigured(),

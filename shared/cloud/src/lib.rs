@@ -13,7 +13,7 @@ mod topic;
 pub use connections::{ApiGatewayConnections, ConnectionPusher, PushError};
 pub use error::CloudError;
 pub use queues::SqsQueues;
-pub use sdk::{load_sdk_config, s3_client, sdk_config_loader, use_ring_for_tls};
+pub use sdk::{lambda_sdk_config, load_sdk_config, s3_client, sdk_config_loader, use_ring_for_tls};
 pub use secrets::SecretsManager;
 pub use storage::{MIN_PART_BYTES, S3Bucket, Upload};
 pub use topic::{EventPublisher, OutgoingEvent, PUBLISH_BATCH_MAX, SnsTopic};

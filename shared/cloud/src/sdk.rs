@@ -1,4 +1,6 @@
-use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
+use aws_sdk_sqs::config::SharedCredentialsProvider;
 use aws_smithy_http_client::{Builder, tls};
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
@@ -9,6 +11,33 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 /// Loads region, credentials and endpoint overrides from the environment once per instance.
 pub async fn load_sdk_config() -> SdkConfig {
     sdk_config_loader().load().await
+}
+
+/// A function's SDK configuration, from what Lambda puts in its environment: the region (`AWS_REGION`),
+/// the execution role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`)
+/// and, locally, the emulator (`AWS_ENDPOINT_URL`). Retries, timeouts and the identity cache are the
+/// SDK's defaults for this behaviour version, as the clients set them.
+///
+/// Not the SDK's loader: its default chain (profile files, SSO, web identity through STS, ECS, IMDS)
+/// serves hosts that are not Lambda, reads files on every cold start and is 0.3 MB of every artifact
+/// (docs/adr/0023-four-artifacts-by-kind-of-work.md). The local tools keep the loader.
+pub fn lambda_sdk_config() -> SdkConfig {
+    let variable = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(
+            variable("AWS_REGION")
+                .or_else(|| variable("AWS_DEFAULT_REGION"))
+                .map(Region::new),
+        )
+        .credentials_provider(SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .http_client(http_client());
+    if let Some(endpoint) = variable("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(endpoint);
+    }
+    config.build()
 }
 
 /// The SDK's defaults with Orderly's HTTP client; for callers that add their own overrides (the local
