@@ -5,7 +5,9 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
-#[tokio::main]
+// The same runtime as ours (`orderly_functions::lambda::run`): the current-thread one, so the comparison is of
+// what our binary does, not of which tokio runtime starts.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async {
         Ok::<_, Error>(json!({"statusCode": 200, "body": "hello"}))
