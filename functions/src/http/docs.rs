@@ -5,7 +5,6 @@ use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use aws_lambda_events::encodings::Body;
 use http::HeaderValue;
 use orderly_http::{ApiError, Response, json_response};
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -180,35 +179,22 @@ impl Modify for CommonRefusals {
 struct Document;
 
 /// The document as generated from the code, kept in the repository (`functions/openapi.json`) so that an
-/// instance does not build it on its first request (every REST function reads it to refuse undeclared
-/// query parameters) and the binary does not carry the code that builds it. A test fails when the file
-/// and the code disagree, and says how to write it again.
-static DOCUMENT: &str = include_str!("../../openapi.json");
+/// instance does not build it on its first request and the binary does not carry the code that builds
+/// it. A test fails when the file and the code disagree, and says how to write it again. Served minified
+/// (build.rs): the response is smaller and a cold instance escapes less of it into JSON.
+static DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
 
-/// The query parameters the document declares for each operation, by (method, resource path).
-static QUERY_PARAMETERS: LazyLock<HashMap<(String, String), Vec<String>>> = LazyLock::new(|| {
-    let document: serde_json::Value = serde_json::from_str(DOCUMENT).expect("the document parses");
-    let mut declared = HashMap::new();
-    for (path, item) in document["paths"].as_object().into_iter().flatten() {
-        for (method, operation) in item.as_object().into_iter().flatten() {
-            let names = operation["parameters"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|p| p["in"] == "query")
-                .filter_map(|p| p["name"].as_str().map(str::to_owned))
-                .collect();
-            declared.insert((method.to_uppercase(), path.clone()), names);
-        }
-    }
-    declared
-});
+/// The query parameters the document declares for each operation: (method, resource path, names),
+/// written by build.rs from the document, so that no REST function parses the document to check them.
+static QUERY_PARAMETERS: &[(&str, &str, &[&str])] =
+    include!(concat!(env!("OUT_DIR"), "/query_parameters.rs"));
 
 /// The query parameters `method resource` accepts, as documented; `None` for an undocumented operation.
-pub fn query_parameters(method: &str, resource: &str) -> Option<&'static [String]> {
+pub fn query_parameters(method: &str, resource: &str) -> Option<&'static [&'static str]> {
     QUERY_PARAMETERS
-        .get(&(method.to_owned(), resource.to_owned()))
-        .map(Vec::as_slice)
+        .iter()
+        .find(|(m, path, _)| *m == method && *path == resource)
+        .map(|(_, _, names)| *names)
 }
 
 /// The document, for tests and tools.
@@ -292,11 +278,49 @@ mod tests {
         if std::env::var_os("ORDERLY_WRITE_OPENAPI").is_some() {
             std::fs::write(path, &generated).expect("functions/openapi.json written");
         }
+        let committed = std::fs::read_to_string(path).expect("functions/openapi.json is readable");
         assert!(
-            super::DOCUMENT == generated,
+            committed == generated,
             "functions/openapi.json is not what the code generates: run \
              ORDERLY_WRITE_OPENAPI=1 cargo test -p orderly-functions committed_document"
         );
+    }
+
+    /// What build.rs derives from the committed document: the served copy and the query parameters.
+    #[test]
+    fn the_served_document_and_the_query_parameters_are_the_committed_ones() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+        let committed: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let served: serde_json::Value = serde_json::from_str(super::DOCUMENT).unwrap();
+        assert_eq!(served, committed);
+        assert!(!super::DOCUMENT.contains('\n'), "served minified");
+
+        let mut operations = 0;
+        for (path, item) in committed["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let declared: Vec<&str> = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "query")
+                    .map(|p| p["name"].as_str().unwrap())
+                    .collect();
+                let method = method.to_uppercase();
+                assert_eq!(
+                    super::query_parameters(&method, path),
+                    Some(declared.as_slice()),
+                    "{method} {path}"
+                );
+                operations += 1;
+            }
+        }
+        assert_eq!(operations, super::QUERY_PARAMETERS.len());
+        assert!(
+            super::query_parameters("GET", "/api/v1/products")
+                .is_some_and(|names| names.contains(&"limit"))
+        );
+        assert_eq!(super::query_parameters("GET", "/nowhere"), None);
     }
 
     /// The refusals Schemathesis found undocumented stay documented, on every operation of their kind.
