@@ -114,6 +114,14 @@ struct Settings {
     runtime: RuntimeMode,
 }
 
+/// Where the gateway's own binary is: the `bootstrap-*` binaries are built beside it.
+fn own_directory() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    exe.parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| "the gateway's own path has no directory".to_owned())
+}
+
 /// `ORDERLY_RUNTIME`: where functions run.
 enum RuntimeMode {
     /// In the gateway's process (the default: one build, fastest start).
@@ -130,11 +138,7 @@ impl RuntimeMode {
             Ok("process") => {
                 let dir = match std::env::var("ORDERLY_BINARIES") {
                     Ok(path) => PathBuf::from(path),
-                    Err(_) => std::env::current_exe()
-                        .map_err(|e| e.to_string())?
-                        .parent()
-                        .map(Path::to_path_buf)
-                        .ok_or("the gateway's own path has no directory")?,
+                    Err(_) => own_directory()?,
                 };
                 Ok(Self::Process {
                     dir,
@@ -332,11 +336,7 @@ async fn run() -> Result<(), String> {
     let functions: BTreeMap<_, _> = template.functions.clone();
     let binaries_dir = match &settings.runtime {
         RuntimeMode::Process { dir, .. } => dir.clone(),
-        RuntimeMode::InProcess => std::env::current_exe()
-            .map_err(|e| e.to_string())?
-            .parent()
-            .map(Path::to_path_buf)
-            .ok_or("the gateway's own path has no directory")?,
+        RuntimeMode::InProcess => own_directory()?,
     };
     let binary_of = |def: &FunctionDef| binaries_dir.join(&def.binary);
     if matches!(settings.runtime, RuntimeMode::Process { .. }) {

@@ -203,14 +203,20 @@ fn bootstrap(artifact: &str) -> PathBuf {
     path
 }
 
-#[tokio::test]
-async fn a_function_missing_a_variable_fails_at_init_as_in_aws() {
-    // The health function with none of the template's variables: in-process the gateway's own
-    // environment would have hidden that; here it fails exactly as the deployed function would.
+/// The health function, with none of the template's variables, started as `bootstrap-{artifact}`: what
+/// its one invocation fails with.
+async fn health_answer_from(artifact: &str) -> Result<Value, InvokeError> {
     let mut health = def("HealthFunction", 5, None);
     health.handler = "health".to_owned();
-    let invoker = invoker(&bootstrap("api"), vec![health], BTreeMap::new());
-    let answer = call(&invoker, "HealthFunction", json!({})).await;
+    let invoker = invoker(&bootstrap(artifact), vec![health], BTreeMap::new());
+    call(&invoker, "HealthFunction", json!({})).await
+}
+
+#[tokio::test]
+async fn a_function_missing_a_variable_fails_at_init_as_in_aws() {
+    // In-process the gateway's own environment would have hidden the missing variables; here it fails
+    // exactly as the deployed function would.
+    let answer = health_answer_from("api").await;
     assert!(
         matches!(&answer, Err(InvokeError::Failed(m)) if m.starts_with("Runtime.InitError") && m.contains("ORDER_EVENTS_TOPIC_ARN")),
         "{answer:?}"
@@ -221,10 +227,7 @@ async fn a_function_missing_a_variable_fails_at_init_as_in_aws() {
 async fn a_binary_refuses_a_handler_of_another_artifact_at_init() {
     // Each artifact links only its own handlers; a template pointing a function at the wrong binary
     // fails at init, naming the binary that has the handler.
-    let mut health = def("HealthFunction", 5, None);
-    health.handler = "health".to_owned();
-    let invoker = invoker(&bootstrap("events"), vec![health], BTreeMap::new());
-    let answer = call(&invoker, "HealthFunction", json!({})).await;
+    let answer = health_answer_from("events").await;
     assert!(
         matches!(&answer, Err(InvokeError::Failed(m)) if m.starts_with("Runtime.InitError") && m.contains("`bootstrap-api`")),
         "{answer:?}"
