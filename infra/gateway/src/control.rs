@@ -133,7 +133,10 @@ async fn invoke(
     Json(event): Json<serde_json::Value>,
 ) -> Response {
     let request_id = crate::invoke::new_request_id();
-    let result = gateway.invoker.invoke(&function, event, &request_id).await;
+    let result = gateway
+        .invoker
+        .invoke_as_service(&function, event, &request_id)
+        .await;
     gateway.invoker.record(
         &function,
         &request_id,

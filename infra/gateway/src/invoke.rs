@@ -27,8 +27,9 @@ pub enum InvokeError {
     /// The control API's fault: the execution environment was killed mid-invocation.
     #[error("the function's environment was killed")]
     Killed,
-    /// The function's reserved concurrency is 0 (Lambda's `TooManyRequestsException`).
-    #[error("the function is throttled (reserved concurrency 0)")]
+    /// Lambda's `TooManyRequestsException`: the function's reserved concurrency is 0, or a client's
+    /// invocation found every instance it may run busy.
+    #[error("the function is throttled (its reserved concurrency is used up)")]
     Throttled,
     #[error("the function failed: {0}")]
     Failed(String),
@@ -56,6 +57,20 @@ pub struct BatchOutcome {
 }
 
 const HISTORY: usize = 2000;
+
+/// Who waits on an invocation, which decides what happens when the function already runs as many
+/// instances as its `ReservedConcurrentExecutions` allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// API Gateway, for a client that waits on the answer: Lambda refuses at once with
+    /// `TooManyRequestsException`, which API Gateway turns into its `INTEGRATION_FAILURE` response.
+    Client,
+    /// A Lambda service that retries a throttled invocation itself (SQS event source mappings, EventBridge
+    /// schedules, CloudFormation's custom resources), and the control API's invoke (an operator's "run
+    /// it now", which should not fail because the schedule happens to be running it): locally it waits
+    /// for an instance.
+    Service,
+}
 
 /// Where functions run.
 pub enum Runtime {
@@ -201,8 +216,31 @@ impl Invoker {
         &self.functions
     }
 
+    /// Invokes as a client does (`Caller::Client`).
     pub async fn invoke(
         &self,
+        function: &str,
+        event: Value,
+        request_id: &str,
+    ) -> Result<Value, InvokeError> {
+        self.invoke_as(Caller::Client, function, event, request_id)
+            .await
+    }
+
+    /// Invokes as a Lambda service does (`Caller::Service`).
+    pub async fn invoke_as_service(
+        &self,
+        function: &str,
+        event: Value,
+        request_id: &str,
+    ) -> Result<Value, InvokeError> {
+        self.invoke_as(Caller::Service, function, event, request_id)
+            .await
+    }
+
+    async fn invoke_as(
+        &self,
+        caller: Caller,
         function: &str,
         event: Value,
         request_id: &str,
@@ -220,10 +258,17 @@ impl Invoker {
             return Err(InvokeError::Throttled);
         }
         let stop = tokio_util::sync::CancellationToken::new();
-        self.running
-            .lock()
-            .expect("running lock")
-            .insert(request_id.to_owned(), (function.to_owned(), stop.clone()));
+        {
+            let mut running = self.running.lock().expect("running lock");
+            // Counted and admitted under one lock, so two clients cannot both take the last instance.
+            if let (Caller::Client, Some(reserved)) = (caller, def.reserved_concurrency)
+                && running.values().filter(|(f, _)| f == function).count() >= reserved as usize
+            {
+                tracing::warn!(function, request_id, reserved, "throttled");
+                return Err(InvokeError::Throttled);
+            }
+            running.insert(request_id.to_owned(), (function.to_owned(), stop.clone()));
+        }
         let kill = self.kills.lock().expect("kills lock").remove(function);
         {
             let mut started = self.started.lock().expect("started lock");

@@ -73,9 +73,19 @@ impl Gateway {
             "UNAUTHORIZED" => "UnauthorizedException",
             "ACCESS_DENIED" => "AccessDeniedException",
             "MISSING_AUTHENTICATION_TOKEN" => "MissingAuthenticationTokenException",
+            "INTEGRATION_FAILURE" => "InternalServerErrorException",
             _ => "AuthorizerConfigurationException",
         };
-        authorize::response(status, body, error_type, request_id)
+        let mut response = authorize::response(status, body, error_type, request_id);
+        for (name, value) in configured.iter().flat_map(|c| &c.headers) {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::try_from(name.as_str()),
+                http::HeaderValue::try_from(value.as_str()),
+            ) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
     }
 
     /// Consumes one injected management-API fault for this connection, if one is armed.
@@ -128,7 +138,12 @@ enum RuntimeMode {
     InProcess,
     /// As the real `bootstrap-*` binaries (the one each function's template entry names, found in
     /// `dir`) over the Runtime API, at most `cap` environments per function without reserved concurrency.
-    Process { dir: PathBuf, cap: u32 },
+    /// Environments idle for `idle` end.
+    Process {
+        dir: PathBuf,
+        cap: u32,
+        idle: std::time::Duration,
+    },
 }
 
 impl RuntimeMode {
@@ -143,6 +158,10 @@ impl RuntimeMode {
                 Ok(Self::Process {
                     dir,
                     cap: env_or("ORDERLY_PROCESS_MAX_ENVIRONMENTS", 4)?,
+                    idle: std::time::Duration::from_secs(env_or(
+                        "ORDERLY_PROCESS_IDLE_SECONDS",
+                        300,
+                    )?),
                 })
             }
             Ok(other) => Err(format!(
@@ -373,23 +392,24 @@ async fn run() -> Result<(), String> {
             functions,
             orderly_functions::lookup,
         ),
-        RuntimeMode::Process { dir, cap } => {
-            tracing::info!(binaries = %dir.display(), cap, "functions run as processes over the Runtime API");
-            let environments = runtime::Environments::new(
+        RuntimeMode::Process { dir, cap, idle } => {
+            tracing::info!(binaries = %dir.display(), cap, idle_s = idle.as_secs(), "functions run as processes over the Runtime API");
+            let environments = Arc::new(runtime::Environments::new(
                 binary_of,
                 &functions,
                 function_variables.clone(),
                 &region,
                 *cap,
-            );
-            Invoker::with_runtime(invoke::Runtime::Process(Arc::new(environments)), functions)
+            ));
+            environments.keep_reaping(*idle);
+            Invoker::with_runtime(invoke::Runtime::Process(environments), functions)
         }
     };
 
     // Migrate before serving, through the migrate function itself.
     if let Some(migrate) = template.functions.values().find(|f| f.handler == "migrate") {
         let outcome = invoker
-            .invoke(&migrate.logical_id, json!({}), &invoke::new_request_id())
+            .invoke_as_service(&migrate.logical_id, json!({}), &invoke::new_request_id())
             .await
             .map_err(|e| format!("migrations: {e}"))?;
         tracing::info!(applied = %outcome["applied"], "database migrated");

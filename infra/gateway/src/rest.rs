@@ -345,6 +345,16 @@ pub async fn handle(
         .record(&route.function, &request_id, outcome_name(&result), None);
     let response = match result {
         Ok(value) => http_response(&value, &request_id),
+        // What API Gateway answers when Lambda refuses the invocation: its INTEGRATION_FAILURE
+        // response (a 500 unless the template shapes it; ours says 503 and when to retry).
+        Err(InvokeError::Throttled) => {
+            return gateway.gateway_error(
+                "INTEGRATION_FAILURE",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"message": "Internal server error"}),
+                &request_id,
+            );
+        }
         Err(InvokeError::TimedOut) => {
             return gateway_response(
                 StatusCode::GATEWAY_TIMEOUT,
@@ -514,7 +524,23 @@ Resources:
     Type: AWS::Serverless::Function
     Metadata: { BuildProperties: { Binary: bootstrap-api } }
     Properties: { Handler: garbled, Events: { Get: { Type: Api, Properties: { Path: /garbled, Method: GET } } } }
+  Single:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: bootstrap-api } }
+    Properties: { Handler: gated, ReservedConcurrentExecutions: 1, Events: { Get: { Type: Api, Properties: { Path: /single, Method: GET } } } }
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      GatewayResponses:
+        INTEGRATION_FAILURE:
+          StatusCode: 503
+          ResponseParameters: { Headers: { Retry-After: "'2'", X-From-Mapping: method.request.header.x } }
+          ResponseTemplates: { application/json: '{"error":{"code":"SERVICE_UNAVAILABLE","request_id":"$context.requestId"}}' }
 "#;
+
+    /// Holds every `gated` invocation until the test opens it.
+    static GATE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(0);
 
     fn handlers(name: &str) -> Option<Handler> {
         match name {
@@ -524,6 +550,12 @@ Resources:
             }
             "hangs" => Some(|_, _, _| Box::pin(futures::future::pending())),
             "garbled" => Some(|_, _, _| Box::pin(async { Ok(json!({"no": "status code"})) })),
+            "gated" => Some(|_, _, _| {
+                Box::pin(async {
+                    GATE.acquire().await.unwrap().forget();
+                    Ok(json!({"statusCode": 200, "body": "through"}))
+                })
+            }),
             _ => None,
         }
     }
@@ -630,6 +662,50 @@ Resources:
                 .is_ok()
         );
         assert!(!gateway.invoker.throttle("Nobody", true));
+    }
+
+    #[tokio::test]
+    async fn a_client_past_the_reserved_concurrency_gets_the_integration_failure_response() {
+        let gateway = gateway().await;
+        let held = {
+            let gateway = gateway.clone();
+            tokio::spawn(async move { get(&gateway, "/single").await })
+        };
+        while gateway.invoker.in_progress("Single") == 0 {
+            tokio::task::yield_now().await;
+        }
+        // The one instance it may run is busy: refused at once, shaped by the template.
+        let (status, body, headers) = get(&gateway, "/single").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
+        assert_eq!(
+            body["error"]["request_id"],
+            headers["x-amzn-requestid"].to_str().unwrap()
+        );
+        assert_eq!(headers["retry-after"], "2");
+        assert!(
+            !headers.contains_key("x-from-mapping"),
+            "a mapping expression has no local value and is left out"
+        );
+        assert_eq!(
+            gateway.invoker.history(Some("Single"))[0].outcome,
+            "throttled"
+        );
+        // A service's invocation is not refused (Lambda retries those; process mode queues it).
+        let queued = {
+            let gateway = gateway.clone();
+            tokio::spawn(async move {
+                gateway
+                    .invoker
+                    .invoke_as_service("Single", json!({}), "queued")
+                    .await
+            })
+        };
+        GATE.add_permits(2);
+        assert_eq!(held.await.unwrap().0, StatusCode::OK);
+        assert_eq!(queued.await.unwrap().unwrap()["body"], "through");
+        GATE.add_permits(1);
+        assert_eq!(get(&gateway, "/single").await.0, StatusCode::OK);
     }
 
     #[tokio::test]

@@ -48,7 +48,7 @@ pub async fn fire(gateway: &Gateway, schedule: &ScheduleDef) -> Result<Value, In
     let request_id = new_request_id();
     let result = gateway
         .invoker
-        .invoke(
+        .invoke_as_service(
             &schedule.function,
             scheduled_event(schedule, &gateway.region),
             &request_id,

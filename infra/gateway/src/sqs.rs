@@ -303,7 +303,7 @@ async fn handle_batch(source: &Source, messages: &[Message]) -> usize {
     let started = std::time::Instant::now();
     let result = gateway
         .invoker
-        .invoke(&mapping.function, event, &request_id)
+        .invoke_as_service(&mapping.function, event, &request_id)
         .await;
     let took_ms = started.elapsed().as_millis() as u64;
     let to_delete = result

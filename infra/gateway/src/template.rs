@@ -92,6 +92,8 @@ pub struct AuthorizerDef {
 pub struct GatewayResponseDef {
     pub status: u16,
     pub json_template: Option<String>,
+    /// `ResponseParameters.Headers`, their static values unquoted (`"'1'"` → `1`).
+    pub headers: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -338,11 +340,23 @@ impl Template {
                 .pointer("/ResponseTemplates/application~1json")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
+            // Only static values ('…'); a mapping expression (method.request.header.x) has no local source.
+            let headers = def
+                .pointer("/ResponseParameters/Headers")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(name, value)| {
+                    let value = value.as_str()?.strip_prefix('\'')?.strip_suffix('\'')?;
+                    Some((name.to_ascii_lowercase(), value.to_owned()))
+                })
+                .collect();
             self.gateway_responses.insert(
                 kind.clone(),
                 GatewayResponseDef {
                     status,
                     json_template,
+                    headers,
                 },
             );
         }
@@ -852,6 +866,11 @@ mod tests {
             vec!["authorization".to_owned()]
         );
         assert_eq!(t.gateway_responses["UNAUTHORIZED"].status, 401);
+        let at_capacity = &t.gateway_responses["INTEGRATION_FAILURE"];
+        assert_eq!(
+            (at_capacity.status, at_capacity.headers.get("retry-after")),
+            (503, Some(&"2".to_owned()))
+        );
         let push = t
             .sqs_mappings
             .iter()

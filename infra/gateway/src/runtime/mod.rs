@@ -13,7 +13,8 @@ pub mod variables;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
@@ -45,7 +46,8 @@ struct Pool {
     spec: Spec,
     /// One permit per environment that may exist: the function's reserved concurrency, or the local cap.
     capacity: Arc<Semaphore>,
-    idle: Mutex<Vec<Arc<Environment>>>,
+    /// Warm environments and since when each has waited for an invocation.
+    idle: Mutex<Vec<(Arc<Environment>, Instant)>>,
     all: Mutex<Vec<Arc<Environment>>>,
 }
 
@@ -106,8 +108,8 @@ impl Environments {
             .expect("the capacity semaphore is never closed");
         let warm = {
             let mut idle = pool.idle.lock().expect("idle lock");
-            idle.retain(|e| !e.ended.is_cancelled());
-            idle.pop()
+            idle.retain(|(e, _)| !e.ended.is_cancelled());
+            idle.pop().map(|(e, _)| e)
         };
         let environment = match warm {
             Some(environment) => environment,
@@ -141,6 +143,45 @@ impl Environments {
             })
             .filter(|(_, n)| *n > 0)
             .collect()
+    }
+
+    /// Ends environments that have waited `after` without an invocation, as Lambda reclaims idle ones (it
+    /// does not say when; minutes): their memory goes back to the machine, and the function's next
+    /// invocation starts cold. Returns how many ended.
+    pub fn reap_idle(&self, after: Duration) -> usize {
+        let mut reaped = 0;
+        for pool in self.pools.values() {
+            pool.idle
+                .lock()
+                .expect("idle lock")
+                .retain(|(environment, since)| {
+                    let stale = since.elapsed() >= after;
+                    if stale {
+                        environment.kill.cancel();
+                        reaped += 1;
+                    }
+                    !stale && !environment.ended.is_cancelled()
+                });
+        }
+        reaped
+    }
+
+    /// Reaps idle environments in the background (`reap_idle`) for as long as these environments exist.
+    pub fn keep_reaping(self: &Arc<Self>, after: Duration) {
+        let environments: Weak<Self> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval((after / 4).max(Duration::from_millis(50)));
+            loop {
+                tick.tick().await;
+                let Some(environments) = environments.upgrade() else {
+                    return;
+                };
+                let reaped = environments.reap_idle(after);
+                if reaped > 0 {
+                    tracing::debug!(reaped, "idle environments ended");
+                }
+            }
+        });
     }
 
     /// Kills every environment of the function (the control API's fault, and a throttle's).
@@ -205,7 +246,7 @@ impl Drop for Lease {
                 .idle
                 .lock()
                 .expect("idle lock")
-                .push(self.environment.clone());
+                .push((self.environment.clone(), Instant::now()));
         }
     }
 }

@@ -122,7 +122,12 @@ async fn environments_start_up_to_the_reserved_concurrency_or_the_cap() {
         BTreeMap::new(),
     );
     for (function, most) in [("Single", 1), ("Capped", 2)] {
-        let calls = (0..5).map(|_| call(&invoker, function, json!("slow")));
+        // As a queue's poller invokes: beyond the limit each waits for an environment.
+        let calls = (0..5).map(|_| async {
+            invoker
+                .invoke_as_service(function, json!("slow"), &crate::invoke::new_request_id())
+                .await
+        });
         let answers = futures::future::join_all(calls).await;
         let pids: std::collections::BTreeSet<u64> = answers.iter().map(pid).collect();
         assert_eq!(pids.len(), most, "{function}: environments used {pids:?}");
@@ -132,6 +137,70 @@ async fn environments_start_up_to_the_reserved_concurrency_or_the_cap() {
             "{function}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_client_past_the_reserved_concurrency_is_throttled_and_past_the_local_cap_waits() {
+    let invoker = invoker(
+        &bash_runtime(),
+        vec![def("Single", 5, Some(1)), def("Capped", 5, None)],
+        BTreeMap::new(),
+    );
+    let (first, second) = tokio::join!(call(&invoker, "Single", json!("slow")), async {
+        while invoker.in_progress("Single") == 0 {
+            tokio::task::yield_now().await;
+        }
+        call(&invoker, "Single", json!({})).await
+    });
+    assert!(first.is_ok());
+    assert!(
+        matches!(second, Err(InvokeError::Throttled)),
+        "Lambda refuses a synchronous invocation beyond the reserved concurrency: {second:?}"
+    );
+    // The local cap (2 here) is this machine's limit, not Lambda's: clients wait for it.
+    let calls = (0..4).map(|_| call(&invoker, "Capped", json!("slow")));
+    let answers = futures::future::join_all(calls).await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    assert_eq!(invoker.environments().unwrap().alive()["Capped"], 2);
+}
+
+#[tokio::test]
+async fn idle_environments_are_reaped_and_busy_ones_are_not() {
+    let invoker = invoker(&bash_runtime(), vec![def("Echo", 5, None)], BTreeMap::new());
+    let environments = invoker.environments().unwrap();
+    let (busy, reaped_while_busy) = tokio::join!(call(&invoker, "Echo", json!("slow")), async {
+        while invoker.in_progress("Echo") == 0 {
+            tokio::task::yield_now().await;
+        }
+        environments.reap_idle(Duration::ZERO)
+    });
+    assert_eq!(
+        reaped_while_busy, 0,
+        "an environment holding an invocation stays"
+    );
+    let warm = pid(&busy);
+    assert_eq!(
+        environments.reap_idle(Duration::from_secs(60)),
+        0,
+        "not idle long enough"
+    );
+    assert_eq!(environments.reap_idle(Duration::ZERO), 1);
+    // The kill is delivered by the environment's watcher; bounded wait for the process to go.
+    let gone = async {
+        while Path::new(&format!("/proc/{warm}")).exists()
+            || environments.alive().contains_key("Echo")
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), gone)
+        .await
+        .expect("the reaped environment's process ends");
+    assert_ne!(
+        pid(&call(&invoker, "Echo", json!({})).await),
+        warm,
+        "the next start is cold"
+    );
 }
 
 #[tokio::test]
