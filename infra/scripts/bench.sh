@@ -15,7 +15,14 @@ export ORDERLY_TRUST_FORWARDED_FOR=1 RUST_LOG="${RUST_LOG:-warn}"
 export ORDERLY_QUEUE_VISIBILITY_SECONDS="${ORDERLY_QUEUE_VISIBILITY_SECONDS:-30}"
 log "building optimised binaries (profile bench-local)"
 cargo build --quiet --profile bench-local -p orderly-local --bins
-cargo build --quiet --profile bench-local -p orderly-functions --bin bootstrap-api
+if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY:-}" = cold-start ]; then
+  # The cold-start row measures what is deployed: the release profile (opt-level s, fat LTO, abort on
+  # panic), for our artifact and for its hello-world baseline alike.
+  log "building the release artifact and the hello-world baseline for the cold-start row"
+  cargo build --quiet --release -p orderly-functions --bin bootstrap-api
+  cargo build --quiet --release -p orderly-hello-lambda
+  export ORDERLY_COLD_START_DIR="$ROOT/target/release"
+fi
 export ORDERLY_GATEWAY_BIN="$ROOT/target/bench-local/orderly-local"
 # Every row writes its figures to target/bench/<row>.csv; the summary gathers them into one table.
 summarise() {

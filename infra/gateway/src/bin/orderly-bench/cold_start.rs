@@ -1,8 +1,11 @@
 //! Cold start (`--cold-start-only`): spawn to first response of the real `bootstrap-api` as two REST
-//! functions next to a hello-world `lambda_runtime` binary built with the same profile, each started with
-//! its function's own variables against a one-invocation Runtime API in this process:
-//! - `OpenApiFunction` (`GET /openapi.json`): no secret, no database; what our binary and its state cost
-//!   over the smallest runtime (the goal, ≤ 1.2×, is about this one);
+//! functions next to a hello-world `lambda_runtime` binary (`infra/hello-lambda`), both as deployed: built
+//! with the release profile (`make bench` builds them into `target/release` and names the directory in
+//! `ORDERLY_COLD_START_DIR`; without it, this binary's own directory). Each is started with its function's
+//! own variables against a one-invocation Runtime API in this process:
+//! - `CorsPreflightFunction` (`OPTIONS`, a browser's preflight): no secret, no database, an answer as small
+//!   as hello-world's; what our binary and its state cost over the smallest runtime (the goal, ≤ 1.2×);
+//! - `OpenApiFunction` (`GET /openapi.json`): no I/O either, but a 100 KB answer to copy and escape;
 //! - `ProductsGetFunction` (`GET /api/v1/products/{id}`): its init reads the database secret from the
 //!   emulator, its first request opens a connection and reads a product; I/O no binary can avoid.
 //!
@@ -35,7 +38,9 @@ struct Series {
 
 pub struct Row {
     hello: Series,
-    /// No I/O: the binary's own cost.
+    /// No I/O, a small answer: the binary's own cost.
+    preflight: Series,
+    /// No I/O, a 100 KB answer.
     openapi: Series,
     /// A database read behind a secret.
     product: Series,
@@ -92,11 +97,16 @@ async fn response(State(api): State<Arc<OneInvocation>>, body: Bytes) -> impl In
     // (the 180 KB OpenAPI document) is the benchmark's cost, not the function's.
     let arrived = Instant::now();
     let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    api.finish(if answer["statusCode"] == 200 {
-        Ok(arrived)
-    } else {
-        Err(format!("answered {answer}"))
-    })
+    api.finish(
+        if answer["statusCode"]
+            .as_u64()
+            .is_some_and(|s| (200..300).contains(&s))
+        {
+            Ok(arrived)
+        } else {
+            Err(format!("answered {answer}"))
+        },
+    )
 }
 
 async fn error(State(api): State<Arc<OneInvocation>>, body: Bytes) -> impl IntoResponse {
@@ -155,10 +165,14 @@ fn size(path: &Path) -> Option<u64> {
     std::fs::metadata(path).ok().map(|m| m.len())
 }
 
-fn beside_this(name: &str) -> PathBuf {
-    std::env::current_exe()
-        .expect("this binary")
-        .with_file_name(name)
+/// Where the measured binaries are: `ORDERLY_COLD_START_DIR`, else beside this benchmark.
+fn measured(name: &str) -> PathBuf {
+    match std::env::var_os("ORDERLY_COLD_START_DIR") {
+        Some(dir) => PathBuf::from(dir).join(name),
+        None => std::env::current_exe()
+            .expect("this binary")
+            .with_file_name(name),
+    }
 }
 
 async fn variables(client: &reqwest::Client, function: &str) -> Value {
@@ -211,21 +225,31 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Row {
         Value::Null,
         Value::Null,
     );
-    let (openapi_variables, product_variables) = (
+    let mut preflight_event = proxy_event(
+        "OPTIONS",
+        "/api/v1/products/{id}",
+        &format!("/api/v1/products/{id}"),
+        json!({"id": id}),
+        Value::Null,
+    );
+    preflight_event["headers"] = json!({"origin": "https://shop.example.com",
+        "access-control-request-method": "PUT", "access-control-request-headers": "authorization,content-type"});
+    let (mut preflight_variables, openapi_variables, product_variables) = (
+        variables(client, "CorsPreflightFunction").await,
         variables(client, "OpenApiFunction").await,
         variables(client, "ProductsGetFunction").await,
     );
-    let (bootstrap, hello) = (
-        beside_this("bootstrap-api"),
-        beside_this("orderly-hello-lambda"),
-    );
+    // A shop's origin, allowed as a deployment allows it, so the preflight answers with its headers.
+    preflight_variables["CORS_ALLOWED_ORIGINS"] = json!("https://shop.example.com");
+    let (bootstrap, hello) = (measured("bootstrap-api"), measured("orderly-hello-lambda"));
     println!(
-        "Cold start: {} as OpenApiFunction and ProductsGetFunction next to {}, {WARM_UP} warm-up + {ROUNDS} rounds each, alternating",
+        "Cold start: {} as CorsPreflightFunction, OpenApiFunction and ProductsGetFunction next to {}, {WARM_UP} warm-up + {ROUNDS} rounds each, alternating",
         bootstrap.display(),
         hello.display()
     );
     let mut row = Row {
         hello: Series::default(),
+        preflight: Series::default(),
         openapi: Series::default(),
         product: Series::default(),
         function_bytes: size(&bootstrap).expect("the bootstrap binary"),
@@ -244,6 +268,10 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Row {
             (
                 &mut row.hello,
                 one_cold_start(&hello, &openapi_variables, &openapi_event).await,
+            ),
+            (
+                &mut row.preflight,
+                one_cold_start(&bootstrap, &preflight_variables, &preflight_event).await,
             ),
             (
                 &mut row.openapi,
@@ -289,18 +317,20 @@ fn ratio(series: &Series, baseline: &Series) -> f64 {
 
 pub fn print(row: &Row) {
     println!(
-        "  first response, ms (median): {} | {} | {}",
+        "  first response, ms (median): {} | {} | {} | {}",
         describe("hello-world", &row.hello),
-        describe("bootstrap-api as OpenApiFunction", &row.openapi),
+        describe("bootstrap-api as CorsPreflightFunction", &row.preflight),
+        describe("as OpenApiFunction", &row.openapi),
         describe("as ProductsGetFunction", &row.product),
     );
     println!(
-        "  ratio to hello-world: OpenApiFunction {:.2}x (goal <= 1.2x), ProductsGetFunction {:.2}x (a secret read and a database connection)",
+        "  ratio to hello-world: CorsPreflightFunction {:.2}x (goal <= 1.2x), OpenApiFunction {:.2}x (a 100 KB answer), ProductsGetFunction {:.2}x (a secret read and a database connection)",
+        ratio(&row.preflight, &row.hello),
         ratio(&row.openapi, &row.hello),
         ratio(&row.product, &row.hello),
     );
     println!(
-        "  stripped size: bootstrap-api {:.1} MB (bench-local profile: no LTO) | hello-world {:.1} MB",
+        "  measured binaries' size: bootstrap-api {:.1} MB | hello-world {:.1} MB",
         mb(row.function_bytes),
         mb(row.hello_bytes),
     );
@@ -324,6 +354,11 @@ pub fn write(row: &Row, durability: &str) {
             median(&row.hello.first_response),
         ),
         (
+            "preflight_first_response_ms_p50",
+            median(&row.preflight.first_response),
+        ),
+        ("preflight_init_ms_p50", median(&row.preflight.init)),
+        (
             "openapi_first_response_ms_p50",
             median(&row.openapi.first_response),
         ),
@@ -333,6 +368,7 @@ pub fn write(row: &Row, durability: &str) {
             median(&row.product.first_response),
         ),
         ("product_init_ms_p50", median(&row.product.init)),
+        ("preflight_ratio", ratio(&row.preflight, &row.hello)),
         ("openapi_ratio", ratio(&row.openapi, &row.hello)),
         ("product_ratio", ratio(&row.product, &row.hello)),
         ("bootstrap_mb", mb(row.function_bytes)),

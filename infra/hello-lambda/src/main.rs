@@ -1,6 +1,6 @@
 //! The cold-start benchmark's baseline: the smallest function `lambda_runtime` can run, built with the
-//! same profile as `bootstrap-api`. Its spawn-to-first-response is what any Rust Lambda pays; the benchmark
-//! prints ours next to it.
+//! release profile the artifacts are built with (its own package, so that build compiles only this).
+//! Its spawn-to-first-response is what any Rust Lambda pays; the benchmark prints ours next to it.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
