@@ -38,6 +38,8 @@ pub enum StateError {
     Store(#[from] StoreError),
     #[error("cannot read a secret: {0}")]
     Secret(#[from] CloudError),
+    #[error("AWS SDK configuration: {0}")]
+    Sdk(String),
     #[error("secret {secret}: {problem}")]
     BadSecret {
         secret: &'static str,
@@ -98,7 +100,7 @@ fn through_proxy(database: &PgConfig, proxy: &str) -> PgConfig {
 
 impl State {
     pub async fn new(config: Config) -> Result<Self, StateError> {
-        let sdk = lambda_sdk_config();
+        let sdk = lambda_sdk_config().map_err(StateError::Sdk)?;
         let secrets = SecretsManager::new(&sdk);
         let db = match &config.database {
             None => orderly_store::unconfigured(),

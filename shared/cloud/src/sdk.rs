@@ -1,4 +1,5 @@
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
 use aws_sdk_sqs::config::SharedCredentialsProvider;
 use aws_smithy_http_client::{Builder, tls};
@@ -15,14 +16,20 @@ pub async fn load_sdk_config() -> SdkConfig {
 
 /// A function's SDK configuration, from what Lambda puts in its environment: the region (`AWS_REGION`),
 /// the execution role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`)
-/// and, locally, the emulator (`AWS_ENDPOINT_URL`). Retries, timeouts and the identity cache are the
-/// SDK's defaults for this behaviour version, as the clients set them.
+/// and, locally, the emulator (`AWS_ENDPOINT_URL`); and the retry settings an operator may give a
+/// function as the SDK's loader would read them (`AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`). Timeouts and the
+/// identity cache are the SDK's defaults for this behaviour version, as the clients set them. A retry
+/// setting that is not valid is an error, so the function fails its init saying which.
 ///
 /// Not the SDK's loader: its default chain (profile files, SSO, web identity through STS, ECS, IMDS)
 /// serves hosts that are not Lambda, reads files on every cold start and is 0.3 MB of every artifact
 /// (docs/adr/0023-four-artifacts-by-kind-of-work.md). The local tools keep the loader.
-pub fn lambda_sdk_config() -> SdkConfig {
-    let variable = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+pub fn lambda_sdk_config() -> Result<SdkConfig, String> {
+    lambda_sdk_config_from(|name| std::env::var(name).ok())
+}
+
+fn lambda_sdk_config_from(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, String> {
+    let variable = |name| lookup(name).filter(|v: &String| !v.is_empty());
     let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(
@@ -37,7 +44,31 @@ pub fn lambda_sdk_config() -> SdkConfig {
     if let Some(endpoint) = variable("AWS_ENDPOINT_URL") {
         config = config.endpoint_url(endpoint);
     }
-    config.build()
+    let mode = variable("AWS_RETRY_MODE");
+    let attempts = variable("AWS_MAX_ATTEMPTS");
+    if mode.is_some() || attempts.is_some() {
+        let mut retry = match mode.as_deref() {
+            None | Some("standard") | Some("legacy") => RetryConfig::standard(),
+            Some("adaptive") => RetryConfig::adaptive(),
+            Some(other) => {
+                return Err(format!(
+                    "AWS_RETRY_MODE={other}: expected standard, legacy or adaptive"
+                ));
+            }
+        };
+        if let Some(attempts) = attempts {
+            let attempts = attempts
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| {
+                    format!("AWS_MAX_ATTEMPTS={attempts}: expected a whole number, 1 or more")
+                })?;
+            retry = retry.with_max_attempts(attempts);
+        }
+        config = config.retry_config(retry);
+    }
+    Ok(config.build())
 }
 
 /// The SDK's defaults with Orderly's HTTP client; for callers that add their own overrides (the local
@@ -93,4 +124,57 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
 pub fn use_ring_for_tls() {
     // Fails only when a provider is installed already, which is as good.
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_config::retry::RetryMode;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<SdkConfig, String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        lambda_sdk_config_from(move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn retry_settings_are_read_as_the_sdk_loader_reads_them() {
+        let untouched = from(&[("AWS_REGION", "eu-west-1")]).unwrap();
+        assert_eq!(untouched.region().unwrap().as_ref(), "eu-west-1");
+        assert!(
+            untouched.retry_config().is_none(),
+            "the clients' own defaults"
+        );
+        let tuned = from(&[("AWS_MAX_ATTEMPTS", "7"), ("AWS_RETRY_MODE", "adaptive")]).unwrap();
+        let retry = tuned.retry_config().unwrap();
+        assert_eq!(
+            (retry.max_attempts(), retry.mode()),
+            (7, RetryMode::Adaptive)
+        );
+        let attempts_only = from(&[("AWS_MAX_ATTEMPTS", "2")]).unwrap();
+        let retry = attempts_only.retry_config().unwrap();
+        assert_eq!(
+            (retry.max_attempts(), retry.mode()),
+            (2, RetryMode::Standard)
+        );
+    }
+
+    #[test]
+    fn a_retry_setting_that_is_not_valid_fails_saying_which() {
+        for (name, value) in [
+            ("AWS_MAX_ATTEMPTS", "0"),
+            ("AWS_MAX_ATTEMPTS", "many"),
+            ("AWS_RETRY_MODE", "eager"),
+        ] {
+            let error = from(&[(name, value)]).unwrap_err();
+            assert!(error.starts_with(&format!("{name}={value}")), "{error}");
+        }
+    }
 }

@@ -272,20 +272,53 @@ fn bootstrap(artifact: &str) -> PathBuf {
     path
 }
 
-/// The health function, with none of the template's variables, started as `bootstrap-{artifact}`: what
-/// its one invocation fails with.
-async fn health_answer_from(artifact: &str) -> Result<Value, InvokeError> {
+/// The health function started as `bootstrap-{artifact}` with `variables` (none of the template's unless
+/// given): what its one invocation answers or fails with.
+async fn health_answer_from(
+    artifact: &str,
+    variables: &[(&str, &str)],
+) -> Result<Value, InvokeError> {
     let mut health = def("HealthFunction", 5, None);
     health.handler = "health".to_owned();
-    let invoker = invoker(&bootstrap(artifact), vec![health], BTreeMap::new());
+    let own = variables
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let invoker = invoker(
+        &bootstrap(artifact),
+        vec![health],
+        BTreeMap::from([("HealthFunction", own)]),
+    );
     call(&invoker, "HealthFunction", json!({})).await
+}
+
+#[tokio::test]
+async fn a_retry_setting_that_is_not_valid_fails_the_init_saying_which() {
+    let answer = health_answer_from(
+        "api",
+        &[
+            (
+                "ORDER_EVENTS_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:000000000000:t",
+            ),
+            ("ARTIFACTS_BUCKET", "b"),
+            ("WEBSOCKET_MANAGEMENT_ENDPOINT", "http://127.0.0.1:1/prod"),
+            ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"),
+            ("AWS_MAX_ATTEMPTS", "0"),
+        ],
+    )
+    .await;
+    assert!(
+        matches!(&answer, Err(InvokeError::Failed(m)) if m.starts_with("Runtime.InitError") && m.contains("AWS_MAX_ATTEMPTS=0")),
+        "{answer:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_function_missing_a_variable_fails_at_init_as_in_aws() {
     // In-process the gateway's own environment would have hidden the missing variables; here it fails
     // exactly as the deployed function would.
-    let answer = health_answer_from("api").await;
+    let answer = health_answer_from("api", &[]).await;
     assert!(
         matches!(&answer, Err(InvokeError::Failed(m)) if m.starts_with("Runtime.InitError") && m.contains("ORDER_EVENTS_TOPIC_ARN")),
         "{answer:?}"
@@ -296,7 +329,7 @@ async fn a_function_missing_a_variable_fails_at_init_as_in_aws() {
 async fn a_binary_refuses_a_handler_of_another_artifact_at_init() {
     // Each artifact links only its own handlers; a template pointing a function at the wrong binary
     // fails at init, naming the binary that has the handler.
-    let answer = health_answer_from("events").await;
+    let answer = health_answer_from("events", &[]).await;
     assert!(
         matches!(&answer, Err(InvokeError::Failed(m)) if m.starts_with("Runtime.InitError") && m.contains("`bootstrap-api`")),
         "{answer:?}"
