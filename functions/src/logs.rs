@@ -1,7 +1,9 @@
 //! What a function logs. `LOG_LEVEL` (the template's `LogLevel`) applies to Orderly's own crates only:
 //! everything else stays at `warn`. At `debug` or `trace`, the Lambda runtime and the HTTP and AWS client
 //! crates log whole events, headers and bodies, which carry tokens, passwords and personal data, and no
-//! setting of ours may turn that on.
+//! setting of ours may turn that on. Release builds leave debug and trace events out at compile time
+//! (the workspace manifest's `release_max_level_info`), so there `debug` and `trace` log what `info`
+//! does; a debug or trace event added to our crates shows in local (debug) builds only.
 
 use tracing::Level;
 use tracing_subscriber::filter::Targets;
