@@ -143,6 +143,9 @@ enum RuntimeMode {
         dir: PathBuf,
         cap: u32,
         idle: std::time::Duration,
+        /// `ORDERLY_PROCESS_MEMORY`: `enforce` (each environment limited to its `MemorySize`), `measure`
+        /// (cgroups that only count, to see what a function uses) or `off`.
+        memory: Option<bool>,
     },
 }
 
@@ -162,6 +165,16 @@ impl RuntimeMode {
                         "ORDERLY_PROCESS_IDLE_SECONDS",
                         300,
                     )?),
+                    memory: match std::env::var("ORDERLY_PROCESS_MEMORY").as_deref() {
+                        Err(_) | Ok("enforce") => Some(true),
+                        Ok("measure") => Some(false),
+                        Ok("off") => None,
+                        Ok(other) => {
+                            return Err(format!(
+                                "ORDERLY_PROCESS_MEMORY={other}: expected `enforce`, `measure` or `off`"
+                            ));
+                        }
+                    },
                 })
             }
             Ok(other) => Err(format!(
@@ -392,14 +405,20 @@ async fn run() -> Result<(), String> {
             functions,
             orderly_functions::lookup,
         ),
-        RuntimeMode::Process { dir, cap, idle } => {
-            tracing::info!(binaries = %dir.display(), cap, idle_s = idle.as_secs(), "functions run as processes over the Runtime API");
+        RuntimeMode::Process {
+            dir,
+            cap,
+            idle,
+            memory,
+        } => {
+            tracing::info!(binaries = %dir.display(), cap, idle_s = idle.as_secs(), enforce_memory = ?memory, "functions run as processes over the Runtime API");
             let environments = Arc::new(runtime::Environments::new(
                 binary_of,
                 &functions,
                 function_variables.clone(),
                 &region,
                 *cap,
+                memory.and_then(runtime::memory::Limits::create),
             ));
             environments.keep_reaping(*idle);
             Invoker::with_runtime(invoke::Runtime::Process(environments), functions)

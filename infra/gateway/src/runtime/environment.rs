@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Failure;
 use super::api::{self, Job, Shared};
+use super::memory::Limits;
 
 /// Lambda gives a function's init phase 10 s before it gives up on the environment.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -22,6 +23,8 @@ pub struct Spec {
     /// Every variable the process gets, but the Runtime API's address (each environment has its own).
     pub variables: BTreeMap<String, String>,
     pub function_arn: String,
+    /// `MemorySize`, enforced where the host allows (memory.rs).
+    pub memory_mb: u64,
 }
 
 pub struct Environment {
@@ -32,13 +35,17 @@ pub struct Environment {
     pub ended: CancellationToken,
     /// Cancel to kill the process.
     pub kill: CancellationToken,
-    exit: Mutex<Option<String>>,
+    exit: Mutex<Option<Failure>>,
 }
 
 impl Environment {
     /// Starts the process and waits for its first `next` (its init done), as Lambda does before it hands
     /// an environment its first invocation.
-    pub async fn start(spec: &Spec, id: u64) -> Result<Arc<Self>, Failure> {
+    pub async fn start(
+        spec: &Spec,
+        id: u64,
+        limits: Option<Arc<Limits>>,
+    ) -> Result<Arc<Self>, Failure> {
         let init_failure = |message: String| Failure::Init {
             error_type: "Runtime.Unknown".to_owned(),
             message,
@@ -78,6 +85,17 @@ impl Environment {
                 message: format!("{}: {e}", spec.binary.display()),
             })?;
         tracing::debug!(function = %spec.function, environment = id, pid = child.id(), "environment started");
+        // Confined right after the spawn: what the process allocates before it joins is a few pages.
+        let confined = match (&limits, child.id()) {
+            (Some(limits), Some(pid)) => match limits.confine(id, pid, spec.memory_mb) {
+                Ok(confined) => Some(confined),
+                Err(e) => {
+                    tracing::warn!(function = %spec.function, error = %e, "environment not confined to its memory size");
+                    None
+                }
+            },
+            _ => None,
+        };
 
         let server = axum::serve(listener, api::router(shared.clone()))
             .with_graceful_shutdown(environment.ended.clone().cancelled_owned());
@@ -88,6 +106,7 @@ impl Environment {
         });
         let watched = environment.clone();
         let function = spec.function.clone();
+        let memory_mb = spec.memory_mb;
         tokio::spawn(async move {
             let status = tokio::select! {
                 status = child.wait() => status,
@@ -97,8 +116,19 @@ impl Environment {
                 }
             };
             let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
-            tracing::debug!(%function, environment = watched.id, %status, "environment ended");
-            *watched.exit.lock().expect("exit lock") = Some(status);
+            let max_used_mb = confined
+                .as_ref()
+                .and_then(|c| c.max_used())
+                .map(|b| b / (1024 * 1024));
+            tracing::debug!(%function, environment = watched.id, %status, ?max_used_mb, memory_mb, "environment ended");
+            let failure = if confined.as_ref().is_some_and(|c| c.out_of_memory()) {
+                tracing::warn!(%function, environment = watched.id, memory_mb, "environment ran out of memory");
+                Failure::OutOfMemory { memory_mb }
+            } else {
+                Failure::Exited(status)
+            };
+            drop(confined);
+            *watched.exit.lock().expect("exit lock") = Some(failure);
             watched.ended.cancel();
         });
 
@@ -119,13 +149,11 @@ impl Environment {
     /// the process ended (Lambda's `Runtime.ExitError`).
     pub fn failure(&self) -> Failure {
         self.shared.init_error().unwrap_or_else(|| {
-            Failure::Exited(
-                self.exit
-                    .lock()
-                    .expect("exit lock")
-                    .clone()
-                    .unwrap_or_else(|| "the process ended".to_owned()),
-            )
+            self.exit
+                .lock()
+                .expect("exit lock")
+                .clone()
+                .unwrap_or_else(|| Failure::Exited("the process ended".to_owned()))
         })
     }
 }

@@ -6,6 +6,7 @@
 
 mod api;
 mod environment;
+pub mod memory;
 #[cfg(test)]
 mod tests;
 pub mod variables;
@@ -34,12 +35,19 @@ pub enum Failure {
     /// The process ended while it held the invocation (Lambda's `Runtime.ExitError`).
     #[error("Runtime.ExitError: {0}")]
     Exited(String),
+    /// The kernel killed the process at its function's `MemorySize` (memory.rs).
+    #[error(
+        "Runtime.OutOfMemory: Runtime exited with error: signal: killed (more than {memory_mb} MB)"
+    )]
+    OutOfMemory { memory_mb: u64 },
 }
 
 /// Each function's environments.
 pub struct Environments {
     pools: BTreeMap<String, Arc<Pool>>,
     next_id: AtomicU64,
+    /// Each environment's memory cgroup, where the host has one for us.
+    memory: Option<Arc<memory::Limits>>,
 }
 
 struct Pool {
@@ -60,6 +68,7 @@ impl Environments {
         mut variables: BTreeMap<String, BTreeMap<String, String>>,
         region: &str,
         default_cap: u32,
+        memory: Option<memory::Limits>,
     ) -> Self {
         let pools = functions
             .values()
@@ -72,6 +81,7 @@ impl Environments {
                         "arn:aws:lambda:{region}:000000000000:function:{}",
                         def.logical_id
                     ),
+                    memory_mb: def.memory_mb,
                 };
                 let cap = def.reserved_concurrency.unwrap_or(default_cap).max(1);
                 let pool = Pool {
@@ -86,6 +96,7 @@ impl Environments {
         Self {
             pools,
             next_id: AtomicU64::new(1),
+            memory: memory.map(Arc::new),
         }
     }
 
@@ -115,7 +126,7 @@ impl Environments {
             Some(environment) => environment,
             None => {
                 let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-                let environment = Environment::start(&pool.spec, id).await?;
+                let environment = Environment::start(&pool.spec, id, self.memory.clone()).await?;
                 let mut all = pool.all.lock().expect("all lock");
                 all.retain(|e| !e.ended.is_cancelled());
                 all.push(environment.clone());

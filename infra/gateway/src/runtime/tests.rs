@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Environments, variables};
+use super::{Environments, memory, variables};
 use crate::invoke::{InvokeError, Invoker, Runtime};
 use crate::template::FunctionDef;
 
@@ -27,6 +27,8 @@ while true; do
   id=$(grep -i '^lambda-runtime-aws-request-id:' "$headers" | cut -d' ' -f2 | tr -d '\r')
   case "$event" in
     *crash*) exit 3 ;;
+    # 400 MB held by the runtime itself, past the 256 MB every function here has
+    *hog*) hog=$(head -c 400000000 /dev/zero | tr '\0' x); echo "${#hog}" >/dev/null ;;
     *hang*) sleep 30 ;;
     *fail*) curl -sS -X POST "$api/invocation/$id/error" \
               -d '{"errorType":"Boom","errorMessage":"failed on purpose"}' >/dev/null ;;
@@ -81,7 +83,14 @@ fn invoker(
             (d.logical_id.clone(), vars)
         })
         .collect();
-    let environments = Environments::new(|_| binary.to_owned(), &functions, all, "us-east-1", 2);
+    let environments = Environments::new(
+        |_| binary.to_owned(),
+        &functions,
+        all,
+        "us-east-1",
+        2,
+        memory::Limits::create(true),
+    );
     Arc::new(Invoker::with_runtime(
         Runtime::Process(Arc::new(environments)),
         functions,
@@ -240,6 +249,26 @@ async fn a_crash_fails_only_the_invocation_it_held() {
     );
     assert!(bystander.is_ok(), "{bystander:?}");
     assert!(call(&invoker, "Crashy", json!({})).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_environment_past_its_memory_size_is_killed_and_only_its_invocation_fails() {
+    let invoker = invoker(
+        &bash_runtime(),
+        vec![def("Hungry", 20, None)],
+        BTreeMap::new(),
+    );
+    let before = call(&invoker, "Hungry", json!({})).await.unwrap();
+    let hog = call(&invoker, "Hungry", json!("hog")).await;
+    assert!(
+        matches!(&hog, Err(InvokeError::Failed(m)) if m.starts_with("Runtime.OutOfMemory") && m.contains("256 MB")),
+        "{hog:?}"
+    );
+    let after = call(&invoker, "Hungry", json!({})).await.unwrap();
+    assert_ne!(
+        before["pid"], after["pid"],
+        "a new environment after the kill"
+    );
 }
 
 #[tokio::test]
