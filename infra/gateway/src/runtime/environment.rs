@@ -3,18 +3,26 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::Failure;
 use super::api::{self, Job, Shared};
-use super::memory::Limits;
+use super::memory::{Confined, Limits};
 
 /// Lambda gives a function's init phase 10 s before it gives up on the environment.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An environment whose most used memory reaches 80% of its `MemorySize` is worth a warning: it is one
+/// larger request, or one more retained allocation, away from being killed (as `UsersRegisterFunction`
+/// was at 229 of 256 MB before its password hashes reused their memory).
+fn near_limit(used_mb: u64, memory_mb: u64) -> bool {
+    used_mb * 100 >= memory_mb * 80
+}
 
 /// What starts an environment of one function.
 pub struct Spec {
@@ -36,6 +44,13 @@ pub struct Environment {
     /// Cancel to kill the process.
     pub kill: CancellationToken,
     exit: Mutex<Option<Failure>>,
+    function: String,
+    memory_mb: u64,
+    /// The environment's memory cgroup, where the host has one (memory.rs).
+    confined: Option<Arc<Confined>>,
+    /// Spawn to the first `next`; reported with the first invocation, as Lambda's `Init Duration`.
+    init: Mutex<Option<Duration>>,
+    warned_near_limit: AtomicBool,
 }
 
 impl Environment {
@@ -58,14 +73,7 @@ impl Environment {
             .map_err(|e| init_failure(e.to_string()))?;
         let (jobs, receiver) = mpsc::channel(1);
         let shared = Arc::new(Shared::new(receiver, spec.function_arn.clone()));
-        let environment = Arc::new(Self {
-            id,
-            jobs,
-            shared: shared.clone(),
-            ended: CancellationToken::new(),
-            kill: CancellationToken::new(),
-            exit: Mutex::new(None),
-        });
+        let spawned = Instant::now();
         let mut child = tokio::process::Command::new(&spec.binary)
             .env_clear()
             .envs(&spec.variables)
@@ -88,7 +96,7 @@ impl Environment {
         // Confined right after the spawn: what the process allocates before it joins is a few pages.
         let confined = match (&limits, child.id()) {
             (Some(limits), Some(pid)) => match limits.confine(id, pid, spec.memory_mb) {
-                Ok(confined) => Some(confined),
+                Ok(confined) => Some(Arc::new(confined)),
                 Err(e) => {
                     tracing::warn!(function = %spec.function, error = %e, "environment not confined to its memory size");
                     None
@@ -96,6 +104,20 @@ impl Environment {
             },
             _ => None,
         };
+
+        let environment = Arc::new(Self {
+            id,
+            jobs,
+            shared: shared.clone(),
+            ended: CancellationToken::new(),
+            kill: CancellationToken::new(),
+            exit: Mutex::new(None),
+            function: spec.function.clone(),
+            memory_mb: spec.memory_mb,
+            confined: confined.clone(),
+            init: Mutex::new(None),
+            warned_near_limit: AtomicBool::new(false),
+        });
 
         let server = axum::serve(listener, api::router(shared.clone()))
             .with_graceful_shutdown(environment.ended.clone().cancelled_owned());
@@ -133,7 +155,10 @@ impl Environment {
         });
 
         tokio::select! {
-            _ = shared.ready.notified() => Ok(environment),
+            _ = shared.ready.notified() => {
+                *environment.init.lock().expect("init lock") = Some(spawned.elapsed());
+                Ok(environment)
+            }
             _ = environment.ended.cancelled() => Err(environment.failure()),
             _ = tokio::time::sleep(INIT_TIMEOUT) => {
                 environment.kill.cancel();
@@ -143,6 +168,50 @@ impl Environment {
                 })
             }
         }
+    }
+
+    /// Logs Lambda's `REPORT` line for an invocation it finished (debug level: one per invocation), and
+    /// warns, once per environment, when its most used memory nears its `MemorySize`. Returns the line.
+    pub fn report(&self, request_id: &str, duration: Duration) -> String {
+        let init = self.init.lock().expect("init lock").take();
+        let max_used_mb = self
+            .confined
+            .as_ref()
+            .and_then(|c| c.max_used())
+            .map(|bytes| bytes.div_ceil(1024 * 1024));
+        // Since August 2025 Lambda bills the init phase too.
+        let billed_ms = (duration + init.unwrap_or_default())
+            .as_micros()
+            .div_ceil(1000);
+        let mut line = format!(
+            "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {billed_ms} ms\tMemory Size: {} MB",
+            duration.as_secs_f64() * 1000.0,
+            self.memory_mb
+        );
+        if let Some(used) = max_used_mb {
+            line.push_str(&format!("\tMax Memory Used: {used} MB"));
+        }
+        if let Some(init) = init {
+            line.push_str(&format!(
+                "\tInit Duration: {:.2} ms",
+                init.as_secs_f64() * 1000.0
+            ));
+        }
+        tracing::debug!(target: "orderly_local::report", function = %self.function, "{line}");
+        if let Some(used) = max_used_mb
+            && near_limit(used, self.memory_mb)
+            && !self.warned_near_limit.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(function = %self.function, environment = self.id, max_used_mb = used,
+                memory_mb = self.memory_mb, "an environment has used {used} of its {} MB: near its MemorySize", self.memory_mb);
+        }
+        line
+    }
+
+    /// Whether this environment was found near its `MemorySize` (and warned of).
+    #[cfg(test)]
+    pub fn warned_near_limit(&self) -> bool {
+        self.warned_near_limit.load(Ordering::Relaxed)
     }
 
     /// Why an invocation the environment held has no answer: what the runtime reported at init, else how

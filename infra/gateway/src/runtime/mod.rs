@@ -224,6 +224,7 @@ impl Lease {
         request_id: &str,
         deadline: std::time::SystemTime,
     ) -> Result<Value, Failure> {
+        let started = Instant::now();
         let (reply, answer) = oneshot::channel();
         let job = api::Job {
             request_id: request_id.to_owned(),
@@ -244,6 +245,9 @@ impl Lease {
             }
         };
         self.finished = true;
+        if outcome.is_ok() || matches!(outcome, Err(Failure::Function { .. })) {
+            let _ = self.environment.report(request_id, started.elapsed());
+        }
         outcome
     }
 }

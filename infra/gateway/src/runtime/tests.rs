@@ -29,6 +29,9 @@ while true; do
     *crash*) exit 3 ;;
     # 400 MB held by the runtime itself, past the 256 MB every function here has
     *hog*) hog=$(head -c 400000000 /dev/zero | tr '\0' x); echo "${#hog}" >/dev/null ;;
+    # 118 MB held, which bash's command substitution peaks at about twice: above 80% of 256 MB, below it
+    *nearly*) held=$(head -c 118000000 /dev/zero | tr '\0' x); echo "${#held}" >/dev/null
+       curl -sS -X POST "$api/invocation/$id/response" -d '{}' >/dev/null ;;
     *hang*) sleep 30 ;;
     *fail*) curl -sS -X POST "$api/invocation/$id/error" \
               -d '{"errorType":"Boom","errorMessage":"failed on purpose"}' >/dev/null ;;
@@ -269,6 +272,68 @@ async fn an_environment_past_its_memory_size_is_killed_and_only_its_invocation_f
         before["pid"], after["pid"],
         "a new environment after the kill"
     );
+}
+
+#[tokio::test]
+async fn each_invocation_is_reported_as_lambda_does_and_memory_near_the_limit_warns() {
+    let binary = bash_runtime();
+    let functions: BTreeMap<String, FunctionDef> =
+        BTreeMap::from([("Heavy".to_owned(), def("Heavy", 20, None))]);
+    let variables = functions
+        .values()
+        .map(|d| {
+            let vars = variables::for_function(d, BTreeMap::new(), "us-east-1", &binary, |_| None);
+            (d.logical_id.clone(), vars)
+        })
+        .collect();
+    // Measured, not limited: the environment may pass 256 MB for a moment without being killed.
+    let limits = memory::Limits::create(false).expect("a memory cgroup (make test runs as root)");
+    let environments = Environments::new(
+        |_| binary.clone(),
+        &functions,
+        variables,
+        "us-east-1",
+        1,
+        Some(limits),
+    );
+    let deadline = std::time::SystemTime::now() + Duration::from_secs(20);
+
+    let lease = environments.lease("Heavy").await.unwrap();
+    let environment = lease.environment.clone();
+    let first = environment.report("cold", Duration::from_micros(1_500));
+    assert!(
+        first.starts_with("REPORT RequestId: cold\tDuration: 1.50 ms\tBilled Duration: ")
+            && first.contains("\tMemory Size: 256 MB\tMax Memory Used: ")
+            && first.contains("\tInit Duration: "),
+        "{first}"
+    );
+    lease.invoke(json!({}), "warm", deadline).await.unwrap();
+    let warm = environment.report("again", Duration::from_micros(1_500));
+    assert!(
+        warm.starts_with("REPORT RequestId: again\tDuration: 1.50 ms\tBilled Duration: 2 ms\tMemory Size: 256 MB\tMax Memory Used: ")
+            && !warm.contains("Init Duration"),
+        "{warm}"
+    );
+    assert!(!environment.warned_near_limit());
+
+    let lease = environments.lease("Heavy").await.unwrap();
+    assert!(
+        Arc::ptr_eq(&lease.environment, &environment),
+        "the warm one"
+    );
+    lease
+        .invoke(json!("nearly"), "heavy", deadline)
+        .await
+        .unwrap();
+    let used: u64 = environment
+        .report("after", Duration::from_millis(1))
+        .split("Max Memory Used: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a figure");
+    assert!((205..=400).contains(&used), "{used} MB");
+    assert!(environment.warned_near_limit());
 }
 
 #[tokio::test]
