@@ -866,10 +866,14 @@ mod tests {
             vec!["authorization".to_owned()]
         );
         assert_eq!(t.gateway_responses["UNAUTHORIZED"].status, 401);
+        // A throttled invocation tells clients to retry exactly as a function's own 503 does.
         let at_capacity = &t.gateway_responses["INTEGRATION_FAILURE"];
         assert_eq!(
             (at_capacity.status, at_capacity.headers.get("retry-after")),
-            (503, Some(&"2".to_owned()))
+            (
+                503,
+                Some(&orderly_http::UNAVAILABLE_RETRY_AFTER_SECONDS.to_string())
+            )
         );
         let push = t
             .sqs_mappings

@@ -5,7 +5,7 @@ mod error;
 mod request;
 mod response;
 
-pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use error::{ApiError, ErrorBody, ErrorDetail, UNAVAILABLE_RETRY_AFTER_SECONDS};
 pub use orderly_domain::validation::FieldError;
 pub use request::{HttpRequest, MAX_BODY_BYTES};
 pub use response::{Response, empty_response, json_response, proxy_response};
