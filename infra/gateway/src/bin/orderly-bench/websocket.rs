@@ -20,6 +20,7 @@ use orderly_functions::ops::seed_connections;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use uuid::Uuid;
 
 use crate::env;
@@ -77,9 +78,14 @@ async fn open(n: usize) -> Sockets {
                 bar.clone(),
             );
             async move {
-                let (socket, _) = tokio_tungstenite::connect_async(&url)
-                    .await
-                    .expect("a socket opens with its ticket");
+                // A small read buffer, as the gateway's own sockets have: tungstenite's default zero-fills
+                // 128 KiB per socket on every read, and the benchmark's own CPU would count against the
+                // system it measures.
+                let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
+                let (socket, _) =
+                    tokio_tungstenite::connect_async_with_config(&url, Some(config), false)
+                        .await
+                        .expect("a socket opens with its ticket");
                 let (mut writer, mut reader) = socket.split();
                 writer
                     .send(Message::Text(json!({"action": "ping"}).to_string().into()))
