@@ -18,10 +18,19 @@ import statistics
 import time
 import uuid
 
-from moto.sqs.models import Queue, SQSBackend, sqs_backends
+import moto.core.utils
+import moto.sqs.models
+from moto.sqs.models import Message, Queue, SQSBackend, sqs_backends
 
-# Everything moto_server.py replaces.
+# Everything moto_server.py replaces that a queue's cycle runs through (the rest is HTTP dispatch).
 PATCHED = (
+    (moto.core.utils, "unix_time"),
+    (moto.core.utils, "unix_time_millis"),
+    (moto.sqs.models, "unix_time"),
+    (moto.sqs.models, "unix_time_millis"),
+    (moto.sqs.models, "generate_receipt_handle"),
+    (Message, "mark_received"),
+    (Queue, "attributes"),
     (Queue, "messages"),
     (Queue, "delete_message"),
     (Queue, "approximate_number_of_messages"),

@@ -15,20 +15,65 @@ and 13; docs/adr/0017-outbox-relay.md):
 - every message a receive returns was checked against the retention period by building every queue
   attribute, counts included, to read that one. Here it reads that one;
 - every `DeleteMessage` scanned the whole queue for the receipt handle, then rebuilt the list in Python.
-  Here it stops at the message (received messages are near the front) and copies the list once.
+  Here the handle names its message (remembered when it is received), which is found by identity and
+  taken out of the list in place;
+- each receipt handle was 185 separate random choices. Here it is random bytes in hex, as long;
+- every `SendMessage` (each SNS delivery to a queue is one) built every queue attribute, the counts
+  included, to read `ContentBasedDeduplication`. Here a queue's attributes are computed as they are read;
+- "now", read for every message a receive or a count steps over, went through two aware datetimes and an
+  import each time. Here it is the clock's seconds (the same value);
+- which service a request is for was worked out again for every request, reading moto's package
+  directory each time. Here it is remembered per host, which is all it depends on.
 
 What a client sees is unchanged: the same messages, in the same order, with the same visibility,
 redrive and errors.
 """
 
+import functools
+import json
 import logging
+import os
 import sys
 import time
+import weakref
+from collections.abc import Mapping
 
-from moto.core.utils import unix_time
-from moto.server import main
-from moto.sqs.exceptions import ReceiptHandleIsInvalid
-from moto.sqs.models import Queue, SQSBackend
+import moto.core.utils
+from moto.core.utils import camelcase_to_underscores
+
+
+def _fast_clock(slow):
+    # moto's `unix_time()` is `utcnow() - utcfromtimestamp(0)` in seconds, which is what time.time() is;
+    # given a datetime it still converts that one.
+    @functools.wraps(slow)
+    def now(dt=None):
+        if dt is None:
+            return time.time()
+        return slow(dt)
+
+    return now
+
+
+# Before the backends import them by name, so every module that does gets the fast one.
+_unix_time = moto.core.utils.unix_time = _fast_clock(moto.core.utils.unix_time)
+_slow_millis = moto.core.utils.unix_time_millis
+moto.core.utils.unix_time_millis = functools.wraps(_slow_millis)(
+    lambda dt=None: time.time() * 1000.0 if dt is None else _slow_millis(dt)
+)
+
+import moto.sqs.models  # noqa: E402  (after the clock is replaced)
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: E402
+from moto.server import main  # noqa: E402
+from moto.sqs.exceptions import ReceiptHandleIsInvalid  # noqa: E402
+from moto.sqs.models import Message, Queue, SQSBackend  # noqa: E402
+
+for _module in list(sys.modules.values()):
+    # Anything imported before the clock was replaced (moto.core imports some of its own modules).
+    if getattr(_module, "__name__", "").startswith("moto.") and _module is not moto.core.utils:
+        if getattr(_module, "unix_time", None) is _unix_time.__wrapped__:
+            _module.unix_time = _unix_time
+        if getattr(_module, "unix_time_millis", None) is _slow_millis:
+            _module.unix_time_millis = moto.core.utils.unix_time_millis
 
 # One log line per request, written under a lock every request thread waits on, was a sixth of the
 # emulator's time under the benchmarks' load; errors are still logged.
@@ -101,33 +146,119 @@ class _Visible:
 Queue.messages = property(_Visible)
 
 
+# Which message each receipt handle was given to (weakly: a deleted message goes with its entry).
+_by_receipt_handle: "weakref.WeakValueDictionary[str, Message]" = weakref.WeakValueDictionary()
+_mark_received = Message.mark_received
+
+
+def _remember_receipt_handle(self: Message, *args, **kwargs) -> None:
+    _mark_received(self, *args, **kwargs)
+    _by_receipt_handle[self.receipt_handle] = self
+
+
+Message.mark_received = _remember_receipt_handle
+
+
 def _delete_message(self: Queue, receipt_handle: str) -> None:
     if receipt_handle in self.deleted_messages:
         # Already deleted: SQS accepts deleting it again.
         return
-    # Under the lock `add_message` takes, so a message sent meanwhile is not lost; the list is replaced,
-    # not edited, because other requests' threads iterate it without that lock.
+    message = _by_receipt_handle.get(receipt_handle)
+    # Under the lock `add_message` takes, so a message sent meanwhile is not lost. Edited in place (moto
+    # moves messages to a DLQ the same way): receives iterate a copy; the counts, which iterate it
+    # directly, are approximate anyway. A copy per delete was most of a delete's cost at depth.
     with self._messages_lock:
         messages = self._messages
-        for index, message in enumerate(messages):
-            if message.had_receipt_handle(receipt_handle):
-                self.pending_messages.discard(message)
-                self.deleted_messages.update(message.all_receipt_handles)
-                self._messages = messages[:index] + messages[index + 1 :]
-                return
+        # Messages compare by identity, so `index` is a scan in C, not a Python loop over each message's
+        # handles; a message that has moved on (to a DLQ) is not in this queue's list, as before.
+        index = _index_of(messages, message) if message is not None else None
+        if index is not None:
+            self.pending_messages.discard(message)
+            self.deleted_messages.update(message.all_receipt_handles)
+            del messages[index]
+            return
     raise ReceiptHandleIsInvalid()
 
 
+def _index_of(messages: list, message: Message):
+    try:
+        return messages.index(message)
+    except ValueError:
+        return None
+
+
 Queue.delete_message = _delete_message
+# 185 `random.choice` calls a receipt handle (a sixteenth of the emulator's time); the same length and
+# opacity from the OS's generator.
+moto.sqs.models.generate_receipt_handle = lambda: os.urandom(93).hex()[:185]
 
 
 def _within_retention(self: SQSBackend, queue_name: str, message) -> bool:
     # moto read the one attribute through all of them (every count included), once per message received.
     retention_period = self.get_queue(queue_name).message_retention_period
-    return retention_period + message.sent_timestamp / 1000 > unix_time()
+    return retention_period + message.sent_timestamp / 1000 > time.time()
 
 
 SQSBackend.is_message_valid_based_on_retention_period = _within_retention
+
+_UNDERSCORED = {
+    name: camelcase_to_underscores(name)
+    for name in Queue.BASE_ATTRIBUTES + Queue.FIFO_ATTRIBUTES + Queue.KMS_ATTRIBUTES
+}
+
+
+class _Attributes(Mapping):
+    """A queue's attributes as moto's `Queue.attributes` has them (same keys, same values), each computed
+    when it is read."""
+
+    def __init__(self, queue: Queue) -> None:
+        self._queue = queue
+        names = list(Queue.BASE_ATTRIBUTES)
+        if queue.fifo_queue:
+            names += Queue.FIFO_ATTRIBUTES
+        if queue.kms_master_key_id:
+            names += Queue.KMS_ATTRIBUTES
+        self._names = dict.fromkeys(names)
+
+    def __getitem__(self, name: str):
+        if name not in self._names:
+            raise KeyError(name)
+        queue = self._queue
+        if name == "Policy" and queue.policy:
+            value = queue.policy
+        elif name == "RedrivePolicy" and queue.redrive_policy:
+            value = json.dumps(queue.redrive_policy)
+        else:
+            value = getattr(queue, _UNDERSCORED[name])
+        if isinstance(value, bool):
+            value = str(value).lower()
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+Queue.attributes = property(_Attributes)
+
+_backend_for_host = DomainDispatcherApplication.get_backend_for_host
+_backends_by_host: dict = {}
+
+
+def _remembered_backend_for_host(self, host):
+    # A pure function of the host (moto's module list and URL patterns are fixed once it runs); called
+    # under the dispatcher's lock.
+    if host not in _backends_by_host:
+        _backends_by_host[host] = _backend_for_host(self, host)
+    return _backends_by_host[host]
+
+
+DomainDispatcherApplication.get_backend_for_host = _remembered_backend_for_host
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,8 +4,9 @@
 infra/emulator/moto_server.py replaces how moto walks a queue on receive and delete and caches the
 approximate counts. This drives the running emulator through boto3 (a client that shares no code with
 ours) over the cases those replacements touch: arrival order, visibility, deleting twice, a bogus receipt
-handle, deleting a message another receive made visible again, redrive to a DLQ after maxReceiveCount, and
-the approximate counts settling. Needs the local stack's emulator (`make test` runs it); exits non-zero on
+handle, deleting a message another receive made visible again, redrive to a DLQ after maxReceiveCount,
+the approximate counts settling, queue attributes (all and by name), timestamps, content-based
+deduplication and delays. Needs the local stack's emulator (`make test` runs it); exits non-zero on
 the first mismatch.
 """
 
@@ -103,10 +104,55 @@ def main():
     check(receive(source) == [], "a third receive moves them to the DLQ instead")
     check(sorted(m["Body"] for m in receive(dlq)) == ["r0", "r1", "r2"], "the DLQ holds all three")
 
-    for url in (url, dlq, source):
+    attributes_and_clock(source, dlq_arn)
+    fifo = content_deduplication()
+    delayed = delay()
+
+    for url in (url, dlq, source, fifo, delayed):
         sqs.delete_queue(QueueUrl=url)
     if failures:
         sys.exit(f"{len(failures)} SQS behaviour(s) differ: {failures}")
+
+
+def attributes_and_clock(source, dlq_arn):
+    # The emulator computes a queue's attributes as they are read and reads the clock its own way.
+    every = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["All"])["Attributes"]
+    check({"QueueArn", "VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds",
+           "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "CreatedTimestamp",
+           "RedrivePolicy"} <= set(every) and "ContentBasedDeduplication" not in every,
+          f"'All' names a standard queue's attributes and no FIFO one ({sorted(every)})")
+    policy = json.loads(every["RedrivePolicy"])
+    check(policy["deadLetterTargetArn"] == dlq_arn and int(policy["maxReceiveCount"]) == 2,
+          "the redrive policy reads back as sent")
+    some = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["VisibilityTimeout", "DelaySeconds"])
+    check(some["Attributes"] == {"VisibilityTimeout": "30", "DelaySeconds": "0"},
+          f"named attributes come back alone ({some['Attributes']})")
+    url = queue("clock")
+    sqs.send_message(QueueUrl=url, MessageBody="now")
+    sent = sqs.receive_message(QueueUrl=url, AttributeNames=["SentTimestamp"])["Messages"][0]
+    skew = abs(int(sent["Attributes"]["SentTimestamp"]) - time.time() * 1000)
+    check(skew < 5_000, f"a message's SentTimestamp is the time it was sent ({skew:.0f} ms off)")
+    sqs.delete_queue(QueueUrl=url)
+
+
+def content_deduplication():
+    url = sqs.create_queue(QueueName=f"parity-dedup-{uuid.uuid4().hex[:8]}.fifo",
+                           Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    for _ in range(2):
+        sqs.send_message(QueueUrl=url, MessageBody="same", MessageGroupId="g")
+    sqs.send_message(QueueUrl=url, MessageBody="other", MessageGroupId="g")
+    got = [m["Body"] for m in receive(url)]
+    check(got == ["same", "other"], f"a FIFO queue with content-based deduplication drops the copy ({got})")
+    return url
+
+
+def delay():
+    url = queue("delay")
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=1)
+    check(receive(url) == [], "a delayed message is not received before its delay")
+    later = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5).get("Messages", [])
+    check([m["Body"] for m in later] == ["later"], "a long poll receives it once the delay has passed")
+    return url
 
 
 if __name__ == "__main__":
