@@ -38,7 +38,9 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
             | Event::NotificationSent(_)
             | Event::ConnectionResumed(_)
             | Event::InventoryChanged(_)
-            | Event::GroupBroadcast(_)| Event::OrderQueued(_) | Event::OrdersRejected(_) => Settlement::Skipped,
+            | Event::GroupBroadcast(_)
+            | Event::OrderQueued(_)
+            | Event::OrdersRejected(_) => Settlement::Skipped,
         };
         tracing::info!(event_id = %envelope.event_id, event_type = envelope.event.event_type(), ?outcome, "payment");
         Ok(())

@@ -37,7 +37,9 @@ pub async fn handle(
             | Event::NotificationSent(_)
             | Event::ConnectionResumed(_)
             | Event::InventoryChanged(_)
-            | Event::GroupBroadcast(_)| Event::OrderQueued(_) | Event::OrdersRejected(_) => Ok(()),
+            | Event::GroupBroadcast(_)
+            | Event::OrderQueued(_)
+            | Event::OrdersRejected(_) => Ok(()),
         }
     })
     .await
