@@ -1,8 +1,9 @@
 """moto's server, with SQS's queue bookkeeping made proportional to what a call touches.
 
-moto 5 walks the whole queue in three places that every message passes through, so each call costs time
-in proportion to the queue's depth and a backlog clears quadratically slower the deeper it is (issues 12
-and 13; docs/adr/0017-outbox-relay.md):
+moto 5 walks the whole queue in several places that every message passes through, so each call costs
+time in proportion to the queue's depth and a backlog clears quadratically slower the deeper it is, and
+it spends time on every request that has nothing to do with SQS (issues 12 and 13;
+docs/adr/0017-outbox-relay.md):
 
 - every `SendMessage` (and every message a receive returns) recomputes every queue attribute,
   including the three `ApproximateNumberOf*` counts, each a walk of the queue. They are cached here per
