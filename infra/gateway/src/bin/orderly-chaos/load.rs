@@ -38,7 +38,9 @@ pub struct Outcome {
     /// Answers no valid request should get (4xx other than 409 out of stock and 429), with a sample.
     pub unexpected: Vec<String>,
     pub cancels_answered: usize,
-    /// Product → restocks acknowledged, restocks whose answer was lost.
+    /// Product → restocks acknowledged, and attempts that may have applied without saying so (an attempt
+    /// answered 5xx or not at all: an environment killed after its commit answers 502, and a stock
+    /// adjustment carries no idempotency key, so its retry applies again).
     pub restocks: BTreeMap<Uuid, (i64, i64)>,
     pub retries: usize,
 }
@@ -60,6 +62,19 @@ impl Caller<'_> {
         body: Option<&Value>,
         key: Option<&str>,
     ) -> Option<(u16, Value)> {
+        self.send_counting(method, path, body, key).await.0
+    }
+
+    /// As `send`, with how many attempts before the final answer may have been carried out unseen
+    /// (answered 5xx, or not at all).
+    async fn send_counting(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        key: Option<&str>,
+    ) -> (Option<(u16, Value)>, i64) {
+        let mut unseen = 0;
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 self.retries.fetch_add(1, Ordering::Relaxed);
@@ -88,16 +103,21 @@ impl Caller<'_> {
                         .and_then(|v| v.parse::<u64>().ok());
                     let body: Value = response.json().await.unwrap_or(Value::Null);
                     if status >= 500 || status == 429 {
+                        // A 429 is refused before anything is written; a 5xx may come after a commit.
+                        unseen += i64::from(status >= 500);
                         let wait = retry_after.map_or(backoff, |s| Duration::from_secs(s.min(5)));
                         tokio::time::sleep(wait).await;
                         continue;
                     }
-                    return Some((status, body));
+                    return (Some((status, body)), unseen);
                 }
-                Err(_) => tokio::time::sleep(backoff).await,
+                Err(_) => {
+                    unseen += 1;
+                    tokio::time::sleep(backoff).await;
+                }
             }
         }
-        None
+        (None, unseen)
     }
 }
 
@@ -287,13 +307,14 @@ pub async fn run(
                 let path = format!("/api/v1/products/{id}/inventory");
                 let body = json!({ "adjust": RESTOCK_UNITS });
                 let entry = restocks.entry(id).or_default();
-                match caller
-                    .send(reqwest::Method::PUT, &path, Some(&body), None)
-                    .await
-                {
+                let (answer, unseen) = caller
+                    .send_counting(reqwest::Method::PUT, &path, Some(&body), None)
+                    .await;
+                entry.1 += unseen;
+                match answer {
                     Some((200, _)) => entry.0 += 1,
                     Some((status, e)) => unexpected.push(format!("PUT {path}: {status} {e}")),
-                    None => entry.1 += 1,
+                    None => {}
                 }
             }
             (restocks, unexpected)
