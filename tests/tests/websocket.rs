@@ -374,12 +374,13 @@ async fn a_flooding_client_is_answered_with_errors_and_keeps_its_connection() {
     );
 }
 
-async fn expire_access(connection_id: &str) {
+/// Sets a connection's access token as expired `seconds_ago`.
+async fn expire_access(connection_id: &str, seconds_ago: f64) {
     database()
         .await
         .execute(
-            "UPDATE ws_connections SET access_expires_at = now() - interval '1 second' WHERE connection_id = $1",
-            &[&connection_id],
+            "UPDATE ws_connections SET access_expires_at = now() - make_interval(secs => $2) WHERE connection_id = $1",
+            &[&connection_id, &seconds_ago],
         )
         .await
         .unwrap();
@@ -403,7 +404,9 @@ async fn a_connection_ends_with_its_access_token_unless_the_client_renews_it() {
     let (mut expired, mut live) = (stack.connect_as(&user).await, stack.connect_as(&user).await);
     let expired_id = expired.connection_id().await;
     let live_id = live.connection_id().await;
-    expire_access(&expired_id).await;
+    expire_access(&expired_id, 1.0).await;
+    // Within the renewal grace (a minute) the prune leaves it open.
+    stack.fire_schedule("WsPruneFunction").await;
 
     // The same notification reaches the live socket; the pusher passes the expired one by.
     notify(&stack, &user, "while expired").await;
@@ -445,8 +448,8 @@ async fn a_connection_ends_with_its_access_token_unless_the_client_renews_it() {
         "after renewal"
     );
 
-    // Left to expire, the prune schedule closes it; the other socket of the user stays.
-    expire_access(&expired_id).await;
+    // Left expired past the grace, the prune schedule closes it; the other socket of the user stays.
+    expire_access(&expired_id, 61.0).await;
     stack.fire_schedule("WsPruneFunction").await;
     assert!(matches!(expired.receive(WAIT).await, Received::Closed));
     stack.until_forgotten(&expired_id).await;

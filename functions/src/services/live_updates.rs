@@ -45,6 +45,11 @@ impl From<DeliveryError> for super::ServiceError {
 /// API Gateway closes every WebSocket connection after two hours.
 pub const MAX_CONNECTION_AGE: Duration = Duration::hours(2);
 
+/// How long a connection whose access token expired stays open (receiving nothing) for the client to
+/// `renew` it: a renewal sent a little late, or crossing the expiry on a slow network, keeps the socket
+/// instead of racing the prune schedule.
+pub const RENEWAL_GRACE: Duration = Duration::minutes(1);
+
 #[derive(Debug, Error)]
 pub enum DeliveryError {
     #[error(transparent)]
@@ -585,11 +590,17 @@ pub async fn catch_up(
     Ok(delivery)
 }
 
-/// Forgets connections older than API Gateway allows, and those whose session ended or whose user's role
-/// changed (a logout or a demotion), and closes any the gateway still holds.
+/// Forgets connections older than API Gateway allows, those whose session ended or whose user's role
+/// changed (a logout or a demotion), and those whose access token expired more than `RENEWAL_GRACE` ago,
+/// and closes any the gateway still holds.
 pub async fn prune(db: &Pool, pusher: &impl ConnectionPusher) -> Result<usize, StoreError> {
-    let stale =
-        ws_connections::forget_ended(&db.get().await?, Utc::now() - MAX_CONNECTION_AGE).await?;
+    let now = Utc::now();
+    let stale = ws_connections::forget_ended(
+        &db.get().await?,
+        now - MAX_CONNECTION_AGE,
+        now - RENEWAL_GRACE,
+    )
+    .await?;
     for id in &stale {
         match pusher.close(id).await {
             Ok(()) | Err(PushError::Gone(_)) => {}

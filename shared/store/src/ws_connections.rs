@@ -1,7 +1,7 @@
 //! Live WebSocket connections: who is connected, in which session, and which topics each one follows.
 //! A connection only receives anything while its session lives, its user keeps the role it connected
 //! with and the access token it was opened (or last renewed) with has not expired; the prune schedule
-//! closes the others.
+//! closes the others (an expired token's only after a grace in which the client may still renew).
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
@@ -39,10 +39,18 @@ pub enum Followed {
 }
 
 /// The condition, over `c` (a connection) joined to `s` (its session) and `u` (its user), under which a
-/// connection may still receive anything.
+/// connection still belongs to a signed-in user in the role it connected with.
+macro_rules! signed_in {
+    () => {
+        "s.revoked_at IS NULL AND s.expires_at > now() AND u.role = c.role"
+    };
+}
+
+/// The condition under which a connection may still receive anything: signed in, and its access token
+/// unexpired.
 macro_rules! live {
     () => {
-        "s.revoked_at IS NULL AND s.expires_at > now() AND u.role = c.role AND c.access_expires_at > now()"
+        concat!(signed_in!(), " AND c.access_expires_at > now()")
     };
 }
 
@@ -319,24 +327,27 @@ pub async fn finish_catch_up(
     Ok(())
 }
 
-/// Forgets every connection opened before `cutoff` or no longer live (its session ended, or its user's
-/// role changed), and returns their ids (to be closed at the gateway).
+/// Forgets every connection opened before `opened_before`, whose access token expired before
+/// `expired_before`, or no longer signed in (its session ended, or its user's role changed), and returns
+/// their ids (to be closed at the gateway).
 pub async fn forget_ended(
     db: &impl GenericClient,
-    cutoff: DateTime<Utc>,
+    opened_before: DateTime<Utc>,
+    expired_before: DateTime<Utc>,
 ) -> Result<Vec<String>, StoreError> {
     let rows = db
         .query(
             concat!(
                 "DELETE FROM ws_connections c
                   WHERE c.connected_at < $1
+                     OR c.access_expires_at < $2
                      OR NOT EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
                                      WHERE s.id = c.session_id AND u.id = c.user_id AND ",
-                live!(),
+                signed_in!(),
                 ")
               RETURNING c.connection_id"
             ),
-            &[&cutoff],
+            &[&opened_before, &expired_before],
         )
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -529,6 +540,7 @@ mod tests {
             ("signed-out", bob),
             ("demoted", carol),
             ("token-expired", dave),
+            ("token-in-grace", dave),
         ] {
             connect(&db, id, who).await;
         }
@@ -549,13 +561,26 @@ mod tests {
             .await
             .unwrap();
         client
-            .execute("UPDATE ws_connections SET access_expires_at = now() - interval '1 second' WHERE connection_id = 'token-expired'", &[])
+            .execute("UPDATE ws_connections SET access_expires_at = now() - interval '61 seconds' WHERE connection_id = 'token-expired'", &[])
             .await
             .unwrap();
-        let cutoff = Utc::now() - chrono::Duration::hours(2);
-        let mut ended = forget_ended(&client, cutoff).await.unwrap();
+        client
+            .execute("UPDATE ws_connections SET access_expires_at = now() - interval '59 seconds' WHERE connection_id = 'token-in-grace'", &[])
+            .await
+            .unwrap();
+        let now = Utc::now();
+        let grace = chrono::Duration::minutes(1);
+        let mut ended = forget_ended(&client, now - chrono::Duration::hours(2), now - grace)
+            .await
+            .unwrap();
         ended.sort();
         assert_eq!(ended, vec!["demoted", "old", "signed-out", "token-expired"]);
+        assert_eq!(
+            follower(&client, "token-in-grace").await.unwrap(),
+            None,
+            "kept for a renewal, but receives nothing"
+        );
+        assert!(forget(&client, "token-in-grace").await.unwrap());
         assert!(!forget(&client, "old").await.unwrap());
         assert!(forget(&client, "new").await.unwrap());
     }
