@@ -444,6 +444,86 @@ async fn inventory_counts_never_touch_reserved_units_and_are_audited() {
 }
 
 #[tokio::test]
+async fn a_restock_retried_with_its_idempotency_key_is_applied_once() {
+    let stack = Stack::from_env();
+    let admin = stack.admin().await;
+    let (_, product) = stack.product(10).await;
+    let id = product["id"].as_str().unwrap();
+    let path = format!("/api/v1/products/{id}/inventory");
+    let key = uuid::Uuid::now_v7().to_string();
+    let send = |body: serde_json::Value, key: &str| {
+        stack
+            .call("PUT", &path)
+            .token(&admin.access_token)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let (first, concurrent) = tokio::join!(
+        send(json!({"adjust": 5}), &key),
+        send(json!({"adjust": 5}), &key)
+    );
+    assert_eq!(
+        (first.status, concurrent.status),
+        (200, 200),
+        "{first:?} {concurrent:?}"
+    );
+    // The same change spelled otherwise is the same request; removing a buyer limit is not leaving it.
+    let replayed = send(json!({"low_stock_threshold": null, "adjust": 5}), &key).await;
+    assert_eq!(replayed.status, 200, "{replayed:?}");
+    let unlimited = send(json!({"adjust": 5, "buyer_limit": null}), &key).await;
+    assert_eq!(
+        (unlimited.status, unlimited.error_fields()),
+        (422, vec!["Idempotency-Key"]),
+        "{unlimited:?}"
+    );
+    for answer in [&first, &concurrent, &replayed] {
+        assert_eq!(answer.body["available"], 15, "{answer:?}");
+    }
+    let now = stack.call("GET", &path).send().await;
+    assert_eq!(now.body["available"], 15, "applied once");
+    let audit = stack.audit_logs("action=inventory.changed&limit=100").await;
+    let entries = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target_id"] == json!(id))
+        .count();
+    assert_eq!(entries, 1, "audited once");
+
+    let other_change = send(json!({"adjust": 6}), &key).await;
+    assert_eq!(
+        (other_change.status, other_change.error_fields()),
+        (422, vec!["Idempotency-Key"])
+    );
+    let (_, other) = stack.product(10).await;
+    let other_product = stack
+        .call(
+            "PUT",
+            &format!(
+                "/api/v1/products/{}/inventory",
+                other["id"].as_str().unwrap()
+            ),
+        )
+        .token(&admin.access_token)
+        .header("idempotency-key", &key)
+        .json(&json!({"adjust": 5}))
+        .send()
+        .await;
+    assert_eq!(
+        (other_product.status, other_product.error_fields()),
+        (422, vec!["Idempotency-Key"]),
+        "one key, one product"
+    );
+    let fresh = send(json!({"adjust": 5}), &uuid::Uuid::now_v7().to_string()).await;
+    assert_eq!(
+        (fresh.status, &fresh.body["available"]),
+        (200, &json!(20)),
+        "a new key is a new restock"
+    );
+}
+
+#[tokio::test]
 async fn audit_logs_page_and_filter_by_actor_and_action() {
     let stack = Stack::from_env();
     let admin = stack.admin().await;

@@ -6,10 +6,11 @@ use orderly_domain::inventory::{LowStock, Stock, StockError, StockInput, stock_c
 use orderly_domain::pagination::Page;
 use orderly_store::inventory;
 use orderly_store::outbox as outbox_store;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::audit::{self, Actor, Change};
+use super::idempotency::Idempotent;
 use super::{Caller, Paged, ServiceError, outbox};
 use crate::State;
 
@@ -27,16 +28,31 @@ fn snapshot(stock: &Stock) -> serde_json::Value {
     })
 }
 
+/// Counts, adjusts or switches a product's stock. Returns the status and the body `render` made of the
+/// new levels, which a retry with the same `Idempotency-Key` gets again: an adjustment retried after a
+/// lost answer is applied once (the key is stored in the same transaction as the count).
 pub async fn change(
     state: &State,
     caller: &Caller,
     product_id: Uuid,
     input: StockInput,
-) -> Result<Stock, ServiceError> {
-    caller.admin()?;
+    idempotency_key: Option<&str>,
+    render: fn(Uuid, &Stock) -> Value,
+) -> Result<(u16, Value), ServiceError> {
+    let admin = caller.admin()?;
     let change = stock_change(&input).map_err(ServiceError::Invalid)?;
+    let idempotent = Idempotent::new(
+        idempotency_key,
+        format!("user:{admin}:PUT /api/v1/products/{{id}}/inventory"),
+        &(product_id, change),
+    )?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
+    if let Some(idempotent) = &idempotent
+        && let Some(replay) = idempotent.claim(&tx, "stock change").await?
+    {
+        return Ok(replay);
+    }
     let before = inventory::lock(&tx, product_id)
         .await?
         .ok_or(ServiceError::NotFound)?;
@@ -64,8 +80,12 @@ pub async fn change(
         Some(caller.request_id.clone()),
     );
     outbox_store::insert(&tx, &event).await?;
+    let body = render(product_id, &after);
+    if let Some(idempotent) = &idempotent {
+        idempotent.complete(&tx, 200, &body).await?;
+    }
     tx.commit().await?;
-    Ok(after)
+    Ok((200, body))
 }
 
 pub async fn low_stock(

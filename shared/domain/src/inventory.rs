@@ -51,18 +51,22 @@ pub struct StockInput {
     pub buyer_limit: Option<Option<i32>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Serialised, a change is what an `Idempotency-Key` is compared by: two requests that change the same
+/// thing the same way are the same request, however their JSON was spelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Count {
     OnHand(i32),
     Adjust(i32),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct StockChange {
     pub count: Option<Count>,
     pub low_stock_threshold: Option<i32>,
     pub flash_sale: Option<bool>,
-    /// `Some(None)` removes the limit.
+    /// `Some(None)` removes the limit (serialised as `null`, where "unchanged" leaves the field out).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub buyer_limit: Option<Option<i32>>,
 }
 
@@ -201,6 +205,32 @@ mod tests {
         flash_sale: false,
         buyer_limit: None,
     };
+
+    #[test]
+    fn a_change_serialises_by_what_it_changes_not_how_it_was_spelled() {
+        let parsed = |body: &str| {
+            let input: StockInput = serde_json::from_str(body).unwrap();
+            serde_json::to_string(&stock_change(&input).unwrap()).unwrap()
+        };
+        assert_eq!(
+            parsed(r#"{"adjust": 5}"#),
+            parsed(r#"{"low_stock_threshold": null, "adjust": 5}"#)
+        );
+        let distinct = [
+            r#"{"adjust": 5}"#,
+            r#"{"on_hand": 5}"#,
+            r#"{"adjust": 5, "buyer_limit": null}"#,
+            r#"{"adjust": 5, "buyer_limit": 3}"#,
+            r#"{"adjust": 5, "flash_sale": false}"#,
+            r#"{"adjust": 5, "low_stock_threshold": 5}"#,
+        ]
+        .map(parsed);
+        for (i, a) in distinct.iter().enumerate() {
+            for b in &distinct[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
 
     fn change(
         on_hand: Option<i32>,

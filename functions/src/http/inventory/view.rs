@@ -30,6 +30,11 @@ impl StockView {
             buyer_limit: stock.buyer_limit,
         }
     }
+
+    /// The stored (and replayed) body of a stock change.
+    pub fn render(product_id: Uuid, stock: &Stock) -> serde_json::Value {
+        serde_json::to_value(Self::of(product_id, stock)).expect("a view serialises")
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
