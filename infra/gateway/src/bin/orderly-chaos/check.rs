@@ -128,14 +128,14 @@ pub async fn run(stack: &Stack, world: &World, outcome: &Outcome) -> Vec<Row> {
         let id: Uuid = r.get(0);
         let (available, reserved, sold, held, sold_by_orders): (i64, i64, i64, i64, i64) =
             (r.get(1), r.get(2), r.get(3), r.get(4), r.get(5));
-        let (acked, unseen) = outcome.restocks.get(&id).copied().unwrap_or_default();
+        let (acked, unanswered) = outcome.restocks.get(&id).copied().unwrap_or_default();
         let least = world.initial_stock[&id] + acked * RESTOCK_UNITS;
         let total = available + reserved + sold;
         units += total;
         let extra = total - least;
-        if extra < 0 || extra > unseen * RESTOCK_UNITS || extra % RESTOCK_UNITS != 0 {
+        if extra < 0 || extra > unanswered * RESTOCK_UNITS || extra % RESTOCK_UNITS != 0 {
             unconserved.push(format!(
-                "{id}: {total} units, expected {least} + up to {unseen}×{RESTOCK_UNITS}"
+                "{id}: {total} units, expected {least} + up to {unanswered}×{RESTOCK_UNITS}"
             ));
         }
         if available < 0 || reserved + sold > total {

@@ -1,6 +1,6 @@
 //! The load: customers placing orders for a few hundred products of limited stock, cancelling some of
-//! theirs, and an admin restocking, each as a careful client would (an `Idempotency-Key` per order,
-//! retried with the same key after a 5xx or a broken connection, `Retry-After` honoured). What every
+//! theirs, and an admin restocking, each as a careful client would (an `Idempotency-Key` per order and
+//! per restock, retried with the same key after a 5xx or a broken connection, `Retry-After` honoured). What every
 //! request ended as is kept: the checks compare the database with what clients were told.
 
 use std::collections::BTreeMap;
@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use crate::Stack;
 
-/// Units added by one restock (`adjust`); stock conservation allows only multiples of it for the restocks
-/// whose answer was lost.
+/// Units added by one restock (`adjust`); stock conservation allows it once more for each restock whose
+/// every attempt went unanswered.
 pub const RESTOCK_UNITS: i64 = 5;
 const ATTEMPTS: u32 = 8;
 
@@ -38,9 +38,9 @@ pub struct Outcome {
     /// Answers no valid request should get (4xx other than 409 out of stock and 429), with a sample.
     pub unexpected: Vec<String>,
     pub cancels_answered: usize,
-    /// Product → restocks acknowledged, and attempts that may have applied without saying so (an attempt
-    /// answered 5xx or not at all: an environment killed after its commit answers 502, and a stock
-    /// adjustment carries no idempotency key, so its retry applies again).
+    /// Product → restocks acknowledged, and restocks that got no answer after every attempt (each applied
+    /// once or not at all: its attempts shared one idempotency key, so a retry after a commit whose answer
+    /// was lost replays it instead of applying it again).
     pub restocks: BTreeMap<Uuid, (i64, i64)>,
     pub retries: usize,
 }
@@ -62,19 +62,6 @@ impl Caller<'_> {
         body: Option<&Value>,
         key: Option<&str>,
     ) -> Option<(u16, Value)> {
-        self.send_counting(method, path, body, key).await.0
-    }
-
-    /// As `send`, with how many attempts before the final answer may have been carried out unseen
-    /// (answered 5xx, or not at all).
-    async fn send_counting(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-        key: Option<&str>,
-    ) -> (Option<(u16, Value)>, i64) {
-        let mut unseen = 0;
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 self.retries.fetch_add(1, Ordering::Relaxed);
@@ -103,21 +90,16 @@ impl Caller<'_> {
                         .and_then(|v| v.parse::<u64>().ok());
                     let body: Value = response.json().await.unwrap_or(Value::Null);
                     if status >= 500 || status == 429 {
-                        // A 429 is refused before anything is written; a 5xx may come after a commit.
-                        unseen += i64::from(status >= 500);
                         let wait = retry_after.map_or(backoff, |s| Duration::from_secs(s.min(5)));
                         tokio::time::sleep(wait).await;
                         continue;
                     }
-                    return (Some((status, body)), unseen);
+                    return Some((status, body));
                 }
-                Err(_) => {
-                    unseen += 1;
-                    tokio::time::sleep(backoff).await;
-                }
+                Err(_) => tokio::time::sleep(backoff).await,
             }
         }
-        (None, unseen)
+        None
     }
 }
 
@@ -306,15 +288,15 @@ pub async fn run(
                 let (id, _) = world.products[rand::rng().random_range(0..world.products.len())];
                 let path = format!("/api/v1/products/{id}/inventory");
                 let body = json!({ "adjust": RESTOCK_UNITS });
+                let key = Uuid::now_v7().to_string();
                 let entry = restocks.entry(id).or_default();
-                let (answer, unseen) = caller
-                    .send_counting(reqwest::Method::PUT, &path, Some(&body), None)
-                    .await;
-                entry.1 += unseen;
-                match answer {
+                match caller
+                    .send(reqwest::Method::PUT, &path, Some(&body), Some(&key))
+                    .await
+                {
                     Some((200, _)) => entry.0 += 1,
                     Some((status, e)) => unexpected.push(format!("PUT {path}: {status} {e}")),
-                    None => {}
+                    None => entry.1 += 1,
                 }
             }
             (restocks, unexpected)
