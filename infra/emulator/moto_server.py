@@ -43,23 +43,22 @@ import moto.core.utils
 from moto.core.utils import camelcase_to_underscores
 
 
-def _fast_clock(slow):
-    # moto's `unix_time()` is `utcnow() - utcfromtimestamp(0)` in seconds, which is what time.time() is;
-    # given a datetime it still converts that one.
+def _fast_clock(slow, scale):
+    # moto's `unix_time()` is `utcnow() - utcfromtimestamp(0)` in seconds (and `unix_time_millis()` the
+    # same in milliseconds), which is what time.time() is; given a datetime it still converts that one.
     @functools.wraps(slow)
     def now(dt=None):
         if dt is None:
-            return time.time()
+            return time.time() * scale
         return slow(dt)
 
     return now
 
 
-# Before the backends import them by name, so every module that does gets the fast one.
-_unix_time = moto.core.utils.unix_time = _fast_clock(moto.core.utils.unix_time)
-_slow_millis = moto.core.utils.unix_time_millis
-moto.core.utils.unix_time_millis = functools.wraps(_slow_millis)(
-    lambda dt=None: time.time() * 1000.0 if dt is None else _slow_millis(dt)
+# Before the backends import them by name, so every module that does gets the fast ones.
+_unix_time = moto.core.utils.unix_time = _fast_clock(moto.core.utils.unix_time, 1.0)
+_unix_time_millis = moto.core.utils.unix_time_millis = _fast_clock(
+    moto.core.utils.unix_time_millis, 1000.0
 )
 
 import moto.sqs.models  # noqa: E402  (after the clock is replaced)
@@ -73,8 +72,8 @@ for _module in list(sys.modules.values()):
     if getattr(_module, "__name__", "").startswith("moto.") and _module is not moto.core.utils:
         if getattr(_module, "unix_time", None) is _unix_time.__wrapped__:
             _module.unix_time = _unix_time
-        if getattr(_module, "unix_time_millis", None) is _slow_millis:
-            _module.unix_time_millis = moto.core.utils.unix_time_millis
+        if getattr(_module, "unix_time_millis", None) is _unix_time_millis.__wrapped__:
+            _module.unix_time_millis = _unix_time_millis
 
 # One log line per request, written under a lock every request thread waits on, was a sixth of the
 # emulator's time under the benchmarks' load; errors are still logged.
