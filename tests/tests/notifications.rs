@@ -336,6 +336,70 @@ async fn a_client_that_missed_more_than_the_bound_is_told_to_page_the_history() 
     );
 }
 
+#[tokio::test]
+async fn a_broadcast_retried_with_its_idempotency_key_reaches_each_member_once() {
+    let stack = Stack::from_env();
+    let admin = stack.admin().await;
+    let member = stack.customer().await;
+    let created = stack
+        .call("POST", "/api/v1/admin/groups")
+        .token(&admin.access_token)
+        .json(&serde_json::json!({"name": format!("retry {}", uuid::Uuid::now_v7())}))
+        .send()
+        .await;
+    let group = created.body["id"].as_str().unwrap().to_owned();
+    let members = format!("/api/v1/admin/groups/{group}/members/{}", member.id);
+    assert_eq!(
+        admin_call(&stack, &admin, "PUT", &members).await.status,
+        200
+    );
+    let mut socket = stack.connect_as(&member).await;
+
+    let key = uuid::Uuid::now_v7().to_string();
+    let path = format!("/api/v1/admin/groups/{group}/broadcast");
+    let send = |title: &'static str| {
+        stack
+            .call("POST", &path)
+            .token(&admin.access_token)
+            .header("idempotency-key", &key)
+            .json(&serde_json::json!({"type": "vip", "title": title, "message": "m"}))
+            .send()
+    };
+    let (first, concurrent) = tokio::join!(send("Once"), send("Once"));
+    let again = send("Once").await;
+    assert_eq!(
+        (first.status, concurrent.status, again.status),
+        (202, 202, 202),
+        "{first:?} {concurrent:?} {again:?}"
+    );
+    for answer in [&concurrent, &again] {
+        assert_eq!(answer.body["broadcast_id"], first.body["broadcast_id"]);
+    }
+    let other = send("Twice?").await;
+    assert_eq!(
+        (other.status, other.error_fields()),
+        (422, vec!["Idempotency-Key"]),
+        "{other:?}"
+    );
+    let group_id: uuid::Uuid = group.parse().unwrap();
+    let stored: i64 = orderly_e2e::database()
+        .await
+        .query_one(
+            "SELECT count(*) FROM broadcasts WHERE group_id = $1",
+            &[&group_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 1, "one broadcast recorded");
+
+    // The member gets it once (stored before it is pushed): the socket's next message answers a ping.
+    assert_eq!(next_notification(&mut socket).await.1, "Once");
+    socket.send(serde_json::json!({"action": "ping"})).await;
+    assert_eq!(socket.receive_json(PUSH).await["type"], "pong");
+    assert_eq!(titles(&history(&stack, &member, "").await), ["Once"]);
+}
+
 async fn admin_call(stack: &Stack, admin: &Session, method: &str, path: &str) -> Answer {
     stack
         .call(method, path)

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::audit::{self, Actor, Change};
+use super::idempotency::Idempotent;
 use super::{Caller, Paged, ServiceError, outbox};
 use crate::State;
 
@@ -146,19 +147,31 @@ pub struct BroadcastInput {
     pub data: Value,
 }
 
-/// Records the broadcast and announces it; the members are reached by the fan-out. Answers
-/// `{broadcast_id, group_id, members}` (the members at the time of asking).
+/// Records the broadcast and announces it; the members are reached by the fan-out. Answers 202
+/// `{broadcast_id, group_id, members}` (the members at the time of asking); the same `Idempotency-Key`
+/// and body answer the same broadcast again instead of reaching every member twice.
 pub async fn broadcast(
     state: &State,
     caller: &Caller,
     group_id: Uuid,
     input: BroadcastInput,
-) -> Result<Value, ServiceError> {
+    idempotency_key: Option<&str>,
+) -> Result<(u16, Value), ServiceError> {
     let admin = caller.admin()?;
+    let idempotent = Idempotent::new(
+        idempotency_key,
+        format!("user:{admin}:POST /api/v1/admin/groups/{{id}}/broadcast"),
+        &(group_id, &input),
+    )?;
     let notice = Notice::new(&input.kind, &input.title, &input.message, input.data)
         .map_err(ServiceError::Invalid)?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
+    if let Some(idempotent) = &idempotent
+        && let Some(replay) = idempotent.claim(&tx, "broadcast").await?
+    {
+        return Ok(replay);
+    }
     let group = groups::find(&tx, group_id)
         .await?
         .ok_or(ServiceError::NotFound)?;
@@ -184,8 +197,13 @@ pub async fn broadcast(
         ),
     };
     audit::record(&tx, &Actor::of(caller), change).await?;
+    let body =
+        json!({"broadcast_id": broadcast_id, "group_id": group_id, "members": group.members});
+    if let Some(idempotent) = &idempotent {
+        idempotent.complete(&tx, 202, &body).await?;
+    }
     tx.commit().await?;
-    Ok(json!({"broadcast_id": broadcast_id, "group_id": group_id, "members": group.members}))
+    Ok((202, body))
 }
 
 /// The fan-out of a broadcast. The first message (no page) cuts the group's members into pages of

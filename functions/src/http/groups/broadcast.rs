@@ -11,19 +11,23 @@ use crate::services::groups::{self, BroadcastInput};
     post,
     path = "/api/v1/admin/groups/{id}/broadcast",
     tag = "notifications",
-    params(("id" = uuid::Uuid, Path, description = "the group")),
+    params(
+        ("id" = uuid::Uuid, Path, description = "the group"),
+        ("Idempotency-Key" = Option<String>, Header, description = "the same key and body answer the same broadcast, which reaches each member once"),
+    ),
     request_body = BroadcastInput,
     security(("bearer" = [])),
     responses(
         (status = 202, description = "`{broadcast_id, group_id, members}`: under way", body = serde_json::Value),
         (status = 403, description = "admins only", body = ErrorBody),
         (status = 404, description = "no such group", body = ErrorBody),
-        (status = 422, description = "a bad type, title, message or data", body = ErrorBody),
+        (status = 422, description = "a bad type, title, message or data, or an Idempotency-Key used for another broadcast", body = ErrorBody),
     ),
 )]
 pub async fn handle(request: HttpRequest, state: &'static State) -> Result<Response, ApiError> {
     let input = request.json()?;
     let group = request.path_id("id")?;
-    let accepted = groups::broadcast(state, &caller(&request), group, input).await?;
-    Ok(json_response_of(202, &accepted))
+    let key = request.header("idempotency-key");
+    let (status, body) = groups::broadcast(state, &caller(&request), group, input, key).await?;
+    Ok(json_response_of(status, &body))
 }
