@@ -6,6 +6,7 @@ use orderly_domain::settlement::{FeeSchedule, LedgerKind};
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::prepared;
 
 /// One merchant's part of an order: the total of its lines, and the fee schedule it has now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +22,9 @@ pub async fn shares(
     db: &impl GenericClient,
     order_id: Uuid,
 ) -> Result<Vec<MerchantShare>, StoreError> {
-    let rows = db
-        .query(
-            "SELECT p.merchant_id, sum(i.unit_price_cents * i.quantity)::bigint, m.fee_rate_bps,
+    let rows = prepared::query(
+        db,
+        "SELECT p.merchant_id, sum(i.unit_price_cents * i.quantity)::bigint, m.fee_rate_bps,
                     m.fee_fixed_cents, o.currency::text
                FROM order_items i
                JOIN orders o ON o.id = i.order_id
@@ -32,9 +33,9 @@ pub async fn shares(
               WHERE i.order_id = $1
               GROUP BY p.merchant_id, m.fee_rate_bps, m.fee_fixed_cents, o.currency
               ORDER BY p.merchant_id",
-            &[&order_id],
-        )
-        .await?;
+        &[&order_id],
+    )
+    .await?;
     Ok(rows
         .iter()
         .map(|r| MerchantShare {
@@ -61,24 +62,24 @@ pub async fn record_capture(
     let merchants: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
     let gross: Vec<i64> = rows.iter().map(|r| r.1).collect();
     let fees: Vec<i64> = rows.iter().map(|r| r.2).collect();
-    Ok(db
-        .execute(
-            "INSERT INTO merchant_transactions
+    Ok(prepared::execute(
+        db,
+        "INSERT INTO merchant_transactions
                     (merchant_id, payment_id, order_id, kind, gross_cents, fee_cents, currency)
              SELECT m, $1, $2, $3, g, f, $4
                FROM unnest($5::uuid[], $6::bigint[], $7::bigint[]) AS t (m, g, f)
              ON CONFLICT (payment_id, merchant_id, kind) DO NOTHING",
-            &[
-                &payment_id,
-                &order_id,
-                &LedgerKind::Capture.as_str(),
-                &currency,
-                &merchants,
-                &gross,
-                &fees,
-            ],
-        )
-        .await?)
+        &[
+            &payment_id,
+            &order_id,
+            &LedgerKind::Capture.as_str(),
+            &currency,
+            &merchants,
+            &gross,
+            &fees,
+        ],
+    )
+    .await?)
 }
 
 /// A ledger row as a bulk load writes it (seeding, migrations of history).

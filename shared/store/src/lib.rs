@@ -20,6 +20,7 @@ pub mod orders;
 pub mod outbox;
 pub mod payments;
 mod pool;
+mod prepared;
 pub mod products;
 pub mod rate_limits;
 pub mod reports;

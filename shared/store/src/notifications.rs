@@ -6,6 +6,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::prepared;
 use orderly_domain::notifications::{Notice, Notification};
 
 pub struct NewNotification<'a> {
@@ -48,8 +49,8 @@ pub async fn insert(
     n: &NewNotification<'_>,
 ) -> Result<Option<(Uuid, DateTime<Utc>)>, StoreError> {
     let id = orderly_domain::new_id();
-    let row = db
-        .query_opt(
+    let row = prepared::query_opt(
+        db,
             "INSERT INTO notifications (id, user_id, event_id, type, title, message, data) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (event_id, user_id) DO NOTHING RETURNING id, created_at",
             &[&id, &n.user_id, &n.event_id, &n.kind, &n.title, &n.message, n.data],
@@ -59,7 +60,8 @@ pub async fn insert(
 }
 
 pub async fn mark(db: &impl GenericClient, id: Uuid, sent: bool) -> Result<(), StoreError> {
-    db.execute(
+    prepared::execute(
+        db,
         "UPDATE notifications SET status = $2, sent_at = CASE WHEN $2 = 'SENT' THEN now() END WHERE id = $1",
         &[&id, &if sent { "SENT" } else { "FAILED" }],
     )

@@ -9,6 +9,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::prepared;
 use orderly_domain::orders::Order;
 use orderly_domain::orders::OrderLine;
 use orderly_domain::orders::StatusChange;
@@ -172,12 +173,12 @@ pub async fn place(
 
 /// Locks an order for a status change.
 pub async fn lock(db: &impl GenericClient, id: Uuid) -> Result<Option<Order>, StoreError> {
-    let row = db
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM orders WHERE id = $1 FOR UPDATE"),
-            &[&id],
-        )
-        .await?;
+    let row = prepared::query_opt(
+        db,
+        &format!("SELECT {COLUMNS} FROM orders WHERE id = $1 FOR UPDATE"),
+        &[&id],
+    )
+    .await?;
     Ok(row.as_ref().map(order))
 }
 
@@ -196,7 +197,8 @@ pub struct Transition<'a> {
 pub async fn transition(db: &impl GenericClient, t: &Transition<'_>) -> Result<Order, StoreError> {
     let effect = t.from.stock_effect(t.to);
     if effect != StockEffect::None {
-        db.execute(
+        prepared::execute(
+        db,
             "SELECT 1 FROM inventory WHERE product_id IN (SELECT product_id FROM order_items WHERE order_id = $1)
               ORDER BY product_id FOR UPDATE",
             &[&t.order_id],
@@ -213,10 +215,10 @@ pub async fn transition(db: &impl GenericClient, t: &Transition<'_>) -> Result<O
             }
             StockEffect::None => unreachable!(),
         };
-        db.execute(statement, &[&t.order_id]).await?;
+        prepared::execute(db, statement, &[&t.order_id]).await?;
     }
-    let row = db
-        .query_one(
+    let row = prepared::query_one(
+        db,
             &format!(
                 "WITH changed AS (
                      UPDATE orders SET status = $2, version = version + 1, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}
@@ -269,12 +271,12 @@ pub async fn owner(db: &impl GenericClient, id: Uuid) -> Result<Option<Uuid>, St
 }
 
 pub async fn find(db: &impl GenericClient, id: Uuid) -> Result<Option<Order>, StoreError> {
-    let row = db
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM orders WHERE id = $1"),
-            &[&id],
-        )
-        .await?;
+    let row = prepared::query_opt(
+        db,
+        &format!("SELECT {COLUMNS} FROM orders WHERE id = $1"),
+        &[&id],
+    )
+    .await?;
     Ok(row.as_ref().map(order))
 }
 

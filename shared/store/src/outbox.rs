@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::orders::OutboxEvent;
+use crate::prepared;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unpublished {
@@ -20,7 +21,8 @@ pub struct Unpublished {
 
 /// Writes an event in the caller's transaction (order changes write theirs inside their own statement).
 pub async fn insert(db: &impl GenericClient, event: &OutboxEvent) -> Result<(), StoreError> {
-    db.execute(
+    prepared::execute(
+        db,
         "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, correlation_id)
          VALUES ($1, $2, $3, $4, $5, $6)",
         &[
@@ -54,7 +56,8 @@ pub async fn mark_all_published(db: &impl GenericClient, ids: &[Uuid]) -> Result
     if ids.is_empty() {
         return Ok(());
     }
-    db.execute(
+    prepared::execute(
+        db,
         "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
         &[&ids],
     )
@@ -93,7 +96,7 @@ pub async fn claim_unpublished(
             age,
         ),
     };
-    let rows = db.query(statement, &[&age.as_secs_f64(), &limit]).await?;
+    let rows = prepared::query(db, statement, &[&age.as_secs_f64(), &limit]).await?;
     Ok(rows
         .iter()
         .map(|r| Unpublished {
@@ -110,8 +113,8 @@ pub async fn any_unpublished_younger_than(
     db: &impl GenericClient,
     age: Duration,
 ) -> Result<bool, StoreError> {
-    let row = db
-        .query_one(
+    let row = prepared::query_one(
+        db,
             "SELECT EXISTS (SELECT 1 FROM outbox
                              WHERE published_at IS NULL AND created_at >= now() - make_interval(secs => $1))",
             &[&age.as_secs_f64()],
@@ -126,12 +129,12 @@ pub async fn first_delivery(
     consumer: &str,
     event_id: Uuid,
 ) -> Result<bool, StoreError> {
-    let inserted = db
-        .execute(
-            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&consumer, &event_id],
-        )
-        .await?;
+    let inserted = prepared::execute(
+        db,
+        "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        &[&consumer, &event_id],
+    )
+    .await?;
     Ok(inserted == 1)
 }
 

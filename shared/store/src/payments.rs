@@ -7,6 +7,7 @@ use orderly_domain::payments::{Payment, PaymentStatus};
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::prepared;
 
 fn payment(r: &tokio_postgres::Row) -> Payment {
     Payment {
@@ -28,12 +29,12 @@ pub async fn lock_for_order(
     db: &impl GenericClient,
     order_id: Uuid,
 ) -> Result<Option<Payment>, StoreError> {
-    let row = db
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM payments WHERE order_id = $1 FOR UPDATE"),
-            &[&order_id],
-        )
-        .await?;
+    let row = prepared::query_opt(
+        db,
+        &format!("SELECT {COLUMNS} FROM payments WHERE order_id = $1 FOR UPDATE"),
+        &[&order_id],
+    )
+    .await?;
     Ok(row.as_ref().map(payment))
 }
 
@@ -41,17 +42,18 @@ pub async fn find_for_order(
     db: &impl GenericClient,
     order_id: Uuid,
 ) -> Result<Option<Payment>, StoreError> {
-    let row = db
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM payments WHERE order_id = $1"),
-            &[&order_id],
-        )
-        .await?;
+    let row = prepared::query_opt(
+        db,
+        &format!("SELECT {COLUMNS} FROM payments WHERE order_id = $1"),
+        &[&order_id],
+    )
+    .await?;
     Ok(row.as_ref().map(payment))
 }
 
 pub async fn count_attempt(db: &impl GenericClient, id: Uuid) -> Result<(), StoreError> {
-    db.execute(
+    prepared::execute(
+        db,
         "UPDATE payments SET attempts = attempts + 1, updated_at = now() WHERE id = $1",
         &[&id],
     )
@@ -60,7 +62,8 @@ pub async fn count_attempt(db: &impl GenericClient, id: Uuid) -> Result<(), Stor
 }
 
 pub async fn capture(db: &impl GenericClient, id: Uuid, reference: &str) -> Result<(), StoreError> {
-    db.execute(
+    prepared::execute(
+        db,
         "UPDATE payments SET status = 'CAPTURED', provider_reference = $2, captured_at = now(), updated_at = now() WHERE id = $1",
         &[&id, &reference],
     )
@@ -69,7 +72,8 @@ pub async fn capture(db: &impl GenericClient, id: Uuid, reference: &str) -> Resu
 }
 
 pub async fn decline(db: &impl GenericClient, id: Uuid, reason: &str) -> Result<(), StoreError> {
-    db.execute(
+    prepared::execute(
+        db,
         "UPDATE payments SET status = 'DECLINED', failure_reason = $2, updated_at = now() WHERE id = $1",
         &[&id, &reason],
     )

@@ -5,6 +5,7 @@ use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::prepared;
 use orderly_domain::reports::ProductDay;
 use orderly_domain::reports::SalesDay;
 
@@ -14,7 +15,8 @@ pub async fn add_completed_order(
     order_id: Uuid,
     day: NaiveDate,
 ) -> Result<(), StoreError> {
-    db.execute(
+    prepared::execute(
+        db,
         "WITH lines AS (
              SELECT product_id, quantity, quantity * unit_price_cents AS gross FROM order_items WHERE order_id = $1
          ),
@@ -38,7 +40,8 @@ pub async fn add_cancelled_order(
     db: &impl GenericClient,
     day: NaiveDate,
 ) -> Result<(), StoreError> {
-    db.execute(
+    prepared::execute(
+        db,
         "INSERT INTO daily_sales AS d (day, cancelled_orders) VALUES ($1, 1)
          ON CONFLICT (day) DO UPDATE SET cancelled_orders = d.cancelled_orders + 1",
         &[&day],

@@ -10,6 +10,7 @@ use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::prepared;
 use crate::ws_tickets::Redeemed;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -94,17 +95,17 @@ pub async fn follower(
     db: &impl GenericClient,
     connection_id: &str,
 ) -> Result<Option<(Uuid, bool)>, StoreError> {
-    let row = db
-        .query_opt(
-            concat!(
-                "SELECT u.id, u.role = 'admin' FROM ws_connections c
+    let row = prepared::query_opt(
+        db,
+        concat!(
+            "SELECT u.id, u.role = 'admin' FROM ws_connections c
                    JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
                   WHERE c.connection_id = $1 AND ",
-                live!()
-            ),
-            &[&connection_id],
-        )
-        .await?;
+            live!()
+        ),
+        &[&connection_id],
+    )
+    .await?;
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
@@ -206,17 +207,17 @@ pub async fn audience(
     owner: Uuid,
     own_stream: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let rows = db
-        .query(
-            concat!(
-                "SELECT c.connection_id FROM ws_connections c
+    let rows = prepared::query(
+        db,
+        concat!(
+            "SELECT c.connection_id FROM ws_connections c
                    JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
                   WHERE (c.topics && $1::text[] OR (c.user_id = $2 AND $3 = ANY (c.topics))) AND ",
-                live!()
-            ),
-            &[&topics, &owner, &own_stream],
-        )
-        .await?;
+            live!()
+        ),
+        &[&topics, &owner, &own_stream],
+    )
+    .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
@@ -230,8 +231,8 @@ pub async fn audience_of_orders(
     let ids: Vec<Uuid> = orders.iter().map(|o| o.0).collect();
     let owners: Vec<Uuid> = orders.iter().map(|o| o.1).collect();
     let topics: Vec<&str> = orders.iter().map(|o| o.2.as_str()).collect();
-    let rows = db
-        .query(
+    let rows = prepared::query(
+        db,
             concat!(
                 "SELECT o.order_id, c.connection_id
                    FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS o(order_id, owner, topic)
@@ -262,18 +263,18 @@ pub async fn of_users(
     db: &impl GenericClient,
     user_ids: &[Uuid],
 ) -> Result<Vec<Reachable>, StoreError> {
-    let rows = db
-        .query(
-            concat!(
-                "SELECT c.connection_id, c.user_id, c.caught_up_to FROM ws_connections c
+    let rows = prepared::query(
+        db,
+        concat!(
+            "SELECT c.connection_id, c.user_id, c.caught_up_to FROM ws_connections c
                    JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
                   WHERE c.user_id = ANY ($1) AND NOT c.catching_up AND ",
-                live!(),
-                " FOR SHARE OF c"
-            ),
-            &[&user_ids],
-        )
-        .await?;
+            live!(),
+            " FOR SHARE OF c"
+        ),
+        &[&user_ids],
+    )
+    .await?;
     Ok(rows
         .iter()
         .map(|r| Reachable {
