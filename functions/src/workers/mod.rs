@@ -69,3 +69,107 @@ where
     }
     response
 }
+
+/// Handles the readable messages of a batch together (one transaction for all of them, say): when that
+/// fails, each of them is reported failed and comes back; an unreadable message fails alone.
+pub async fn whole_batch<F, Fut>(
+    worker: &'static str,
+    batch: SqsEvent,
+    handle: F,
+) -> SqsBatchResponse
+where
+    F: FnOnce(Vec<EventEnvelope>) -> Fut,
+    Fut: Future<Output = Result<(), ServiceError>>,
+{
+    let mut failed = Vec::new();
+    let mut events = Vec::new();
+    let mut readable = Vec::new();
+    for message in &batch.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        match envelope(message) {
+            Ok(event) => {
+                events.push(event);
+                readable.push(id);
+            }
+            Err(reason) => {
+                tracing::warn!(worker, message_id = %id, %reason, "message failed; it will be retried");
+                failed.push(id);
+            }
+        }
+    }
+    if let Err(reason) = handle(events).await {
+        tracing::warn!(worker, messages = readable.len(), %reason, "batch failed; its messages will be retried");
+        failed.extend(readable);
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::sqs::SqsMessage;
+    use orderly_domain::events::{Event, InventoryChanged};
+
+    fn batch() -> SqsEvent {
+        let readable = EventEnvelope {
+            event_id: uuid::Uuid::now_v7(),
+            occurred_at: chrono::Utc::now(),
+            correlation_id: None,
+            event: Event::InventoryChanged(InventoryChanged {
+                product_ids: vec![uuid::Uuid::now_v7()],
+            }),
+        };
+        let message = |id: &str, body: String| {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(id.to_owned());
+            m.body = Some(body);
+            m
+        };
+        let mut batch = SqsEvent::default();
+        batch.records = vec![
+            message("readable", serde_json::to_string(&readable).unwrap()),
+            message("garbage", "{not json".to_owned()),
+        ];
+        batch
+    }
+
+    fn failed(response: &SqsBatchResponse) -> Vec<&str> {
+        response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_whole_batch_fails_together_and_an_unreadable_message_alone() {
+        let handled = std::sync::Mutex::new(0);
+        let handled_ref = &handled;
+        let ok = whole_batch("test", batch(), |events| async move {
+            *handled_ref.lock().unwrap() = events.len();
+            Ok(())
+        })
+        .await;
+        assert_eq!(failed(&ok), ["garbage"]);
+        assert_eq!(
+            *handled.lock().unwrap(),
+            1,
+            "only the readable one is handled"
+        );
+
+        let failing = whole_batch("test", batch(), |_| async {
+            Err(ServiceError::internal("the database is down"))
+        })
+        .await;
+        assert_eq!(failed(&failing), ["garbage", "readable"]);
+    }
+}

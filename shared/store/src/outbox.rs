@@ -123,6 +123,24 @@ pub async fn any_unpublished_younger_than(
     Ok(row.get(0))
 }
 
+/// Records that `consumer` handled each of `event_ids`; returns those it had not handled before (the
+/// others are redeliveries), in one statement.
+pub async fn first_deliveries(
+    db: &impl GenericClient,
+    consumer: &str,
+    event_ids: &[Uuid],
+) -> Result<Vec<Uuid>, StoreError> {
+    let rows = prepared::query(
+        db,
+        "INSERT INTO processed_events (consumer, event_id)
+         SELECT $1, e FROM unnest($2::uuid[]) AS e ORDER BY e
+         ON CONFLICT DO NOTHING RETURNING event_id",
+        &[&consumer, &event_ids],
+    )
+    .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// Records that `consumer` handled `event_id`; false when it already had (a redelivery).
 pub async fn first_delivery(
     db: &impl GenericClient,

@@ -9,44 +9,57 @@ use crate::prepared;
 use orderly_domain::reports::ProductDay;
 use orderly_domain::reports::SalesDay;
 
-/// Adds a completed order's lines to the rollups of `day`.
-pub async fn add_completed_order(
+/// Adds completed orders (each with the day it completed) and cancellations (the day of each) to the
+/// rollups. Two statements however many events: a batch takes each rollup row's lock once, where one
+/// transaction per event queued every event of the day on the day's row. Rows are written in
+/// (day, product) order, so concurrent batches lock them in the same order.
+pub async fn add_orders(
     db: &impl GenericClient,
-    order_id: Uuid,
-    day: NaiveDate,
+    completed: &[(Uuid, NaiveDate)],
+    cancelled: &[NaiveDate],
 ) -> Result<(), StoreError> {
-    prepared::execute(
-        db,
-        "WITH lines AS (
-             SELECT product_id, quantity, quantity * unit_price_cents AS gross FROM order_items WHERE order_id = $1
-         ),
-         per_product AS (
-             INSERT INTO daily_product_sales AS d (day, product_id, orders, units, gross_cents)
-             SELECT $2, product_id, 1, quantity, gross FROM lines
-             ON CONFLICT (day, product_id) DO UPDATE
-                SET orders = d.orders + 1, units = d.units + EXCLUDED.units, gross_cents = d.gross_cents + EXCLUDED.gross_cents
-         )
-         INSERT INTO daily_sales AS d (day, orders, units, gross_cents)
-         SELECT $2, 1, coalesce(sum(quantity), 0), coalesce(sum(gross), 0) FROM lines
-         ON CONFLICT (day) DO UPDATE
-            SET orders = d.orders + 1, units = d.units + EXCLUDED.units, gross_cents = d.gross_cents + EXCLUDED.gross_cents",
-        &[&order_id, &day],
-    )
-    .await?;
-    Ok(())
-}
-
-pub async fn add_cancelled_order(
-    db: &impl GenericClient,
-    day: NaiveDate,
-) -> Result<(), StoreError> {
-    prepared::execute(
-        db,
-        "INSERT INTO daily_sales AS d (day, cancelled_orders) VALUES ($1, 1)
-         ON CONFLICT (day) DO UPDATE SET cancelled_orders = d.cancelled_orders + 1",
-        &[&day],
-    )
-    .await?;
+    if !completed.is_empty() {
+        let (orders, days): (Vec<Uuid>, Vec<NaiveDate>) = completed.iter().copied().unzip();
+        prepared::execute(
+            db,
+            "WITH completed AS (
+                 SELECT * FROM unnest($1::uuid[], $2::date[]) AS c(order_id, day)
+             ),
+             lines AS (
+                 SELECT c.order_id, c.day, i.product_id, i.quantity, i.quantity * i.unit_price_cents AS gross
+                   FROM completed c JOIN order_items i ON i.order_id = c.order_id
+             ),
+             per_product AS (
+                 INSERT INTO daily_product_sales AS d (day, product_id, orders, units, gross_cents)
+                 SELECT day, product_id, count(*), sum(quantity), sum(gross) FROM lines
+                  GROUP BY day, product_id ORDER BY day, product_id
+                 ON CONFLICT (day, product_id) DO UPDATE
+                    SET orders = d.orders + EXCLUDED.orders, units = d.units + EXCLUDED.units,
+                        gross_cents = d.gross_cents + EXCLUDED.gross_cents
+             )
+             INSERT INTO daily_sales AS d (day, orders, units, gross_cents)
+             SELECT c.day, count(*), coalesce(sum(l.units), 0), coalesce(sum(l.gross), 0)
+               FROM completed c
+               LEFT JOIN (SELECT order_id, sum(quantity) AS units, sum(gross) AS gross FROM lines GROUP BY order_id) l
+                      ON l.order_id = c.order_id
+              GROUP BY c.day ORDER BY c.day
+             ON CONFLICT (day) DO UPDATE
+                SET orders = d.orders + EXCLUDED.orders, units = d.units + EXCLUDED.units,
+                    gross_cents = d.gross_cents + EXCLUDED.gross_cents",
+            &[&orders, &days],
+        )
+        .await?;
+    }
+    if !cancelled.is_empty() {
+        prepared::execute(
+            db,
+            "INSERT INTO daily_sales AS d (day, cancelled_orders)
+             SELECT day, count(*) FROM unnest($1::date[]) AS c(day) GROUP BY day ORDER BY day
+             ON CONFLICT (day) DO UPDATE SET cancelled_orders = d.cancelled_orders + EXCLUDED.cancelled_orders",
+            &[&cancelled],
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -92,4 +105,82 @@ pub async fn daily(
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{fresh_database, product, user};
+
+    #[tokio::test]
+    async fn a_batch_adds_each_order_to_its_day_and_products_once() {
+        let db = fresh_database().await;
+        let (a, b) = (
+            product(&db.pool, 10, 500).await,
+            product(&db.pool, 10, 250).await,
+        );
+        let buyer = user(&db.pool).await;
+        let client = db.pool.get().await.unwrap();
+        let mut orders = Vec::new();
+        for lines in [vec![(a, 2)], vec![(a, 1), (b, 4)], vec![]] {
+            let id = Uuid::now_v7();
+            client
+                .execute(
+                    "INSERT INTO orders (id, user_id, status, total_cents, currency, expires_at)
+                     VALUES ($1, $2, 'COMPLETED', 0, 'EUR', now())",
+                    &[&id, &buyer],
+                )
+                .await
+                .unwrap();
+            for (product_id, quantity) in lines {
+                client
+                    .execute(
+                        "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
+                         SELECT $1, id, $3, price_cents FROM products WHERE id = $2",
+                        &[&id, &product_id, &quantity],
+                    )
+                    .await
+                    .unwrap();
+            }
+            orders.push(id);
+        }
+        let (monday, tuesday) = (
+            NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 3, 3).unwrap(),
+        );
+        let completed = [
+            (orders[0], monday),
+            (orders[1], monday),
+            (orders[2], tuesday),
+        ];
+        add_orders(&client, &completed, &[monday, tuesday, tuesday])
+            .await
+            .unwrap();
+        add_orders(&client, &[(orders[0], tuesday)], &[])
+            .await
+            .unwrap();
+        add_orders(&client, &[], &[]).await.unwrap();
+
+        let days = daily(&client, monday, tuesday).await.unwrap();
+        let summary: Vec<_> = days
+            .iter()
+            .map(|d| (d.date, d.orders, d.units, d.gross_cents, d.cancelled_orders))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (monday, 2, 7, 2 * 500 + 500 + 4 * 250, 1),
+                (tuesday, 2, 2, 1000, 2),
+            ]
+        );
+        let mut products: Vec<_> = days[0]
+            .products
+            .iter()
+            .map(|p| (p.product_id, p.orders, p.units, p.gross_cents))
+            .collect();
+        products.sort();
+        let mut expected = vec![(a, 2, 3, 1500), (b, 1, 4, 1000)];
+        expected.sort();
+        assert_eq!(products, expected);
+    }
 }
