@@ -192,7 +192,18 @@ pub(crate) fn pgbench(script: &str, products: usize) -> (f64, Histogram<u64>, us
     let started = SystemTime::now();
     let output = std::process::Command::new(env("PGBENCH"))
         .current_dir(&dir)
-        .args(["-n", "-c", &CLIENTS.to_string(), "-j", "2", "-T"])
+        // Prepared, as the store runs its placement statements (`prepare_cached`, docs/adr/0016): the
+        // baseline does not pay a parse the stack does not pay.
+        .args([
+            "-n",
+            "-M",
+            "prepared",
+            "-j",
+            "2",
+            "-c",
+            &CLIENTS.to_string(),
+            "-T",
+        ])
         .arg((WARM_UP + MEASURE).as_secs().to_string())
         .args(["-D", &format!("products={products}")])
         .args(["-D", &format!("buyers={BUYERS}"), "-f"])
