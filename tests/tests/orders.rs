@@ -55,6 +55,14 @@ async fn an_order_reserves_its_lines_and_can_be_read_back() {
         (read.status, &read.body["items"][0]["quantity"]),
         (200, &json!(if id(&lamp) < id(&mug) { 2 } else { 1 }))
     );
+    // The placement answers with its lines as stored (built from the locked stock, not read back).
+    assert_eq!(placed.body["items"], read.body["items"], "{placed:?}");
+    assert_eq!(placed.body["items"][0]["sku"], read.body["items"][0]["sku"]);
+    assert!(
+        placed.body["items"][0]["name"]
+            .as_str()
+            .is_some_and(|name| !name.is_empty())
+    );
     let status = stack
         .call("GET", &format!("/api/v1/orders/{order_id}/status"))
         .token(&user.access_token)

@@ -169,7 +169,20 @@ pub async fn place(
             "not enough stock for some lines",
         ));
     };
-    let items = orders::lines(&tx, order.id).await?;
+    // The lines as stored, from what was read with the lock: no query between `PLACE` and the commit,
+    // while every other order for these products waits on their rows.
+    let items = lines
+        .iter()
+        .zip(&stock)
+        .map(|((product_id, quantity), s)| OrderLine {
+            product_id: *product_id,
+            name: s.name.clone(),
+            sku: s.sku.clone(),
+            quantity: *quantity,
+            unit_price_cents: s.price_cents,
+            line_total_cents: s.price_cents * i64::from(*quantity),
+        })
+        .collect();
     let body = render(&OrderDetail { order, items });
     if let Some(idempotent) = &idempotent {
         idempotent.complete(&tx, 201, &body).await?;

@@ -28,7 +28,7 @@ pub async fn products_on_sale(
 ) -> Result<Vec<OnSale>, StoreError> {
     let rows = db
         .query(
-            "SELECT i.product_id, i.available, p.price_cents, p.currency, i.buyer_limit
+            "SELECT i.product_id, i.available, p.price_cents, p.currency, i.buyer_limit, p.name, p.sku
                FROM inventory i JOIN products p ON p.id = i.product_id
               WHERE i.product_id = ANY($1) AND p.deleted_at IS NULL AND i.flash_sale",
             &[&product_ids],
@@ -42,6 +42,8 @@ pub async fn products_on_sale(
                 available: r.get(1),
                 price_cents: r.get(2),
                 currency: r.get::<_, String>(3),
+                name: r.get(5),
+                sku: r.get(6),
             },
             buyer_limit: r.get(4),
         })

@@ -20,7 +20,8 @@ pub(crate) const COLUMNS: &str =
 /// The first statement of a placement: the lines' stock rows locked in one order (no deadlocks between
 /// baskets). Public so that `make bench` runs exactly this in its pgbench baseline. `$1`: product ids.
 /// A product in flash-sale mode is left out: no request ever waits on its row (`flash_sales`).
-pub const LOCK_STOCK: &str = "SELECT i.product_id, i.available, p.price_cents, p.currency
+pub const LOCK_STOCK: &str =
+    "SELECT i.product_id, i.available, p.price_cents, p.currency, p.name, p.sku
                FROM inventory i JOIN products p ON p.id = i.product_id
               WHERE i.product_id = ANY($1) AND p.deleted_at IS NULL AND NOT i.flash_sale
               ORDER BY i.product_id
@@ -89,6 +90,10 @@ pub struct LineStock {
     pub available: i32,
     pub price_cents: i64,
     pub currency: String,
+    /// The product as an order line shows it: read with the lock, so a placement needs no query after
+    /// its `PLACE` to answer with its lines (that would be inside the stock rows' lock).
+    pub name: String,
+    pub sku: String,
 }
 
 /// Locks the stock rows of live products among `product_ids`, in product-id order (every writer locks in
@@ -108,6 +113,8 @@ pub async fn lock_stock(
             available: r.get(1),
             price_cents: r.get(2),
             currency: r.get::<_, String>(3),
+            name: r.get(4),
+            sku: r.get(5),
         })
         .collect())
 }
