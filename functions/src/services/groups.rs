@@ -167,9 +167,7 @@ pub async fn broadcast(
         .map_err(ServiceError::Invalid)?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    if let Some(idempotent) = &idempotent
-        && let Some(replay) = idempotent.claim(&tx, "broadcast").await?
-    {
+    if let Some(replay) = idempotent.claim(&tx, "broadcast").await? {
         return Ok(replay);
     }
     let group = groups::find(&tx, group_id)
@@ -199,9 +197,7 @@ pub async fn broadcast(
     audit::record(&tx, &Actor::of(caller), change).await?;
     let body =
         json!({"broadcast_id": broadcast_id, "group_id": group_id, "members": group.members});
-    if let Some(idempotent) = &idempotent {
-        idempotent.complete(&tx, 202, &body).await?;
-    }
+    idempotent.complete(&tx, 202, &body).await?;
     tx.commit().await?;
     Ok((202, body))
 }

@@ -12,22 +12,26 @@ use super::{ServiceError, tokens};
 
 const TTL: Duration = Duration::hours(24);
 
-/// A request's claim on its key: `scope` is the caller and endpoint, `hash` the request's content.
-pub struct Idempotent<'a> {
+/// A request's claim on its key, or nothing to claim when the client sent none: then `claim` finds no
+/// replay and `complete` stores nothing, so a service reads the same with or without a key.
+pub struct Idempotent<'a>(Option<Key<'a>>);
+
+/// `scope` is the caller and endpoint, `hash` the request's content.
+struct Key<'a> {
     scope: String,
     key: &'a str,
     hash: Vec<u8>,
 }
 
 impl<'a> Idempotent<'a> {
-    /// `None` when the client sent no key (or an empty one).
+    /// Nothing to claim when the client sent no key (or an empty one).
     pub fn new(
         raw_key: Option<&'a str>,
         scope: String,
         request: &impl serde::Serialize,
-    ) -> Result<Option<Self>, ServiceError> {
+    ) -> Result<Self, ServiceError> {
         let Some(key) = raw_key.map(str::trim).filter(|k| !k.is_empty()) else {
-            return Ok(None);
+            return Ok(Self(None));
         };
         if key.len() > 255 {
             return Err(ServiceError::invalid(
@@ -36,7 +40,7 @@ impl<'a> Idempotent<'a> {
             ));
         }
         let hash = tokens::sha256(&serde_json::to_string(request).expect("requests serialise"));
-        Ok(Some(Self { scope, key, hash }))
+        Ok(Self(Some(Key { scope, key, hash })))
     }
 
     /// Claims the key in `tx`: `Some` is the stored response to replay instead of doing the work.
@@ -45,7 +49,10 @@ impl<'a> Idempotent<'a> {
         tx: &impl GenericClient,
         what: &str,
     ) -> Result<Option<(u16, Value)>, ServiceError> {
-        match idempotency::claim(tx, &self.scope, self.key, &self.hash, TTL).await? {
+        let Some(k) = &self.0 else {
+            return Ok(None);
+        };
+        match idempotency::claim(tx, &k.scope, k.key, &k.hash, TTL).await? {
             Claim::New => Ok(None),
             Claim::Replay { status, body } => Ok(Some((status as u16, body))),
             Claim::Mismatch => Err(ServiceError::Invalid(vec![FieldError::new(
@@ -62,7 +69,9 @@ impl<'a> Idempotent<'a> {
         status: u16,
         body: &Value,
     ) -> Result<(), ServiceError> {
-        idempotency::complete(tx, &self.scope, self.key, i32::from(status), body).await?;
+        if let Some(k) = &self.0 {
+            idempotency::complete(tx, &k.scope, k.key, i32::from(status), body).await?;
+        }
         Ok(())
     }
 }

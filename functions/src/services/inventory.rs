@@ -48,9 +48,7 @@ pub async fn change(
     )?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    if let Some(idempotent) = &idempotent
-        && let Some(replay) = idempotent.claim(&tx, "stock change").await?
-    {
+    if let Some(replay) = idempotent.claim(&tx, "stock change").await? {
         return Ok(replay);
     }
     let before = inventory::lock(&tx, product_id)
@@ -81,9 +79,7 @@ pub async fn change(
     );
     outbox_store::insert(&tx, &event).await?;
     let body = render(product_id, &after);
-    if let Some(idempotent) = &idempotent {
-        idempotent.complete(&tx, 200, &body).await?;
-    }
+    idempotent.complete(&tx, 200, &body).await?;
     tx.commit().await?;
     Ok((200, body))
 }

@@ -129,9 +129,7 @@ async fn request_job(
     )?;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    if let Some(idempotent) = &idempotent
-        && let Some(replay) = idempotent.claim(&tx, "job").await?
-    {
+    if let Some(replay) = idempotent.claim(&tx, "job").await? {
         return Ok(replay);
     }
     let job = jobs::insert(&tx, orderly_domain::new_id(), kind, &params, admin_id).await?;
@@ -145,9 +143,7 @@ async fn request_job(
     );
     outbox_store::insert(&tx, &event).await?;
     let body = (request.render)(&job);
-    if let Some(idempotent) = &idempotent {
-        idempotent.complete(&tx, 202, &body).await?;
-    }
+    idempotent.complete(&tx, 202, &body).await?;
     tx.commit().await?;
     Ok((202, body))
 }

@@ -268,9 +268,7 @@ pub async fn send_to_users(
 
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    if let Some(idempotent) = &idempotent
-        && let Some(replay) = idempotent.claim(&tx, "notification send").await?
-    {
+    if let Some(replay) = idempotent.claim(&tx, "notification send").await? {
         return Ok(replay);
     }
     let batch_id = orderly_domain::new_id();
@@ -304,9 +302,7 @@ pub async fn send_to_users(
         .collect();
     let body =
         json!({"batch_id": batch_id, "notifications": notifications, "unknown_user_ids": unknown});
-    if let Some(idempotent) = &idempotent {
-        idempotent.complete(&tx, 202, &body).await?;
-    }
+    idempotent.complete(&tx, 202, &body).await?;
     tx.commit().await?;
     Ok((202, body))
 }

@@ -72,9 +72,7 @@ pub async fn place(
 
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    if let Some(idempotent) = &idempotent
-        && let Some(replay) = idempotent.claim(&tx, "order").await?
-    {
+    if let Some(replay) = idempotent.claim(&tx, "order").await? {
         return Ok(replay);
     }
 
@@ -93,9 +91,7 @@ pub async fn place(
                 )]));
             }
             let (status, body) = queue(caller, user_id, lines[0].1, sale, &tx, render).await?;
-            if let Some(idempotent) = &idempotent {
-                idempotent.complete(&tx, status, &body).await?;
-            }
+            idempotent.complete(&tx, status, &body).await?;
             tx.commit().await?;
             return Ok((status, body));
         }
@@ -184,9 +180,7 @@ pub async fn place(
         })
         .collect();
     let body = render(&OrderDetail { order, items });
-    if let Some(idempotent) = &idempotent {
-        idempotent.complete(&tx, 201, &body).await?;
-    }
+    idempotent.complete(&tx, 201, &body).await?;
     tx.commit().await?;
     Ok((201, body))
 }
