@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use orderly_domain::events::Event;
 use uuid::Uuid;
 
-use super::envelope;
+use super::{batch_item_failures, envelope};
 use crate::State;
 use crate::registry::Invocation;
 use crate::services::flash_sales;
@@ -64,11 +64,5 @@ pub async fn handle(
             }
         }
     }
-    let mut response = SqsBatchResponse::default();
-    for id in failed {
-        let mut failure = BatchItemFailure::default();
-        failure.item_identifier = id;
-        response.batch_item_failures.push(failure);
-    }
-    response
+    batch_item_failures(failed)
 }

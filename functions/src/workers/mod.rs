@@ -57,16 +57,28 @@ where
         async move { handle(event?).await }
     }))
     .await;
-    let mut response = SqsBatchResponse::default();
+    let mut failed = Vec::new();
     for (message, outcome) in batch.records.iter().zip(outcomes) {
         if let Err(reason) = outcome {
             let id = message.message_id.clone().unwrap_or_default();
             tracing::warn!(worker, message_id = %id, %reason, "message failed; it will be retried");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
+            failed.push(id);
         }
     }
+    batch_item_failures(failed)
+}
+
+/// The response that has SQS redeliver these messages (by message id) and delete the rest.
+pub(crate) fn batch_item_failures(message_ids: Vec<String>) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = message_ids
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
     response
 }
 
@@ -101,16 +113,7 @@ where
         tracing::warn!(worker, messages = readable.len(), %reason, "batch failed; its messages will be retried");
         failed.extend(readable);
     }
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failed
-        .into_iter()
-        .map(|id| {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failure
-        })
-        .collect();
-    response
+    batch_item_failures(failed)
 }
 
 #[cfg(test)]

@@ -141,21 +141,6 @@ pub async fn first_deliveries(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Records that `consumer` handled `event_id`; false when it already had (a redelivery).
-pub async fn first_delivery(
-    db: &impl GenericClient,
-    consumer: &str,
-    event_id: Uuid,
-) -> Result<bool, StoreError> {
-    let inserted = prepared::execute(
-        db,
-        "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        &[&consumer, &event_id],
-    )
-    .await?;
-    Ok(inserted == 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
