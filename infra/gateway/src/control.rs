@@ -1,8 +1,9 @@
 //! The local stack's own control API on 127.0.0.1:$ORDERLY_CONTROL_PORT, for people and tests: what runs,
 //! what was invoked with which outcome, firing a schedule now, switchable faults on the management API, and
 //! killing a function's next invocation mid-run, slowing its invocations' starts, throttling a function
-//! (reserved concurrency 0), killing execution environments now, leaving handled SQS messages to be
-//! redelivered, one WebSocket connection's idle and duration clocks.
+//! (reserved concurrency 0), switching a function's SQS event source off and on, killing execution
+//! environments now, leaving handled SQS messages to be redelivered, one WebSocket connection's idle and
+//! duration clocks.
 //! It has no counterpart in AWS and is never deployed.
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/functions/{function}/invoke", post(invoke))
         .route("/faults/functions/{function}/kill", post(arm_kill))
         .route("/functions/{function}/concurrency", put(set_concurrency))
+        .route("/functions/{function}/event-source", put(set_event_source))
         .route("/environments", get(environments))
         .route("/functions/{function}/variables", get(variables))
         .route("/faults/environments/kill", post(kill_environments))
@@ -270,6 +272,37 @@ async fn set_concurrency(
     } else {
         StatusCode::NOT_FOUND.into_response()
     }
+}
+
+#[derive(serde::Deserialize)]
+struct EventSource {
+    enabled: bool,
+}
+
+/// Lambda's `UpdateEventSourceMapping` with `Enabled`: `{"enabled": false}` stops the function's SQS
+/// pollers from receiving (a batch already received is still handled), so messages wait in the queue;
+/// `{"enabled": true}` resumes. A benchmark measuring the producers alone switches the consumers off.
+async fn set_event_source(
+    State(gateway): State<Arc<Gateway>>,
+    Path(function): Path<String>,
+    Json(source): Json<EventSource>,
+) -> StatusCode {
+    if !gateway
+        .template
+        .sqs_mappings
+        .iter()
+        .any(|m| m.function == function)
+    {
+        return StatusCode::NOT_FOUND;
+    }
+    gateway.event_sources_off.send_modify(|off| {
+        if source.enabled {
+            off.remove(&function);
+        } else {
+            off.insert(function);
+        }
+    });
+    StatusCode::NO_CONTENT
 }
 
 #[derive(serde::Deserialize)]

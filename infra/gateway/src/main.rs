@@ -45,6 +45,10 @@ pub struct Gateway {
     /// Until the instant, each message a function handled is left undeleted at this rate, so SQS hands it
     /// out again (its at-least-once delivery, on demand).
     pub redelivery_fault: Mutex<Option<(f64, std::time::Instant)>>,
+    /// Functions whose SQS event source is switched off (Lambda's `UpdateEventSourceMapping` with
+    /// `Enabled: false`): their pollers receive nothing until it is switched on again, and the messages
+    /// wait in the queue.
+    pub event_sources_off: tokio::sync::watch::Sender<BTreeSet<String>>,
     pub policy_cache: authorize::PolicyCache,
     /// Take the client address from `X-Forwarded-For` (local testing of per-IP limits only).
     pub trust_forwarded_for: bool,
@@ -444,6 +448,7 @@ async fn run() -> Result<(), String> {
         sockets: Sockets::new(settings.ws_limits),
         push_fault: Mutex::new(None),
         redelivery_fault: Mutex::new(None),
+        event_sources_off: tokio::sync::watch::Sender::new(Default::default()),
         policy_cache: Default::default(),
         trust_forwarded_for: std::env::var("ORDERLY_TRUST_FORWARDED_FOR").is_ok_and(|v| v == "1"),
         function_variables,

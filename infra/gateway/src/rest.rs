@@ -590,6 +590,7 @@ Resources:
             sockets: Default::default(),
             push_fault: Mutex::new(None),
             redelivery_fault: Mutex::new(None),
+            event_sources_off: tokio::sync::watch::Sender::new(Default::default()),
             policy_cache: Default::default(),
             trust_forwarded_for: false,
             function_variables: Default::default(),

@@ -3,6 +3,7 @@
 //! `batchItemFailures` stay on the queue; a failed invocation keeps the whole batch. Either way the
 //! queue's visibility timeout and redrive policy decide redelivery and the DLQ, as in AWS.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use base64::Engine;
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -248,7 +249,10 @@ async fn poller(source: Arc<Source>, grow: mpsc::Sender<()>, cancel: Cancellatio
     loop {
         let messages = tokio::select! {
             _ = cancel.cancelled() => return,
-            received = receive_batch(&source) => match received {
+            received = async {
+                switched_on(&source.gateway.event_sources_off, &mapping.function).await;
+                receive_batch(&source).await
+            } => match received {
                 Ok(messages) => messages,
                 Err(e) => {
                     tracing::warn!(queue = %mapping.queue, error = %e, "receive failed; retrying");
@@ -290,6 +294,15 @@ async fn poller(source: Arc<Source>, grow: mpsc::Sender<()>, cancel: Cancellatio
             backoff = Duration::ZERO;
         }
     }
+}
+
+/// Returns once `function`'s event source is on: at once, unless the control API switched it off.
+async fn switched_on(off: &watch::Sender<BTreeSet<String>>, function: &str) {
+    // The sender lives as long as the gateway, which outlives its pollers.
+    let _ = off
+        .subscribe()
+        .wait_for(|off| !off.contains(function))
+        .await;
 }
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -370,6 +383,31 @@ async fn handle_batch(source: &Source, messages: &[Message]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_switched_off_event_source_waits_until_switched_on_and_others_do_not_wait() {
+        use futures::FutureExt;
+        let off = watch::Sender::new(BTreeSet::from(["PaymentFunction".to_owned()]));
+        assert!(
+            switched_on(&off, "ReportFunction").now_or_never().is_some(),
+            "another function's source is on"
+        );
+        let waiting = tokio::spawn({
+            let off = off.clone();
+            async move { switched_on(&off, "PaymentFunction").await }
+        });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiting.is_finished(), "an off source does not receive");
+        off.send_modify(|off| {
+            off.remove("PaymentFunction");
+        });
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("switched on, it goes on")
+            .unwrap();
+    }
 
     fn messages() -> Vec<Message> {
         ["a", "b", "c"]

@@ -4,7 +4,9 @@
 //! bare reservation, for one hot product and for 1,000 products. Each side starts after the pipeline has
 //! drained (outbox published, queues empty), runs `CLIENTS` clients for `MEASURE` after `WARM_UP`, and
 //! the three sides alternate `ROUNDS` times; medians and the spread are printed. Last, the stack is
-//! offered half its median rate at a steady pace, for the latency a shop sees below capacity.
+//! offered half its median rate at a steady pace, for the latency a shop sees below capacity. While the
+//! stack places, the events' consumers are switched off (`consumers`): their queues fill, and the drain
+//! after the side works through them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -400,6 +402,40 @@ pub(crate) async fn throttle(function: &str, throttled: bool) {
     assert!(answer.status().is_success(), "{}", answer.status());
 }
 
+/// Switches every SQS-fed function's event source off, or on again. A placement side measures what a
+/// placement is (the request, its transaction, the relay publishing its event into the queues), not the
+/// consumers that act on the events afterwards: on this machine they share the two cores with it, the
+/// baseline does none of their work, and the pipeline row measures them. The drain after the side
+/// processes everything the side queued.
+pub(crate) async fn consumers(on: bool) {
+    let control = format!("http://127.0.0.1:{}", env("ORDERLY_CONTROL_PORT"));
+    let http = reqwest::Client::new();
+    let summary: serde_json::Value = http
+        .get(format!("{control}/"))
+        .send()
+        .await
+        .expect("the control API")
+        .json()
+        .await
+        .expect("its summary");
+    let mappings = summary["sqs_mappings"]
+        .as_array()
+        .expect("the SQS mappings");
+    for mapping in mappings {
+        let function = mapping
+            .as_str()
+            .and_then(|m| m.split(" → ").nth(1))
+            .expect("queue → function");
+        let answer = http
+            .put(format!("{control}/functions/{function}/event-source"))
+            .json(&json!({ "enabled": on }))
+            .send()
+            .await
+            .expect("the control API");
+        assert!(answer.status().is_success(), "{}", answer.status());
+    }
+}
+
 /// Stops the outbox relay while pgbench measures, so that the baseline has the machine to itself; and
 /// starts it again after. The relay's work is the stack's, not the baseline's.
 pub(crate) async fn relay(running: bool) {
@@ -466,9 +502,11 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
         };
         for _ in 0..ROUNDS {
             scenario.drains.push(drain(&db, &sqs).await);
+            consumers(false).await;
             scenario
                 .stack
                 .add(stack(client, api, &tokens, &products).await);
+            consumers(true).await;
             scenario.drains.push(drain(&db, &sqs).await);
             relay(false).await;
             let script = placement.clone();
@@ -487,7 +525,9 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
         }
         scenario.drains.push(drain(&db, &sqs).await);
         let half_rate = scenario.stack.median() / 2.0;
+        consumers(false).await;
         scenario.half = paced(client, api, &tokens, &products, half_rate).await;
+        consumers(true).await;
         scenarios.push(scenario);
     }
     scenarios
@@ -495,7 +535,7 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
 
 pub fn print(scenarios: &[Scenario], mode: &str) {
     println!(
-        "\norder placement: {CLIENTS} clients, {} s measured after {} s warm-up, {ROUNDS} rounds alternating stack / pgbench placement / pgbench reservation, each after the pipeline drained; {mode}",
+        "\norder placement: {CLIENTS} clients, {} s measured after {} s warm-up, {ROUNDS} rounds alternating stack / pgbench placement / pgbench reservation, each after the pipeline drained; {mode}; the consumers' event sources off while the stack places (the pipeline row measures them)",
         MEASURE.as_secs(),
         WARM_UP.as_secs()
     );
