@@ -5,7 +5,7 @@
 use chrono::Duration;
 use orderly_domain::validation::FieldError;
 use orderly_store::GenericClient;
-use orderly_store::idempotency::{self, Claim};
+use orderly_store::idempotency::{self, Claim, Completion};
 use serde_json::Value;
 
 use super::{ServiceError, tokens};
@@ -69,9 +69,20 @@ impl<'a> Idempotent<'a> {
         status: u16,
         body: &Value,
     ) -> Result<(), ServiceError> {
-        if let Some(k) = &self.0 {
-            idempotency::complete(tx, &k.scope, k.key, i32::from(status), body).await?;
+        if let Some(completion) = self.completion(status, body) {
+            idempotency::complete(tx, completion).await?;
         }
         Ok(())
+    }
+
+    /// The response to store under the key, for a store function that sends it with other statements;
+    /// `None` without a key.
+    pub fn completion<'b>(&'b self, status: u16, body: &'b Value) -> Option<Completion<'b>> {
+        self.0.as_ref().map(|k| Completion {
+            scope: &k.scope,
+            key: k.key,
+            status: i32::from(status),
+            body,
+        })
     }
 }

@@ -11,6 +11,7 @@ use orderly_domain::users::Role;
 use orderly_domain::validation::FieldError;
 use orderly_store::flash_sales::{self, Queueing};
 use orderly_store::orders::{self, OrderFilter, Placement, Transition};
+use orderly_store::transaction::Transaction;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -70,16 +71,15 @@ pub async fn place(
         &lines,
     )?;
 
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    if let Some(replay) = idempotent.claim(&tx, "order").await? {
+    let tx = Transaction::begin(state.db.get().await?).await?;
+    if let Some(replay) = idempotent.claim(tx.client(), "order").await? {
         return Ok(replay);
     }
 
     let product_ids: Vec<Uuid> = lines.iter().map(|(p, _)| *p).collect();
-    let stock = orders::lock_stock(&tx, &product_ids).await?;
+    let stock = orders::lock_stock(tx.client(), &product_ids).await?;
     if stock.len() < product_ids.len() {
-        let on_sale = flash_sales::products_on_sale(&tx, &product_ids).await?;
+        let on_sale = flash_sales::products_on_sale(tx.client(), &product_ids).await?;
         if let Some(sale) = on_sale.first() {
             if lines.len() > 1 {
                 return Err(ServiceError::Invalid(vec![FieldError::new(
@@ -90,8 +90,9 @@ pub async fn place(
                     ),
                 )]));
             }
-            let (status, body) = queue(caller, user_id, lines[0].1, sale, &tx, render).await?;
-            idempotent.complete(&tx, status, &body).await?;
+            let (status, body) =
+                queue(caller, user_id, lines[0].1, sale, tx.client(), render).await?;
+            idempotent.complete(tx.client(), status, &body).await?;
             tx.commit().await?;
             return Ok((status, body));
         }
@@ -159,14 +160,8 @@ pub async fn place(
         payment_id: orderly_domain::new_id(),
         event: &event,
     };
-    let Some(order) = orders::place(&tx, &placement).await? else {
-        return Err(ServiceError::conflict(
-            "OUT_OF_STOCK",
-            "not enough stock for some lines",
-        ));
-    };
-    // The lines as stored, from what was read with the lock: no query between `PLACE` and the commit,
-    // while every other order for these products waits on their rows.
+    // The answer is known before `PLACE` runs, so it travels with it and the `COMMIT`: no round trip
+    // between them while every other order for these products waits on their rows.
     let items = lines
         .iter()
         .zip(&stock)
@@ -179,9 +174,16 @@ pub async fn place(
             line_total_cents: s.price_cents * i64::from(*quantity),
         })
         .collect();
+    let order = placement.order(stock[0].locked_at);
     let body = render(&OrderDetail { order, items });
-    idempotent.complete(&tx, 201, &body).await?;
-    tx.commit().await?;
+    let placed =
+        orders::place_and_commit(&tx, &placement, idempotent.completion(201, &body)).await?;
+    if !placed {
+        return Err(ServiceError::conflict(
+            "OUT_OF_STOCK",
+            "not enough stock for some lines",
+        ));
+    }
     Ok((201, body))
 }
 

@@ -28,7 +28,7 @@ pub async fn products_on_sale(
 ) -> Result<Vec<OnSale>, StoreError> {
     let rows = db
         .query(
-            "SELECT i.product_id, i.available, p.price_cents, p.currency, i.buyer_limit, p.name, p.sku
+            "SELECT i.product_id, i.available, p.price_cents, p.currency, i.buyer_limit, p.name, p.sku, now()
                FROM inventory i JOIN products p ON p.id = i.product_id
               WHERE i.product_id = ANY($1) AND p.deleted_at IS NULL AND i.flash_sale",
             &[&product_ids],
@@ -44,6 +44,7 @@ pub async fn products_on_sale(
                 currency: r.get::<_, String>(3),
                 name: r.get(5),
                 sku: r.get(6),
+                locked_at: r.get(7),
             },
             buyer_limit: r.get(4),
         })

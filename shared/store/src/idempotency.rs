@@ -57,18 +57,29 @@ pub async fn claim(
     })
 }
 
+/// Stores a claimed key's response: `$1` scope, `$2` key, `$3` status, `$4` body.
+pub(crate) const COMPLETE: &str = "UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2";
+
+/// A claimed key's response, to store in the request's transaction.
+pub struct Completion<'a> {
+    pub scope: &'a str,
+    pub key: &'a str,
+    pub status: i32,
+    pub body: &'a Value,
+}
+
+impl Completion<'_> {
+    pub(crate) fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 4] {
+        [&self.scope, &self.key, &self.status, self.body]
+    }
+}
+
 pub async fn complete(
     db: &impl GenericClient,
-    scope: &str,
-    key: &str,
-    status: i32,
-    body: &Value,
+    completion: Completion<'_>,
 ) -> Result<(), StoreError> {
-    db.execute(
-        "UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2",
-        &[&scope, &key, &status, body],
-    )
-    .await?;
+    let statement = db.prepare_cached(COMPLETE).await?;
+    db.execute(&statement, &completion.params()).await?;
     Ok(())
 }
 
@@ -97,9 +108,17 @@ mod tests {
                 .unwrap(),
             Claim::New
         );
-        complete(&client, "user:a", "k1", 201, &json!({"id": 1}))
-            .await
-            .unwrap();
+        complete(
+            &client,
+            Completion {
+                scope: "user:a",
+                key: "k1",
+                status: 201,
+                body: &json!({"id": 1}),
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!(
             claim(&client, "user:a", "k1", b"order-1", ttl)
                 .await
@@ -159,9 +178,17 @@ mod tests {
         };
         // The duplicate blocks on the key's row until the first request commits.
         crate::testing::until_blocked(&db.pool).await;
-        complete(&first, "user:a", "k", 201, &json!({"placed": true}))
-            .await
-            .unwrap();
+        complete(
+            &first,
+            Completion {
+                scope: "user:a",
+                key: "k",
+                status: 201,
+                body: &json!({"placed": true}),
+            },
+        )
+        .await
+        .unwrap();
         first.commit().await.unwrap();
         assert_eq!(
             duplicate.await.unwrap(),

@@ -27,6 +27,7 @@ pub mod reports;
 pub mod sessions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod transaction;
 pub mod users;
 pub mod ws_connections;
 pub mod ws_tickets;

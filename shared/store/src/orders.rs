@@ -1,7 +1,7 @@
 //! Orders: placement (stock reserved in the same transaction), status transitions that release or sell
 //! reserved units exactly once, and the reads.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::GenericClient;
 use orderly_domain::orders::{OrderStatus, StockEffect};
 use serde_json::Value;
@@ -9,7 +9,9 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::idempotency::{self, Completion};
 use crate::prepared;
+use crate::transaction::Transaction;
 use orderly_domain::orders::Order;
 use orderly_domain::orders::OrderLine;
 use orderly_domain::orders::StatusChange;
@@ -21,19 +23,21 @@ pub(crate) const COLUMNS: &str =
 /// baskets). Public so that `make bench` runs exactly this in its pgbench baseline. `$1`: product ids.
 /// A product in flash-sale mode is left out: no request ever waits on its row (`flash_sales`).
 pub const LOCK_STOCK: &str =
-    "SELECT i.product_id, i.available, p.price_cents, p.currency, p.name, p.sku
+    "SELECT i.product_id, i.available, p.price_cents, p.currency, p.name, p.sku, now()
                FROM inventory i JOIN products p ON p.id = i.product_id
               WHERE i.product_id = ANY($1) AND p.deleted_at IS NULL AND NOT i.flash_sale
               ORDER BY i.product_id
                 FOR UPDATE OF i";
 
 /// The second and last: reserve every line, write the order, its items, its history, its payment
-/// intent and its outbox event, in one statement. Public for the same reason as `LOCK_STOCK`.
+/// intent and its outbox event, in one statement, which fails (SQLSTATE `OR409`) unless every line was
+/// reserved, so that the `COMMIT` sent behind it can only keep a whole order. Public for the same
+/// reason as `LOCK_STOCK`.
 /// `$1` order id, `$2` product ids, `$3` quantities, `$4` unit prices, `$5` user id, `$6` total,
 /// `$7` currency, `$8` expiry, `$9` payment id, `$10` event id, `$11` event type, `$12` payload,
 /// `$13` correlation id.
 pub static PLACE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
+    String::from(
         "WITH lines AS (
              SELECT * FROM unnest($2::uuid[], $3::int[], $4::bigint[]) AS l(product_id, quantity, unit_price_cents)
          ),
@@ -47,7 +51,6 @@ pub static PLACE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
          placed AS (
              INSERT INTO orders (id, user_id, status, total_cents, currency, expires_at)
              VALUES ($1, $5, 'PENDING_PAYMENT', $6, $7, $8)
-             RETURNING {COLUMNS}
          ),
          items AS (
              INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
@@ -64,9 +67,12 @@ pub static PLACE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
              INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, correlation_id)
              VALUES ($10, 'order', $1, $11, $12, $13)
          )
-         SELECT placed.*, (SELECT count(*) FROM reserved) AS reserved_lines FROM placed"
+         SELECT placement_reserved(cardinality($2::uuid[]), (SELECT count(*) FROM reserved))"
     )
 });
+
+/// The SQLSTATE of `PLACE` when a line could not be reserved (migration V22).
+const NOT_RESERVED: &str = "OR409";
 
 pub(crate) fn order(row: &Row) -> Order {
     Order {
@@ -94,6 +100,8 @@ pub struct LineStock {
     /// its `PLACE` to answer with its lines (that would be inside the stock rows' lock).
     pub name: String,
     pub sku: String,
+    /// The transaction's time (`now()`), which `PLACE` writes as the order's creation time.
+    pub locked_at: DateTime<Utc>,
 }
 
 /// Locks the stock rows of live products among `product_ids`, in product-id order (every writer locks in
@@ -115,6 +123,7 @@ pub async fn lock_stock(
             currency: r.get::<_, String>(3),
             name: r.get(4),
             sku: r.get(5),
+            locked_at: r.get(6),
         })
         .collect())
 }
@@ -143,39 +152,80 @@ pub struct Placement<'a> {
     pub event: &'a OutboxEvent,
 }
 
+impl Placement<'_> {
+    /// The order as `PLACE` writes it, in a transaction whose time is `at`: known before it runs, so the
+    /// answer (and the idempotency key's copy of it) can be sent with it.
+    pub fn order(&self, at: DateTime<Utc>) -> Order {
+        Order {
+            id: self.id,
+            user_id: self.user_id,
+            status: OrderStatus::PendingPayment,
+            total_cents: self.total_cents,
+            currency: self.currency.to_owned(),
+            // As stored: Postgres keeps microseconds, and the driver drops what is finer.
+            expires_at: self.expires_at.trunc_subsecs(6),
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
 /// Reserves every line and writes the order, its items, status history, payment intent and outbox
-/// event in one statement. Run it in the transaction that locked the stock; `None` when a line could not
-/// be reserved after all (the caller rolls back).
-pub async fn place(
-    db: &impl GenericClient,
+/// event in one statement, and commits the transaction that locked the stock in the same flight, with
+/// `key`'s completion between them (docs/adr/0024): the stock rows are released as soon as Postgres has
+/// run them, not a client round trip later. `false` when a line could not be reserved after all: then
+/// nothing was kept.
+pub async fn place_and_commit(
+    tx: &Transaction,
     p: &Placement<'_>,
-) -> Result<Option<Order>, StoreError> {
+    key: Option<Completion<'_>>,
+) -> Result<bool, StoreError> {
+    let db = tx.client();
     let products: Vec<Uuid> = p.lines.iter().map(|l| l.0).collect();
     let quantities: Vec<i32> = p.lines.iter().map(|l| l.1).collect();
     let prices: Vec<i64> = p.lines.iter().map(|l| l.2).collect();
+    // Prepared first: a statement still to be prepared would be sent after the `COMMIT`.
     let place = db.prepare_cached(PLACE.as_str()).await?;
-    let row = db
-        .query_one(
-            &place,
-            &[
-                &p.id,
-                &products,
-                &quantities,
-                &prices,
-                &p.user_id,
-                &p.total_cents,
-                &p.currency,
-                &p.expires_at,
-                &p.payment_id,
-                &p.event.id,
-                &p.event.event_type,
-                &p.event.payload,
-                &p.event.correlation_id,
-            ],
-        )
-        .await?;
-    let reserved: i64 = row.get("reserved_lines");
-    Ok((reserved == p.lines.len() as i64).then(|| order(&row)))
+    let complete = match &key {
+        Some(_) => Some(db.prepare_cached(idempotency::COMPLETE).await?),
+        None => None,
+    };
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
+        &p.id,
+        &products,
+        &quantities,
+        &prices,
+        &p.user_id,
+        &p.total_cents,
+        &p.currency,
+        &p.expires_at,
+        &p.payment_id,
+        &p.event.id,
+        &p.event.event_type,
+        &p.event.payload,
+        &p.event.correlation_id,
+    ];
+    let placing = db.execute(&place, &params);
+    let completing = async {
+        if let (Some(statement), Some(key)) = (&complete, &key) {
+            db.execute(statement, &key.params()).await?;
+        }
+        Ok::<_, tokio_postgres::Error>(())
+    };
+    let last = async {
+        let (placed, completed) = futures::future::join(placing, completing).await;
+        placed?;
+        completed?;
+        Ok::<(), StoreError>(())
+    };
+    match tx.commit_after(last).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Query(e)) if e.code().is_some_and(|c| c.code() == NOT_RESERVED) => {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Locks an order for a status change.
@@ -385,11 +435,12 @@ mod tests {
     /// Places an order for `lines` (product, quantity) the way the service does: lock the stock rows,
     /// then the one statement; commits when every line was reserved, rolls back otherwise.
     async fn place_order(db: &TestDatabase, user_id: Uuid, lines: &[(Uuid, i32)]) -> Option<Order> {
-        let mut client = db.pool.get().await.unwrap();
-        let tx = client.transaction().await.unwrap();
+        let tx = Transaction::begin(db.pool.get().await.unwrap())
+            .await
+            .unwrap();
         let mut ids: Vec<Uuid> = lines.iter().map(|l| l.0).collect();
         ids.sort();
-        let stock = lock_stock(&tx, &ids).await.unwrap();
+        let stock = lock_stock(tx.client(), &ids).await.unwrap();
         if lines.iter().any(|(p, q)| {
             stock
                 .iter()
@@ -425,9 +476,8 @@ mod tests {
             payment_id: Uuid::now_v7(),
             event: &placed_event,
         };
-        let order = place(&tx, &placement).await.unwrap()?;
-        tx.commit().await.unwrap();
-        Some(order)
+        let placed = place_and_commit(&tx, &placement, None).await.unwrap();
+        placed.then(|| placement.order(stock[0].locked_at))
     }
 
     async fn count(db: &TestDatabase, sql: &str, order_id: Uuid) -> i64 {
@@ -478,6 +528,14 @@ mod tests {
             (order.status, order.total_cents),
             (OrderStatus::PendingPayment, 3 * 4999 + 2 * 1500)
         );
+        assert_eq!(
+            find(&db.pool.get().await.unwrap(), order.id)
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(&order),
+            "the order as the service answers with it is the order as stored"
+        );
         assert_eq!(stock(&db.pool, lamp).await, (7, 3, 0));
         assert_eq!(stock(&db.pool, mug).await, (3, 2, 0));
         for (what, sql) in [
@@ -518,11 +576,13 @@ mod tests {
             product(&db.pool, 10, 4999).await,
             product(&db.pool, 1, 1500).await,
         );
-        let mut client = db.pool.get().await.unwrap();
-        let tx = client.transaction().await.unwrap();
+        let tx = Transaction::begin(db.pool.get().await.unwrap())
+            .await
+            .unwrap();
         let id = Uuid::now_v7();
         let placed_event = event(id, "order.placed");
-        // The caller checked the stock, but the statement itself refuses the short line.
+        // The caller checked the stock, but the statement itself refuses the short line, and the
+        // `COMMIT` sent behind it keeps nothing.
         let mut priced = vec![(lamp, 1, 4999), (mug, 2, 1500)];
         priced.sort();
         let placement = Placement {
@@ -535,8 +595,7 @@ mod tests {
             payment_id: Uuid::now_v7(),
             event: &placed_event,
         };
-        assert!(place(&tx, &placement).await.unwrap().is_none());
-        tx.rollback().await.unwrap();
+        assert!(!place_and_commit(&tx, &placement, None).await.unwrap());
         assert_eq!(stock(&db.pool, lamp).await, (10, 0, 0));
         assert_eq!(stock(&db.pool, mug).await, (1, 0, 0));
         assert_eq!(

@@ -85,7 +85,8 @@ UPDATE inventory SET available = available - 1, reserved = reserved + 1
 END;
 ";
 
-/// The placement as the store runs it, for pgbench: its two statements with each `$n` replaced by SQL
+/// The placement as the store runs it, for pgbench: its two statements, `PLACE` sent in one flight with
+/// the `COMMIT` as the store sends them (`store::orders::place_and_commit`), with each `$n` replaced by SQL
 /// that makes the value (fresh ids from a random seed, one line of one unit). The event type is one no
 /// queue subscribes to; the rows are marked published after the side (`forget_baseline_events`): their
 /// publishing is not placement's work, and the emulator would take minutes over it.
@@ -126,7 +127,7 @@ pub(crate) fn placement_script() -> String {
         "every parameter of the store's placement is filled"
     );
     format!(
-        "\\set n random(1, :products)\n\\set b random(1, :buyers)\n\\set seed random(1, 9000000000000000000)\nBEGIN;\n{lock};\n{place};\nEND;\n"
+        "\\set n random(1, :products)\n\\set b random(1, :buyers)\n\\set seed random(1, 9000000000000000000)\nBEGIN;\n{lock};\n\\startpipeline\n{place};\nEND;\n\\endpipeline\n"
     )
 }
 

@@ -1,0 +1,152 @@
+//! A transaction that can send its `COMMIT` in the same flight as its last statements, so that the rows
+//! those statements lock are released without waiting for the client to read their answer first
+//! (docs/adr/0024-placement-commits-in-one-flight.md). `deadpool_postgres::Transaction` cannot:
+//! its `commit` takes it by value, so nothing borrowed from it can be in flight, and dropping it after a
+//! `COMMIT` sent by hand sends a stray `ROLLBACK`.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use deadpool_postgres::Object;
+
+use crate::StoreError;
+
+pub struct Transaction {
+    client: Option<Object>,
+    finished: AtomicBool,
+}
+
+impl Transaction {
+    pub async fn begin(client: Object) -> Result<Self, StoreError> {
+        // Built before `BEGIN` is sent, so that a caller cancelled meanwhile still rolls it back.
+        let tx = Self {
+            client: Some(client),
+            finished: AtomicBool::new(false),
+        };
+        tx.client().batch_execute("BEGIN").await?;
+        Ok(tx)
+    }
+
+    /// The connection, for the transaction's statements.
+    pub fn client(&self) -> &Object {
+        self.client
+            .as_ref()
+            .expect("a transaction holds its connection until dropped")
+    }
+
+    pub async fn commit(&self) -> Result<(), StoreError> {
+        self.commit_after(async { Ok(()) }).await
+    }
+
+    /// Sends `COMMIT` right behind what `last` sends and waits for both. `last` must send all its
+    /// statements when first polled: statements prepared before, nothing awaited ahead of them
+    /// (`tokio-postgres` sends a request on its future's first poll). When one of them fails, Postgres
+    /// answers the `COMMIT` with a rollback: nothing of the transaction stays, and `last`'s error is
+    /// returned.
+    pub async fn commit_after<T>(
+        &self,
+        last: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        // `join` polls in order: `last`'s statements are queued on the connection before the `COMMIT`.
+        let (result, committed) =
+            futures::future::join(last, self.client().batch_execute("COMMIT")).await;
+        self.finished.store(true, Ordering::Release);
+        let value = result?;
+        committed?;
+        Ok(value)
+    }
+}
+
+impl Drop for Transaction {
+    /// Not committed (an early return, an error, a cancelled request): rolled back before the
+    /// connection goes back to the pool, or, without a runtime to send that, closed, which ends the
+    /// transaction too.
+    fn drop(&mut self) {
+        if self.finished.load(Ordering::Acquire) {
+            return;
+        }
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if client.batch_execute("ROLLBACK").await.is_err() {
+                        drop(Object::take(client));
+                    }
+                });
+            }
+            Err(_) => drop(Object::take(client)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::fresh_database;
+
+    async fn count(db: &crate::testing::TestDatabase) -> i64 {
+        db.pool
+            .get()
+            .await
+            .unwrap()
+            .query_one("SELECT count(*) FROM t", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    #[tokio::test]
+    async fn commit_after_keeps_everything_or_nothing_and_a_dropped_one_rolls_back() {
+        let db = fresh_database().await;
+        db.pool
+            .get()
+            .await
+            .unwrap()
+            .batch_execute("CREATE TABLE t (n int PRIMARY KEY)")
+            .await
+            .unwrap();
+        let insert = "INSERT INTO t VALUES ($1)";
+
+        let tx = Transaction::begin(db.pool.get().await.unwrap())
+            .await
+            .unwrap();
+        tx.client().execute(insert, &[&1]).await.unwrap();
+        let statement = tx.client().prepare_cached(insert).await.unwrap();
+        let inserted = tx
+            .commit_after(async { Ok(tx.client().execute(&statement, &[&2]).await?) })
+            .await
+            .unwrap();
+        assert_eq!(inserted, 1);
+        assert_eq!(count(&db).await, 2, "both rows committed");
+
+        let tx = Transaction::begin(db.pool.get().await.unwrap())
+            .await
+            .unwrap();
+        tx.client().execute(insert, &[&3]).await.unwrap();
+        let statement = tx.client().prepare_cached(insert).await.unwrap();
+        let duplicate = tx
+            .commit_after(async { Ok(tx.client().execute(&statement, &[&1]).await?) })
+            .await;
+        assert!(duplicate.is_err(), "the failing statement's error");
+        assert_eq!(count(&db).await, 2, "row 3 rolled back with it");
+
+        {
+            let tx = Transaction::begin(db.pool.get().await.unwrap())
+                .await
+                .unwrap();
+            tx.client().execute(insert, &[&4]).await.unwrap();
+        }
+        assert_eq!(count(&db).await, 2, "a dropped transaction keeps nothing");
+        // Its connection went back to the pool rolled back: every connection is outside a transaction.
+        let client = db.pool.get().await.unwrap();
+        client.execute(insert, &[&5]).await.unwrap();
+        drop(client);
+        assert_eq!(
+            count(&db).await,
+            3,
+            "a statement after it commits on its own"
+        );
+    }
+}
