@@ -3,6 +3,10 @@
 //! WebSocket API with its management API, polls every SQS event source mapping and fires schedules,
 //! invoking the functions in-process through the same registry the Lambda binaries use.
 
+// mimalloc, as in the functions' binaries (docs/adr/0025-mimalloc.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod authorize;
 mod control;
 mod invoke;

@@ -3,6 +3,10 @@
 //! handlers invoked directly in this process against the same database, in the same run. The ratio is
 //! the gateway's overhead; absolute numbers drift on a shared machine, the ratio much less.
 
+// mimalloc, as in the functions' binaries (docs/adr/0025-mimalloc.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod analytics;
 mod cold_start;
 mod flash_sale;
