@@ -103,7 +103,7 @@ async fn decide_backlog(db: &tokio_postgres::Client) -> f64 {
         "body": envelope.to_string(), "attributes": {}, "messageAttributes": {},
         "eventSource": "aws:sqs", "awsRegion": "us-east-1",
     }]});
-    let control = format!("http://127.0.0.1:{}", env("ORDERLY_CONTROL_PORT"));
+    let control = crate::control();
     let started = Instant::now();
     let answer: Value = reqwest::Client::new()
         .post(format!("{control}/functions/{FUNCTION}/invoke"))

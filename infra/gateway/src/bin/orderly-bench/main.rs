@@ -43,6 +43,23 @@ fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set; run `make bench`"))
 }
 
+/// The local stack's control API.
+fn control() -> String {
+    format!("http://127.0.0.1:{}", env("ORDERLY_CONTROL_PORT"))
+}
+
+/// The control API's summary of the stack (`GET /`).
+async fn control_summary(client: &reqwest::Client) -> serde_json::Value {
+    client
+        .get(format!("{}/", control()))
+        .send()
+        .await
+        .expect("the control API")
+        .json()
+        .await
+        .expect("its summary")
+}
+
 async fn run<F, Fut>(label: &str, requests: usize, call: F) -> Measured
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,

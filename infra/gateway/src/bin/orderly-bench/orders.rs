@@ -15,7 +15,7 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 
 use crate::summary::named;
-use crate::{env, median, ms, user};
+use crate::{control, control_summary, env, median, ms, user};
 
 const CLIENTS: usize = 16;
 /// The per-user limit is 1,000 requests a minute: 64 buyers keep 16 clients far below it at any rate
@@ -375,7 +375,7 @@ async fn paced(
 
 /// Waits until the pipeline has drained (at most `DRAIN_AT_MOST`); returns the seconds it took.
 pub(crate) async fn drain(db: &tokio_postgres::Client, sqs: &aws_sdk_sqs::Client) -> f64 {
-    let control = format!("http://127.0.0.1:{}", env("ORDERLY_CONTROL_PORT"));
+    let control = control();
     match crate::local_stack::drain(db, sqs, &control, DRAIN_AT_MOST).await {
         Ok(seconds) => seconds,
         Err(left) => {
@@ -392,7 +392,7 @@ pub(crate) async fn drain(db: &tokio_postgres::Client, sqs: &aws_sdk_sqs::Client
 
 /// Throttles a function (reserved concurrency 0, which also ends what it runs), or lifts that.
 pub(crate) async fn throttle(function: &str, throttled: bool) {
-    let control = format!("http://127.0.0.1:{}", env("ORDERLY_CONTROL_PORT"));
+    let control = control();
     let reserved = if throttled { json!(0) } else { json!(null) };
     let answer = reqwest::Client::new()
         .put(format!("{control}/functions/{function}/concurrency"))
@@ -409,16 +409,9 @@ pub(crate) async fn throttle(function: &str, throttled: bool) {
 /// baseline does none of their work, and the pipeline row measures them. The drain after the side
 /// processes everything the side queued.
 pub(crate) async fn consumers(on: bool) {
-    let control = format!("http://127.0.0.1:{}", env("ORDERLY_CONTROL_PORT"));
+    let control = control();
     let http = reqwest::Client::new();
-    let summary: serde_json::Value = http
-        .get(format!("{control}/"))
-        .send()
-        .await
-        .expect("the control API")
-        .json()
-        .await
-        .expect("its summary");
+    let summary = control_summary(&http).await;
     let mappings = summary["sqs_mappings"]
         .as_array()
         .expect("the SQS mappings");
@@ -443,7 +436,7 @@ pub(crate) async fn relay(running: bool) {
     throttle("OutboxRelayFunction", !running).await;
     if running {
         // The schedule's next tick may be a minute away: start a run now (it lasts about a minute).
-        let control = format!("http://127.0.0.1:{}", env("ORDERLY_CONTROL_PORT"));
+        let control = control();
         tokio::spawn(async move {
             let _ = reqwest::Client::new()
                 .post(format!("{control}/schedules/OutboxRelayFunction/fire"))

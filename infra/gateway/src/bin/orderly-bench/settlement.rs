@@ -185,15 +185,7 @@ async fn drained(db: &tokio_postgres::Client) {
 }
 
 async fn gateway_peak_rss_mb(client: &reqwest::Client) -> u64 {
-    let control = format!("http://127.0.0.1:{}/", env("ORDERLY_CONTROL_PORT"));
-    let summary: Value = client
-        .get(control)
-        .send()
-        .await
-        .expect("the control API")
-        .json()
-        .await
-        .expect("its summary");
+    let summary = crate::control_summary(client).await;
     summary["process"]["peak_rss_bytes"].as_u64().unwrap_or(0) / (1024 * 1024)
 }
 
