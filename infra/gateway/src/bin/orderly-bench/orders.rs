@@ -390,17 +390,26 @@ pub(crate) async fn drain(db: &tokio_postgres::Client, sqs: &aws_sdk_sqs::Client
     }
 }
 
-/// Throttles a function (reserved concurrency 0, which also ends what it runs), or lifts that.
-pub(crate) async fn throttle(function: &str, throttled: bool) {
-    let control = control();
-    let reserved = if throttled { json!(0) } else { json!(null) };
-    let answer = reqwest::Client::new()
-        .put(format!("{control}/functions/{function}/concurrency"))
-        .json(&json!({ "reserved": reserved }))
+/// `PUT` to the control API; it must succeed.
+async fn put_control(http: &reqwest::Client, path: &str, body: serde_json::Value) {
+    let answer = http
+        .put(format!("{}{path}", control()))
+        .json(&body)
         .send()
         .await
         .expect("the control API");
-    assert!(answer.status().is_success(), "{}", answer.status());
+    assert!(answer.status().is_success(), "{path}: {}", answer.status());
+}
+
+/// Throttles a function (reserved concurrency 0, which also ends what it runs), or lifts that.
+pub(crate) async fn throttle(function: &str, throttled: bool) {
+    let reserved = if throttled { json!(0) } else { json!(null) };
+    put_control(
+        &reqwest::Client::new(),
+        &format!("/functions/{function}/concurrency"),
+        json!({ "reserved": reserved }),
+    )
+    .await;
 }
 
 /// Switches every SQS-fed function's event source off, or on again. A placement side measures what a
@@ -409,7 +418,6 @@ pub(crate) async fn throttle(function: &str, throttled: bool) {
 /// baseline does none of their work, and the pipeline row measures them. The drain after the side
 /// processes everything the side queued.
 pub(crate) async fn consumers(on: bool) {
-    let control = control();
     let http = reqwest::Client::new();
     let summary = control_summary(&http).await;
     let mappings = summary["sqs_mappings"]
@@ -420,13 +428,12 @@ pub(crate) async fn consumers(on: bool) {
             .as_str()
             .and_then(|m| m.split(" → ").nth(1))
             .expect("queue → function");
-        let answer = http
-            .put(format!("{control}/functions/{function}/event-source"))
-            .json(&json!({ "enabled": on }))
-            .send()
-            .await
-            .expect("the control API");
-        assert!(answer.status().is_success(), "{}", answer.status());
+        put_control(
+            &http,
+            &format!("/functions/{function}/event-source"),
+            json!({ "enabled": on }),
+        )
+        .await;
     }
 }
 
