@@ -70,6 +70,11 @@ async fn record(
     outcome: ChargeOutcome,
     correlation_id: Option<String>,
 ) -> Result<Settlement, ServiceError> {
+    // A pending charge changes nothing: locking the order for it would only make a concurrent expiry
+    // (SKIP LOCKED) pass the order over until its next run.
+    if outcome == ChargeOutcome::Pending {
+        return Ok(Settlement::Pending);
+    }
     let order_id = payment.order_id;
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
