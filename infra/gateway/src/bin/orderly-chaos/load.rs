@@ -1,7 +1,7 @@
 //! The load: customers placing orders for a few hundred products of limited stock, cancelling some of
 //! theirs, and an admin restocking, each as a careful client would (an `Idempotency-Key` per order and
-//! per restock, retried with the same key after a 5xx or a broken connection, `Retry-After` honoured). What every
-//! request ended as is kept: the checks compare the database with what clients were told.
+//! per restock, retried with the same key after a 5xx or a broken connection, `Retry-After` honoured).
+//! What every request ended as is kept: the checks compare the database with what clients were told.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
