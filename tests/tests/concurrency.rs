@@ -27,9 +27,9 @@ async fn published(order_id: &str, event_type: &str) -> Value {
         .get(0)
 }
 
-/// Sends two copies of `envelope` to `queue` at once, until the gateway has handled a pair in two
-/// invocations that overlapped in time (a few tries: two copies may land in one receive, and so in one
-/// invocation).
+/// Sends two copies of `envelope` to `queue`, the second once a poller has taken the first (so that
+/// the two do not land in one receive, and so in one invocation) while that invocation still waits in
+/// its slow start, until the gateway has handled a pair in two invocations that overlapped in time.
 async fn deliver_twice_at_once(stack: &Stack, queue: &str, function: &str, envelope: &Value) {
     let sqs = aws_sdk_sqs::Client::new(&stack.aws().await);
     let url = stack.queue_url(&sqs, queue).await;
@@ -48,13 +48,21 @@ async fn deliver_twice_at_once(stack: &Stack, queue: &str, function: &str, envel
                 "{}/faults/functions/{function}/slow-start",
                 stack.control
             ))
-            .json(&json!({"delay_ms": 500, "for_ms": 2_000}))
+            .json(&json!({"delay_ms": 1_000, "for_ms": 3_000}))
             .send()
             .await
             .unwrap();
         assert_eq!(slowed.status(), 204);
-        let (a, b) = tokio::join!(send(), send());
-        let (a, b) = (a.expect("send"), b.expect("send"));
+        let a = send().await.expect("send");
+        // Until the first copy is no longer visible (taken by a poller), for at most a second: copies sent
+        // together are often received together, by one poller, into one batch.
+        for _ in 0..10 {
+            if waiting(&sqs, &url).await == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let b = send().await.expect("send");
         let first = stack.handled(function, a.message_id().unwrap()).await;
         let second = stack.handled(function, b.message_id().unwrap()).await;
         let overlapped = first.0 != second.0 && first.1 < second.2 && second.1 < first.2;
@@ -65,6 +73,22 @@ async fn deliver_twice_at_once(stack: &Stack, queue: &str, function: &str, envel
     panic!(
         "{function} never handled two copies at once in five tries: are its pollers concurrent?"
     );
+}
+
+/// Messages visible on the queue (not yet taken by a poller).
+async fn waiting(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .expect("queue attributes");
+    attributes
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 async fn completed_order(stack: &Stack, user: &Session) -> (String, String) {
