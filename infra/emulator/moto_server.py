@@ -28,6 +28,10 @@ docs/adr/0017-outbox-relay.md):
 
 What a client sees is unchanged: the same messages, in the same order, with the same visibility,
 redrive and errors.
+
+One limit AWS enforces and moto does not is added, so that a local run fails where AWS would: SNS refuses
+a `PublishBatch` whose messages, bodies and attributes together, are over 256 KiB (the topic's default
+`MaximumMessageSize`) with `BatchRequestTooLong`, however few entries it has.
 """
 
 import functools
@@ -66,6 +70,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: E
 from moto.server import main  # noqa: E402
 from moto.sqs.exceptions import ReceiptHandleIsInvalid  # noqa: E402
 from moto.sqs.models import Message, Queue, SQSBackend  # noqa: E402
+from moto.sns.exceptions import SNSException  # noqa: E402
+from moto.sns.models import MAXIMUM_MESSAGE_LENGTH, SNSBackend  # noqa: E402
 
 for _module in list(sys.modules.values()):
     # Anything imported before the clock was replaced (moto.core imports some of its own modules).
@@ -259,6 +265,37 @@ def _remembered_backend_for_host(self, host):
 
 
 DomainDispatcherApplication.get_backend_for_host = _remembered_backend_for_host
+
+class BatchRequestTooLong(SNSException):
+    code = "BatchRequestTooLong"
+    message = "The length of all the batch messages put together is more than the limit."
+
+
+def _attribute_bytes(attributes: Mapping) -> int:
+    """Name, type and value of each attribute, as AWS counts them (moto has them as `Type`/`Value`)."""
+    return sum(
+        len(name.encode()) + len(str(value["Type"]).encode()) + len(str(value["Value"]).encode())
+        for name, value in attributes.items()
+    )
+
+
+def _batch_bytes(entries: list) -> int:
+    return sum(
+        len(entry["Message"].encode()) + _attribute_bytes(entry.get("MessageAttributes") or {})
+        for entry in entries
+    )
+
+
+_publish_batch = SNSBackend.publish_batch
+
+
+def _publish_batch_within_limit(self, topic_arn, publish_batch_request_entries):
+    if _batch_bytes(publish_batch_request_entries) > MAXIMUM_MESSAGE_LENGTH:
+        raise BatchRequestTooLong
+    return _publish_batch(self, topic_arn, publish_batch_request_entries)
+
+
+SNSBackend.publish_batch = _publish_batch_within_limit
 
 if __name__ == "__main__":
     sys.exit(main())

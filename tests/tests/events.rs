@@ -225,3 +225,73 @@ async fn the_relay_publishes_events_as_they_commit_and_the_sweeper_what_the_rela
     assert!(row.get::<_, bool>(0), "the sweeper marked it published");
     socket.close().await;
 }
+
+/// SNS refuses a `PublishBatch` whose messages come to more than 256 KiB together, whatever the count
+/// (the emulator too). Three sends committed at once, each over half that (1,500 recipients; a page of
+/// 1,000 is about 100 KB), are claimed by the relay together: no two fit in one batch, and each must
+/// still go out and reach its recipient.
+#[tokio::test]
+async fn events_too_large_to_share_a_publish_batch_are_relayed_in_batches_that_fit() {
+    let stack = Stack::from_env();
+    let user = stack.customer().await;
+    let mut socket = stack.connect_as(&user).await;
+    let run = Uuid::now_v7();
+    let mut client = database().await;
+    let tx = client.transaction().await.unwrap();
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        let (event_id, batch_id, notification_id) =
+            (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        // The user and others without a socket.
+        let recipients: Vec<Value> = std::iter::once((user.id.parse().unwrap(), notification_id))
+            .chain((1..1_500).map(|_| (Uuid::now_v7(), Uuid::now_v7())))
+            .map(|(user_id, id): (Uuid, Uuid)| json!({"user_id": user_id, "notification_id": id}))
+            .collect();
+        let title = format!("large {i} {run}");
+        let envelope = json!({"event_id": event_id, "event_type": "notification.sent",
+                              "occurred_at": chrono::Utc::now(),
+                              "data": {"batch_id": batch_id, "sent_by": user.id, "recipients": recipients,
+                                       "type": "note", "title": title, "message": "m", "data": {},
+                                       "timestamp": chrono::Utc::now()}});
+        assert!(envelope.to_string().len() > orderly_cloud::PUBLISH_BATCH_MAX_BYTES / 2);
+        tx.execute(
+            "INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
+             VALUES ($1, 'notification', $2, 'notification.sent', $3)",
+            &[&event_id, &batch_id, &envelope],
+        )
+        .await
+        .unwrap();
+        sent.push((event_id, title));
+    }
+    tx.commit().await.unwrap();
+
+    let ids: Vec<Uuid> = sent.iter().map(|(id, _)| *id).collect();
+    let refused: i64 = eventually(
+        "the relay to publish all three",
+        Duration::from_secs(20),
+        || async {
+            let row = client
+                .query_one(
+                    "SELECT count(*) FILTER (WHERE published_at IS NOT NULL), count(last_error)
+                       FROM outbox WHERE id = ANY($1)",
+                    &[&ids],
+                )
+                .await
+                .unwrap();
+            (row.get::<_, i64>(0) == 3).then(|| row.get::<_, i64>(1))
+        },
+    )
+    .await;
+    assert_eq!(refused, 0, "no batch was refused on the way");
+    let mut titles = Vec::new();
+    while titles.len() < 3 {
+        let pushed = socket.receive_json(Duration::from_secs(30)).await;
+        if pushed["type"] == "notification" {
+            titles.push(pushed["notification"]["title"].as_str().unwrap().to_owned());
+        }
+    }
+    titles.sort();
+    let expected: Vec<String> = sent.into_iter().map(|(_, title)| title).collect();
+    assert_eq!(titles, expected);
+    socket.close().await;
+}

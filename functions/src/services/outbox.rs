@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
-use orderly_cloud::{EventPublisher, OutgoingEvent, PUBLISH_BATCH_MAX};
+use orderly_cloud::{EventPublisher, OutgoingEvent, publish_batches};
 use orderly_domain::events::{Event, EventEnvelope};
 
 use orderly_store::orders::OutboxEvent;
@@ -73,21 +73,9 @@ pub async fn publish_transient(state: &State, event: Event) {
     }
 }
 
-/// Publishes claimed events, `PUBLISH_BATCH_MAX` to a call and `BATCHES_AT_ONCE` calls in flight; one
-/// outcome per event, in order.
+/// Publishes claimed events in the batches SNS takes (`publish_batches`: ten events or 256 KiB) with
+/// `BATCHES_AT_ONCE` calls in flight; one outcome per event, in order.
 async fn publish_all(state: &State, events: &[Unpublished]) -> Vec<Result<(), String>> {
-    let batches: Vec<&[Unpublished]> = events.chunks(PUBLISH_BATCH_MAX).collect();
-    let mut outcomes = Vec::with_capacity(events.len());
-    for wave in batches.chunks(BATCHES_AT_ONCE) {
-        let calls = wave.iter().map(|batch| publish_batch(state, batch));
-        for batch in futures::future::join_all(calls).await {
-            outcomes.extend(batch);
-        }
-    }
-    outcomes
-}
-
-async fn publish_batch(state: &State, events: &[Unpublished]) -> Vec<Result<(), String>> {
     let bodies: Vec<String> = events.iter().map(|e| e.payload.to_string()).collect();
     let outgoing: Vec<OutgoingEvent<'_>> = events
         .iter()
@@ -98,7 +86,19 @@ async fn publish_batch(state: &State, events: &[Unpublished]) -> Vec<Result<(), 
             correlation_id: e.correlation_id.as_deref(),
         })
         .collect();
-    match state.topic.publish_batch(&outgoing).await {
+    let batches = publish_batches(&outgoing);
+    let mut outcomes = Vec::with_capacity(events.len());
+    for wave in batches.chunks(BATCHES_AT_ONCE) {
+        let calls = wave.iter().map(|batch| publish_batch(state, batch));
+        for batch in futures::future::join_all(calls).await {
+            outcomes.extend(batch);
+        }
+    }
+    outcomes
+}
+
+async fn publish_batch(state: &State, events: &[OutgoingEvent<'_>]) -> Vec<Result<(), String>> {
+    match state.topic.publish_batch(events).await {
         Ok(outcomes) => outcomes,
         Err(error) => vec![Err(error.to_string()); events.len()],
     }

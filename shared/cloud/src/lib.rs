@@ -16,4 +16,7 @@ pub use queues::SqsQueues;
 pub use sdk::{lambda_sdk_config, load_sdk_config, s3_client, sdk_config_loader, use_ring_for_tls};
 pub use secrets::SecretsManager;
 pub use storage::{MIN_PART_BYTES, S3Bucket, Upload};
-pub use topic::{EventPublisher, OutgoingEvent, PUBLISH_BATCH_MAX, SnsTopic};
+pub use topic::{
+    EventPublisher, OutgoingEvent, PUBLISH_BATCH_MAX, PUBLISH_BATCH_MAX_BYTES, SnsTopic,
+    publish_batches,
+};

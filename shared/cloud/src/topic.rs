@@ -8,6 +8,10 @@ use crate::lazy::LazyClient;
 
 /// SNS takes at most this many messages in one `PublishBatch`.
 pub const PUBLISH_BATCH_MAX: usize = 10;
+/// ... and at most this many bytes, every message's body and attributes together (the topic's default
+/// `MaximumMessageSize`; more is refused whole with `BatchRequestTooLong`). Ten events of a
+/// 1,000-recipient send are about 1 MB.
+pub const PUBLISH_BATCH_MAX_BYTES: usize = 262_144;
 
 /// One event for `publish_batch`.
 #[derive(Debug, Clone, Copy)]
@@ -15,6 +19,39 @@ pub struct OutgoingEvent<'a> {
     pub event_type: &'a str,
     pub body: &'a str,
     pub correlation_id: Option<&'a str>,
+}
+
+impl OutgoingEvent<'_> {
+    /// What the event counts towards `PUBLISH_BATCH_MAX_BYTES`: its body, and each attribute's name,
+    /// data type and value.
+    pub fn size(&self) -> usize {
+        let attribute = |name: &str, value: &str| name.len() + "String".len() + value.len();
+        self.body.len()
+            + attribute("event_type", self.event_type)
+            + self
+                .correlation_id
+                .map_or(0, |id| attribute("correlation_id", id))
+    }
+}
+
+/// Cuts `events`, in order, into the runs SNS takes in one `PublishBatch` each: at most
+/// `PUBLISH_BATCH_MAX` events and `PUBLISH_BATCH_MAX_BYTES`. An event over the byte limit on its own
+/// goes alone (SNS refuses it, and says why).
+pub fn publish_batches<'e, 'a>(events: &'e [OutgoingEvent<'a>]) -> Vec<&'e [OutgoingEvent<'a>]> {
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, event) in events.iter().enumerate() {
+        let size = event.size();
+        if i > start && (i - start == PUBLISH_BATCH_MAX || bytes + size > PUBLISH_BATCH_MAX_BYTES) {
+            batches.push(&events[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < events.len() {
+        batches.push(&events[start..]);
+    }
+    batches
 }
 
 /// Publishes domain events to the `order-events` topic. Subscriptions filter on the `event_type`
@@ -27,7 +64,7 @@ pub trait EventPublisher: Send + Sync {
         correlation_id: Option<&str>,
     ) -> impl Future<Output = Result<String, CloudError>> + Send;
 
-    /// Publishes up to `PUBLISH_BATCH_MAX` events in one call. `Err` when the call failed as a whole;
+    /// Publishes one of `publish_batches`' runs in one call. `Err` when the call failed as a whole;
     /// otherwise one outcome per event, in order (SNS accepts or refuses each entry on its own).
     fn publish_batch(
         &self,
@@ -90,6 +127,11 @@ impl EventPublisher for SnsTopic {
             events.len() <= PUBLISH_BATCH_MAX,
             "at most {PUBLISH_BATCH_MAX} events a batch"
         );
+        debug_assert!(
+            events.len() == 1
+                || events.iter().map(OutgoingEvent::size).sum::<usize>() <= PUBLISH_BATCH_MAX_BYTES,
+            "at most {PUBLISH_BATCH_MAX_BYTES} bytes a batch"
+        );
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -128,5 +170,68 @@ impl EventPublisher for SnsTopic {
             }
         }
         Ok(outcomes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(body: &str) -> OutgoingEvent<'_> {
+        OutgoingEvent {
+            event_type: "notification.sent",
+            body,
+            correlation_id: None,
+        }
+    }
+
+    fn lengths(events: &[OutgoingEvent<'_>]) -> Vec<usize> {
+        publish_batches(events).iter().map(|b| b.len()).collect()
+    }
+
+    #[test]
+    fn an_event_counts_its_body_and_attributes() {
+        let mut e = event("{}");
+        assert_eq!(
+            e.size(),
+            2 + "event_type".len() + 6 + "notification.sent".len()
+        );
+        e.correlation_id = Some("abc");
+        assert_eq!(e.size(), 35 + "correlation_id".len() + 6 + 3);
+    }
+
+    #[test]
+    fn small_events_go_ten_to_a_batch() {
+        let events = vec![event("{}"); 23];
+        assert_eq!(lengths(&events), [10, 10, 3]);
+        assert!(lengths(&[]).is_empty());
+    }
+
+    #[test]
+    fn large_events_go_as_many_as_fit_in_256_kib() {
+        // A 1,000-recipient `notification.sent` is about 100 KB: two to a batch, not ten.
+        let page = "x".repeat(100_000);
+        let events = vec![event(&page); 10];
+        assert_eq!(lengths(&events), [2, 2, 2, 2, 2]);
+        for batch in publish_batches(&events) {
+            assert!(
+                batch.iter().map(OutgoingEvent::size).sum::<usize>() <= PUBLISH_BATCH_MAX_BYTES
+            );
+        }
+        // Exactly at the limit still fits; one byte over starts a new batch.
+        let overhead = event("").size();
+        let half = "y".repeat(PUBLISH_BATCH_MAX_BYTES / 2 - overhead);
+        assert_eq!(lengths(&[event(&half), event(&half)]), [2]);
+        let more = format!("{half}z");
+        assert_eq!(lengths(&[event(&half), event(&more)]), [1, 1]);
+    }
+
+    #[test]
+    fn an_event_over_the_limit_goes_alone() {
+        let huge = "x".repeat(PUBLISH_BATCH_MAX_BYTES + 1);
+        assert_eq!(
+            lengths(&[event("{}"), event(&huge), event("{}")]),
+            [1, 1, 1]
+        );
     }
 }
