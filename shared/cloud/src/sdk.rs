@@ -84,7 +84,7 @@ pub fn sdk_config_loader() -> ConfigLoader {
 /// cold start, and it is paid for every client the instance creates whether it sends a request or not
 /// (half of a REST function's init, ADR 0020). Wrapped, the configuration is built on the first request
 /// that needs it instead.
-fn http_client() -> SharedHttpClient {
+pub(crate) fn http_client() -> SharedHttpClient {
     let inner = Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,

@@ -4,8 +4,9 @@
 //!     arrival on that user's socket, next to the same message posted straight to the gateway's
 //!     `@connections` API by this benchmark, alternating A/B;
 //! (b) a broadcast to a group of every one of those users, until the last socket has it, next to the
-//!     same posts made straight to `@connections`, 50 at a time, raw and through the pusher the functions
-//!     use (signed SDK calls, the floor for any pusher in AWS), alternating A/B/C.
+//!     same posts made straight to `@connections`, 50 at a time: raw, through the pusher the functions
+//!     use (signed posts, the floor for any pusher in AWS), and through `aws-sdk-apigatewaymanagement`
+//!     (what that pusher replaced, ADR 0026), alternating A/B/C/D.
 //! Users, sessions and connect tickets are written straight into the database (no argon2 logins).
 
 use crate::summary::named;
@@ -37,9 +38,28 @@ const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct Row {
     pub connections: usize,
     pub send: (Histogram<u64>, Histogram<u64>),
-    /// Seconds until the last socket had it: the broadcast, the same posts made raw, and the same posts
-    /// made through the pusher our functions use (signed `aws-sdk-apigatewaymanagement` calls).
-    pub broadcast: (Vec<f64>, Vec<f64>, Vec<f64>),
+    pub broadcast: Broadcast,
+}
+
+/// Seconds until the last socket had it, per round.
+#[derive(Default)]
+pub struct Broadcast {
+    pub through_api: Vec<f64>,
+    /// The same posts, made by each `Poster`.
+    pub raw: Vec<f64>,
+    pub pusher: Vec<f64>,
+    pub sdk: Vec<f64>,
+}
+
+/// Who makes the benchmark's own posts to every connection.
+#[derive(Clone, Copy, Debug)]
+enum Poster {
+    /// Unsigned HTTP posts: the gateway's own cost.
+    Raw,
+    /// The pusher our functions use: signed posts (ADR 0026).
+    Pusher,
+    /// `aws-sdk-apigatewaymanagement`'s `PostToConnection`.
+    Sdk,
 }
 
 /// Who received which marker, when.
@@ -172,48 +192,70 @@ async fn post_to_connection(client: &reqwest::Client, connection_id: &str, marke
     assert!(answer.status().is_success(), "{}", answer.status());
 }
 
-/// The pusher the WebSocket push worker uses, pointed at the local management API.
-async fn function_pusher() -> ApiGatewayConnections {
+#[derive(Clone)]
+struct Posters {
+    raw: reqwest::Client,
+    pusher: ApiGatewayConnections,
+    sdk: aws_sdk_apigatewaymanagement::Client,
+}
+
+/// The pusher the WebSocket push worker uses and the SDK's client, pointed at the local management API.
+async fn posters(raw: &reqwest::Client) -> Posters {
     let credentials = aws_sdk_sqs::config::Credentials::new("bench", "bench", None, None, "bench");
     let sdk = orderly_cloud::sdk_config_loader()
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(credentials)
         .load()
         .await;
-    ApiGatewayConnections::new(
-        &sdk,
-        &format!("http://127.0.0.1:{}", env("ORDERLY_WS_PORT")),
-    )
+    let endpoint = format!("http://127.0.0.1:{}", env("ORDERLY_WS_PORT"));
+    let config = aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
+        .endpoint_url(&endpoint)
+        .build();
+    Posters {
+        raw: raw.clone(),
+        pusher: ApiGatewayConnections::new(&sdk, &endpoint),
+        sdk: aws_sdk_apigatewaymanagement::Client::from_conf(config),
+    }
 }
 
 /// Posts the marker to every connection, `POSTS_AT_ONCE` at a time, and returns when the last socket has
-/// it; `signed` goes through the functions' pusher, otherwise raw HTTP posts.
+/// it.
 async fn post_to_all(
-    client: &reqwest::Client,
-    pusher: &ApiGatewayConnections,
+    posters: &Posters,
     sockets: &Sockets,
     ids: &Arc<Vec<String>>,
-    signed: bool,
+    poster: Poster,
     round: usize,
 ) -> f64 {
-    let marker = format!("posts-{signed}-{round}-{}", Uuid::now_v7());
+    let marker = format!("posts-{poster:?}-{round}-{}", Uuid::now_v7());
     let started = Instant::now();
     let posting = {
-        let (client, pusher, ids, marker) =
-            (client.clone(), pusher.clone(), ids.clone(), marker.clone());
+        let (posters, ids, marker) = (posters.clone(), ids.clone(), marker.clone());
         tokio::spawn(async move {
             futures::stream::iter(ids.iter())
                 .for_each_concurrent(POSTS_AT_ONCE, |id| {
-                    let (client, pusher, marker) = (&client, &pusher, &marker);
+                    let (posters, marker) = (&posters, &marker);
                     async move {
-                        if signed {
-                            let body = json!({"type": "bench", "marker": marker}).to_string();
-                            pusher
+                        let body = json!({"type": "bench", "marker": marker}).to_string();
+                        match poster {
+                            Poster::Raw => post_to_connection(&posters.raw, id, marker).await,
+                            Poster::Pusher => posters
+                                .pusher
                                 .push(id, body.into_bytes())
                                 .await
-                                .expect("a signed post");
-                        } else {
-                            post_to_connection(client, id, marker).await
+                                .expect("a signed post"),
+                            Poster::Sdk => {
+                                posters
+                                    .sdk
+                                    .post_to_connection()
+                                    .connection_id(id)
+                                    .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+                                        body.into_bytes(),
+                                    ))
+                                    .send()
+                                    .await
+                                    .expect("an SDK post");
+                            }
                         }
                     }
                 })
@@ -293,8 +335,8 @@ pub async fn bench(client: &reqwest::Client, api: &str, token: &str) -> Row {
         .await
         .expect("the members");
     let connection_ids = Arc::new(sockets.connection_ids.clone());
-    let (mut broadcasts, mut posts, mut signed) = (Vec::new(), Vec::new(), Vec::new());
-    let pusher = function_pusher().await;
+    let mut broadcast = Broadcast::default();
+    let posters = posters(client).await;
     for round in 0..BROADCAST_ROUNDS {
         let marker = format!("broadcast-{round}-{}", Uuid::now_v7());
         let started = Instant::now();
@@ -308,15 +350,19 @@ pub async fn bench(client: &reqwest::Client, api: &str, token: &str) -> Row {
             .expect("a broadcast");
         assert_eq!(answer.status().as_u16(), 202);
         let last = sockets.arrived(&marker, n).await;
-        broadcasts.push((last - started).as_secs_f64());
-
-        posts.push(post_to_all(client, &pusher, &sockets, &connection_ids, false, round).await);
-        signed.push(post_to_all(client, &pusher, &sockets, &connection_ids, true, round).await);
+        broadcast.through_api.push((last - started).as_secs_f64());
+        for (poster, runs) in [
+            (Poster::Raw, &mut broadcast.raw),
+            (Poster::Pusher, &mut broadcast.pusher),
+            (Poster::Sdk, &mut broadcast.sdk),
+        ] {
+            runs.push(post_to_all(&posters, &sockets, &connection_ids, poster, round).await);
+        }
     }
     Row {
         connections: n,
         send: (through_api, direct),
-        broadcast: (broadcasts, posts, signed),
+        broadcast,
     }
 }
 
@@ -338,30 +384,36 @@ pub fn print(row: &Row) {
         ms(direct, 0.99),
         ms(api, 0.99) / ms(direct, 0.99).max(0.001)
     );
-    let (broadcasts, posts, signed) = &row.broadcast;
+    let b = &row.broadcast;
+    let all = median(&b.through_api);
     println!(
-        "  broadcast to all, until the last socket {:>7.2} s (runs {:?})",
-        median(broadcasts),
-        broadcasts
+        "  broadcast to all, until the last socket {all:>7.2} s (runs {:?})",
+        b.through_api
     );
     println!(
         "  the same posts straight, {POSTS_AT_ONCE} at a time  {:>7.2} s (runs {:?})  ratio {:.2}× (goal ≤ 2×)",
-        median(posts),
-        posts,
-        median(broadcasts) / median(posts)
+        median(&b.raw),
+        b.raw,
+        all / median(&b.raw)
     );
     println!(
-        "  the same posts through the functions' pusher (signed SDK calls) {:>7.2} s (runs {:?})  ratio {:.2}×",
-        median(signed),
-        signed,
-        median(broadcasts) / median(signed)
+        "  the same posts through the functions' pusher (signed posts) {:>7.2} s (runs {:?})  ratio {:.2}×",
+        median(&b.pusher),
+        b.pusher,
+        all / median(&b.pusher)
+    );
+    println!(
+        "  the same posts through aws-sdk-apigatewaymanagement {:>7.2} s (runs {:?})  ratio {:.2}×",
+        median(&b.sdk),
+        b.sdk,
+        all / median(&b.sdk)
     );
 }
 
 /// `target/bench/websocket.csv`: one line per figure.
 pub fn write(row: &Row, durability: &str) {
     let (api, direct) = &row.send;
-    let (broadcasts, posts, signed) = &row.broadcast;
+    let b = &row.broadcast;
     let figures = [
         ("connections", row.connections as f64),
         ("send_p50_ms", api.value_at_quantile(0.5) as f64 / 1000.0),
@@ -374,9 +426,10 @@ pub fn write(row: &Row, durability: &str) {
             "direct_p99_ms",
             direct.value_at_quantile(0.99) as f64 / 1000.0,
         ),
-        ("broadcast_s", median(broadcasts)),
-        ("direct_posts_s", median(posts)),
-        ("pusher_posts_s", median(signed)),
+        ("broadcast_s", median(&b.through_api)),
+        ("direct_posts_s", median(&b.raw)),
+        ("pusher_posts_s", median(&b.pusher)),
+        ("sdk_posts_s", median(&b.sdk)),
     ];
     crate::summary::write_row("websocket", &named(&figures), durability);
 }
