@@ -259,22 +259,21 @@ mod tests {
     use super::*;
     use crate::testing;
 
-    #[tokio::test]
-    async fn a_broadcast_is_cut_into_pages_that_each_reach_their_members_once() {
-        let db = fresh_database().await;
-        let state = testing::state(&db).await;
-        let admin = user(&db.pool).await;
-        let client = db.pool.get().await.unwrap();
-        let group = groups::insert(&client, Uuid::now_v7(), "everyone", admin)
+    /// A group of `size` new users, and a broadcast to it: (group, broadcast, the first message).
+    async fn broadcast_to_new_group(
+        client: &impl orderly_store::GenericClient,
+        admin: Uuid,
+        size: i64,
+    ) -> (Uuid, GroupBroadcast) {
+        let group = groups::insert(client, Uuid::now_v7(), "everyone", admin)
             .await
             .unwrap()
             .unwrap();
-        let size = 2 * BROADCAST_PAGE + BROADCAST_PAGE / 2;
         client
             .execute(
                 "WITH u AS (
                      INSERT INTO users (id, email, password_hash, name)
-                     SELECT gen_random_uuid(), 'member-' || n || '@example.test', 'x', 'Member'
+                     SELECT gen_random_uuid(), 'member-' || gen_random_uuid() || '@example.test', 'x', 'Member'
                        FROM generate_series(1, $2::bigint) AS n RETURNING id)
                  INSERT INTO group_members (group_id, user_id) SELECT $1, id FROM u",
                 &[&group.id, &size],
@@ -283,7 +282,7 @@ mod tests {
             .unwrap();
         let notice = Notice::new("announcement", "Hello", "Everyone", json!({})).unwrap();
         let broadcast_id = Uuid::now_v7();
-        groups::insert_broadcast(&client, broadcast_id, group.id, admin, &notice)
+        groups::insert_broadcast(client, broadcast_id, group.id, admin, &notice)
             .await
             .unwrap();
         let asked = GroupBroadcast {
@@ -292,13 +291,15 @@ mod tests {
             sent_by: admin,
             page: None,
         };
-        assert_eq!(
-            fan_out(state, &asked).await.unwrap(),
-            0,
-            "the first message only cuts"
-        );
-        assert_eq!(fan_out(state, &asked).await.unwrap(), 0, "and only once");
-        let pages: Vec<GroupBroadcast> = client
+        (group.id, asked)
+    }
+
+    /// The page messages the first message announced.
+    async fn pages_of(
+        client: &impl orderly_store::GenericClient,
+        broadcast_id: Uuid,
+    ) -> Vec<GroupBroadcast> {
+        client
             .query(
                 "SELECT payload FROM outbox WHERE aggregate_id = $1 AND event_type = 'group.broadcast'
                   ORDER BY created_at, id",
@@ -315,7 +316,42 @@ mod tests {
                     other => panic!("{other:?}"),
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_group_of_whole_pages_gets_no_empty_page_after_them() {
+        let db = fresh_database().await;
+        let state = testing::state(&db).await;
+        let admin = user(&db.pool).await;
+        let client = db.pool.get().await.unwrap();
+        let (_, asked) = broadcast_to_new_group(&client, admin, 2 * BROADCAST_PAGE).await;
+        fan_out(state, &asked).await.unwrap();
+        let pages = pages_of(&client, asked.broadcast_id).await;
+        let mut reached = Vec::new();
+        for page in &pages {
+            reached.push(fan_out(state, page).await.unwrap());
+        }
+        let page = BROADCAST_PAGE as usize;
+        assert_eq!(reached, [page, page]);
+    }
+
+    #[tokio::test]
+    async fn a_broadcast_is_cut_into_pages_that_each_reach_their_members_once() {
+        let db = fresh_database().await;
+        let state = testing::state(&db).await;
+        let admin = user(&db.pool).await;
+        let client = db.pool.get().await.unwrap();
+        let size = 2 * BROADCAST_PAGE + BROADCAST_PAGE / 2;
+        let (_, asked) = broadcast_to_new_group(&client, admin, size).await;
+        let broadcast_id = asked.broadcast_id;
+        assert_eq!(
+            fan_out(state, &asked).await.unwrap(),
+            0,
+            "the first message only cuts"
+        );
+        assert_eq!(fan_out(state, &asked).await.unwrap(), 0, "and only once");
+        let pages = pages_of(&client, broadcast_id).await;
         assert_eq!(pages.len(), 3, "two full pages and the rest");
 
         let mut reached = Vec::new();

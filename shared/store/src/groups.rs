@@ -184,7 +184,8 @@ pub async fn notice_of(db: &impl GenericClient, id: Uuid) -> Result<Notice, Stor
 }
 
 /// The user ids that end each full page of `page_size` members, in order: page k is the members after
-/// bound k-1 up to bound k, and the last page everything after the last bound.
+/// bound k-1 up to bound k, and the last page everything after the last bound. The last member is never
+/// a bound, so that the last page is never empty (a group of exactly two pages is two pages, not three).
 pub async fn page_bounds(
     db: &impl GenericClient,
     group_id: Uuid,
@@ -193,9 +194,9 @@ pub async fn page_bounds(
     let rows = db
         .query(
             "SELECT user_id FROM (
-                 SELECT user_id, row_number() OVER (ORDER BY user_id) AS n
+                 SELECT user_id, row_number() OVER (ORDER BY user_id) AS n, count(*) OVER () AS members
                    FROM group_members WHERE group_id = $1) AS m
-              WHERE n % $2 = 0 ORDER BY user_id",
+              WHERE n % $2 = 0 AND n < members ORDER BY user_id",
             &[&group_id, &page_size],
         )
         .await?;
