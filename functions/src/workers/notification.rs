@@ -20,6 +20,11 @@ pub const HANDLES: &[&str] = &[
 ];
 
 pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse {
+    // The pages of a broadcast in one batch are stored one after another, in the order received: each
+    // page's push starts as soon as it commits, instead of every page of the batch contending for the
+    // same index pages and committing together at the end. Pages in other batches run in parallel.
+    let one_page_at_a_time = tokio::sync::Mutex::new(());
+    let pages = &one_page_at_a_time;
     each_event("notification", batch, |envelope| async move {
         match &envelope.event {
             Event::OrderCompleted(_) | Event::OrderPaymentFailed(_) | Event::OrderCancelled(_) => {
@@ -32,7 +37,10 @@ pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse 
                     .await
                     .map(drop)
             }
-            Event::GroupBroadcast(page) => groups::fan_out(state, page).await.map(drop),
+            Event::GroupBroadcast(page) => {
+                let _turn = pages.lock().await;
+                groups::fan_out(state, page).await.map(drop)
+            }
             Event::OrderPlaced(_)
             | Event::OrderPaid(_)
             | Event::OrderFulfilled(_)
