@@ -1,6 +1,6 @@
 //! Live updates over WebSocket: connections, what they follow, and delivering events to them.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use orderly_cloud::{ConnectionPusher, PushError};
 use std::collections::HashMap;
 
@@ -20,6 +20,7 @@ use orderly_store::outbox as outbox_store;
 use orderly_store::ws_connections::{self, Followed, NewConnection};
 use orderly_store::ws_tickets;
 use orderly_store::{Pool, StoreError};
+use serde::Serialize;
 use serde_json::{Value, json};
 use thiserror::Error;
 use uuid::Uuid;
@@ -235,35 +236,58 @@ pub async fn on_message(db: &Pool, connection_id: &str, body: &str) -> Result<Va
     })
 }
 
-/// What each recipient of a `notification.sent` receives: `{"type": "notification", "notification":
-/// {…}}`, the notification as the history shows it.
-pub fn notification_message(sent: &NotificationSent, notification_id: Uuid) -> Value {
-    json!({
-        "type": "notification",
-        "notification": {
-            "id": notification_id,
-            "type": sent.kind,
-            "title": sent.title,
-            "message": sent.message,
-            "data": sent.data,
-            "timestamp": sent.timestamp,
-        },
-    })
+/// `{"type":"notification","notification":{id,type,title,message,data,timestamp}}`: what a stored
+/// notification is on a socket, live or caught up. Serialised from borrowed fields, so a page's thousand
+/// pushes build no JSON values and copy no content.
+#[derive(Serialize)]
+struct NotificationMessage<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    notification: NotificationBody<'a>,
 }
 
-/// A stored notification as a catch-up sends it: the same message as the live push.
-fn stored_notification_message(n: &Notification) -> Value {
-    json!({
-        "type": "notification",
-        "notification": {
-            "id": n.id,
-            "type": n.kind,
-            "title": n.title,
-            "message": n.message,
-            "data": n.data,
-            "timestamp": n.created_at,
-        },
-    })
+#[derive(Serialize)]
+struct NotificationBody<'a> {
+    id: Uuid,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    message: &'a str,
+    data: &'a Value,
+    timestamp: DateTime<Utc>,
+}
+
+impl<'a> NotificationMessage<'a> {
+    /// The live push of one recipient's notification.
+    fn live(sent: &'a NotificationSent, notification_id: Uuid) -> Self {
+        Self::of(NotificationBody {
+            id: notification_id,
+            kind: &sent.kind,
+            title: &sent.title,
+            message: &sent.message,
+            data: &sent.data,
+            timestamp: sent.timestamp,
+        })
+    }
+
+    /// A stored notification as a catch-up sends it: the same message as the live push.
+    fn stored(n: &'a Notification) -> Self {
+        Self::of(NotificationBody {
+            id: n.id,
+            kind: &n.kind,
+            title: &n.title,
+            message: &n.message,
+            data: &n.data,
+            timestamp: n.created_at,
+        })
+    }
+
+    fn of(notification: NotificationBody<'a>) -> Self {
+        Self {
+            kind: "notification",
+            notification,
+        }
+    }
 }
 
 /// What a client following a topic receives for an event: every order event becomes an `order.status`
@@ -385,8 +409,8 @@ pub async fn deliver(
                     let id = notification_of[&c.user_id];
                     // What the connection's catch-up covered, it has.
                     (c.caught_up_to < Some(id)).then(|| {
-                        let message = notification_message(sent, id);
-                        let bytes = serde_json::to_vec(&message).expect("JSON values serialise");
+                        let message = NotificationMessage::live(sent, id);
+                        let bytes = serde_json::to_vec(&message).expect("a message serialises");
                         (c.connection_id, bytes)
                     })
                 })
@@ -562,7 +586,12 @@ pub async fn catch_up(
         });
         (vec![resync], latest.first().map(|n| n.id))
     } else {
-        let messages = missed.iter().map(stored_notification_message).collect();
+        let messages = missed
+            .iter()
+            .map(|n| {
+                serde_json::to_value(NotificationMessage::stored(n)).expect("a message serialises")
+            })
+            .collect();
         (messages, missed.last().map(|n| n.id).or(connection.since))
     };
     let mut delivery = Delivery::default();
