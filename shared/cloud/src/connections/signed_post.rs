@@ -114,7 +114,10 @@ impl SignedPost {
                 };
             }
         };
-        let region = self.region.as_deref().unwrap_or_default();
+        let Some(region) = self.region.as_deref() else {
+            // As the SDK would: a signature needs the region (Lambda always sets `AWS_REGION`).
+            return failed("no region is configured to sign with".into(), false);
+        };
         let headers = match signature_headers(&identity, region, url, body, SystemTime::now()) {
             Ok(headers) => headers,
             Err(e) => return failed(format!("signing: {e}"), false),

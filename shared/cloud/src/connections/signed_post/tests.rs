@@ -310,3 +310,20 @@ fn credentials_near_their_expiry_are_fetched_again() {
     assert!(fresh(&lasting(Duration::from_secs(3_600))));
     assert!(!fresh(&lasting(Duration::from_secs(60))));
 }
+
+#[tokio::test]
+async fn without_a_region_nothing_is_sent_and_the_failure_says_why() {
+    let (endpoint, log) = listener(vec![]).await;
+    let sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .credentials_provider(SharedCredentialsProvider::new(credentials()))
+        .build();
+    let Err(PushError::Failed(error)) = ApiGatewayConnections::new(&sdk, &endpoint)
+        .push("a", b"1".to_vec())
+        .await
+    else {
+        panic!("no region, no post")
+    };
+    assert!(error.message.contains("no region"), "{error}");
+    assert!(log.lock().unwrap().is_empty());
+}
