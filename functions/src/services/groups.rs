@@ -259,12 +259,12 @@ mod tests {
     use super::*;
     use crate::testing;
 
-    /// A group of `size` new users, and a broadcast to it: (group, broadcast, the first message).
+    /// A group of `size` new users, and the first message of a broadcast to it.
     async fn broadcast_to_new_group(
         client: &impl orderly_store::GenericClient,
         admin: Uuid,
         size: i64,
-    ) -> (Uuid, GroupBroadcast) {
+    ) -> GroupBroadcast {
         let group = groups::insert(client, Uuid::now_v7(), "everyone", admin)
             .await
             .unwrap()
@@ -285,13 +285,12 @@ mod tests {
         groups::insert_broadcast(client, broadcast_id, group.id, admin, &notice)
             .await
             .unwrap();
-        let asked = GroupBroadcast {
+        GroupBroadcast {
             broadcast_id,
             group_id: group.id,
             sent_by: admin,
             page: None,
-        };
-        (group.id, asked)
+        }
     }
 
     /// The page messages the first message announced.
@@ -325,7 +324,7 @@ mod tests {
         let state = testing::state(&db).await;
         let admin = user(&db.pool).await;
         let client = db.pool.get().await.unwrap();
-        let (_, asked) = broadcast_to_new_group(&client, admin, 2 * BROADCAST_PAGE).await;
+        let asked = broadcast_to_new_group(&client, admin, 2 * BROADCAST_PAGE).await;
         fan_out(state, &asked).await.unwrap();
         let pages = pages_of(&client, asked.broadcast_id).await;
         let mut reached = Vec::new();
@@ -343,7 +342,7 @@ mod tests {
         let admin = user(&db.pool).await;
         let client = db.pool.get().await.unwrap();
         let size = 2 * BROADCAST_PAGE + BROADCAST_PAGE / 2;
-        let (_, asked) = broadcast_to_new_group(&client, admin, size).await;
+        let asked = broadcast_to_new_group(&client, admin, size).await;
         let broadcast_id = asked.broadcast_id;
         assert_eq!(
             fan_out(state, &asked).await.unwrap(),

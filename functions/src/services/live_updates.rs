@@ -584,19 +584,21 @@ pub async fn catch_up(
                 "more than {RESUME_LIMIT} notifications since the one you had: page GET /api/v1/notifications"
             ),
         });
-        (vec![resync], latest.first().map(|n| n.id))
+        (
+            vec![resync.to_string().into_bytes()],
+            latest.first().map(|n| n.id),
+        )
     } else {
         let messages = missed
             .iter()
             .map(|n| {
-                serde_json::to_value(NotificationMessage::stored(n)).expect("a message serialises")
+                serde_json::to_vec(&NotificationMessage::stored(n)).expect("a message serialises")
             })
             .collect();
         (messages, missed.last().map(|n| n.id).or(connection.since))
     };
     let mut delivery = Delivery::default();
-    for message in &messages {
-        let payload = serde_json::to_vec(message).expect("JSON values serialise");
+    for payload in messages {
         match pusher.push(connection_id, payload).await {
             Ok(()) => delivery.pushed += 1,
             Err(PushError::Gone(_)) if Utc::now() - connection.connected_at > STILL_OPENING => {

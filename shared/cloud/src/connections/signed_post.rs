@@ -17,7 +17,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use super::PushError;
 use crate::CloudError;
 
-pub(super) const OPERATION: &str = "execute-api:PostToConnection";
+const OPERATION: &str = "execute-api:PostToConnection";
 /// The signing name of the management API.
 const SERVICE: &str = "execute-api";
 /// How the SDK escapes a path label: everything but RFC 3986's unreserved characters.
@@ -105,18 +105,13 @@ impl SignedPost {
             },
             retryable,
         };
-        let identity = match self.identity().await {
-            Ok(identity) => identity,
-            Err(error) => {
-                return Attempt::Failed {
-                    error,
-                    retryable: false,
-                };
-            }
-        };
         let Some(region) = self.region.as_deref() else {
             // As the SDK would: a signature needs the region (Lambda always sets `AWS_REGION`).
             return failed("no region is configured to sign with".into(), false);
+        };
+        let identity = match self.identity().await {
+            Ok(identity) => identity,
+            Err(error) => return failed(error.message, false),
         };
         let headers = match signature_headers(&identity, region, url, body, SystemTime::now()) {
             Ok(headers) => headers,
@@ -189,7 +184,7 @@ fn fresh(identity: &Identity) -> bool {
 }
 
 /// `{endpoint}/@connections/{id}`, the id escaped as the SDK escapes a label.
-pub(super) fn connection_url(endpoint: &str, connection_id: &str) -> String {
+fn connection_url(endpoint: &str, connection_id: &str) -> String {
     format!(
         "{endpoint}/@connections/{}",
         utf8_percent_encode(connection_id, LABEL)

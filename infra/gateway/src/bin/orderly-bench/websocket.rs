@@ -243,12 +243,12 @@ async fn post_to_all(
                 .for_each_concurrent(POSTS_AT_ONCE, |id| {
                     let (posters, marker) = (&posters, &marker);
                     async move {
-                        let body = json!({"type": "bench", "marker": marker}).to_string();
+                        let body = || json!({"type": "bench", "marker": marker}).to_string();
                         match poster {
                             Poster::Raw => post_to_connection(&posters.raw, id, marker).await,
                             Poster::Pusher => posters
                                 .pusher
-                                .push(id, body.into_bytes())
+                                .push(id, body().into_bytes())
                                 .await
                                 .expect("a signed post"),
                             Poster::Sdk => {
@@ -257,7 +257,7 @@ async fn post_to_all(
                                     .post_to_connection()
                                     .connection_id(id)
                                     .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
-                                        body.into_bytes(),
+                                        body().into_bytes(),
                                     ))
                                     .send()
                                     .await
