@@ -366,7 +366,8 @@ pub async fn deliver(
             return catch_up(db, pusher, &resumed.connection_id).await;
         }
         // Nobody follows a count as such: its push is the stock update (`push_stock`). A broadcast
-        // reaches its members through the `notification.sent` of each page.
+        // reaches its members through the `notification.sent` of each page (its own messages are not
+        // even subscribed to).
         Event::InventoryChanged(_) | Event::GroupBroadcast(_) => return Ok(Delivery::default()),
         _ => {}
     }

@@ -1,4 +1,4 @@
-//! Queue `WsPushQueue` (every event type but `order.queued`): pushes each event to the WebSocket connections it concerns, and the
+//! Queue `WsPushQueue` (every event type but `order.queued` and `group.broadcast`): pushes each event to the WebSocket connections it concerns, and the
 //! stock of the products it changed to their followers.
 //! A push that fails for a reason other than a gone client fails the message, which is retried.
 
@@ -9,9 +9,11 @@ use orderly_domain::events::Event;
 use super::each_event;
 use crate::{State, services::live_updates};
 
-/// Every event type but `order.queued`: a queued order's status is the answer to its own request, and a
-/// flash-sale burst would otherwise put one message per buyer on this queue. Its queue's subscription
-/// names exactly these.
+/// Every event type but `order.queued` and `group.broadcast`: a queued order's status is the answer to its
+/// own request, and a flash-sale burst would otherwise put one message per buyer on this queue; a
+/// broadcast reaches its members through the `notification.sent` of each of its pages, so its own
+/// messages (one per page, and one before the cut) would only be received and deleted here. Its queue's
+/// subscription names exactly these.
 pub const HANDLES: &[&str] = &[
     Event::ORDER_PLACED,
     Event::ORDER_PAID,
@@ -25,7 +27,6 @@ pub const HANDLES: &[&str] = &[
     Event::NOTIFICATION_SENT,
     Event::CONNECTION_RESUMED,
     Event::INVENTORY_CHANGED,
-    Event::GROUP_BROADCAST,
     Event::ORDERS_REJECTED,
 ];
 
@@ -44,11 +45,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_event_but_a_queued_order_is_pushed() {
+    fn every_event_but_a_queued_order_and_a_broadcast_page_is_pushed() {
         let skipped: Vec<&str> = Event::TYPES
             .into_iter()
             .filter(|t| !HANDLES.contains(t))
             .collect();
-        assert_eq!(skipped, [Event::ORDER_QUEUED]);
+        assert_eq!(skipped, [Event::ORDER_QUEUED, Event::GROUP_BROADCAST]);
     }
 }
