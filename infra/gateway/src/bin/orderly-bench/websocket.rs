@@ -6,7 +6,8 @@
 //! (b) a broadcast to a group of every one of those users, until the last socket has it, next to the
 //!     same posts made straight to `@connections`, 50 at a time: raw, through the pusher the functions
 //!     use (signed posts, the floor for any pusher in AWS), and through `aws-sdk-apigatewaymanagement`
-//!     (what that pusher replaced, ADR 0026), alternating A/B/C/D after a round of each not counted.
+//!     (what that pusher replaced, ADR 0026), alternating A/B/C/D after a round of each not counted,
+//!     each side once the pipeline has drained (outbox published, queues empty).
 //! Users, sessions and connect tickets are written straight into the database (no argon2 logins).
 
 use crate::summary::named;
@@ -344,9 +345,12 @@ pub async fn bench(client: &reqwest::Client, api: &str, token: &str) -> Row {
     let connection_ids = Arc::new(sockets.connection_ids.clone());
     let mut broadcast = Broadcast::default();
     let posters = posters(client).await;
+    let sqs = crate::local_stack::sqs_client().await;
+    let db_client = db.get().await.expect("a connection");
     for round in 0..BROADCAST_WARMUP_ROUNDS + BROADCAST_ROUNDS {
         let counted = round >= BROADCAST_WARMUP_ROUNDS;
         let marker = format!("broadcast-{round}-{}", Uuid::now_v7());
+        crate::orders::drain(&db_client, &sqs).await;
         let started = Instant::now();
         let answer = client
             .post(format!("{api}/api/v1/admin/groups/{group_id}/broadcast"))
@@ -367,6 +371,7 @@ pub async fn bench(client: &reqwest::Client, api: &str, token: &str) -> Row {
             (Poster::Pusher, &mut broadcast.pusher),
             (Poster::Sdk, &mut broadcast.sdk),
         ] {
+            crate::orders::drain(&db_client, &sqs).await;
             let took = post_to_all(&posters, &sockets, &connection_ids, poster, round).await;
             if counted {
                 runs.push(took);
