@@ -24,7 +24,12 @@ docs/adr/0017-outbox-relay.md):
 - "now", read for every message a receive or a count steps over, went through two aware datetimes and an
   import each time. Here it is the clock's seconds (the same value);
 - which service a request is for was worked out again for every request, reading moto's package
-  directory each time. Here it is remembered per host, which is all it depends on.
+  directory each time. Here it is remembered per host, which is all it depends on;
+- a form-encoded request (SNS's protocol) is percent-decoded by Python's `unquote_to_bytes`, a loop in
+  Python over every `%XX`, and twice (the web layer and moto each parse the body): 3.6 ms for each
+  112 KB `notification.sent` of a broadcast page, about as much as the rest of its publish, delivery,
+  receive and delete together. Here the decoding is done by the interpreter's C escape decoder (0.4 ms),
+  falling back to the original for anything that is not a well-formed escape.
 
 What a client sees is unchanged: the same messages, in the same order, with the same visibility,
 redrive and errors.
@@ -34,12 +39,14 @@ a `PublishBatch` whose messages, bodies and attributes together, are over 256 Ki
 `MaximumMessageSize`) with `BatchRequestTooLong`, however few entries it has.
 """
 
+import codecs
 import functools
 import json
 import logging
 import os
 import sys
 import time
+import urllib.parse
 import weakref
 from collections.abc import Mapping
 
@@ -265,6 +272,27 @@ def _remembered_backend_for_host(self, host):
 
 
 DomainDispatcherApplication.get_backend_for_host = _remembered_backend_for_host
+
+_unquote_to_bytes = urllib.parse.unquote_to_bytes
+
+
+def _c_unquote_to_bytes(string):
+    """`unquote_to_bytes`, with `%XX` turned into `\\xXX` for C's escape decoder (backslashes doubled
+    first, so that only our escapes are escapes). A malformed escape makes the decoder raise; then the
+    original decides, as it always did."""
+    if isinstance(string, str):
+        string = string.encode("utf-8")
+    if not isinstance(string, bytes) or b"%" not in string:
+        return _unquote_to_bytes(string)
+    try:
+        return codecs.escape_decode(string.replace(b"\\", b"\\\\").replace(b"%", b"\\x"))[0]
+    except ValueError:
+        return _unquote_to_bytes(string)
+
+
+# `unquote` (and with it `parse_qs` and werkzeug's form parser) looks this name up on every call.
+urllib.parse.unquote_to_bytes = _c_unquote_to_bytes
+
 
 class BatchRequestTooLong(SNSException):
     code = "BatchRequestTooLong"
