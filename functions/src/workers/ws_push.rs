@@ -1,5 +1,5 @@
-//! Queue `WsPushQueue` (every event type but `order.queued` and `group.broadcast`): pushes each event to the WebSocket connections it concerns, and the
-//! stock of the products it changed to their followers.
+//! Queue `WsPushQueue` (every event type but `order.queued` and `group.broadcast`): pushes each event to
+//! the WebSocket connections it concerns, and the stock of the products it changed to their followers.
 //! A push that fails for a reason other than a gone client fails the message, which is retried.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
