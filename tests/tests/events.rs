@@ -227,8 +227,8 @@ async fn the_relay_publishes_events_as_they_commit_and_the_sweeper_what_the_rela
 }
 
 /// SNS refuses a `PublishBatch` whose messages come to more than 256 KiB together, whatever the count
-/// (the emulator too). Three sends committed at once, each over half that (1,500 recipients; a page of
-/// 1,000 is about 100 KB), are claimed by the relay together: no two fit in one batch, and each must
+/// (the emulator too). Three sends committed at once, each over half that (3,500 recipients; a page of
+/// 1,000 is about 39 KB), are claimed by the relay together: no two fit in one batch, and each must
 /// still go out and reach its recipient.
 #[tokio::test]
 async fn events_too_large_to_share_a_publish_batch_are_relayed_in_batches_that_fit() {
@@ -240,17 +240,23 @@ async fn events_too_large_to_share_a_publish_batch_are_relayed_in_batches_that_f
     let tx = client.transaction().await.unwrap();
     let mut sent = Vec::new();
     for i in 0..3 {
-        let (event_id, batch_id, notification_id) =
-            (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        // The user and others without a socket.
-        let recipients: Vec<Value> = std::iter::once((user.id.parse().unwrap(), notification_id))
-            .chain((1..1_500).map(|_| (Uuid::now_v7(), Uuid::now_v7())))
-            .map(|(user_id, id): (Uuid, Uuid)| json!({"user_id": user_id, "notification_id": id}))
-            .collect();
+        let (event_id, batch_id) = (Uuid::now_v7(), Uuid::now_v7());
         let title = format!("large {i} {run}");
+        // The user's notification, as the send stores it; the others have no socket.
+        let user_id: Uuid = user.id.parse().unwrap();
+        tx.execute(
+            "INSERT INTO notifications (id, user_id, event_id, type, title, message, status, sent_at)
+             VALUES ($1, $2, $3, 'note', $4, 'm', 'SENT', now())",
+            &[&Uuid::now_v7(), &user_id, &batch_id, &title],
+        )
+        .await
+        .unwrap();
+        let user_ids: Vec<Uuid> = std::iter::once(user_id)
+            .chain((1..3_500).map(|_| Uuid::now_v7()))
+            .collect();
         let envelope = json!({"event_id": event_id, "event_type": "notification.sent",
                               "occurred_at": chrono::Utc::now(),
-                              "data": {"batch_id": batch_id, "sent_by": user.id, "recipients": recipients,
+                              "data": {"batch_id": batch_id, "sent_by": user.id, "user_ids": user_ids,
                                        "type": "note", "title": title, "message": "m", "data": {},
                                        "timestamp": chrono::Utc::now()}});
         assert!(envelope.to_string().len() > orderly_cloud::PUBLISH_BATCH_MAX_BYTES / 2);

@@ -397,17 +397,11 @@ pub async fn deliver(
                 .collect()
         }
         Event::NotificationSent(sent) => {
-            let users: Vec<Uuid> = sent.recipients.iter().map(|r| r.user_id).collect();
-            let notification_of: HashMap<Uuid, Uuid> = sent
-                .recipients
-                .iter()
-                .map(|r| (r.user_id, r.notification_id))
-                .collect();
-            ws_connections::of_users(&client, &users)
+            ws_connections::notified_by(&client, sent.batch_id, &sent.user_ids)
                 .await?
                 .into_iter()
                 .filter_map(|c| {
-                    let id = notification_of[&c.user_id];
+                    let id = c.notification_id;
                     // What the connection's catch-up covered, it has.
                     (c.caught_up_to < Some(id)).then(|| {
                         let message = NotificationMessage::live(sent, id);

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use orderly_domain::EventEnvelope;
-use orderly_domain::events::{Event, NotificationSent, OrdersRejected, Recipient};
+use orderly_domain::events::{Event, NotificationSent, OrdersRejected};
 use orderly_domain::notifications::{Notice, Notification, recipients};
 use orderly_domain::orders::OrderStatus;
 use orderly_domain::pagination::Page;
@@ -317,18 +317,11 @@ pub(super) fn sent_event(
     at: DateTime<Utc>,
     correlation_id: Option<String>,
 ) -> OutboxEvent {
-    let recipients = stored
-        .iter()
-        .map(|&(user_id, notification_id)| Recipient {
-            user_id,
-            notification_id,
-        })
-        .collect();
     outbox::event(
         Event::NotificationSent(NotificationSent {
             batch_id,
             sent_by,
-            recipients,
+            user_ids: stored.iter().map(|&(user_id, _)| user_id).collect(),
             kind: notice.kind.clone(),
             title: notice.title.clone(),
             message: notice.message.clone(),

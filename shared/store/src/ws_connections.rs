@@ -247,32 +247,36 @@ pub async fn audience_of_orders(
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-/// A connection a notification may be pushed to live: whose it is, and the last notification its
-/// catch-up covered (push only newer ones).
+/// A connection a notification may be pushed to live: whose it is, the notification, and the last
+/// notification its catch-up covered (push only newer ones).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reachable {
     pub connection_id: String,
     pub user_id: Uuid,
+    pub notification_id: Uuid,
     pub caught_up_to: Option<Uuid>,
 }
 
-/// The live connections of these users that are not catching up: a user's notifications go to every
-/// socket they have open, whatever it follows. The rows are read in share mode, so a catch-up that is
-/// finishing (`finish_catch_up` holds the row) is waited for, and its `caught_up_to` is what counts.
-pub async fn of_users(
+/// The live connections, not catching up, of these users, each with the notification that send
+/// (`event_id`) stored for its user: a user's notifications go to every socket they have open, whatever it
+/// follows. The rows are read in share mode, so a catch-up that is finishing (`finish_catch_up` holds the
+/// row) is waited for, and its `caught_up_to` is what counts.
+pub async fn notified_by(
     db: &impl GenericClient,
+    event_id: Uuid,
     user_ids: &[Uuid],
 ) -> Result<Vec<Reachable>, StoreError> {
     let rows = prepared::query(
         db,
         concat!(
-            "SELECT c.connection_id, c.user_id, c.caught_up_to FROM ws_connections c
+            "SELECT c.connection_id, c.user_id, n.id, c.caught_up_to FROM notifications n
+                   JOIN ws_connections c ON c.user_id = n.user_id
                    JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
-                  WHERE c.user_id = ANY ($1) AND NOT c.catching_up AND ",
+                  WHERE n.event_id = $1 AND n.user_id = ANY ($2) AND NOT c.catching_up AND ",
             live!(),
             " FOR SHARE OF c"
         ),
-        &[&user_ids],
+        &[&event_id, &user_ids],
     )
     .await?;
     Ok(rows
@@ -280,7 +284,8 @@ pub async fn of_users(
         .map(|r| Reachable {
             connection_id: r.get(0),
             user_id: r.get(1),
-            caught_up_to: r.get(2),
+            notification_id: r.get(2),
+            caught_up_to: r.get(3),
         })
         .collect())
 }
@@ -601,7 +606,16 @@ mod tests {
             reached().await.is_empty(),
             "no push past the token's expiry"
         );
-        assert!(of_users(&client, &[alice.0]).await.unwrap().is_empty());
+        let send = Uuid::now_v7();
+        let notice =
+            orderly_domain::notifications::Notice::new("note", "t", "m", serde_json::json!({}))
+                .unwrap();
+        let (stored, _) =
+            crate::notifications::insert_for_users(&client, send, &[alice.0], &notice)
+                .await
+                .unwrap();
+        let notified = || async { notified_by(&client, send, &[alice.0]).await.unwrap() };
+        assert!(notified().await.is_empty(), "no notification either");
         assert_eq!(follower(&client, "c").await.unwrap(), None);
 
         let later = Utc::now() + chrono::Duration::minutes(15);
@@ -636,5 +650,22 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(reached().await, vec!["c".to_owned()]);
+        assert_eq!(
+            notified().await,
+            vec![Reachable {
+                connection_id: "c".into(),
+                user_id: alice.0,
+                notification_id: stored[0].1,
+                caught_up_to: None,
+            }],
+            "the renewed connection gets the notification stored for its user by that send"
+        );
+        assert!(
+            notified_by(&client, Uuid::now_v7(), &[alice.0])
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing for a send that stored nothing for them"
+        );
     }
 }

@@ -341,12 +341,15 @@ async fn dead_letters(db: &tokio_postgres::Client) -> (i64, Vec<String>) {
                 .and_then(|o| o.parse::<Uuid>().ok());
             // A push that failed for good: the notifications it carried are stored, and a client gets
             // them on resume or from the history (ADR 0011).
-            let notified: Vec<Uuid> = event["data"]["recipients"]
+            let notified: Vec<Uuid> = event["data"]["user_ids"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|r| r["notification_id"].as_str()?.parse().ok())
+                .filter_map(|u| u.as_str()?.parse().ok())
                 .collect();
+            let send = event["data"]["batch_id"]
+                .as_str()
+                .and_then(|b| b.parse::<Uuid>().ok());
             // A stock update carries no count (the push reads it): one that failed for good left
             // nobody behind when no connection follows its products, or when each was pushed again
             // after it.
@@ -375,8 +378,9 @@ async fn dead_letters(db: &tokio_postgres::Client) -> (i64, Vec<String>) {
                     .unwrap_or(false),
                 None if !notified.is_empty() => db
                     .query_one(
-                        "SELECT count(*) = cardinality($1::uuid[]) FROM notifications WHERE id = ANY($1)",
-                        &[&notified],
+                        "SELECT count(*) = cardinality($1::uuid[]) FROM notifications
+                          WHERE event_id = $2 AND user_id = ANY($1)",
+                        &[&notified, &send],
                     )
                     .await
                     .map(|r| r.get::<_, bool>(0))
