@@ -89,8 +89,8 @@ def seconds_per_decode(body, decodes, side):
 def sns_body(recipients):
     """The form-encoded `Publish` of a `notification.sent` naming `recipients` users (ids as the relay
     sends them)."""
-    message = json.dumps({"event_type": "notification.sent", "recipients": [
-        {"user_id": str(uuid.uuid4()), "notification_id": str(uuid.uuid4())} for _ in range(recipients)]})
+    message = json.dumps({"event_type": "notification.sent", "data": {
+        "user_ids": [str(uuid.uuid4()) for _ in range(recipients)]}})
     return urllib.parse.urlencode({"Action": "Publish", "TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": message})
 
 
