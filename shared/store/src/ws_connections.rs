@@ -247,12 +247,11 @@ pub async fn audience_of_orders(
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-/// A connection a notification may be pushed to live: whose it is, the notification, and the last
+/// A connection a notification may be pushed to live: the notification stored for its user, and the last
 /// notification its catch-up covered (push only newer ones).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reachable {
     pub connection_id: String,
-    pub user_id: Uuid,
     pub notification_id: Uuid,
     pub caught_up_to: Option<Uuid>,
 }
@@ -269,7 +268,7 @@ pub async fn notified_by(
     let rows = prepared::query(
         db,
         concat!(
-            "SELECT c.connection_id, c.user_id, n.id, c.caught_up_to FROM notifications n
+            "SELECT c.connection_id, n.id, c.caught_up_to FROM notifications n
                    JOIN ws_connections c ON c.user_id = n.user_id
                    JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
                   WHERE n.event_id = $1 AND n.user_id = ANY ($2) AND NOT c.catching_up AND ",
@@ -283,9 +282,8 @@ pub async fn notified_by(
         .iter()
         .map(|r| Reachable {
             connection_id: r.get(0),
-            user_id: r.get(1),
-            notification_id: r.get(2),
-            caught_up_to: r.get(3),
+            notification_id: r.get(1),
+            caught_up_to: r.get(2),
         })
         .collect())
 }
@@ -654,7 +652,6 @@ mod tests {
             notified().await,
             vec![Reachable {
                 connection_id: "c".into(),
-                user_id: alice.0,
                 notification_id: stored[0].1,
                 caught_up_to: None,
             }],
