@@ -31,6 +31,12 @@ launch() { # starts the stack as the leader of a new session; LEADER is its pid 
   ORDERLY_RUNTIME="${RUNTIME:-in-process}" ORDERLY_SKIP_BUILD=1 \
     setsid env --default-signal=INT make --no-print-directory -C "$ROOT" dev >"$log_file" 2>&1 &
   LEADER=$!
+  # A signal sent before `setsid` made the group and `env` restored SIGINT would find no group or be
+  # ignored, and the stack would run on: a round 10 ms after launch did. A terminal's Ctrl-C cannot come
+  # before the program runs, so wait until the leader is `make`.
+  local _
+  for _ in $(seq 1 500); do [ "$(ps -o comm= -p "$LEADER" 2>/dev/null)" = make ] && return 0; sleep 0.01; done
+  die "make did not start"
 }
 wait_up() {
   local _
