@@ -1,5 +1,7 @@
 //! Daily sales rollups, kept current from order events exactly once per event.
 
+use std::collections::HashSet;
+
 use orderly_domain::events::{Event, EventEnvelope};
 use orderly_domain::reports::SalesDay;
 use orderly_domain::settlement::DayRange;
@@ -24,9 +26,19 @@ pub async fn record(state: &State, events: &[EventEnvelope]) -> Result<usize, Se
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
-    let new = first_deliveries(&tx, CONSUMER, &ids).await?;
+    let new: HashSet<Uuid> = first_deliveries(&tx, CONSUMER, &ids)
+        .await?
+        .into_iter()
+        .collect();
+    // One batch can carry an event twice (the relay publishes again when it dies between publishing
+    // and marking the row sent, and both copies can be received together), so each new id is applied
+    // once, at its first copy.
+    let mut applied = HashSet::new();
     let (mut completed, mut cancelled) = (Vec::new(), Vec::new());
-    for event in events.iter().filter(|e| new.contains(&e.event_id)) {
+    for event in events
+        .iter()
+        .filter(|e| new.contains(&e.event_id) && applied.insert(e.event_id))
+    {
         let day = event.occurred_at.date_naive();
         match &event.event {
             Event::OrderCompleted(order) => completed.push((order.order_id, day)),
@@ -49,7 +61,7 @@ pub async fn record(state: &State, events: &[EventEnvelope]) -> Result<usize, Se
     }
     reports::add_orders(&tx, &completed, &cancelled).await?;
     tx.commit().await?;
-    Ok(new.len())
+    Ok(applied.len())
 }
 
 /// The days of `range`, inclusive.
@@ -61,4 +73,69 @@ pub async fn daily(
     caller.admin()?;
     let DayRange { from, to } = range.map_err(|e| ServiceError::Invalid(vec![e]))?;
     Ok(reports::daily(&state.db.get().await?, from, to).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use orderly_domain::events::OrderChanged;
+    use orderly_domain::orders::OrderStatus;
+    use orderly_store::testing::{fresh_database, product, user};
+
+    use super::*;
+    use crate::services::outbox::envelope;
+    use crate::testing;
+
+    #[tokio::test]
+    async fn an_event_delivered_twice_in_one_batch_and_again_later_counts_once() {
+        let db = fresh_database().await;
+        let state = testing::state(&db).await;
+        let (item, buyer) = (product(&db.pool, 10, 300).await, user(&db.pool).await);
+        let client = db.pool.get().await.unwrap();
+        let order_id = Uuid::now_v7();
+        client
+            .execute(
+                "INSERT INTO orders (id, user_id, status, total_cents, currency, expires_at)
+                 VALUES ($1, $2, 'COMPLETED', 900, 'EUR', now())",
+                &[&order_id, &buyer],
+            )
+            .await
+            .unwrap();
+        client
+            .execute(
+                "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
+                 VALUES ($1, $2, 3, 300)",
+                &[&order_id, &item],
+            )
+            .await
+            .unwrap();
+        let completed = envelope(
+            Event::OrderCompleted(OrderChanged {
+                order_id,
+                user_id: buyer,
+                status: OrderStatus::Completed,
+                previous_status: OrderStatus::Fulfilled,
+                total_cents: 900,
+                currency: "EUR".into(),
+            }),
+            None,
+        );
+
+        let day = completed.occurred_at.date_naive();
+        let batch = [completed.clone(), completed.clone()];
+        assert_eq!(record(state, &batch).await.unwrap(), 1);
+        assert_eq!(record(state, &[completed]).await.unwrap(), 0);
+
+        let days = reports::daily(&client, day, day).await.unwrap();
+        let summary: Vec<_> = days
+            .iter()
+            .map(|d| (d.orders, d.units, d.gross_cents))
+            .collect();
+        assert_eq!(summary, [(1, 3, 900)]);
+        let products: Vec<_> = days[0]
+            .products
+            .iter()
+            .map(|p| (p.product_id, p.orders, p.units))
+            .collect();
+        assert_eq!(products, [(item, 1, 3)]);
+    }
 }
