@@ -124,7 +124,8 @@ pub async fn any_unpublished_younger_than(
 }
 
 /// Records that `consumer` handled each of `event_ids`; returns those it had not handled before (the
-/// others are redeliveries), in one statement.
+/// others are redeliveries), in one statement. An id given twice is returned once: the caller applies
+/// each returned id once, not each copy it was given.
 pub async fn first_deliveries(
     db: &impl GenericClient,
     consumer: &str,
