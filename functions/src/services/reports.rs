@@ -79,7 +79,7 @@ pub async fn daily(
 mod tests {
     use orderly_domain::events::OrderChanged;
     use orderly_domain::orders::OrderStatus;
-    use orderly_store::testing::{fresh_database, product, user};
+    use orderly_store::testing::{completed_order, fresh_database, product, user};
 
     use super::*;
     use crate::services::outbox::envelope;
@@ -91,23 +91,7 @@ mod tests {
         let state = testing::state(&db).await;
         let (item, buyer) = (product(&db.pool, 10, 300).await, user(&db.pool).await);
         let client = db.pool.get().await.unwrap();
-        let order_id = Uuid::now_v7();
-        client
-            .execute(
-                "INSERT INTO orders (id, user_id, status, total_cents, currency, expires_at)
-                 VALUES ($1, $2, 'COMPLETED', 900, 'EUR', now())",
-                &[&order_id, &buyer],
-            )
-            .await
-            .unwrap();
-        client
-            .execute(
-                "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
-                 VALUES ($1, $2, 3, 300)",
-                &[&order_id, &item],
-            )
-            .await
-            .unwrap();
+        let order_id = completed_order(&db.pool, buyer, &[(item, 3)]).await;
         let completed = envelope(
             Event::OrderCompleted(OrderChanged {
                 order_id,

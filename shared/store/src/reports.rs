@@ -110,7 +110,7 @@ pub async fn daily(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{fresh_database, product, user};
+    use crate::testing::{completed_order, fresh_database, product, user};
 
     #[tokio::test]
     async fn a_batch_adds_each_order_to_its_day_and_products_once() {
@@ -123,26 +123,7 @@ mod tests {
         let client = db.pool.get().await.unwrap();
         let mut orders = Vec::new();
         for lines in [vec![(a, 2)], vec![(a, 1), (b, 4)], vec![]] {
-            let id = Uuid::now_v7();
-            client
-                .execute(
-                    "INSERT INTO orders (id, user_id, status, total_cents, currency, expires_at)
-                     VALUES ($1, $2, 'COMPLETED', 0, 'EUR', now())",
-                    &[&id, &buyer],
-                )
-                .await
-                .unwrap();
-            for (product_id, quantity) in lines {
-                client
-                    .execute(
-                        "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
-                         SELECT $1, id, $3, price_cents FROM products WHERE id = $2",
-                        &[&id, &product_id, &quantity],
-                    )
-                    .await
-                    .unwrap();
-            }
-            orders.push(id);
+            orders.push(completed_order(&db.pool, buyer, &lines).await);
         }
         let (monday, tuesday) = (
             NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
