@@ -1,14 +1,11 @@
 //! Daily sales rollups, kept current from order events exactly once per event.
 
-use std::collections::HashSet;
-
 use orderly_domain::events::{Event, EventEnvelope};
 use orderly_domain::reports::SalesDay;
 use orderly_domain::settlement::DayRange;
 use orderly_domain::validation::FieldError;
 use orderly_store::outbox::first_deliveries;
 use orderly_store::reports;
-use uuid::Uuid;
 
 use super::{Caller, ServiceError};
 use crate::State;
@@ -25,20 +22,9 @@ pub async fn record(state: &State, events: &[EventEnvelope]) -> Result<usize, Se
     }
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
-    let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
-    let new: HashSet<Uuid> = first_deliveries(&tx, CONSUMER, &ids)
-        .await?
-        .into_iter()
-        .collect();
-    // One batch can carry an event twice (the relay publishes again when it dies between publishing
-    // and marking the row sent, and both copies can be received together), so each new id is applied
-    // once, at its first copy.
-    let mut applied = HashSet::new();
+    let new = first_deliveries(&tx, CONSUMER, events).await?;
     let (mut completed, mut cancelled) = (Vec::new(), Vec::new());
-    for event in events
-        .iter()
-        .filter(|e| new.contains(&e.event_id) && applied.insert(e.event_id))
-    {
+    for event in &new {
         let day = event.occurred_at.date_naive();
         match &event.event {
             Event::OrderCompleted(order) => completed.push((order.order_id, day)),
@@ -61,7 +47,7 @@ pub async fn record(state: &State, events: &[EventEnvelope]) -> Result<usize, Se
     }
     reports::add_orders(&tx, &completed, &cancelled).await?;
     tx.commit().await?;
-    Ok(applied.len())
+    Ok(new.len())
 }
 
 /// The days of `range`, inclusive.

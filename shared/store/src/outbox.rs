@@ -1,9 +1,11 @@
 //! The outbox: events committed with the business change, published by the relay as they commit,
 //! swept when the relay did not publish them (relay down, outage). Consumers deduplicate by event id.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use deadpool_postgres::GenericClient;
+use orderly_domain::events::EventEnvelope;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -123,23 +125,26 @@ pub async fn any_unpublished_younger_than(
     Ok(row.get(0))
 }
 
-/// Records that `consumer` handled each of `event_ids`; returns those it had not handled before (the
-/// others are redeliveries), in one statement. An id given twice is returned once: the caller applies
-/// each returned id once, not each copy it was given.
-pub async fn first_deliveries(
+/// Records that `consumer` handled each of `events`; returns those it had not handled before, in one
+/// statement. A redelivery is not a first delivery, and neither is a second copy in the same batch (the
+/// relay publishes a row again when it dies between publishing and marking it sent, and a poller can
+/// receive both copies together): each new event comes back once, as its first copy.
+pub async fn first_deliveries<'a>(
     db: &impl GenericClient,
     consumer: &str,
-    event_ids: &[Uuid],
-) -> Result<Vec<Uuid>, StoreError> {
+    events: &'a [EventEnvelope],
+) -> Result<Vec<&'a EventEnvelope>, StoreError> {
+    let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
     let rows = prepared::query(
         db,
         "INSERT INTO processed_events (consumer, event_id)
          SELECT $1, e FROM unnest($2::uuid[]) AS e ORDER BY e
          ON CONFLICT DO NOTHING RETURNING event_id",
-        &[&consumer, &event_ids],
+        &[&consumer, &ids],
     )
     .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    let mut new: HashSet<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+    Ok(events.iter().filter(|e| new.remove(&e.event_id)).collect())
 }
 
 #[cfg(test)]
@@ -158,6 +163,39 @@ mod tests {
         .await
         .unwrap();
         id
+    }
+
+    #[tokio::test]
+    async fn a_second_copy_in_the_batch_and_a_redelivery_are_not_first_deliveries() {
+        let db = fresh_database().await;
+        let client = db.pool.get().await.unwrap();
+        let event = |id: Uuid| EventEnvelope {
+            event_id: id,
+            occurred_at: chrono::Utc::now(),
+            correlation_id: None,
+            event: orderly_domain::events::Event::InventoryChanged(
+                orderly_domain::events::InventoryChanged {
+                    product_ids: vec![id],
+                },
+            ),
+        };
+        let (a, b) = (event(Uuid::now_v7()), event(Uuid::now_v7()));
+        let batch = [a.clone(), b.clone(), a.clone()];
+        let ids = |firsts: Vec<&EventEnvelope>| -> Vec<Uuid> {
+            firsts.iter().map(|e| e.event_id).collect()
+        };
+        let first = first_deliveries(&client, "test", &batch).await.unwrap();
+        assert_eq!(ids(first), [a.event_id, b.event_id]);
+        let redelivered = [b.clone(), a.clone()];
+        let again = first_deliveries(&client, "test", &redelivered)
+            .await
+            .unwrap();
+        assert!(again.is_empty());
+        let other_consumer = [a.clone()];
+        let elsewhere = first_deliveries(&client, "another", &other_consumer)
+            .await
+            .unwrap();
+        assert_eq!(ids(elsewhere), [a.event_id], "each consumer counts its own");
     }
 
     #[tokio::test]
