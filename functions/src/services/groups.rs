@@ -2,7 +2,7 @@
 //! and announces it; the notification worker cuts the members into pages and reaches the pages in
 //! parallel, each in one transaction that stores their notifications and announces their push.
 
-use orderly_domain::events::{Event, GroupBroadcast, MemberPage};
+use orderly_domain::events::{Event, GroupBroadcast, MemberPage, Recipients};
 use orderly_domain::groups::{BROADCAST_PAGE, Group, Member, group_name};
 use orderly_domain::notifications::Notice;
 use orderly_domain::pagination::Page;
@@ -237,8 +237,11 @@ pub async fn fan_out(state: &State, message: &GroupBroadcast) -> Result<usize, S
                 notifications::insert_for_users(&tx, message.broadcast_id, &users, &notice).await?;
             if let Some(at) = at {
                 let (id, by) = (message.broadcast_id, message.sent_by);
+                // The page's bounds name its recipients: the notifications this send stored in
+                // them are exactly the ones just stored (pages do not overlap).
+                let recipients = Recipients::Page { page };
                 events.push(super::notifications::sent_event(
-                    id, by, &stored, &notice, at, None,
+                    id, by, recipients, &notice, at, None,
                 ));
                 groups::add_delivered(&tx, message.broadcast_id, stored.len() as i64).await?;
             }

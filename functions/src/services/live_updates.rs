@@ -397,7 +397,7 @@ pub async fn deliver(
                 .collect()
         }
         Event::NotificationSent(sent) => {
-            ws_connections::notified_by(&client, sent.batch_id, &sent.user_ids)
+            ws_connections::notified_by(&client, sent.batch_id, &sent.recipients)
                 .await?
                 .into_iter()
                 .filter_map(|c| {

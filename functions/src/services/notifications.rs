@@ -5,7 +5,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use orderly_domain::EventEnvelope;
-use orderly_domain::events::{Event, NotificationSent, OrdersRejected};
+use orderly_domain::events::{Event, NotificationSent, OrdersRejected, Recipients};
 use orderly_domain::notifications::{Notice, Notification, recipients};
 use orderly_domain::orders::OrderStatus;
 use orderly_domain::pagination::Page;
@@ -87,7 +87,7 @@ pub async fn notify(
     let pushed = sent_event(
         event.event_id,
         Uuid::nil(),
-        &stored,
+        to_users(&stored),
         &notice,
         at,
         event.correlation_id.clone(),
@@ -158,7 +158,14 @@ pub async fn notify_rejected(
         let (stored, at) = notifications::insert_for_users(&tx, batch_id, &users, &notice).await?;
         if let Some(at) = at {
             let correlation = event.correlation_id.clone();
-            let pushed = sent_event(batch_id, Uuid::nil(), &stored, &notice, at, correlation);
+            let pushed = sent_event(
+                batch_id,
+                Uuid::nil(),
+                to_users(&stored),
+                &notice,
+                at,
+                correlation,
+            );
             outbox_store::insert(&tx, &pushed).await?;
         }
         stored_in_all += stored.len();
@@ -280,7 +287,7 @@ pub async fn send_to_users(
         .collect();
     let event = at.map(|at| {
         let correlation = Some(caller.request_id.clone());
-        sent_event(batch_id, admin, &stored, &notice, at, correlation)
+        sent_event(batch_id, admin, to_users(&stored), &notice, at, correlation)
     });
     if let Some(event) = &event {
         outbox_store::insert(&tx, event).await?;
@@ -307,12 +314,19 @@ pub async fn send_to_users(
     Ok((202, body))
 }
 
-/// The event that pushes `notice` to the sockets of the users it was just stored for (`stored`: each
-/// user and their notification), one send (`batch_id`) by `sent_by` (nil for the system).
+/// The users of `stored` (each user and their notification) as a send's recipients.
+fn to_users(stored: &[(Uuid, Uuid)]) -> Recipients {
+    Recipients::Users {
+        user_ids: stored.iter().map(|&(user_id, _)| user_id).collect(),
+    }
+}
+
+/// The event that pushes `notice` to the sockets of the `recipients` it was just stored for, one send
+/// (`batch_id`) by `sent_by` (nil for the system).
 pub(super) fn sent_event(
     batch_id: Uuid,
     sent_by: Uuid,
-    stored: &[(Uuid, Uuid)],
+    recipients: Recipients,
     notice: &Notice,
     at: DateTime<Utc>,
     correlation_id: Option<String>,
@@ -321,7 +335,7 @@ pub(super) fn sent_event(
         Event::NotificationSent(NotificationSent {
             batch_id,
             sent_by,
-            user_ids: stored.iter().map(|&(user_id, _)| user_id).collect(),
+            recipients,
             kind: notice.kind.clone(),
             title: notice.title.clone(),
             message: notice.message.clone(),

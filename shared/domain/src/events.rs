@@ -118,16 +118,29 @@ pub struct NotificationSent {
     /// One send: an admin's `POST /admin/notifications`, or one page of a group broadcast.
     pub batch_id: Uuid,
     pub sent_by: Uuid,
-    /// The users it was stored for; each one's notification is theirs for this `batch_id` (one per user
-    /// and send). Ids only: a 1,000-member page is ~39 KB where `(user, notification)` pairs were 112 KB,
-    /// which took two of SNS's 64 KB billing chunks and left room for two pages in a `PublishBatch`.
-    pub user_ids: Vec<Uuid>,
+    /// Whose notifications from this send are pushed; each user's is theirs for this `batch_id` (one
+    /// per user and send).
+    #[serde(flatten)]
+    pub recipients: Recipients,
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
     pub message: String,
     pub data: serde_json::Value,
     pub timestamp: DateTime<Utc>,
+}
+
+/// Who a `notification.sent` reaches, named as briefly as the send allows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Recipients {
+    /// The users it was stored for (an admin's send, up to 1,000). Ids only: 1,000 users are ~39 KB
+    /// where `(user, notification)` pairs were 112 KB, two of SNS's 64 KB billing chunks.
+    Users { user_ids: Vec<Uuid> },
+    /// One page of a broadcast: every member in the page's range that this send stored a notification
+    /// for. Its bounds are ~100 bytes where its 1,000 members' ids were ~39 KB, carried through the
+    /// relay, SNS, SQS and two JSON parsers ten times a 10,000-member broadcast (ADR 0011).
+    Page { page: MemberPage },
 }
 
 /// Where a background job stands: sent while it runs (at most a few a second, straight to the topic:
@@ -416,7 +429,9 @@ mod tests {
         events.push(Event::NotificationSent(NotificationSent {
             batch_id: Uuid::now_v7(),
             sent_by: Uuid::now_v7(),
-            user_ids: vec![Uuid::now_v7()],
+            recipients: Recipients::Users {
+                user_ids: vec![Uuid::now_v7()],
+            },
             kind: "promotion".into(),
             title: "Sale".into(),
             message: "Half off".into(),
@@ -484,6 +499,44 @@ mod tests {
         assert_eq!(wire["correlation_id"], "req-1");
         let back: EventEnvelope = serde_json::from_value(wire).unwrap();
         assert_eq!(back, envelope);
+    }
+
+    #[test]
+    fn a_send_names_its_users_and_a_broadcast_page_only_its_bounds() {
+        let sent = |recipients| NotificationSent {
+            batch_id: Uuid::now_v7(),
+            sent_by: Uuid::now_v7(),
+            recipients,
+            kind: "promotion".into(),
+            title: "Sale".into(),
+            message: "Half off".into(),
+            data: json!({}),
+            timestamp: Utc::now(),
+        };
+        let users: Vec<Uuid> = (0..1_000).map(|_| Uuid::now_v7()).collect();
+        let to_users = sent(Recipients::Users {
+            user_ids: users.clone(),
+        });
+        let page = MemberPage {
+            after: Some(users[0]),
+            upto: None,
+        };
+        let to_page = sent(Recipients::Page { page });
+        // The users' shape is the one events written before pages existed have: they still read.
+        let wire = serde_json::to_value(&to_users).unwrap();
+        assert_eq!(wire["user_ids"], json!(users));
+        assert!(wire.get("page").is_none());
+        let wire = serde_json::to_value(&to_page).unwrap();
+        assert_eq!(wire["page"], json!({"after": users[0], "upto": null}));
+        assert!(wire.get("user_ids").is_none());
+        assert!(wire.to_string().len() < 500, "{wire}");
+        for event in [to_users, to_page] {
+            let text = serde_json::to_string(&event).unwrap();
+            assert_eq!(
+                serde_json::from_str::<NotificationSent>(&text).unwrap(),
+                event
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
+use orderly_domain::events::Recipients;
 use orderly_domain::users::Role;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
@@ -256,28 +257,53 @@ pub struct Reachable {
     pub caught_up_to: Option<Uuid>,
 }
 
-/// The live connections, not catching up, of these users, each with the notification that send
+/// Selects each live connection, not catching up, of a send's recipients with the notification that
+/// send (`$1`) stored for its user; the caller adds which users and the lock.
+macro_rules! notified {
+    ($recipients:literal) => {
+        concat!(
+            "SELECT c.connection_id, n.id, c.caught_up_to FROM notifications n
+                   JOIN ws_connections c ON c.user_id = n.user_id
+                   JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
+                  WHERE n.event_id = $1 AND ",
+            $recipients,
+            " AND NOT c.catching_up AND ",
+            live!(),
+            " FOR SHARE OF c"
+        )
+    };
+}
+
+/// The live connections, not catching up, of a send's recipients, each with the notification that send
 /// (`event_id`) stored for its user: a user's notifications go to every socket they have open, whatever it
 /// follows. The rows are read in share mode, so a catch-up that is finishing (`finish_catch_up` holds the
 /// row) is waited for, and its `caught_up_to` is what counts.
 pub async fn notified_by(
     db: &impl GenericClient,
     event_id: Uuid,
-    user_ids: &[Uuid],
+    recipients: &Recipients,
 ) -> Result<Vec<Reachable>, StoreError> {
-    let rows = prepared::query(
-        db,
-        concat!(
-            "SELECT c.connection_id, n.id, c.caught_up_to FROM notifications n
-                   JOIN ws_connections c ON c.user_id = n.user_id
-                   JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
-                  WHERE n.event_id = $1 AND n.user_id = ANY ($2) AND NOT c.catching_up AND ",
-            live!(),
-            " FOR SHARE OF c"
-        ),
-        &[&event_id, &user_ids],
-    )
-    .await?;
+    let rows = match recipients {
+        Recipients::Users { user_ids } => {
+            prepared::query(
+                db,
+                notified!("n.user_id = ANY ($2)"),
+                &[&event_id, user_ids],
+            )
+            .await?
+        }
+        // Planned for its bounds each time (not a cached generic plan), so that an open bound still
+        // reads only the page's range of the (event, user) index, not every member of the broadcast.
+        Recipients::Page { page } => {
+            db.query(
+                notified!(
+                    "($2::uuid IS NULL OR n.user_id > $2) AND ($3::uuid IS NULL OR n.user_id <= $3)"
+                ),
+                &[&event_id, &page.after, &page.upto],
+            )
+            .await?
+        }
+    };
     Ok(rows
         .iter()
         .map(|r| Reachable {
@@ -612,7 +638,10 @@ mod tests {
             crate::notifications::insert_for_users(&client, send, &[alice.0], &notice)
                 .await
                 .unwrap();
-        let notified = || async { notified_by(&client, send, &[alice.0]).await.unwrap() };
+        let to_alice = Recipients::Users {
+            user_ids: vec![alice.0],
+        };
+        let notified = || async { notified_by(&client, send, &to_alice).await.unwrap() };
         assert!(notified().await.is_empty(), "no notification either");
         assert_eq!(follower(&client, "c").await.unwrap(), None);
 
@@ -658,11 +687,72 @@ mod tests {
             "the renewed connection gets the notification stored for its user by that send"
         );
         assert!(
-            notified_by(&client, Uuid::now_v7(), &[alice.0])
+            notified_by(&client, Uuid::now_v7(), &to_alice)
                 .await
                 .unwrap()
                 .is_empty(),
             "nothing for a send that stored nothing for them"
+        );
+    }
+    #[tokio::test]
+    async fn a_broadcast_page_reaches_the_sockets_of_its_range_with_that_sends_notifications() {
+        let db = fresh_database().await;
+        let mut users = Vec::new();
+        for _ in 0..3 {
+            users.push(signed_in(&db).await);
+        }
+        users.sort();
+        for (i, &who) in users.iter().enumerate() {
+            connect(&db, &format!("c{i}"), who).await;
+        }
+        connect(&db, "c1b", users[1]).await;
+        let client = db.pool.get().await.unwrap();
+        let notice =
+            orderly_domain::notifications::Notice::new("note", "t", "m", serde_json::json!({}))
+                .unwrap();
+        let ids: Vec<Uuid> = users.iter().map(|u| u.0).collect();
+        let (send, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let (stored, _) = crate::notifications::insert_for_users(&client, send, &ids, &notice)
+            .await
+            .unwrap();
+        // Another send's notification in the same range is not this page's.
+        crate::notifications::insert_for_users(&client, other, &ids[1..2], &notice)
+            .await
+            .unwrap();
+        let reached = |after: Option<usize>, upto: Option<usize>| {
+            let page = orderly_domain::events::MemberPage {
+                after: after.map(|i| ids[i]),
+                upto: upto.map(|i| ids[i]),
+            };
+            let client = &client;
+            async move {
+                let mut got: Vec<(String, Uuid)> =
+                    notified_by(client, send, &Recipients::Page { page })
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| (r.connection_id, r.notification_id))
+                        .collect();
+                got.sort();
+                got
+            }
+        };
+        let c = |name: &str, i: usize| (name.to_owned(), stored[i].1);
+        assert_eq!(
+            reached(None, Some(0)).await,
+            [c("c0", 0)],
+            "up to the bound"
+        );
+        assert_eq!(
+            reached(Some(0), None).await,
+            [c("c1", 1), c("c1b", 1), c("c2", 2)],
+            "after the bound, every socket of each member"
+        );
+        assert_eq!(reached(Some(0), Some(1)).await, [c("c1", 1), c("c1b", 1)]);
+        assert_eq!(
+            reached(None, None).await.len(),
+            4,
+            "an unbounded page is the whole send"
         );
     }
 }

@@ -376,6 +376,15 @@ async fn dead_letters(db: &tokio_postgres::Client) -> (i64, Vec<String>) {
                     .await
                     .map(|r| r.get::<_, bool>(0))
                     .unwrap_or(false),
+                // A broadcast page names its bounds, not its members: it stored them with the event.
+                None if event["data"]["page"].is_object() => db
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM notifications WHERE event_id = $1)",
+                        &[&send],
+                    )
+                    .await
+                    .map(|r| r.get::<_, bool>(0))
+                    .unwrap_or(false),
                 None if !notified.is_empty() => db
                     .query_one(
                         "SELECT count(*) = cardinality($1::uuid[]) FROM notifications
