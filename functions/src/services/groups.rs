@@ -397,4 +397,51 @@ mod tests {
             "a push per page, and the three pages"
         );
     }
+    #[tokio::test]
+    async fn a_group_of_100_000_is_100_pages_each_announcing_its_push_in_a_few_hundred_bytes() {
+        let db = fresh_database().await;
+        let state = testing::state(&db).await;
+        let admin = user(&db.pool).await;
+        let client = db.pool.get().await.unwrap();
+        let size = 100 * BROADCAST_PAGE;
+        let asked = broadcast_to_new_group(&client, admin, size).await;
+        fan_out(state, &asked).await.unwrap();
+        let pages = pages_of(&client, asked.broadcast_id).await;
+        assert_eq!(pages.len(), 100);
+        let mut reached = 0;
+        for page in &pages {
+            reached += fan_out(state, page).await.unwrap();
+        }
+        assert_eq!(reached as i64, size, "every member once");
+        let pushes = client
+            .query(
+                "SELECT payload FROM outbox
+                  WHERE aggregate_id = $1 AND event_type = 'notification.sent'",
+                &[&asked.broadcast_id],
+            )
+            .await
+            .unwrap();
+        assert_eq!(pushes.len(), 100, "one push per page");
+        for row in &pushes {
+            let payload: Value = row.get(0);
+            assert!(payload.to_string().len() < 1_000, "{payload}");
+            let envelope: orderly_domain::EventEnvelope = serde_json::from_value(payload).unwrap();
+            let Event::NotificationSent(sent) = envelope.event else {
+                panic!("{envelope:?}");
+            };
+            let Recipients::Page { page } = sent.recipients else {
+                panic!("a page names its bounds: {sent:?}");
+            };
+            let stored: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM notifications WHERE event_id = $1
+                        AND ($2::uuid IS NULL OR user_id > $2) AND ($3::uuid IS NULL OR user_id <= $3)",
+                    &[&asked.broadcast_id, &page.after, &page.upto],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(stored, BROADCAST_PAGE, "its bounds hold its members");
+        }
+    }
 }
