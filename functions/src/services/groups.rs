@@ -321,6 +321,21 @@ mod tests {
             .collect()
     }
 
+    /// Cuts the broadcast into pages and reaches each once: the pages and the members each page reached.
+    async fn reach_every_page(
+        state: &'static State,
+        client: &impl orderly_store::GenericClient,
+        asked: &GroupBroadcast,
+    ) -> (Vec<GroupBroadcast>, Vec<usize>) {
+        fan_out(state, asked).await.unwrap();
+        let pages = pages_of(client, asked.broadcast_id).await;
+        let mut reached = Vec::new();
+        for page in &pages {
+            reached.push(fan_out(state, page).await.unwrap());
+        }
+        (pages, reached)
+    }
+
     #[tokio::test]
     async fn a_group_of_whole_pages_gets_no_empty_page_after_them() {
         let db = fresh_database().await;
@@ -328,12 +343,7 @@ mod tests {
         let admin = user(&db.pool).await;
         let client = db.pool.get().await.unwrap();
         let asked = broadcast_to_new_group(&client, admin, 2 * BROADCAST_PAGE).await;
-        fan_out(state, &asked).await.unwrap();
-        let pages = pages_of(&client, asked.broadcast_id).await;
-        let mut reached = Vec::new();
-        for page in &pages {
-            reached.push(fan_out(state, page).await.unwrap());
-        }
+        let (_, reached) = reach_every_page(state, &client, &asked).await;
         let page = BROADCAST_PAGE as usize;
         assert_eq!(reached, [page, page]);
     }
@@ -397,6 +407,7 @@ mod tests {
             "a push per page, and the three pages"
         );
     }
+
     #[tokio::test]
     async fn a_group_of_100_000_is_100_pages_each_announcing_its_push_in_a_few_hundred_bytes() {
         let db = fresh_database().await;
@@ -405,14 +416,13 @@ mod tests {
         let client = db.pool.get().await.unwrap();
         let size = 100 * BROADCAST_PAGE;
         let asked = broadcast_to_new_group(&client, admin, size).await;
-        fan_out(state, &asked).await.unwrap();
-        let pages = pages_of(&client, asked.broadcast_id).await;
+        let (pages, reached) = reach_every_page(state, &client, &asked).await;
         assert_eq!(pages.len(), 100);
-        let mut reached = 0;
-        for page in &pages {
-            reached += fan_out(state, page).await.unwrap();
-        }
-        assert_eq!(reached as i64, size, "every member once");
+        assert_eq!(
+            reached.iter().sum::<usize>() as i64,
+            size,
+            "every member once"
+        );
         let pushes = client
             .query(
                 "SELECT payload FROM outbox

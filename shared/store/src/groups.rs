@@ -212,9 +212,11 @@ pub async fn members_between(
 ) -> Result<Vec<Uuid>, StoreError> {
     let rows = db
         .query(
-            "SELECT user_id FROM group_members
-              WHERE group_id = $1 AND ($2::uuid IS NULL OR user_id > $2) AND ($3::uuid IS NULL OR user_id <= $3)
-              ORDER BY user_id",
+            concat!(
+                "SELECT user_id FROM group_members WHERE group_id = $1 AND ",
+                on_member_page!("user_id"),
+                " ORDER BY user_id"
+            ),
             &[&group_id, &after, &upto],
         )
         .await?;

@@ -1,6 +1,21 @@
 //! Postgres: the connection pool, the migrations and the repositories. All SQL lives in this crate and
 //! every statement is parameterised.
 
+/// The condition that `$column` (a user id) is on a broadcast's member page, `($2, $3]` with no bound
+/// where that parameter is NULL. A statement using it is planned with its bounds (not a cached generic
+/// plan), so that an open bound still reads only the page's range of an index on the column.
+macro_rules! on_member_page {
+    ($column:literal) => {
+        concat!(
+            "($2::uuid IS NULL OR ",
+            $column,
+            " > $2) AND ($3::uuid IS NULL OR ",
+            $column,
+            " <= $3)"
+        )
+    };
+}
+
 pub mod api_keys;
 pub mod archives;
 pub mod audit;

@@ -260,13 +260,13 @@ pub struct Reachable {
 /// Selects each live connection, not catching up, of a send's recipients with the notification that
 /// send (`$1`) stored for its user; the caller adds which users and the lock.
 macro_rules! notified {
-    ($recipients:literal) => {
+    ($($recipients:tt)+) => {
         concat!(
             "SELECT c.connection_id, n.id, c.caught_up_to FROM notifications n
                    JOIN ws_connections c ON c.user_id = n.user_id
                    JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
                   WHERE n.event_id = $1 AND ",
-            $recipients,
+            $($recipients)+,
             " AND NOT c.catching_up AND ",
             live!(),
             " FOR SHARE OF c"
@@ -292,13 +292,10 @@ pub async fn notified_by(
             )
             .await?
         }
-        // Planned for its bounds each time (not a cached generic plan), so that an open bound still
-        // reads only the page's range of the (event, user) index, not every member of the broadcast.
+        // Not `prepared`: planned with its bounds (see `on_member_page`).
         Recipients::Page { page } => {
             db.query(
-                notified!(
-                    "($2::uuid IS NULL OR n.user_id > $2) AND ($3::uuid IS NULL OR n.user_id <= $3)"
-                ),
+                notified!(on_member_page!("n.user_id")),
                 &[&event_id, &page.after, &page.upto],
             )
             .await?
@@ -694,6 +691,7 @@ mod tests {
             "nothing for a send that stored nothing for them"
         );
     }
+
     #[tokio::test]
     async fn a_broadcast_page_reaches_the_sockets_of_its_range_with_that_sends_notifications() {
         let db = fresh_database().await;
