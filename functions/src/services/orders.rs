@@ -10,7 +10,7 @@ use orderly_domain::pagination::Page;
 use orderly_domain::users::Role;
 use orderly_domain::validation::FieldError;
 use orderly_store::flash_sales::{self, Queueing};
-use orderly_store::orders::{self, OrderFilter, Placement, Transition};
+use orderly_store::orders::{self, OrderFilter, Placed, Placement, Transition};
 use orderly_store::transaction::Transaction;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -70,14 +70,37 @@ pub async fn place(
         format!("user:{user_id}:POST /api/v1/orders"),
         &lines,
     )?;
+    // A product deleted or put on a flash sale between the read and the lock refuses the first try;
+    // the second reads that and answers for it (unknown product, or a queued order).
+    for _ in 0..2 {
+        if let Some(answer) = try_place(state, caller, user_id, &lines, &idempotent, render).await?
+        {
+            return Ok(answer);
+        }
+    }
+    Err(ServiceError::conflict(
+        "OUT_OF_STOCK",
+        "the products changed while the order was placed; try again",
+    ))
+}
 
+/// One attempt at a placement: `None` when a product changed between the read and the lock.
+async fn try_place(
+    state: &State,
+    caller: &Caller,
+    user_id: Uuid,
+    lines: &[(Uuid, i32)],
+    idempotent: &Idempotent<'_>,
+    render: fn(&OrderDetail) -> Value,
+) -> Result<Option<(u16, Value)>, ServiceError> {
     let tx = Transaction::begin(state.db.get().await?).await?;
     if let Some(replay) = idempotent.claim(tx.client(), "order").await? {
-        return Ok(replay);
+        return Ok(Some(replay));
     }
 
     let product_ids: Vec<Uuid> = lines.iter().map(|(p, _)| *p).collect();
-    let stock = orders::lock_stock(tx.client(), &product_ids).await?;
+    // Read without a lock: the rows are locked in the flight that places and commits (ADR 0024).
+    let stock = orders::read_stock(tx.client(), &product_ids).await?;
     if stock.len() < product_ids.len() {
         let on_sale = flash_sales::products_on_sale(tx.client(), &product_ids).await?;
         if let Some(sale) = on_sale.first() {
@@ -94,7 +117,7 @@ pub async fn place(
                 queue(caller, user_id, lines[0].1, sale, tx.client(), render).await?;
             idempotent.complete(tx.client(), status, &body).await?;
             tx.commit().await?;
-            return Ok((status, body));
+            return Ok(Some((status, body)));
         }
     }
     let unknown: Vec<FieldError> = product_ids
@@ -112,19 +135,8 @@ pub async fn place(
             "all products of an order must share one currency",
         )]));
     }
-    let short: Vec<Value> = lines
-        .iter()
-        .zip(&stock)
-        .filter(|((_, quantity), s)| s.available < *quantity)
-        .map(|((product, quantity), s)| json!({"product_id": product, "requested": quantity, "available": s.available}))
-        .collect();
-    if !short.is_empty() {
-        return Err(ServiceError::conflict_with(
-            "OUT_OF_STOCK",
-            "not enough stock for some lines",
-            json!(short),
-        ));
-    }
+    let available: Vec<(Uuid, i32)> = stock.iter().map(|s| (s.product_id, s.available)).collect();
+    check_stock(lines, &available)?;
 
     let priced: Vec<(Uuid, i32, i64)> = lines
         .iter()
@@ -174,17 +186,40 @@ pub async fn place(
             line_total_cents: s.price_cents * i64::from(*quantity),
         })
         .collect();
-    let order = placement.order(stock[0].locked_at);
+    let order = placement.order(stock[0].read_at);
     let body = render(&OrderDetail { order, items });
-    let placed =
-        orders::place_and_commit(&tx, &placement, idempotent.completion(201, &body)).await?;
-    if !placed {
-        return Err(ServiceError::conflict(
-            "OUT_OF_STOCK",
-            "not enough stock for some lines",
-        ));
+    match orders::place_and_commit(&tx, &placement, idempotent.completion(201, &body)).await? {
+        Placed::Committed => Ok(Some((201, body))),
+        Placed::Refused(locked) if locked.len() < lines.len() => Ok(None),
+        Placed::Refused(locked) => {
+            check_stock(lines, &locked)?;
+            // Every line fit under the lock, yet `PLACE` refused one: it cannot happen while the
+            // lock and `PLACE` read the same rows, and is answered as the refusal it is.
+            Err(ServiceError::conflict(
+                "OUT_OF_STOCK",
+                "not enough stock for some lines",
+            ))
+        }
     }
-    Ok((201, body))
+}
+
+/// 409 `OUT_OF_STOCK`, naming each line that asks for more than `available` (product, units; in
+/// product-id order, as the lines are) has.
+fn check_stock(lines: &[(Uuid, i32)], available: &[(Uuid, i32)]) -> Result<(), ServiceError> {
+    let short: Vec<Value> = lines
+        .iter()
+        .zip(available)
+        .filter(|((_, quantity), (_, units))| units < quantity)
+        .map(|((product, quantity), (_, units))| json!({"product_id": product, "requested": quantity, "available": units}))
+        .collect();
+    if short.is_empty() {
+        return Ok(());
+    }
+    Err(ServiceError::conflict_with(
+        "OUT_OF_STOCK",
+        "not enough stock for some lines",
+        json!(short),
+    ))
 }
 
 /// Queues a flash-sale order (docs/adr/0018-flash-sales.md): written `QUEUED` without touching the

@@ -44,7 +44,7 @@ pub async fn products_on_sale(
                 currency: r.get::<_, String>(3),
                 name: r.get(5),
                 sku: r.get(6),
-                locked_at: r.get(7),
+                read_at: r.get(7),
             },
             buyer_limit: r.get(4),
         })
@@ -432,11 +432,11 @@ mod tests {
         let client = db.pool.get().await.unwrap();
         on_sale(&client, lamp, None).await;
         assert!(
-            crate::orders::lock_stock(&client, &[lamp])
+            crate::orders::read_stock(&client, &[lamp])
                 .await
                 .unwrap()
                 .is_empty(),
-            "placement never locks a flash-sale product"
+            "placement never reads a flash-sale product as its own to lock"
         );
         assert_eq!(products_on_sale(&client, &[lamp]).await.unwrap().len(), 1);
 

@@ -19,20 +19,31 @@ use orderly_domain::orders::StatusChange;
 pub(crate) const COLUMNS: &str =
     "id, user_id, status, total_cents, currency, expires_at, version, created_at, updated_at";
 
-/// The first statement of a placement: the lines' stock rows locked in one order (no deadlocks between
-/// baskets). Public so that `make bench` runs exactly this in its pgbench baseline. `$1`: product ids.
-/// A product in flash-sale mode is left out: no request ever waits on its row (`flash_sales`).
-pub const LOCK_STOCK: &str =
+/// The first statement of a placement, without a lock: what the service needs to check the basket and
+/// build the order, its answer and its event (price, currency, name, SKU; the stock as it was a moment
+/// ago; the transaction's time). Public so that `make bench` runs exactly this in its pgbench baseline.
+/// `$1`: product ids. A product in flash-sale mode is left out: its orders are queued (`flash_sales`).
+pub const READ_STOCK: &str =
     "SELECT i.product_id, i.available, p.price_cents, p.currency, p.name, p.sku, now()
+               FROM inventory i JOIN products p ON p.id = i.product_id
+              WHERE i.product_id = ANY($1) AND p.deleted_at IS NULL AND NOT i.flash_sale
+              ORDER BY i.product_id";
+
+/// The lines' stock rows locked in one order (no deadlocks between baskets), sent in one flight with
+/// `PLACE` and the `COMMIT` (docs/adr/0024): no client turnaround while other orders wait on the rows.
+/// Its answer is the stock under the lock, which explains a refusal. Public for the same reason as
+/// `READ_STOCK`. `$1`: product ids.
+pub const LOCK_STOCK: &str = "SELECT i.product_id, i.available
                FROM inventory i JOIN products p ON p.id = i.product_id
               WHERE i.product_id = ANY($1) AND p.deleted_at IS NULL AND NOT i.flash_sale
               ORDER BY i.product_id
                 FOR UPDATE OF i";
 
-/// The second and last: reserve every line, write the order, its items, its history, its payment
-/// intent and its outbox event, in one statement, which fails (SQLSTATE `OR409`) unless every line was
-/// reserved, so that the `COMMIT` sent behind it can only keep a whole order. Public for the same
-/// reason as `LOCK_STOCK`.
+/// Sent right behind `LOCK_STOCK`: reserve every line, write the order, its items, its history, its
+/// payment intent and its outbox event, in one statement, which fails (SQLSTATE `OR409`) unless every
+/// line was reserved, so that the `COMMIT` sent behind it can only keep a whole order. A line is reserved
+/// only where `LOCK_STOCK` would lock it: the product was read before the lock, and may have been deleted
+/// or put on a flash sale since. Public for the same reason as `READ_STOCK`.
 /// `$1` order id, `$2` product ids, `$3` quantities, `$4` unit prices, `$5` user id, `$6` total,
 /// `$7` currency, `$8` expiry, `$9` payment id, `$10` event id, `$11` event type, `$12` payload,
 /// `$13` correlation id.
@@ -45,7 +56,8 @@ pub static PLACE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
              UPDATE inventory i
                 SET available = i.available - l.quantity, reserved = i.reserved + l.quantity, updated_at = now()
                FROM lines l
-              WHERE i.product_id = l.product_id AND i.available >= l.quantity
+              WHERE i.product_id = l.product_id AND i.available >= l.quantity AND NOT i.flash_sale
+                AND EXISTS (SELECT FROM products p WHERE p.id = i.product_id AND p.deleted_at IS NULL)
           RETURNING i.product_id
          ),
          placed AS (
@@ -89,31 +101,30 @@ pub(crate) fn order(row: &Row) -> Order {
     }
 }
 
-/// The stock of one basket line as locked for placement.
+/// The stock of one basket line as read for placement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineStock {
     pub product_id: Uuid,
     pub available: i32,
     pub price_cents: i64,
     pub currency: String,
-    /// The product as an order line shows it: read with the lock, so a placement needs no query after
-    /// its `PLACE` to answer with its lines (that would be inside the stock rows' lock).
+    /// The product as an order line shows it: read before the lock, so a placement needs no query after
+    /// its `PLACE` to answer with its lines.
     pub name: String,
     pub sku: String,
     /// The transaction's time (`now()`), which `PLACE` writes as the order's creation time.
-    pub locked_at: DateTime<Utc>,
+    pub read_at: DateTime<Utc>,
 }
 
-/// Locks the stock rows of live products among `product_ids`, in product-id order (every writer locks in
-/// that order, so concurrent orders queue instead of deadlocking). Missing or deleted products, and
-/// products in flash-sale mode, are absent.
-pub async fn lock_stock(
+/// Reads the stock rows of live products among `product_ids`, in product-id order, without locking
+/// them. Missing or deleted products, and products in flash-sale mode, are absent.
+pub async fn read_stock(
     db: &impl GenericClient,
     product_ids: &[Uuid],
 ) -> Result<Vec<LineStock>, StoreError> {
-    // Both placement statements are prepared once per connection (docs/adr/0016).
-    let lock = db.prepare_cached(LOCK_STOCK).await?;
-    let rows = db.query(&lock, &[&product_ids]).await?;
+    // Every placement statement is prepared once per connection (docs/adr/0016).
+    let read = db.prepare_cached(READ_STOCK).await?;
+    let rows = db.query(&read, &[&product_ids]).await?;
     Ok(rows
         .iter()
         .map(|r| LineStock {
@@ -123,7 +134,7 @@ pub async fn lock_stock(
             currency: r.get::<_, String>(3),
             name: r.get(4),
             sku: r.get(5),
-            locked_at: r.get(6),
+            read_at: r.get(6),
         })
         .collect())
 }
@@ -171,21 +182,32 @@ impl Placement<'_> {
     }
 }
 
-/// Reserves every line and writes the order, its items, status history, payment intent and outbox
-/// event in one statement, and commits the transaction that locked the stock in the same flight, with
-/// `key`'s completion between them (docs/adr/0024): the stock rows are released as soon as Postgres has
-/// run them, not a client round trip later. `false` when a line could not be reserved after all: then
-/// nothing was kept.
+/// How a placement's flight ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Placed {
+    /// Committed: every line reserved, the whole order written.
+    Committed,
+    /// Nothing kept: a line could not be reserved. The stock as `LOCK_STOCK` found it, (product,
+    /// available) in product-id order; a product missing from it was deleted or put on a flash sale
+    /// after it was read.
+    Refused(Vec<(Uuid, i32)>),
+}
+
+/// Locks the lines' stock rows, reserves every line and writes the order, its items, status history,
+/// payment intent and outbox event, with `key`'s completion, and commits: all in one flight
+/// (docs/adr/0024), so the stock rows are held only while Postgres runs the statements, never while the
+/// client reads an answer.
 pub async fn place_and_commit(
     tx: &Transaction,
     p: &Placement<'_>,
     key: Option<Completion<'_>>,
-) -> Result<bool, StoreError> {
+) -> Result<Placed, StoreError> {
     let db = tx.client();
     let products: Vec<Uuid> = p.lines.iter().map(|l| l.0).collect();
     let quantities: Vec<i32> = p.lines.iter().map(|l| l.1).collect();
     let prices: Vec<i64> = p.lines.iter().map(|l| l.2).collect();
     // Prepared first: a statement still to be prepared would be sent after the `COMMIT`.
+    let lock = db.prepare_cached(LOCK_STOCK).await?;
     let place = db.prepare_cached(PLACE.as_str()).await?;
     let complete = match &key {
         Some(_) => Some(db.prepare_cached(idempotency::COMPLETE).await?),
@@ -206,6 +228,8 @@ pub async fn place_and_commit(
         &p.event.payload,
         &p.event.correlation_id,
     ];
+    let lock_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&products];
+    let locking = db.query(&lock, &lock_params);
     let placing = db.execute(&place, &params);
     let completing = async {
         if let (Some(statement), Some(key)) = (&complete, &key) {
@@ -213,18 +237,22 @@ pub async fn place_and_commit(
         }
         Ok::<_, tokio_postgres::Error>(())
     };
+    // `join3` polls in order: the lock, then `PLACE`, then the completion are on the wire before the
+    // `COMMIT`. A refused `PLACE` is kept as a value, not returned as the flight's error, because the
+    // lock's answer explains it; Postgres has answered the `COMMIT` with a rollback either way.
     let last = async {
-        let (placed, completed) = futures::future::join(placing, completing).await;
-        placed?;
-        completed?;
-        Ok::<(), StoreError>(())
+        let (locked, placed, completed) =
+            futures::future::join3(locking, placing, completing).await;
+        Ok::<_, StoreError>((locked, placed.and(completed)))
     };
-    match tx.commit_after(last).await {
-        Ok(()) => Ok(true),
-        Err(StoreError::Query(e)) if e.code().is_some_and(|c| c.code() == NOT_RESERVED) => {
-            Ok(false)
-        }
-        Err(e) => Err(e),
+    let (locked, outcome) = tx.commit_after(last).await?;
+    let locked = locked?;
+    match outcome {
+        Ok(_) => Ok(Placed::Committed),
+        Err(e) if e.code().is_some_and(|c| c.code() == NOT_RESERVED) => Ok(Placed::Refused(
+            locked.iter().map(|r| (r.get(0), r.get(1))).collect(),
+        )),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -432,15 +460,15 @@ mod tests {
         }
     }
 
-    /// Places an order for `lines` (product, quantity) the way the service does: lock the stock rows,
-    /// then the one statement; commits when every line was reserved, rolls back otherwise.
+    /// Places an order for `lines` (product, quantity) the way the service does: read the stock, then
+    /// lock, place and commit in one flight; rolls back when a line could not be reserved.
     async fn place_order(db: &TestDatabase, user_id: Uuid, lines: &[(Uuid, i32)]) -> Option<Order> {
         let tx = Transaction::begin(db.pool.get().await.unwrap())
             .await
             .unwrap();
         let mut ids: Vec<Uuid> = lines.iter().map(|l| l.0).collect();
         ids.sort();
-        let stock = lock_stock(tx.client(), &ids).await.unwrap();
+        let stock = read_stock(tx.client(), &ids).await.unwrap();
         if lines.iter().any(|(p, q)| {
             stock
                 .iter()
@@ -449,7 +477,7 @@ mod tests {
         }) {
             return None;
         }
-        let mut priced: Vec<(Uuid, i32, i64)> = lines
+        let priced: Vec<(Uuid, i32, i64)> = lines
             .iter()
             .map(|(p, q)| {
                 (
@@ -463,7 +491,8 @@ mod tests {
                 )
             })
             .collect();
-        priced.sort();
+        // In the caller's order, not sorted: the lock in the same flight takes the rows in product-id
+        // order whatever order `PLACE` names them in.
         let id = Uuid::now_v7();
         let placed_event = event(id, "order.placed");
         let placement = Placement {
@@ -477,7 +506,7 @@ mod tests {
             event: &placed_event,
         };
         let placed = place_and_commit(&tx, &placement, None).await.unwrap();
-        placed.then(|| placement.order(stock[0].locked_at))
+        (placed == Placed::Committed).then(|| placement.order(stock[0].read_at))
     }
 
     async fn count(db: &TestDatabase, sql: &str, order_id: Uuid) -> i64 {
@@ -595,13 +624,111 @@ mod tests {
             payment_id: Uuid::now_v7(),
             event: &placed_event,
         };
-        assert!(!place_and_commit(&tx, &placement, None).await.unwrap());
+        let mut under_the_lock = vec![(lamp, 10), (mug, 1)];
+        under_the_lock.sort();
+        assert_eq!(
+            place_and_commit(&tx, &placement, None).await.unwrap(),
+            Placed::Refused(under_the_lock),
+            "refused, with the stock as the lock found it"
+        );
         assert_eq!(stock(&db.pool, lamp).await, (10, 0, 0));
         assert_eq!(stock(&db.pool, mug).await, (1, 0, 0));
         assert_eq!(
             count(&db, "SELECT count(*) FROM orders WHERE id = $1", id).await,
             0
         );
+    }
+
+    #[tokio::test]
+    async fn a_product_deleted_or_put_on_sale_after_it_was_read_is_neither_locked_nor_reserved() {
+        let db = fresh_database().await;
+        let buyer = user(&db.pool).await;
+        let (lamp, mug, cup) = (
+            product(&db.pool, 10, 4999).await,
+            product(&db.pool, 10, 1500).await,
+            product(&db.pool, 10, 800).await,
+        );
+        let mut ids = vec![lamp, mug, cup];
+        ids.sort();
+        let tx = Transaction::begin(db.pool.get().await.unwrap())
+            .await
+            .unwrap();
+        let read = read_stock(tx.client(), &ids).await.unwrap();
+        assert_eq!(read.len(), 3);
+        // Between the read and the flight, an admin deletes the mug and puts the cup on a flash sale.
+        let admin = db.pool.get().await.unwrap();
+        admin
+            .execute(
+                "UPDATE products SET deleted_at = now() WHERE id = $1",
+                &[&mug],
+            )
+            .await
+            .unwrap();
+        admin
+            .execute(
+                "UPDATE inventory SET flash_sale = true WHERE product_id = $1",
+                &[&cup],
+            )
+            .await
+            .unwrap();
+        let priced: Vec<(Uuid, i32, i64)> = read
+            .iter()
+            .map(|s| (s.product_id, 1, s.price_cents))
+            .collect();
+        let id = Uuid::now_v7();
+        let placed_event = event(id, "order.placed");
+        let placement = Placement {
+            id,
+            user_id: buyer,
+            lines: &priced,
+            total_cents: 4999 + 1500 + 800,
+            currency: "EUR",
+            expires_at: Utc::now() + Duration::minutes(15),
+            payment_id: Uuid::now_v7(),
+            event: &placed_event,
+        };
+        assert_eq!(
+            place_and_commit(&tx, &placement, None).await.unwrap(),
+            Placed::Refused(vec![(lamp, 10)]),
+            "only the lamp is still placeable"
+        );
+        for product in [lamp, mug, cup] {
+            assert_eq!(
+                stock(&db.pool, product).await,
+                (10, 0, 0),
+                "nothing reserved"
+            );
+        }
+        assert_eq!(
+            count(&db, "SELECT count(*) FROM orders WHERE id = $1", id).await,
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn baskets_sharing_products_in_any_order_queue_and_never_deadlock() {
+        let db = Arc::new(fresh_database().await);
+        let buyer = user(&db.pool).await;
+        let (lamp, mug) = (
+            product(&db.pool, 1000, 4999).await,
+            product(&db.pool, 1000, 1500).await,
+        );
+        let attempts = (0..40).map(|n| {
+            let db = db.clone();
+            let basket = if n % 2 == 0 {
+                vec![(lamp, 1), (mug, 1)]
+            } else {
+                vec![(mug, 1), (lamp, 1)]
+            };
+            tokio::spawn(async move { place_order(&db, buyer, &basket).await.is_some() })
+        });
+        let mut placed = 0;
+        for attempt in attempts.collect::<Vec<_>>() {
+            placed += usize::from(attempt.await.unwrap());
+        }
+        assert_eq!(placed, 40, "every basket placed");
+        assert_eq!(stock(&db.pool, lamp).await, (960, 40, 0));
+        assert_eq!(stock(&db.pool, mug).await, (960, 40, 0));
     }
 
     #[tokio::test]

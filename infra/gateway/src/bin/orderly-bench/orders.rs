@@ -85,11 +85,12 @@ UPDATE inventory SET available = available - 1, reserved = reserved + 1
 END;
 ";
 
-/// The placement as the store runs it, for pgbench: its two statements, `PLACE` sent in one flight with
-/// the `COMMIT` as the store sends them (`store::orders::place_and_commit`), with each `$n` replaced by SQL
-/// that makes the value (fresh ids from a random seed, one line of one unit). The event type is one no
-/// queue subscribes to; the rows are marked published after the side (`forget_baseline_events`): their
-/// publishing is not placement's work, and the emulator would take minutes over it.
+/// The placement as the store runs it, for pgbench: the read (`store::orders::READ_STOCK`), then the
+/// lock, `PLACE` and the `COMMIT` in one flight as the store sends them (`store::orders::place_and_commit`),
+/// with each `$n` replaced by SQL that makes the value (fresh ids from a random seed, one line of one
+/// unit). The event type is one no queue subscribes to; the rows are marked published after the side
+/// (`forget_baseline_events`): their publishing is not placement's work, and the emulator would take
+/// minutes over it.
 pub(crate) fn placement_script() -> String {
     let product = "(SELECT product_id FROM bench_products WHERE n = :n)";
     let fill = |statement: &str, values: &[(usize, String)]| {
@@ -100,6 +101,10 @@ pub(crate) fn placement_script() -> String {
         }
         filled
     };
+    let read = fill(
+        orderly_store::orders::READ_STOCK,
+        &[(1, format!("ARRAY[{product}]"))],
+    );
     let lock = fill(
         orderly_store::orders::LOCK_STOCK,
         &[(1, format!("ARRAY[{product}]"))],
@@ -123,11 +128,11 @@ pub(crate) fn placement_script() -> String {
         ],
     );
     assert!(
-        !lock.contains('$') && !place.contains('$'),
+        ![&read, &lock, &place].iter().any(|s| s.contains('$')),
         "every parameter of the store's placement is filled"
     );
     format!(
-        "\\set n random(1, :products)\n\\set b random(1, :buyers)\n\\set seed random(1, 9000000000000000000)\nBEGIN;\n{lock};\n\\startpipeline\n{place};\nEND;\n\\endpipeline\n"
+        "\\set n random(1, :products)\n\\set b random(1, :buyers)\n\\set seed random(1, 9000000000000000000)\nBEGIN;\n{read};\n\\startpipeline\n{lock};\n{place};\nEND;\n\\endpipeline\n"
     )
 }
 
