@@ -193,8 +193,7 @@ async fn try_place(
         Placed::Refused(locked) if locked.len() < lines.len() => Ok(None),
         Placed::Refused(locked) => {
             check_stock(lines, &locked)?;
-            // Every line fit under the lock, yet `PLACE` refused one: it cannot happen while the
-            // lock and `PLACE` read the same rows, and is answered as the refusal it is.
+            // Unreachable while the lock and `PLACE` apply the same conditions to the same rows.
             Err(ServiceError::conflict(
                 "OUT_OF_STOCK",
                 "not enough stock for some lines",

@@ -239,7 +239,7 @@ pub async fn place_and_commit(
     };
     // `join3` polls in order: the lock, then `PLACE`, then the completion are on the wire before the
     // `COMMIT`. A refused `PLACE` is kept as a value, not returned as the flight's error, because the
-    // lock's answer explains it; Postgres has answered the `COMMIT` with a rollback either way.
+    // lock's answer explains it; after a refusal Postgres answers the `COMMIT` with a rollback.
     let last = async {
         let (locked, placed, completed) =
             futures::future::join3(locking, placing, completing).await;
