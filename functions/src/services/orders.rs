@@ -11,7 +11,6 @@ use orderly_domain::users::Role;
 use orderly_domain::validation::FieldError;
 use orderly_store::flash_sales::{self, Queueing};
 use orderly_store::orders::{self, OrderFilter, Placed, Placement, Transition};
-use orderly_store::transaction::Transaction;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -93,7 +92,7 @@ async fn try_place(
     idempotent: &Idempotent<'_>,
     render: fn(&OrderDetail) -> Value,
 ) -> Result<Option<(u16, Value)>, ServiceError> {
-    let tx = Transaction::begin(state.db.get().await?).await?;
+    let tx = orders::begin_placement(state.db.get().await?).await?;
     if let Some(replay) = idempotent.claim(tx.client(), "order").await? {
         return Ok(Some(replay));
     }

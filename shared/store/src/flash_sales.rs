@@ -20,20 +20,26 @@ pub struct OnSale {
     pub buyer_limit: Option<i32>,
 }
 
+/// Which of a basket's products are in flash-sale mode, read inside a placement's transaction, whose
+/// statements run with generic plans: one lookup by key per product, whatever the catalogue's size
+/// (`orders::READ_STOCK` says why it is written this way). `$1`: distinct product ids.
+pub const PRODUCTS_ON_SALE: &str =
+    "SELECT s.product_id, s.available, s.price_cents, s.currency, s.buyer_limit, s.name, s.sku, now()
+       FROM unnest($1::uuid[]) AS l(product_id)
+      CROSS JOIN LATERAL (
+            SELECT i.product_id, i.available, p.price_cents, p.currency, i.buyer_limit, p.name, p.sku
+              FROM inventory i JOIN products p ON p.id = i.product_id
+             WHERE i.product_id = l.product_id AND p.deleted_at IS NULL AND i.flash_sale
+            OFFSET 0) s";
+
 /// Live products in flash-sale mode among `product_ids`, with their price and limit per buyer, read
 /// without a lock: a request never waits on a flash-sale product's row.
 pub async fn products_on_sale(
     db: &impl GenericClient,
     product_ids: &[Uuid],
 ) -> Result<Vec<OnSale>, StoreError> {
-    let rows = db
-        .query(
-            "SELECT i.product_id, i.available, p.price_cents, p.currency, i.buyer_limit, p.name, p.sku, now()
-               FROM inventory i JOIN products p ON p.id = i.product_id
-              WHERE i.product_id = ANY($1) AND p.deleted_at IS NULL AND i.flash_sale",
-            &[&product_ids],
-        )
-        .await?;
+    let statement = db.prepare_cached(PRODUCTS_ON_SALE).await?;
+    let rows = db.query(&statement, &[&product_ids]).await?;
     Ok(rows
         .iter()
         .map(|r| OnSale {
