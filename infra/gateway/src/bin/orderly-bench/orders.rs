@@ -3,7 +3,7 @@
 //! `LOCK_STOCK` and `PLACE` pipelined with the `COMMIT`, the very text the store sends, parameters filled
 //! in by SQL) and next to the
 //! bare reservation, for one hot product and for 1,000 products. Each side starts after the pipeline has
-//! drained (outbox published, queues empty), runs `CLIENTS` clients for `MEASURE` after `WARM_UP`, and
+//! drained (outbox published, queues empty) and Postgres has vacuumed and checkpointed (`settle`), runs `CLIENTS` clients for `MEASURE` after `WARM_UP`, and
 //! the three sides alternate `ROUNDS` times; medians and the spread are printed. Last, the stack is
 //! offered half its median rate at a steady pace, for the latency a shop sees below capacity. While the
 //! stack places, the events' consumers are switched off (`consumers`): their queues fill, and the drain
@@ -379,10 +379,11 @@ async fn paced(
     (done as f64 / MEASURE.as_secs_f64(), latency, failures)
 }
 
-/// Waits until the pipeline has drained (at most `DRAIN_AT_MOST`); returns the seconds it took.
+/// Waits until the pipeline has drained (at most `DRAIN_AT_MOST`), then `settle`s; returns the seconds
+/// the drain took.
 pub(crate) async fn drain(db: &tokio_postgres::Client, sqs: &aws_sdk_sqs::Client) -> f64 {
     let control = control();
-    match crate::local_stack::drain(db, sqs, &control, DRAIN_AT_MOST).await {
+    let drained = match crate::local_stack::drain(db, sqs, &control, DRAIN_AT_MOST).await {
         Ok(seconds) => seconds,
         Err(left) => {
             println!(
@@ -393,6 +394,45 @@ pub(crate) async fn drain(db: &tokio_postgres::Client, sqs: &aws_sdk_sqs::Client
             );
             DRAIN_AT_MOST.as_secs_f64()
         }
+    };
+    settle(db).await;
+    drained
+}
+
+/// The tables a placement writes.
+const PLACEMENT_TABLES: &str =
+    "inventory, orders, order_items, order_status_history, payments, outbox, rate_limits";
+
+/// Starts the next side from the same state as every other: the placement's tables vacuumed and a
+/// checkpoint just taken. Autovacuum is off on those tables while the row runs (`autovacuum`): it
+/// woke about a minute into the 1,000-product row and took a core for seconds, in whichever side was
+/// running. With `full_page_writes` on, the first change to a page after a checkpoint writes the whole
+/// page to the WAL, and the checkpointer starts one every five minutes: a side it fell into wrote several
+/// times the WAL per order of the side before. One 1,000-product run's pgbench sides were 61 % apart.
+/// Both sides write the same rows, so the vacuuming they leave behind is the same for both, done between
+/// them.
+pub(crate) async fn settle(db: &tokio_postgres::Client) {
+    for statement in [
+        format!("VACUUM (ANALYZE) {PLACEMENT_TABLES}"),
+        "CHECKPOINT".into(),
+    ] {
+        if let Err(e) = db.batch_execute(&statement).await {
+            println!(
+                "  could not run {statement} before the side ({e}): the side may share the machine with it"
+            );
+        }
+    }
+}
+
+/// Turns autovacuum on the placement's tables off while the row runs (`settle` vacuums between sides),
+/// and back on after.
+async fn autovacuum(db: &tokio_postgres::Client, on: bool) {
+    for table in PLACEMENT_TABLES.split(", ") {
+        db.batch_execute(&format!(
+            "ALTER TABLE {table} SET (autovacuum_enabled = {on})"
+        ))
+        .await
+        .expect("autovacuum setting");
     }
 }
 
@@ -475,6 +515,7 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
         .expect("database");
     tokio::spawn(connection);
     let sqs = crate::local_stack::sqs_client().await;
+    autovacuum(&db, false).await;
     let offset = if std::env::args().any(|a| a == "--orders-only") {
         600
     } else {
@@ -523,6 +564,7 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
                     .expect("pgbench"),
             );
             forget_baseline_events(&db).await;
+            settle(&db).await;
             scenario.reservation.add(
                 tokio::task::spawn_blocking(move || pgbench(RESERVATION_SQL, count as usize))
                     .await
@@ -537,12 +579,13 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
         consumers(true).await;
         scenarios.push(scenario);
     }
+    autovacuum(&db, true).await;
     scenarios
 }
 
 pub fn print(scenarios: &[Scenario], mode: &str) {
     println!(
-        "\norder placement: {CLIENTS} clients, {} s measured after {} s warm-up, {ROUNDS} rounds alternating stack / pgbench placement / pgbench reservation, each after the pipeline drained; {mode}; the consumers' event sources off while the stack places (the pipeline row measures them)",
+        "\norder placement: {CLIENTS} clients, {} s measured after {} s warm-up, {ROUNDS} rounds alternating stack / pgbench placement / pgbench reservation, each after the pipeline drained, a VACUUM and a CHECKPOINT (autovacuum off on the placement's tables); {mode}; the consumers' event sources off while the stack places (the pipeline row measures them)",
         MEASURE.as_secs(),
         WARM_UP.as_secs()
     );
@@ -576,6 +619,22 @@ pub fn print(scenarios: &[Scenario], mode: &str) {
             ms(&s.placement.latency, 0.99),
             s.drains.iter().copied().fold(f64::MAX, f64::min),
             s.drains.iter().copied().fold(f64::MIN, f64::max),
+        );
+        // Each round's rate, in the order measured: a spread says how far apart they are, this says
+        // which one was off (the first side of a run, or a later one).
+        let rounds = |side: &Side| {
+            side.rates
+                .iter()
+                .map(|r| format!("{r:.0}"))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        println!(
+            "{:<18} rounds: stack {}; pgbench placement {}; reservation {}",
+            "",
+            rounds(&s.stack),
+            rounds(&s.placement),
+            rounds(&s.reservation),
         );
         println!(
             "{:<18} at half that rate ({:.0} orders/s offered, open loop): p50 {:.1} ms p99 {:.1} ms, {} failures (goal: p99 < 50 ms)",
