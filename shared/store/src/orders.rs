@@ -135,18 +135,18 @@ pub struct LineStock {
 /// Starts a placement's transaction. Its statements run with generic plans: left to choose, Postgres
 /// planned them again for every order (custom plans: 0.11–0.16 ms each, three per order, a third of
 /// Postgres's time per order), because a plan made for "some products" looks dearer than one made for
-/// the one product of the basket at hand. The settings (`PLACEMENT_PLANNING`) end with the transaction
+/// the one product of the basket at hand. The settings (`BEGIN_PLACEMENT`) end with the transaction
 /// and travel with the `BEGIN` in one round trip.
 pub async fn begin_placement(client: deadpool_postgres::Object) -> Result<Transaction, StoreError> {
-    Transaction::begin_with(client, PLACEMENT_PLANNING).await
+    Transaction::begin_with(client, BEGIN_PLACEMENT).await
 }
 
-/// How a placement's statements are planned: once per connection (generic plans), and by key (ADR
+/// How a placement's transaction begins, and so how its statements are planned: once per connection (generic plans), and by key (ADR
 /// 0027). Every statement of a placement reaches its rows through a key; over a table its statistics
 /// call tiny (a new shop with a handful of products) the planner prefers a scan, and a generic plan keeps
 /// that choice while a hot product's row piles up versions that every scan then reads.
-pub const PLACEMENT_PLANNING: &str =
-    "SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off";
+pub const BEGIN_PLACEMENT: &str =
+    "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off";
 
 /// Reads the stock rows of live products among `product_ids`, in product-id order, without locking
 /// them. Missing or deleted products, and products in flash-sale mode, are absent.
@@ -479,6 +479,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::Pool;
     use crate::testing::{TestDatabase, fresh_database, product, stock, user};
 
     fn event(order_id: Uuid, event_type: &'static str) -> OutboxEvent {
@@ -494,8 +495,8 @@ mod tests {
 
     /// Places an order for `lines` (product, quantity) the way the service does: read the stock, then
     /// lock, place and commit in one flight; rolls back when a line could not be reserved.
-    async fn place_order(db: &TestDatabase, user_id: Uuid, lines: &[(Uuid, i32)]) -> Option<Order> {
-        let tx = begin_placement(db.pool.get().await.unwrap()).await.unwrap();
+    async fn place_order(pool: &Pool, user_id: Uuid, lines: &[(Uuid, i32)]) -> Option<Order> {
+        let tx = begin_placement(pool.get().await.unwrap()).await.unwrap();
         let mut ids: Vec<Uuid> = lines.iter().map(|l| l.0).collect();
         ids.sort();
         let stock = read_stock(tx.client(), &ids).await.unwrap();
@@ -580,7 +581,7 @@ mod tests {
             product(&db.pool, 10, 4999).await,
             product(&db.pool, 5, 1500).await,
         );
-        let order = place_order(&db, buyer, &[(lamp, 3), (mug, 2)])
+        let order = place_order(&db.pool, buyer, &[(lamp, 3), (mug, 2)])
             .await
             .unwrap();
         assert_eq!(
@@ -746,7 +747,7 @@ mod tests {
             } else {
                 vec![(mug, 1), (lamp, 1)]
             };
-            tokio::spawn(async move { place_order(&db, buyer, &basket).await.is_some() })
+            tokio::spawn(async move { place_order(&db.pool, buyer, &basket).await.is_some() })
         });
         let mut placed = 0;
         for attempt in attempts.collect::<Vec<_>>() {
@@ -764,7 +765,7 @@ mod tests {
         let lamp = product(&db.pool, 5, 4999).await;
         let attempts = (0..30).map(|_| {
             let db = db.clone();
-            tokio::spawn(async move { place_order(&db, buyer, &[(lamp, 1)]).await.is_some() })
+            tokio::spawn(async move { place_order(&db.pool, buyer, &[(lamp, 1)]).await.is_some() })
         });
         let mut placed = 0;
         for attempt in attempts.collect::<Vec<_>>() {
@@ -779,8 +780,8 @@ mod tests {
         let db = fresh_database().await;
         let buyer = user(&db.pool).await;
         let lamp = product(&db.pool, 10, 4999).await;
-        let sold = place_order(&db, buyer, &[(lamp, 3)]).await.unwrap();
-        let released = place_order(&db, buyer, &[(lamp, 2)]).await.unwrap();
+        let sold = place_order(&db.pool, buyer, &[(lamp, 3)]).await.unwrap();
+        let released = place_order(&db.pool, buyer, &[(lamp, 2)]).await.unwrap();
         assert_eq!(stock(&db.pool, lamp).await, (5, 5, 0));
 
         let paid = move_to(&db, &sold, OrderStatus::Paid).await;
@@ -827,9 +828,9 @@ mod tests {
         let buyer = user(&db.pool).await;
         let lamp = product(&db.pool, 10, 4999).await;
         for _ in 0..2 {
-            place_order(&db, buyer, &[(lamp, 1)]).await.unwrap();
+            place_order(&db.pool, buyer, &[(lamp, 1)]).await.unwrap();
         }
-        place_order(&db, buyer, &[(lamp, 1)]).await.unwrap();
+        place_order(&db.pool, buyer, &[(lamp, 1)]).await.unwrap();
         db.pool
             .get()
             .await
@@ -897,27 +898,9 @@ mod tests {
             },
         )
         .unwrap();
-        let mut placed = 0;
         for _ in 0..3 {
-            let tx = begin_placement(pool.get().await.unwrap()).await.unwrap();
-            let stock = read_stock(tx.client(), &[lamp]).await.unwrap();
-            let (id, lines) = (Uuid::now_v7(), [(lamp, 1, stock[0].price_cents)]);
-            let placed_event = event(id, "order.placed");
-            let placement = Placement {
-                id,
-                user_id: buyer,
-                lines: &lines,
-                total_cents: stock[0].price_cents,
-                currency: "EUR",
-                expires_at: Utc::now() + Duration::minutes(15),
-                payment_id: Uuid::now_v7(),
-                event: &placed_event,
-            };
-            placed += usize::from(
-                place_and_commit(&tx, &placement, None).await.unwrap() == Placed::Committed,
-            );
+            assert!(place_order(&pool, buyer, &[(lamp, 1)]).await.is_some());
         }
-        assert_eq!(placed, 3);
         let client = pool.get().await.unwrap();
         for statement in [READ_STOCK, LOCK_STOCK, PLACE.as_str()] {
             let row = client
@@ -964,10 +947,7 @@ mod tests {
             let db = fresh_database().await;
             catalogue(&db, products).await;
             let client = db.pool.get().await.unwrap();
-            client
-                .batch_execute(&format!("BEGIN; {PLACEMENT_PLANNING}"))
-                .await
-                .unwrap();
+            client.batch_execute(BEGIN_PLACEMENT).await.unwrap();
             for (name, types, text, values) in &statements {
                 client
                     .batch_execute(&format!("PREPARE {name} ({types}) AS {text}"))

@@ -18,24 +18,18 @@ pub struct Transaction {
 
 impl Transaction {
     pub async fn begin(client: Object) -> Result<Self, StoreError> {
-        Self::begin_with(client, "").await
+        Self::begin_with(client, "BEGIN").await
     }
 
-    /// Begins, then runs `setup` (settings for this transaction alone, `SET LOCAL …`) in the same round
-    /// trip.
-    pub async fn begin_with(client: Object, setup: &'static str) -> Result<Self, StoreError> {
+    /// Begins with `begin`: `BEGIN` and, in the same round trip, settings for this transaction alone
+    /// (`SET LOCAL …`).
+    pub async fn begin_with(client: Object, begin: &'static str) -> Result<Self, StoreError> {
         // Built before `BEGIN` is sent, so that a caller cancelled meanwhile still rolls it back.
         let tx = Self {
             client: Some(client),
             finished: AtomicBool::new(false),
         };
-        if setup.is_empty() {
-            tx.client().batch_execute("BEGIN").await?;
-        } else {
-            tx.client()
-                .batch_execute(&format!("BEGIN; {setup}"))
-                .await?;
-        }
+        tx.client().batch_execute(begin).await?;
         Ok(tx)
     }
 

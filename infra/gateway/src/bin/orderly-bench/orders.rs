@@ -1,13 +1,13 @@
 //! Order placement (`--orders-only`, and the end of a full run): `POST /api/v1/orders` through the whole
 //! stack, next to pgbench running the placement's own statements (`store::orders::READ_STOCK`, then
 //! `LOCK_STOCK` and `PLACE` pipelined with the `COMMIT`, the very text the store sends, parameters filled
-//! in by SQL) and next to the
-//! bare reservation, for one hot product and for 1,000 products. Each side starts after the pipeline has
-//! drained (outbox published, queues empty) and Postgres has vacuumed and checkpointed (`settle`), runs `CLIENTS` clients for `MEASURE` after `WARM_UP`, and
-//! the three sides alternate `ROUNDS` times; medians and the spread are printed. Last, the stack is
-//! offered half its median rate at a steady pace, for the latency a shop sees below capacity. While the
-//! stack places, the events' consumers are switched off (`consumers`): their queues fill, and the drain
-//! after the side works through them.
+//! in by SQL) and next to the bare reservation, for one hot product and for 1,000 products. Each side
+//! starts after the pipeline has drained (outbox published, queues empty) and Postgres has vacuumed and
+//! checkpointed (`settle`), runs `CLIENTS` clients for `MEASURE` after `WARM_UP`, and the three sides
+//! alternate `ROUNDS` times; medians and the spread are printed. Last, the stack is offered half its
+//! median rate at a steady pace, for the latency a shop sees below capacity. While the stack places, the
+//! events' consumers are switched off (`consumers`): their queues fill, and the drain after the side
+//! works through them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
