@@ -9,6 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod analytics;
 mod cold_start;
+mod cpu;
 mod flash_sale;
 mod ingest;
 #[path = "../common/local_stack.rs"]

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use hdrhistogram::Histogram;
 use serde_json::json;
 
+use crate::cpu::{self, Cpu};
 use crate::summary::named;
 use crate::{control, control_summary, env, median, ms, user};
 
@@ -35,6 +36,8 @@ pub struct Side {
     rates: Vec<f64>,
     latency: Histogram<u64>,
     failures: usize,
+    /// The machine's CPU over the measured windows, by part.
+    cpu: Cpu,
 }
 
 impl Side {
@@ -43,13 +46,25 @@ impl Side {
             rates: Vec::new(),
             latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds"),
             failures: 0,
+            cpu: Cpu::default(),
         }
     }
 
-    fn add(&mut self, (rate, latency, failures): (f64, Histogram<u64>, usize)) {
+    fn add(&mut self, (rate, latency, failures): (f64, Histogram<u64>, usize), cpu: Cpu) {
         self.rates.push(rate);
         self.latency.add(latency).expect("same bounds");
         self.failures += failures;
+        self.cpu.add(&cpu);
+    }
+
+    /// The orders (or transactions) the measured windows finished.
+    fn done(&self) -> f64 {
+        self.rates.iter().sum::<f64>() * MEASURE.as_secs_f64()
+    }
+
+    /// Milliseconds of CPU per order, by part.
+    fn cpu_per_order(&self) -> String {
+        self.cpu.per(self.done())
     }
 
     fn median(&self) -> f64 {
@@ -73,6 +88,8 @@ pub struct Scenario {
     drains: Vec<f64>,
     /// The stack at half its measured rate: (orders/s offered, latency, failures).
     half: (f64, Histogram<u64>, usize),
+    /// Each measured second of the half-rate run: orders due, and the slowest of them in ms.
+    half_timeline: String,
 }
 
 /// The bare reservation every order makes: lock the line's stock row, then take the unit.
@@ -334,7 +351,7 @@ async fn paced(
     tokens: &[String],
     products: &[String],
     rate: f64,
-) -> (f64, Histogram<u64>, usize) {
+) -> ((f64, Histogram<u64>, usize), String) {
     let url = Arc::new(format!("{api}/api/v1/orders"));
     let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
     let started = tokio::time::Instant::now();
@@ -359,14 +376,18 @@ async fn paced(
                 .send()
                 .await
                 .is_ok_and(|r| r.status() == 201);
-            (measured, ok, due.elapsed())
+            (measured, ok, due.duration_since(started), due.elapsed())
         }));
         n += 1;
     }
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
     let (mut done, mut failures) = (0usize, 0usize);
+    // Per measured second, by when orders were due: how many, and the slowest. A p99 far above the
+    // p50 is a stall of a moment or a slope over the whole window; this says which, and when.
+    let seconds = MEASURE.as_secs() as usize;
+    let mut by_second = vec![(0usize, Duration::ZERO); seconds];
     for order in sent {
-        let (measured, ok, took) = order.await.expect("an order");
+        let (measured, ok, due, took) = order.await.expect("an order");
         match (measured, ok) {
             (false, _) => {}
             (true, true) => {
@@ -375,8 +396,22 @@ async fn paced(
             }
             (true, false) => failures += 1,
         }
+        if measured {
+            let second = ((due - WARM_UP).as_secs() as usize).min(seconds - 1);
+            let (count, slowest) = &mut by_second[second];
+            *count += 1;
+            *slowest = (*slowest).max(took);
+        }
     }
-    (done as f64 / MEASURE.as_secs_f64(), latency, failures)
+    let timeline = by_second
+        .iter()
+        .map(|(count, slowest)| format!("{count}:{:.0}", slowest.as_secs_f64() * 1000.0))
+        .collect::<Vec<_>>()
+        .join(" ");
+    (
+        (done as f64 / MEASURE.as_secs_f64(), latency, failures),
+        timeline,
+    )
 }
 
 /// Waits until the pipeline has drained (at most `DRAIN_AT_MOST`), then `settle`s; returns the seconds
@@ -547,35 +582,44 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
             reservation: Side::new(),
             drains: Vec::new(),
             half: (0.0, Histogram::new(3).expect("a histogram"), 0),
+            half_timeline: String::new(),
         };
-        for _ in 0..ROUNDS {
+        for round in 1..=ROUNDS {
             scenario.drains.push(drain(&db, &sqs).await);
             consumers(false).await;
+            let window = cpu::window(WARM_UP, MEASURE, format!("{key}-stack-{round}"));
+            let measured = stack(client, api, &tokens, &products).await;
             scenario
                 .stack
-                .add(stack(client, api, &tokens, &products).await);
+                .add(measured, window.await.expect("the CPU window"));
             consumers(true).await;
             scenario.drains.push(drain(&db, &sqs).await);
             relay(false).await;
             let script = placement.clone();
-            scenario.placement.add(
-                tokio::task::spawn_blocking(move || pgbench(&script, count as usize))
-                    .await
-                    .expect("pgbench"),
-            );
+            let window = cpu::window(WARM_UP, MEASURE, format!("{key}-placement-{round}"));
+            let measured = tokio::task::spawn_blocking(move || pgbench(&script, count as usize))
+                .await
+                .expect("pgbench");
+            scenario
+                .placement
+                .add(measured, window.await.expect("the CPU window"));
             forget_baseline_events(&db).await;
             settle(&db).await;
-            scenario.reservation.add(
+            let window = cpu::window(WARM_UP, MEASURE, format!("{key}-reservation-{round}"));
+            let measured =
                 tokio::task::spawn_blocking(move || pgbench(RESERVATION_SQL, count as usize))
                     .await
-                    .expect("pgbench"),
-            );
+                    .expect("pgbench");
+            scenario
+                .reservation
+                .add(measured, window.await.expect("the CPU window"));
             relay(true).await;
         }
         scenario.drains.push(drain(&db, &sqs).await);
         let half_rate = scenario.stack.median() / 2.0;
         consumers(false).await;
-        scenario.half = paced(client, api, &tokens, &products, half_rate).await;
+        (scenario.half, scenario.half_timeline) =
+            paced(client, api, &tokens, &products, half_rate).await;
         consumers(true).await;
         scenarios.push(scenario);
     }
@@ -636,6 +680,14 @@ pub fn print(scenarios: &[Scenario], mode: &str) {
             rounds(&s.placement),
             rounds(&s.reservation),
         );
+        // Where the rate is won or lost: on two cores a side's rate is about 2 s of CPU a second
+        // divided by what an order costs, summed over every process it runs in.
+        println!(
+            "{:<18} CPU per order: stack {}; pgbench placement {}",
+            "",
+            s.stack.cpu_per_order(),
+            s.placement.cpu_per_order(),
+        );
         println!(
             "{:<18} at half that rate ({:.0} orders/s offered, open loop): p50 {:.1} ms p99 {:.1} ms, {} failures (goal: p99 < 50 ms)",
             "",
@@ -643,6 +695,10 @@ pub fn print(scenarios: &[Scenario], mode: &str) {
             ms(&s.half.1, 0.5),
             ms(&s.half.1, 0.99),
             s.half.2
+        );
+        println!(
+            "{:<18} each second, orders due:slowest ms: {}",
+            "", s.half_timeline
         );
     }
     println!(
@@ -674,6 +730,12 @@ pub fn write(scenarios: &[Scenario], durability: &str, row: &str) {
                 ("half_rate_p99_ms", ms(&s.half.1, 0.99)),
             ])
             .into_iter()
+            .chain(cpu::PARTS.iter().map(|part| {
+                (
+                    format!("stack_cpu_{part}_ms"),
+                    s.stack.cpu.part_per(part, s.stack.done()),
+                )
+            }))
             .map(|(n, v)| (format!("{k}_{n}"), v)),
         );
     }
