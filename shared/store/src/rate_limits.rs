@@ -182,6 +182,34 @@ mod tests {
         assert!(other.allowed, "keys are independent");
     }
 
+    /// Every request updates its key's row: the update must stay on its page and touch no index
+    /// (`pg_stat_user_tables` counts HOT updates), or each one writes index entries and leaves dead
+    /// versions for the next request's conflict probe to walk (migration V23).
+    #[tokio::test]
+    async fn a_keys_counter_is_updated_in_place_without_touching_an_index() {
+        let db = fresh_database().await;
+        let client = db.pool.get().await.unwrap();
+        let quota = Quota::per_minute(1_000);
+        for _ in 0..50 {
+            assert!(acquire(&client, "user:hot", quota).await.unwrap().allowed);
+        }
+        // Statistics reach the shared counters at the end of a transaction only when forced.
+        client
+            .batch_execute("SELECT pg_stat_force_next_flush()")
+            .await
+            .unwrap();
+        let row = client
+            .query_one(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'rate_limits'",
+                &[],
+            )
+            .await
+            .unwrap();
+        let (updates, hot): (i64, i64) = (row.get(0), row.get(1));
+        assert_eq!(updates, 49, "the first request inserts, the others update");
+        assert_eq!(hot, updates, "every update is HOT");
+    }
+
     #[tokio::test]
     async fn a_revoked_session_or_key_and_a_changed_role_show_at_once() {
         let db = fresh_database().await;
