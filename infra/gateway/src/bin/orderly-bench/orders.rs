@@ -90,6 +90,8 @@ pub struct Scenario {
     half: (f64, Histogram<u64>, usize),
     /// Each measured second of the half-rate run: orders due, and the slowest of them in ms.
     half_timeline: String,
+    /// The machine's CPU over the half-rate run's measured window.
+    half_cpu: Cpu,
 }
 
 /// The bare reservation every order makes: lock the line's stock row, then take the unit.
@@ -583,6 +585,7 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
             drains: Vec::new(),
             half: (0.0, Histogram::new(3).expect("a histogram"), 0),
             half_timeline: String::new(),
+            half_cpu: Cpu::default(),
         };
         for round in 1..=ROUNDS {
             scenario.drains.push(drain(&db, &sqs).await);
@@ -618,8 +621,10 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
         scenario.drains.push(drain(&db, &sqs).await);
         let half_rate = scenario.stack.median() / 2.0;
         consumers(false).await;
+        let window = cpu::window(WARM_UP, MEASURE, format!("{key}-half-rate"));
         (scenario.half, scenario.half_timeline) =
             paced(client, api, &tokens, &products, half_rate).await;
+        scenario.half_cpu = window.await.expect("the CPU window");
         consumers(true).await;
         scenarios.push(scenario);
     }
@@ -697,8 +702,10 @@ pub fn print(scenarios: &[Scenario], mode: &str) {
             s.half.2
         );
         println!(
-            "{:<18} each second, orders due:slowest ms: {}",
-            "", s.half_timeline
+            "{:<18} each second, orders due:slowest ms: {}; CPU per order: {}",
+            "",
+            s.half_timeline,
+            s.half_cpu.per(s.half.0 * MEASURE.as_secs_f64())
         );
     }
     println!(
