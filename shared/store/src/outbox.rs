@@ -19,6 +19,8 @@ pub struct Unpublished {
     pub event_type: String,
     pub payload: Value,
     pub correlation_id: Option<String>,
+    /// How long the event has waited, from its transaction's start to the claim.
+    pub waited: Duration,
 }
 
 /// Writes an event in the caller's transaction (order changes write theirs inside their own statement).
@@ -86,13 +88,15 @@ pub async fn claim_unpublished(
 ) -> Result<Vec<Unpublished>, StoreError> {
     let (statement, age) = match claim {
         Claim::YoungerThan(age) => (
-            "SELECT id, event_type, payload, correlation_id FROM outbox
+            "SELECT id, event_type, payload, correlation_id,
+                    extract(epoch FROM clock_timestamp() - created_at)::float8 FROM outbox
               WHERE published_at IS NULL AND created_at >= now() - make_interval(secs => $1)
               ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
             age,
         ),
         Claim::OlderThan(age) => (
-            "SELECT id, event_type, payload, correlation_id FROM outbox
+            "SELECT id, event_type, payload, correlation_id,
+                    extract(epoch FROM clock_timestamp() - created_at)::float8 FROM outbox
               WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1)
               ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
             age,
@@ -106,6 +110,7 @@ pub async fn claim_unpublished(
             event_type: r.get(1),
             payload: r.get(2),
             correlation_id: r.get(3),
+            waited: Duration::from_secs_f64(r.get::<_, f64>(4).max(0.0)),
         })
         .collect())
 }
@@ -215,6 +220,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(relayed.iter().map(|e| e.id).collect::<Vec<_>>(), [young]);
+        // How long it waited, which the relay's gathering window reads.
+        let waited = relayed[0].waited;
+        assert!(
+            waited >= Duration::from_secs(1) && waited < Duration::from_secs(30),
+            "{waited:?}"
+        );
         // A second relay (runs overlap) skips the row the first holds.
         let mut other_client = db.pool.get().await.unwrap();
         let other = other_client.transaction().await.unwrap();
@@ -228,6 +239,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(swept.iter().map(|e| e.id).collect::<Vec<_>>(), [old]);
+        assert!(swept[0].waited >= Duration::from_secs(300));
         other.rollback().await.unwrap();
 
         mark_all_published(&relay, &[young]).await.unwrap();
