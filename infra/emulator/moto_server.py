@@ -80,10 +80,9 @@ _unix_time_millis = moto.core.utils.unix_time_millis = _fast_clock(
 )
 
 import moto.sqs.models  # noqa: E402  (after the clock is replaced)
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: E402
 import moto.server  # noqa: E402
 import werkzeug.serving  # noqa: E402
-from moto.moto_server.werkzeug_app import MotoRequestHandler  # noqa: E402
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler  # noqa: E402
 from moto.server import main  # noqa: E402
 from moto.sqs.exceptions import ReceiptHandleIsInvalid  # noqa: E402
 from moto.sqs.models import Message, Queue, SQSBackend  # noqa: E402
@@ -335,7 +334,15 @@ def _publish_batch_within_limit(self, topic_arn, publish_batch_request_entries):
 
 SNSBackend.publish_batch = _publish_batch_within_limit
 
-_keeping = threading.local()
+class _Keeping(threading.local):
+    """Whether the request this connection's thread is handling keeps its connection. False on a
+    thread that has not run a request yet: werkzeug may answer a malformed request line before it
+    calls `run_wsgi`."""
+
+    alive = False
+
+
+_keeping = _Keeping()
 
 
 class _KeepAliveHandler(MotoRequestHandler):
@@ -381,7 +388,7 @@ class _Drain:
 
     class DefaultSelector(selectors.DefaultSelector):
         def select(self, timeout=None):
-            if getattr(_keeping, "alive", False):
+            if _keeping.alive:
                 return []
             return super().select(timeout)
 
