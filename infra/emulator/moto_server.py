@@ -80,6 +80,8 @@ _unix_time_millis = moto.core.utils.unix_time_millis = _fast_clock(
 )
 
 import moto.sqs.models  # noqa: E402  (after the clock is replaced)
+import moto.core.responses  # noqa: E402
+from moto.core.base_backend import BackendDict  # noqa: E402
 import moto.server  # noqa: E402
 import werkzeug.serving  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler  # noqa: E402
@@ -88,6 +90,7 @@ from moto.sqs.exceptions import ReceiptHandleIsInvalid  # noqa: E402
 from moto.sqs.models import Message, Queue, SQSBackend  # noqa: E402
 from moto.sns.exceptions import SNSException  # noqa: E402
 from moto.sns.models import MAXIMUM_MESSAGE_LENGTH, SNSBackend  # noqa: E402
+from moto.sns.utils import FilterPolicyMatcher  # noqa: E402
 
 for _module in list(sys.modules.values()):
     # Anything imported before the clock was replaced (moto.core imports some of its own modules).
@@ -267,6 +270,63 @@ class _Attributes(Mapping):
 
 
 Queue.attributes = property(_Attributes)
+
+# Every request looks its account's backends up several times (the response's setup marks the access
+# key used in IAM's; SNS and SQS find their own), and each lookup took moto's global backend lock, copied
+# the dict's keys into a list to test one, and compared itself with every registered `BackendDict`. With
+# one thread per connection all waiting on that lock under the GIL, it was a third of the emulator's
+# samples while the pipeline drained. A lookup of an account that is already there needs none of it: an
+# account is only ever added under the lock, together with the registration, and `reset` removes both.
+_backend_dict_getitem = BackendDict.__getitem__
+
+
+def _known_account_first(self, account_id):
+    try:
+        return dict.__getitem__(self, account_id)
+    except KeyError:
+        return _backend_dict_getitem(self, account_id)
+
+
+BackendDict.__getitem__ = _known_account_first
+
+# Which actions a response class has was listed again for every request, by `inspect.getmembers` over the
+# class (3.4 % of the emulator's busy time while the pipeline drained). A class's methods do not change
+# while the server runs.
+moto.core.responses.method_names_from_class = functools.lru_cache(maxsize=None)(
+    lambda clazz: frozenset(moto.core.utils.method_names_from_class(clazz))
+)
+
+# Every published event is matched against every subscription's filter policy (seven here, one attribute
+# each), through generators and closures per field: 6 % of the busy time. The answer depends only on the
+# policy and the message's attributes, and the events carry a handful of distinct attribute sets, so a
+# subscription remembers its answers (a bounded number; a body-scoped policy is matched as before).
+_matches = FilterPolicyMatcher.matches
+_REMEMBERED_MATCHES = 4096
+
+
+def _remembered_match(self, message_attributes, message):
+    if self.filter_policy_scope != "MessageAttributes":
+        return _matches(self, message_attributes, message)
+    try:
+        key = tuple(
+            sorted(
+                (name, value.get("Type"), repr(value.get("Value")))
+                for name, value in (message_attributes or {}).items()
+            )
+        )
+    except AttributeError:  # an attribute that is not a {Type, Value} map: let moto judge it
+        return _matches(self, message_attributes, message)
+    remembered = self.__dict__.setdefault("_orderly_matches", {})
+    answer = remembered.get(key)
+    if answer is None:
+        answer = _matches(self, message_attributes, message)
+        if len(remembered) >= _REMEMBERED_MATCHES:
+            remembered.clear()
+        remembered[key] = answer
+    return answer
+
+
+FilterPolicyMatcher.matches = _remembered_match
 
 _backend_for_host = DomainDispatcherApplication.get_backend_for_host
 _backends_by_host: dict = {}

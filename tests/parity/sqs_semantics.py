@@ -112,9 +112,10 @@ def main():
     fifo = content_deduplication()
     delayed = delay()
     published = sns_bodies()
+    filtered = sns_filter_policies()
     percent_decoding()
 
-    for url in (url, dlq, source, fifo, delayed, published):
+    for url in (url, dlq, source, fifo, delayed, published, *filtered):
         sqs.delete_queue(QueueUrl=url)
     if failures:
         sys.exit(f"{len(failures)} SQS behaviour(s) differ: {failures}")
@@ -182,6 +183,50 @@ def sns_bodies():
     check(sorted(got) == sorted(bodies), "SNS delivers each message's body exactly as published")
     sns.delete_topic(TopicArn=topic)
     return url
+
+
+def sns_filter_policies():
+    # The emulator remembers each subscription's answer for a set of message attributes: the same
+    # attributes published again, on two subscriptions with different policies, and after a policy
+    # changes, must still reach exactly the queues whose policy matches.
+    topic = sns.create_topic(Name=f"parity-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    urls, subscriptions = [], []
+    for name, policy in (("paid", ["order.paid"]), ("placed", ["order.placed", "order.paid"])):
+        url = queue(f"filter-{name}")
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        subscriptions.append(sns.subscribe(
+            TopicArn=topic, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True,
+            Attributes={"RawMessageDelivery": "true", "FilterPolicyScope": "MessageAttributes",
+                        "FilterPolicy": json.dumps({"event_type": policy})})["SubscriptionArn"])
+        urls.append(url)
+
+    def publish(body, event_type):
+        sns.publish(TopicArn=topic, Message=body, MessageAttributes={
+            "event_type": {"DataType": "String", "StringValue": event_type}})
+
+    def drained(url):
+        got = []
+        while batch := receive(url):
+            got += [m["Body"] for m in batch]
+            for m in batch:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return sorted(got)
+
+    for i in range(3):
+        publish(f"paid-{i}", "order.paid")
+        publish(f"placed-{i}", "order.placed")
+        publish(f"other-{i}", "order.completed")
+    sns.publish(TopicArn=topic, Message="no-attributes")
+    check(drained(urls[0]) == ["paid-0", "paid-1", "paid-2"], "a filter policy takes only its event type")
+    check(drained(urls[1]) == sorted([f"{k}-{i}" for k in ("paid", "placed") for i in range(3)]),
+          "a second policy on the same attributes answers for itself")
+    sns.set_subscription_attributes(SubscriptionArn=subscriptions[0], AttributeName="FilterPolicy",
+                                    AttributeValue=json.dumps({"event_type": ["order.completed"]}))
+    publish("paid-again", "order.paid")
+    publish("completed-again", "order.completed")
+    check(drained(urls[0]) == ["completed-again"], "a changed policy is matched afresh")
+    sns.delete_topic(TopicArn=topic)
+    return urls
 
 
 def percent_decoding():
