@@ -101,6 +101,14 @@ impl Cpu {
         format!("{} = {total:.2} ms", listed.join(", "))
     }
 
+    /// Milliseconds per unit of work of every part together.
+    pub fn per_total(&self, done: f64) -> f64 {
+        if done <= 0.0 {
+            return 0.0;
+        }
+        self.0.values().sum::<f64>() * 1000.0 / done
+    }
+
     /// Milliseconds per unit of work of one part.
     pub fn part_per(&self, part: &str, done: f64) -> f64 {
         self.0.get(part).copied().unwrap_or(0.0) * 1000.0 / done.max(1.0)

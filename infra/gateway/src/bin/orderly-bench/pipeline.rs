@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio_postgres::Client;
 
+use crate::cpu::Cpu;
 use crate::orders::bench_tables;
 use crate::{CONCURRENCY, env, user};
 
@@ -29,6 +30,10 @@ pub struct Row {
     drain_seconds: Option<f64>,
     latency: Histogram<u64>,
     to_paid: Histogram<u64>,
+    /// The machine's CPU while the backlog drained (no orders placed then): what the pipeline alone
+    /// costs, and the orders it finished in that time.
+    drain_cpu: Cpu,
+    drained: usize,
 }
 
 /// Orders of this run that reached COMPLETED, and the latency of each (ms, placement to completion).
@@ -98,12 +103,15 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Row {
     let completed_during_load = completions(&db, started_at).await.len();
 
     let drain_started = Instant::now();
+    let drain_cpu_start = Cpu::sample();
     let mut done = completed_during_load;
     while done < placed && drain_started.elapsed() < DRAIN_LIMIT {
         tokio::time::sleep(Duration::from_millis(500)).await;
         done = completions(&db, started_at).await.len();
     }
     let drain_seconds = (done >= placed).then(|| drain_started.elapsed().as_secs_f64());
+    let drain_cpu = Cpu::sample().since(&drain_cpu_start);
+    let drained = done.saturating_sub(completed_during_load);
     let mut latency = Histogram::<u64>::new(3).expect("a histogram");
     for ms in completions(&db, started_at).await {
         latency.record(ms.max(0) as u64).expect("in range");
@@ -120,6 +128,8 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Row {
         drain_seconds,
         latency,
         to_paid,
+        drain_cpu,
+        drained,
     }
 }
 
@@ -148,6 +158,21 @@ pub fn print(row: &Row) {
             DRAIN_LIMIT.as_secs()
         ),
     }
+    // On two cores the pipeline keeps up only if placement and pipeline together fit: what the drain
+    // cost an order says how far that is, and the emulator, one Python process, is held to one core.
+    println!(
+        "  pipeline CPU per order (drain)  {}",
+        row.drain_cpu.per(row.drained as f64)
+    );
+    let total_ms = row.drain_cpu.per_total(row.drained as f64);
+    let emulator_ms = row.drain_cpu.part_per("emulator", row.drained as f64);
+    if total_ms > 0.0 && emulator_ms > 0.0 {
+        println!(
+            "  so at most                      {:>7.1} orders/s on two cores, {:.1} orders/s through the emulator's one",
+            2000.0 / total_ms,
+            1000.0 / emulator_ms
+        );
+    }
     println!(
         "  order → PAID                    p50 {:>7.0} ms  p99 {:>7.0} ms",
         row.to_paid.value_at_quantile(0.5),
@@ -171,6 +196,14 @@ pub fn write(row: &Row, durability: &str) {
         ),
         ("backlog_at_end", row.backlog_at_end as f64),
         ("drain_s", row.drain_seconds.unwrap_or(f64::NAN)),
+        (
+            "drain_cpu_ms_per_order",
+            row.drain_cpu.per_total(row.drained as f64),
+        ),
+        (
+            "drain_emulator_cpu_ms_per_order",
+            row.drain_cpu.part_per("emulator", row.drained as f64),
+        ),
         ("to_paid_p50_ms", row.to_paid.value_at_quantile(0.5) as f64),
         ("to_paid_p99_ms", row.to_paid.value_at_quantile(0.99) as f64),
         (
