@@ -114,6 +114,7 @@ def main():
     published = sns_bodies()
     filtered = sns_filter_policies()
     percent_decoding()
+    receive_serialization()
 
     for url in (url, dlq, source, fifo, delayed, published, *filtered):
         sqs.delete_queue(QueueUrl=url)
@@ -191,18 +192,24 @@ def sns_filter_policies():
     # changes, must still reach exactly the queues whose policy matches.
     topic = sns.create_topic(Name=f"parity-{uuid.uuid4().hex[:8]}")["TopicArn"]
     urls, subscriptions = [], []
-    for name, policy in (("paid", ["order.paid"]), ("placed", ["order.placed", "order.paid"])):
+    for name, policy in (("paid", {"event_type": ["order.paid"]}),
+                         ("placed", {"event_type": ["order.placed", "order.paid"]}),
+                         ("email", {"event_type": ["order.paid"], "channel": ["email"]})):
         url = queue(f"filter-{name}")
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         subscriptions.append(sns.subscribe(
             TopicArn=topic, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True,
             Attributes={"RawMessageDelivery": "true", "FilterPolicyScope": "MessageAttributes",
-                        "FilterPolicy": json.dumps({"event_type": policy})})["SubscriptionArn"])
+                        "FilterPolicy": json.dumps(policy)})["SubscriptionArn"])
         urls.append(url)
 
-    def publish(body, event_type):
-        sns.publish(TopicArn=topic, Message=body, MessageAttributes={
-            "event_type": {"DataType": "String", "StringValue": event_type}})
+    def publish(body, event_type, **more):
+        # Every message also has an attribute no policy names, different each time (as the system's
+        # correlation id is).
+        attributes = {"correlation_id": {"DataType": "String", "StringValue": str(uuid.uuid4())},
+                      "event_type": {"DataType": "String", "StringValue": event_type}}
+        attributes.update({k: {"DataType": "String", "StringValue": v} for k, v in more.items()})
+        sns.publish(TopicArn=topic, Message=body, MessageAttributes=attributes)
 
     def drained(url):
         got = []
@@ -217,8 +224,13 @@ def sns_filter_policies():
         publish(f"placed-{i}", "order.placed")
         publish(f"other-{i}", "order.completed")
     sns.publish(TopicArn=topic, Message="no-attributes")
-    check(drained(urls[0]) == ["paid-0", "paid-1", "paid-2"], "a filter policy takes only its event type")
-    check(drained(urls[1]) == sorted([f"{k}-{i}" for k in ("paid", "placed") for i in range(3)]),
+    publish("paid-email", "order.paid", channel="email")
+    publish("paid-sms", "order.paid", channel="sms")
+    check(drained(urls[2]) == ["paid-email"], "a policy of two attributes needs both to match")
+    check(drained(urls[0]) == ["paid-0", "paid-1", "paid-2", "paid-email", "paid-sms"],
+          "a filter policy takes only its event type")
+    check(drained(urls[1]) == sorted([f"{k}-{i}" for k in ("paid", "placed") for i in range(3)]
+                                     + ["paid-email", "paid-sms"]),
           "a second policy on the same attributes answers for itself")
     sns.set_subscription_attributes(SubscriptionArn=subscriptions[0], AttributeName="FilterPolicy",
                                     AttributeValue=json.dumps({"event_type": ["order.completed"]}))
@@ -239,6 +251,47 @@ def percent_decoding():
                           for _ in range(20_000))
               if _c_unquote_to_bytes(s) != _unquote_to_bytes(s)]
     check(differ == [], f"it decodes 20,000 random strings as Python does ({differ[:3]})")
+
+
+def receive_serialization():
+    # The emulator writes a receive's JSON itself (infra/emulator/moto_server.py): compared here with
+    # moto's own serializer on every shape of result the system's messages take, both spellings of a
+    # message attribute (SendMessage's and SNS's), unicode and JSON bodies, and none at all.
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "infra", "emulator"))
+    from moto_server import _receive_json
+    from moto.core.responses import XFormedAttributePicker
+    from moto.core.serialize import get_serializer_class
+    from moto.core.utils import get_service_model
+    operation = get_service_model("sqs").operation_model("ReceiveMessage")
+    serializer = get_serializer_class("sqs", "json")(
+        operation_model=operation, pretty_print=False, value_picker=XFormedAttributePicker())
+
+    def message(i, attributes):
+        m = {"MessageId": str(uuid.uuid4()), "ReceiptHandle": "h" * 185, "MD5OfBody": "0" * 32,
+             "Body": ["plain", "é 東京 🚀 \"quoted\" \\", json.dumps({"event": {"n": i}})][i % 3],
+             "Attributes": {"SenderId": "AIDA", "SentTimestamp": str(1796534265512 + i),
+                            "ApproximateReceiveCount": str(1 + i % 4),
+                            "ApproximateFirstReceiveTimestamp": "1796534265618"}}
+        if attributes:
+            m["MessageAttributes"] = attributes
+            m["MD5OfMessageAttributes"] = "1" * 32
+        return m
+
+    shapes = [{}, {"Messages": [message(0, None)]},
+              {"Messages": [message(i, a) for i, a in enumerate([
+                  {"event_type": {"DataType": "String", "StringValue": "order.placed"}},
+                  {"event_type": {"data_type": "String", "string_value": "order.paid"},
+                   "n": {"data_type": "Number", "string_value": "5"}},
+                  None,
+                  {"trace": {"DataType": "String.custom", "StringValue": "é"}}])]}]
+    for result in shapes:
+        generic = serializer.serialize(result)
+        ours = _receive_json(result)
+        check(ours is not None and json.loads(ours) == json.loads(generic["body"])
+              and generic["headers"].get("Content-Type") == "application/x-amz-json-1.0",
+              f"a receive of {len(result.get('Messages', []))} message(s) serialises as moto's serializer does")
+    binary = {"Messages": [message(1, {"b": {"DataType": "Binary", "BinaryValue": b"\x00"}})]}
+    check(_receive_json(binary) is None, "a binary attribute is left to moto's serializer")
 
 
 if __name__ == "__main__":
