@@ -115,6 +115,7 @@ def main():
     filtered = sns_filter_policies()
     percent_decoding()
     receive_serialization()
+    publish_batch_parsing()
 
     for url in (url, dlq, source, fifo, delayed, published, *filtered):
         sqs.delete_queue(QueueUrl=url)
@@ -292,6 +293,55 @@ def receive_serialization():
               f"a receive of {len(result.get('Messages', []))} message(s) serialises as moto's serializer does")
     binary = {"Messages": [message(1, {"b": {"DataType": "Binary", "BinaryValue": b"\x00"}})]}
     check(_receive_json(binary) is None, "a binary attribute is left to moto's serializer")
+
+
+def publish_batch_parsing():
+    # The emulator maps a `PublishBatch` form to its parameters itself (infra/emulator/moto_server.py):
+    # compared here with moto's own query parser on the forms the relay sends and on the edges of the
+    # format, fields in any order included; what it does not know it leaves to moto.
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "infra", "emulator"))
+    from moto_server import _publish_batch_params
+    from moto.core.parse import PROTOCOL_PARSERS
+    from moto.core.utils import get_service_model
+    from moto.sns.responses import SNSResponse
+    from werkzeug.datastructures import MultiDict
+    parser = PROTOCOL_PARSERS["query"](get_service_model("sns").operation_model("PublishBatch"),
+                                       map_type=SNSResponse.PROTOCOL_PARSER_MAP_TYPE)
+    topic = [("Action", "PublishBatch"), ("Version", "2010-03-31"), ("TopicArn", "arn:aws:sns:us-east-1:1:t")]
+
+    def entry(n, message, attributes=(), **fields):
+        e = f"PublishBatchRequestEntries.member.{n}."
+        out = [(e + "Id", str(n)), (e + "Message", message)] + [(e + k, v) for k, v in fields.items()]
+        for m, (name, kind, value) in enumerate(attributes, start=1):
+            a = f"{e}MessageAttributes.entry.{m}."
+            out += [(a + "Name", name), (a + "Value.DataType", kind), (a + "Value.StringValue", value)]
+        return out
+
+    relay = topic + [f for n in range(1, 11) for f in entry(
+        n, json.dumps({"event": n, "text": "é 東京"}),
+        [("event_type", "String", "order.placed"), ("correlation_id", "String", str(uuid.uuid4()))])]
+    forms = {
+        "the relay's ten entries with two attributes each": relay,
+        "fields in another order": list(reversed(relay)),
+        "entries without attributes, an empty message, a subject and FIFO fields": topic + entry(1, "")
+        + entry(2, "b", Subject="s", MessageGroupId="g", MessageDeduplicationId="d",
+                MessageStructure="json"),
+        "a number attribute and a custom string type": topic + entry(
+            1, "m", [("n", "Number", "5"), ("t", "String.custom", "x")]),
+        "no entries": topic,
+    }
+    for what, fields in forms.items():
+        generic = parser.parse({"method": "POST", "values": MultiDict(fields), "headers": {}, "body": b"",
+                                "url_path": "/", "url_params": {}})
+        check(_publish_batch_params(MultiDict(fields)) == generic,
+              f"a PublishBatch form is read as moto's parser reads it: {what}")
+    binary = topic + [("PublishBatchRequestEntries.member.1.Id", "1"),
+                      ("PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Name", "b"),
+                      ("PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.DataType", "Binary"),
+                      ("PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.BinaryValue", "AAE=")]
+    check(_publish_batch_params(MultiDict(binary)) is None, "a binary attribute is left to moto's parser")
+    gap = topic + entry(1, "a") + entry(3, "c")
+    check(_publish_batch_params(MultiDict(gap)) is None, "entries numbered with a gap are left to moto's parser")
 
 
 if __name__ == "__main__":
