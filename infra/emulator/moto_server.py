@@ -367,6 +367,8 @@ _ATTRIBUTE_FIELDS = {
 
 def _receive_json(result):
     """The JSON body moto's serializer makes of a `ReceiveMessage` result, or None to let it make it."""
+    if set(result) - {"Messages"}:
+        return None
     messages = []
     for message in result.get("Messages", ()):
         out = {}
@@ -392,8 +394,6 @@ def _receive_json(result):
                 return None
             out[key] = value
         messages.append(out)
-    if set(result) - {"Messages"}:
-        return None
     return json.dumps({"Messages": messages} if messages else {})
 
 
@@ -423,6 +423,7 @@ SQSResponse.serialized = _serialized_receive
 # nothing else. The form's fields map to the parameters directly; a field this does not know (a binary
 # attribute, say) leaves the request to moto's parser. The parity check compares the two.
 _ENTRY_PREFIX = "PublishBatchRequestEntries.member."
+_ATTRIBUTE_PREFIX = "MessageAttributes.entry."
 _ENTRY_STRINGS = {
     "Id", "Message", "Subject", "MessageStructure", "MessageDeduplicationId", "MessageGroupId",
 }
@@ -447,8 +448,10 @@ def _publish_batch_params(values):
         if field in _ENTRY_STRINGS:
             entry[field] = value
             continue
-        number, _, attribute_field = field.removeprefix("MessageAttributes.entry.").partition(".")
-        if not field.startswith("MessageAttributes.entry.") or not number.isdigit():
+        if not field.startswith(_ATTRIBUTE_PREFIX):
+            return None
+        number, _, attribute_field = field[len(_ATTRIBUTE_PREFIX):].partition(".")
+        if not number.isdigit():
             return None
         attribute = entry.setdefault("_attributes", {}).setdefault(int(number), {})
         if attribute_field == "Name":

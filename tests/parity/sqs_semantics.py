@@ -21,6 +21,9 @@ import uuid
 import boto3
 from botocore.exceptions import ClientError
 
+# The in-process comparisons import the emulator's own replacements (infra/emulator/moto_server.py).
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "infra", "emulator"))
+
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL") or f"http://127.0.0.1:{os.environ.get('ORDERLY_EMULATOR_PORT', '4566')}"
 sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name=os.environ.get("AWS_REGION", "us-east-1"),
                    aws_access_key_id="test", aws_secret_access_key="test")
@@ -245,7 +248,6 @@ def sns_filter_policies():
 def percent_decoding():
     # What a client could send unencoded (a raw `\`, a stray `%`) never reaches the decoder through boto3,
     # so the decoder is also compared with Python's own on random strings of the characters that matter.
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "infra", "emulator"))
     from moto_server import _c_unquote_to_bytes, _unquote_to_bytes
     rng = random.Random(20261205)
     differ = [s for s in ("".join(rng.choice("%%%25aF9\\xgé+") for _ in range(rng.randint(0, 12)))
@@ -258,7 +260,6 @@ def receive_serialization():
     # The emulator writes a receive's JSON itself (infra/emulator/moto_server.py): compared here with
     # moto's own serializer on every shape of result the system's messages take, both spellings of a
     # message attribute (SendMessage's and SNS's), unicode and JSON bodies, and none at all.
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "infra", "emulator"))
     from moto_server import _receive_json
     from moto.core.responses import XFormedAttributePicker
     from moto.core.serialize import get_serializer_class
@@ -299,7 +300,6 @@ def publish_batch_parsing():
     # The emulator maps a `PublishBatch` form to its parameters itself (infra/emulator/moto_server.py):
     # compared here with moto's own query parser on the forms the relay sends and on the edges of the
     # format, fields in any order included; what it does not know it leaves to moto.
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "infra", "emulator"))
     from moto_server import _publish_batch_params
     from moto.core.parse import PROTOCOL_PARSERS
     from moto.core.utils import get_service_model

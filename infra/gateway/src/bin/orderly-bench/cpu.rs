@@ -93,7 +93,7 @@ impl Cpu {
             .filter_map(|p| self.0.get(p).map(|s| (*p, s * 1000.0 / done)))
             .filter(|(_, ms)| *ms >= 0.005)
             .collect();
-        let total: f64 = shares.iter().map(|(_, ms)| ms).sum();
+        let total = self.per_total(done);
         let listed: Vec<String> = shares
             .iter()
             .map(|(p, ms)| format!("{p} {ms:.2}"))

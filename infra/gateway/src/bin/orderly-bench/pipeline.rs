@@ -36,6 +36,17 @@ pub struct Row {
     drained: usize,
 }
 
+impl Row {
+    /// What the drain cost an order: every part together, and the emulator alone (ms of CPU).
+    fn drain_per_order(&self) -> (f64, f64) {
+        let drained = self.drained as f64;
+        (
+            self.drain_cpu.per_total(drained),
+            self.drain_cpu.part_per("emulator", drained),
+        )
+    }
+}
+
 /// Orders of this run that reached COMPLETED, and the latency of each (ms, placement to completion).
 async fn completions(db: &Client, since: chrono::DateTime<chrono::Utc>) -> Vec<i64> {
     reached(db, since, "COMPLETED").await
@@ -164,8 +175,7 @@ pub fn print(row: &Row) {
         "  pipeline CPU per order (drain)  {}",
         row.drain_cpu.per(row.drained as f64)
     );
-    let total_ms = row.drain_cpu.per_total(row.drained as f64);
-    let emulator_ms = row.drain_cpu.part_per("emulator", row.drained as f64);
+    let (total_ms, emulator_ms) = row.drain_per_order();
     if total_ms > 0.0 && emulator_ms > 0.0 {
         println!(
             "  so at most                      {:>7.1} orders/s on two cores, {:.1} orders/s through the emulator's one",
@@ -188,6 +198,7 @@ pub fn print(row: &Row) {
 /// `target/bench/pipeline.csv`: one line per figure.
 pub fn write(row: &Row, durability: &str) {
     let load = LOAD.as_secs_f64();
+    let (total_ms, emulator_ms) = row.drain_per_order();
     let figures = [
         ("placed_per_s", row.placed_per_second),
         (
@@ -196,14 +207,8 @@ pub fn write(row: &Row, durability: &str) {
         ),
         ("backlog_at_end", row.backlog_at_end as f64),
         ("drain_s", row.drain_seconds.unwrap_or(f64::NAN)),
-        (
-            "drain_cpu_ms_per_order",
-            row.drain_cpu.per_total(row.drained as f64),
-        ),
-        (
-            "drain_emulator_cpu_ms_per_order",
-            row.drain_cpu.part_per("emulator", row.drained as f64),
-        ),
+        ("drain_cpu_ms_per_order", total_ms),
+        ("drain_emulator_cpu_ms_per_order", emulator_ms),
         ("to_paid_p50_ms", row.to_paid.value_at_quantile(0.5) as f64),
         ("to_paid_p99_ms", row.to_paid.value_at_quantile(0.99) as f64),
         (
