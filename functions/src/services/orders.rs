@@ -92,14 +92,20 @@ async fn try_place(
     idempotent: &Idempotent<'_>,
     render: fn(&OrderDetail) -> Value,
 ) -> Result<Option<(u16, Value)>, ServiceError> {
-    let tx = orders::begin_placement(state.db.get().await?).await?;
-    if let Some(replay) = idempotent.claim(tx.client(), "order").await? {
-        return Ok(Some(replay));
-    }
-
+    let tx = orders::placement_not_begun(state.db.get().await?);
     let product_ids: Vec<Uuid> = lines.iter().map(|(p, _)| *p).collect();
-    // Read without a lock: the rows are locked in the flight that places and commits (ADR 0024).
-    let stock = orders::read_stock(tx.client(), &product_ids).await?;
+    // The key's claim, or without one the read, travels with the `BEGIN`. The stock is read without a
+    // lock: the rows are locked in the flight that places and commits (ADR 0024).
+    let first = async {
+        if let Some(replay) = idempotent.claim(tx.client(), "order").await? {
+            return Ok::<_, ServiceError>(Err(replay));
+        }
+        Ok(Ok(orders::read_stock(tx.client(), &product_ids).await?))
+    };
+    let stock = match tx.begin_along(first).await? {
+        Ok(stock) => stock,
+        Err(replay) => return Ok(Some(replay)),
+    };
     if stock.len() < product_ids.len() {
         let on_sale = flash_sales::products_on_sale(tx.client(), &product_ids).await?;
         if let Some(sale) = on_sale.first() {

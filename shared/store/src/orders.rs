@@ -141,6 +141,12 @@ pub async fn begin_placement(client: deadpool_postgres::Object) -> Result<Transa
     Transaction::begin_with(client, BEGIN_PLACEMENT).await
 }
 
+/// A placement's transaction, its `BEGIN_PLACEMENT` to be sent with its first statements
+/// (`Transaction::begin_along`): a round trip fewer per order than `begin_placement`.
+pub fn placement_not_begun(client: deadpool_postgres::Object) -> Transaction {
+    Transaction::not_begun(client, BEGIN_PLACEMENT)
+}
+
 /// How a placement's transaction begins, and so how its statements are planned: once per connection (generic plans), and by key (ADR
 /// 0027). Every statement of a placement reaches its rows through a key; over a table its statistics
 /// call tiny (a new shop with a handful of products) the planner prefers a scan, and a generic plan keeps

@@ -13,6 +13,9 @@ use crate::StoreError;
 
 pub struct Transaction {
     client: Option<Object>,
+    /// How it begins (`BEGIN` and maybe `SET LOCAL …`), until that is sent.
+    begin: &'static str,
+    begun: AtomicBool,
     finished: AtomicBool,
 }
 
@@ -24,13 +27,38 @@ impl Transaction {
     /// Begins with `begin`: `BEGIN` and, in the same round trip, settings for this transaction alone
     /// (`SET LOCAL …`).
     pub async fn begin_with(client: Object, begin: &'static str) -> Result<Self, StoreError> {
-        // Built before `BEGIN` is sent, so that a caller cancelled meanwhile still rolls it back.
-        let tx = Self {
-            client: Some(client),
-            finished: AtomicBool::new(false),
-        };
-        tx.client().batch_execute(begin).await?;
+        let tx = Self::not_begun(client, begin);
+        tx.begin_along(async { Ok::<_, StoreError>(()) }).await?;
         Ok(tx)
+    }
+
+    /// A transaction whose `begin` is not sent yet: `begin_along` sends it in the same flight as the
+    /// transaction's first statements, which saves the round trip a `BEGIN` on its own costs. Built
+    /// before anything is sent, so that a caller cancelled meanwhile still rolls it back.
+    pub fn not_begun(client: Object, begin: &'static str) -> Self {
+        Self {
+            client: Some(client),
+            begin,
+            begun: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+        }
+    }
+
+    /// Sends the transaction's `begin`, then what `first` sends when first polled, without waiting in
+    /// between (as with `commit_after`, `first` must send its statements on its first poll, so that
+    /// they follow the `BEGIN` on the wire); returns `first`'s answer. A `BEGIN` that failed (the
+    /// connection broke) is the error, whatever `first` returned.
+    pub async fn begin_along<T, E: From<StoreError>>(
+        &self,
+        first: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let again = self.begun.swap(true, Ordering::AcqRel);
+        assert!(!again, "a transaction begins once");
+        // `join` polls in order: the `BEGIN` is queued on the connection before `first`'s statements.
+        let (begun, value) =
+            futures::future::join(self.client().batch_execute(self.begin), first).await;
+        begun.map_err(StoreError::from)?;
+        value
     }
 
     /// The connection, for the transaction's statements.
@@ -101,6 +129,45 @@ mod tests {
             .await
             .unwrap()
             .get(0)
+    }
+
+    /// The first statements sent along with the `BEGIN` run inside the transaction, under its settings.
+    #[tokio::test]
+    async fn statements_sent_along_with_the_begin_are_inside_the_transaction() {
+        let db = fresh_database().await;
+        db.pool
+            .get()
+            .await
+            .unwrap()
+            .batch_execute("CREATE TABLE t (n int PRIMARY KEY)")
+            .await
+            .unwrap();
+        let begin = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
+        for commit in [false, true] {
+            let tx = Transaction::not_begun(db.pool.get().await.unwrap(), begin);
+            let client = tx.client();
+            // Run outside the transaction, the insert would outlive the dropped one and the committed
+            // one's would fail on the key; and a `SET LOCAL` outside one changes nothing.
+            let setting = tx
+                .begin_along(async {
+                    client.execute("INSERT INTO t VALUES (1)", &[]).await?;
+                    let row = client
+                        .query_one("SELECT current_setting('plan_cache_mode')", &[])
+                        .await?;
+                    Ok::<_, StoreError>(row.get::<_, String>(0))
+                })
+                .await
+                .unwrap();
+            assert_eq!(setting, "force_generic_plan");
+            if commit {
+                tx.commit().await.unwrap();
+            }
+        }
+        assert_eq!(
+            count(&db).await,
+            1,
+            "the dropped one kept nothing, the committed one its row"
+        );
     }
 
     #[tokio::test]

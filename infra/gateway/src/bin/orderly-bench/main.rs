@@ -8,6 +8,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod analytics;
+mod backends;
 mod cold_start;
 mod cpu;
 mod flash_sale;
