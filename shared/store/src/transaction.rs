@@ -131,9 +131,8 @@ mod tests {
             .get(0)
     }
 
-    /// The first statements sent along with the `BEGIN` run inside the transaction, under its settings.
-    #[tokio::test]
-    async fn statements_sent_along_with_the_begin_are_inside_the_transaction() {
+    /// A fresh database with a table `t` of unique numbers.
+    async fn with_table() -> crate::testing::TestDatabase {
         let db = fresh_database().await;
         db.pool
             .get()
@@ -142,6 +141,13 @@ mod tests {
             .batch_execute("CREATE TABLE t (n int PRIMARY KEY)")
             .await
             .unwrap();
+        db
+    }
+
+    /// The first statements sent along with the `BEGIN` run inside the transaction, under its settings.
+    #[tokio::test]
+    async fn statements_sent_along_with_the_begin_are_inside_the_transaction() {
+        let db = with_table().await;
         let begin = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
         for commit in [false, true] {
             let tx = Transaction::not_begun(db.pool.get().await.unwrap(), begin);
@@ -172,14 +178,7 @@ mod tests {
 
     #[tokio::test]
     async fn commit_after_keeps_everything_or_nothing_and_a_dropped_one_rolls_back() {
-        let db = fresh_database().await;
-        db.pool
-            .get()
-            .await
-            .unwrap()
-            .batch_execute("CREATE TABLE t (n int PRIMARY KEY)")
-            .await
-            .unwrap();
+        let db = with_table().await;
         let insert = "INSERT INTO t VALUES ($1)";
 
         let tx = Transaction::begin(db.pool.get().await.unwrap())
