@@ -25,7 +25,7 @@ pub(crate) const COLUMNS: &str =
 /// `$1`: distinct product ids. A product in flash-sale mode is left out: its orders are queued
 /// (`flash_sales`).
 ///
-/// A placement's statements run with generic plans (`begin_placement`), planned once per connection
+/// A placement's statements run with generic plans (`placement_not_begun`), planned once per connection
 /// without knowing how many products `$1` holds; the planner then assumes ten, and over a catalogue of
 /// a thousand products a join of ten looked cheaper as a scan of every product than as ten lookups.
 /// So each product is looked up by key in a subquery of its own (`LATERAL … OFFSET 0`, which the
@@ -132,17 +132,12 @@ pub struct LineStock {
     pub read_at: DateTime<Utc>,
 }
 
-/// Starts a placement's transaction. Its statements run with generic plans: left to choose, Postgres
-/// planned them again for every order (custom plans: 0.11–0.16 ms each, three per order, a third of
-/// Postgres's time per order), because a plan made for "some products" looks dearer than one made for
-/// the one product of the basket at hand. The settings (`BEGIN_PLACEMENT`) end with the transaction
-/// and travel with the `BEGIN` in one round trip.
-pub async fn begin_placement(client: deadpool_postgres::Object) -> Result<Transaction, StoreError> {
-    Transaction::begin_with(client, BEGIN_PLACEMENT).await
-}
-
 /// A placement's transaction, its `BEGIN_PLACEMENT` to be sent with its first statements
-/// (`Transaction::begin_along`): a round trip fewer per order than `begin_placement`.
+/// (`Transaction::begin_along`, a round trip fewer per order than a `BEGIN` on its own). Its statements
+/// run with generic plans: left to choose, Postgres planned them again for every order (custom plans:
+/// 0.11–0.16 ms each, three per order, a third of Postgres's time per order), because a plan made for
+/// "some products" looks dearer than one made for the one product of the basket at hand. The settings
+/// end with the transaction.
 pub fn placement_not_begun(client: deadpool_postgres::Object) -> Transaction {
     Transaction::not_begun(client, BEGIN_PLACEMENT)
 }
@@ -502,7 +497,9 @@ mod tests {
     /// Places an order for `lines` (product, quantity) the way the service does: read the stock, then
     /// lock, place and commit in one flight; rolls back when a line could not be reserved.
     async fn place_order(pool: &Pool, user_id: Uuid, lines: &[(Uuid, i32)]) -> Option<Order> {
-        let tx = begin_placement(pool.get().await.unwrap()).await.unwrap();
+        let tx = Transaction::begin_with(pool.get().await.unwrap(), BEGIN_PLACEMENT)
+            .await
+            .unwrap();
         let mut ids: Vec<Uuid> = lines.iter().map(|l| l.0).collect();
         ids.sort();
         let stock = read_stock(tx.client(), &ids).await.unwrap();
@@ -642,7 +639,9 @@ mod tests {
             product(&db.pool, 10, 4999).await,
             product(&db.pool, 1, 1500).await,
         );
-        let tx = begin_placement(db.pool.get().await.unwrap()).await.unwrap();
+        let tx = Transaction::begin_with(db.pool.get().await.unwrap(), BEGIN_PLACEMENT)
+            .await
+            .unwrap();
         let id = Uuid::now_v7();
         let placed_event = event(id, "order.placed");
         // The caller checked the stock, but the statement itself refuses the short line, and the
@@ -685,7 +684,9 @@ mod tests {
         );
         let mut ids = vec![lamp, mug, cup];
         ids.sort();
-        let tx = begin_placement(db.pool.get().await.unwrap()).await.unwrap();
+        let tx = Transaction::begin_with(db.pool.get().await.unwrap(), BEGIN_PLACEMENT)
+            .await
+            .unwrap();
         let read = read_stock(tx.client(), &ids).await.unwrap();
         assert_eq!(read.len(), 3);
         // Between the read and the flight, an admin deletes the mug and puts the cup on a flash sale.
