@@ -5,7 +5,8 @@
 //! starts after the pipeline has drained (outbox published, queues empty) and Postgres has vacuumed and
 //! checkpointed (`settle`), runs `CLIENTS` clients for `MEASURE` after `WARM_UP`, and the three sides
 //! alternate `ROUNDS` times; medians and the spread are printed. Last, the stack is offered half its
-//! median rate at a steady pace, for the latency a shop sees below capacity. While the stack places, the
+//! median rate at a steady pace, for the latency a shop sees below capacity, and then the same after a
+//! moment above capacity (`SURGE`), for whether it recovers from a queue. While the stack places, the
 //! events' consumers are switched off (`consumers`): their queues fill, and the drain after the side
 //! works through them.
 
@@ -27,6 +28,10 @@ pub(crate) const BUYERS: usize = 64;
 const WARM_UP: Duration = Duration::from_secs(2);
 const MEASURE: Duration = Duration::from_secs(10);
 const ROUNDS: usize = 2;
+/// The surge before the second paced run, as a multiple of the stack's measured rate.
+const SURGE: f64 = 1.5;
+/// An order slower than this is slow (issue 12's p99 goal at half the rate).
+const SLOW: Duration = Duration::from_millis(50);
 /// How long pgbench keeps running after a side's measured window (`pgbench`).
 const OUTLIVE_THE_WINDOW: Duration = Duration::from_secs(1);
 /// How long a side waits for the pipeline to drain before it starts anyway (and says so). Locally the
@@ -41,6 +46,8 @@ pub struct Side {
     failures: usize,
     /// The machine's CPU over the measured windows, by part.
     cpu: Cpu,
+    /// The same, each round on its own.
+    rounds_cpu: Vec<Cpu>,
 }
 
 impl Side {
@@ -50,6 +57,7 @@ impl Side {
             latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds"),
             failures: 0,
             cpu: Cpu::default(),
+            rounds_cpu: Vec::new(),
         }
     }
 
@@ -58,6 +66,22 @@ impl Side {
         self.latency.add(latency).expect("same bounds");
         self.failures += failures;
         self.cpu.add(&cpu);
+        self.rounds_cpu.push(cpu);
+    }
+
+    /// Each round's rate and, in brackets, the CPU an order (or transaction) cost in it.
+    fn rounds(&self) -> String {
+        self.rates
+            .iter()
+            .zip(&self.rounds_cpu)
+            .map(|(rate, cpu)| {
+                format!(
+                    "{rate:.0} ({:.2} ms)",
+                    cpu.per_total(rate * MEASURE.as_secs_f64())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" / ")
     }
 
     /// The orders (or transactions) the measured windows finished.
@@ -89,14 +113,87 @@ pub struct Scenario {
     placement: Side,
     reservation: Side,
     drains: Vec<f64>,
-    /// The stack at half its measured rate: (orders/s offered, latency, failures).
-    half: (f64, Histogram<u64>, usize),
-    /// Each measured second of the half-rate run: orders due, and the slowest of them in ms.
-    half_timeline: String,
-    /// The machine's CPU over the half-rate run's measured window.
-    half_cpu: Cpu,
-    /// Each measured second of the half-rate run: Postgres's backends at their busiest.
-    half_backends: Vec<Busiest>,
+    /// The stack offered half its measured rate, steadily.
+    half: Paced,
+    /// The same, right after a surge: 1.5× the measured rate through the warm-up.
+    after_surge: Paced,
+}
+
+/// An open-loop run: orders offered at a pace, whatever the stack's latency, as buyers arrive.
+pub struct Paced {
+    /// Orders/s offered in the measured window.
+    offered: f64,
+    /// Orders/s answered `201` in the measured window, their latency, and the failures.
+    done: (f64, Histogram<u64>, usize),
+    /// Each measured second, by when its orders were due.
+    seconds: Vec<Second>,
+    /// The machine's CPU over the measured window.
+    cpu: Cpu,
+    /// Each measured second: Postgres's backends at their busiest.
+    backends: Vec<Busiest>,
+}
+
+impl Paced {
+    fn new() -> Self {
+        Self {
+            offered: 0.0,
+            done: (0.0, Histogram::new(3).expect("a histogram"), 0),
+            seconds: Vec::new(),
+            cpu: Cpu::default(),
+            backends: Vec::new(),
+        }
+    }
+
+    /// The measured seconds it took until the p99 of the orders due in each second was under `SLOW`
+    /// from that second on: 0 when it always was, `None` when the window ended slow. (A p99, not the
+    /// slowest: a stable stack has a slow order every few seconds, a queue makes a whole second slow.)
+    fn back_under_slow_after(&self) -> Option<usize> {
+        let slow_until = self.seconds.iter().rposition(|second| second.p99 >= SLOW);
+        match slow_until {
+            None => Some(0),
+            Some(last) if last + 1 < self.seconds.len() => Some(last + 1),
+            Some(_) => None,
+        }
+    }
+
+    fn timeline(&self) -> String {
+        self.seconds
+            .iter()
+            .map(|second| {
+                format!(
+                    "{}:{:.0}/{:.0}",
+                    second.due,
+                    second.p99.as_secs_f64() * 1000.0,
+                    second.slowest.as_secs_f64() * 1000.0
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// One measured second of a paced run: the orders due in it, and how long they took.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Second {
+    due: usize,
+    p99: Duration,
+    slowest: Duration,
+}
+
+impl Second {
+    fn of(mut took: Vec<Duration>) -> Self {
+        took.sort();
+        let at = |q: f64| {
+            took.get(((took.len() as f64 * q).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or_default()
+        };
+        Self {
+            due: took.len(),
+            p99: at(0.99),
+            slowest: at(1.0),
+        }
+    }
 }
 
 /// The bare reservation every order makes: lock the line's stock row, then take the unit.
@@ -370,18 +467,19 @@ async fn paced(
     api: &str,
     tokens: &[String],
     products: &[String],
+    warm_up_rate: f64,
     rate: f64,
-) -> ((f64, Histogram<u64>, usize), String) {
+) -> ((f64, Histogram<u64>, usize), Vec<Second>) {
     let url = Arc::new(format!("{api}/api/v1/orders"));
-    let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
     let started = tokio::time::Instant::now();
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut due = started;
     let mut sent = Vec::new();
     let mut n = 0usize;
-    while started.elapsed() < WARM_UP + MEASURE {
-        let due = ticks.tick().await;
+    while due.duration_since(started) < WARM_UP + MEASURE {
         let measured = due.duration_since(started) >= WARM_UP;
+        // Each order is due a fixed interval after the one before, at the rate of the part of the run it
+        // falls in; one that falls behind is sent at once, so a slow moment does not thin the load.
+        tokio::time::sleep_until(due).await;
         let body = json!({"items": [{"product_id": products[(n * 7919) % products.len()], "quantity": 1}]});
         let (c, url, token) = (
             client.clone(),
@@ -399,13 +497,15 @@ async fn paced(
             (measured, ok, due.duration_since(started), due.elapsed())
         }));
         n += 1;
+        let pace = if measured { rate } else { warm_up_rate };
+        due += Duration::from_secs_f64(1.0 / pace.max(1.0));
     }
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
     let (mut done, mut failures) = (0usize, 0usize);
     // Per measured second, by when orders were due: how many, and the slowest. A p99 far above the
     // p50 is a stall of a moment or a slope over the whole window; this says which, and when.
     let seconds = MEASURE.as_secs() as usize;
-    let mut by_second = vec![(0usize, Duration::ZERO); seconds];
+    let mut by_second = vec![Vec::new(); seconds];
     for order in sent {
         let (measured, ok, due, took) = order.await.expect("an order");
         match (measured, ok) {
@@ -418,20 +518,38 @@ async fn paced(
         }
         if measured {
             let second = ((due - WARM_UP).as_secs() as usize).min(seconds - 1);
-            let (count, slowest) = &mut by_second[second];
-            *count += 1;
-            *slowest = (*slowest).max(took);
+            by_second[second].push(took);
         }
     }
-    let timeline = by_second
-        .iter()
-        .map(|(count, slowest)| format!("{count}:{:.0}", slowest.as_secs_f64() * 1000.0))
-        .collect::<Vec<_>>()
-        .join(" ");
     (
         (done as f64 / MEASURE.as_secs_f64(), latency, failures),
-        timeline,
+        by_second.into_iter().map(Second::of).collect(),
     )
+}
+
+/// A paced run with its CPU window and the backends' watch; `label` names its CPU window.
+async fn paced_run(
+    client: &reqwest::Client,
+    api: &str,
+    tokens: &[String],
+    products: &[String],
+    label: String,
+    warm_up_rate: f64,
+    rate: f64,
+) -> Paced {
+    consumers(false).await;
+    let window = cpu::window(WARM_UP, MEASURE, label);
+    let backends = backends::watch(WARM_UP, MEASURE);
+    let (done, seconds) = paced(client, api, tokens, products, warm_up_rate, rate).await;
+    let paced = Paced {
+        offered: rate,
+        done,
+        seconds,
+        cpu: window.await.expect("the CPU window"),
+        backends: backends.await.expect("the backends' watch"),
+    };
+    consumers(true).await;
+    paced
 }
 
 /// Waits until the pipeline has drained (at most `DRAIN_AT_MOST`), then `settle`s; returns the seconds
@@ -601,10 +719,8 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
             placement: Side::new(),
             reservation: Side::new(),
             drains: Vec::new(),
-            half: (0.0, Histogram::new(3).expect("a histogram"), 0),
-            half_timeline: String::new(),
-            half_cpu: Cpu::default(),
-            half_backends: Vec::new(),
+            half: Paced::new(),
+            after_surge: Paced::new(),
         };
         for round in 1..=ROUNDS {
             scenario.drains.push(drain(&db, &sqs).await);
@@ -638,15 +754,33 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
             relay(true).await;
         }
         scenario.drains.push(drain(&db, &sqs).await);
-        let half_rate = scenario.stack.median() / 2.0;
-        consumers(false).await;
-        let window = cpu::window(WARM_UP, MEASURE, format!("{key}-half-rate"));
-        let backends = backends::watch(WARM_UP, MEASURE);
-        (scenario.half, scenario.half_timeline) =
-            paced(client, api, &tokens, &products, half_rate).await;
-        scenario.half_cpu = window.await.expect("the CPU window");
-        scenario.half_backends = backends.await.expect("the backends' watch");
-        consumers(true).await;
+        let capacity = scenario.stack.median();
+        let label = format!("{key}-half-rate");
+        scenario.half = paced_run(
+            client,
+            api,
+            &tokens,
+            &products,
+            label,
+            capacity / 2.0,
+            capacity / 2.0,
+        )
+        .await;
+        scenario.drains.push(drain(&db, &sqs).await);
+        // A moment above capacity queues orders; a stack that is stable works the queue off and is back
+        // to its half-rate latency within seconds. One that is not stays slow at the same offered load
+        // (ADR 0031: every queued placement waiting on the hot row inside Postgres).
+        let label = format!("{key}-after-surge");
+        scenario.after_surge = paced_run(
+            client,
+            api,
+            &tokens,
+            &products,
+            label,
+            capacity * SURGE,
+            capacity / 2.0,
+        )
+        .await;
         scenarios.push(scenario);
     }
     autovacuum(&db, true).await;
@@ -691,20 +825,14 @@ pub fn print(scenarios: &[Scenario], mode: &str) {
             s.drains.iter().copied().fold(f64::MIN, f64::max),
         );
         // Each round's rate, in the order measured: a spread says how far apart they are, this says
-        // which one was off (the first side of a run, or a later one).
-        let rounds = |side: &Side| {
-            side.rates
-                .iter()
-                .map(|r| format!("{r:.0}"))
-                .collect::<Vec<_>>()
-                .join(" / ")
-        };
+        // which one was off (the first side of a run, or a later one), and whether it was off because
+        // an order cost more CPU in it or because something else held the machine.
         println!(
-            "{:<18} rounds: stack {}; pgbench placement {}; reservation {}",
+            "{:<18} rounds (CPU per order): stack {}; pgbench placement {}; reservation {}",
             "",
-            rounds(&s.stack),
-            rounds(&s.placement),
-            rounds(&s.reservation),
+            s.stack.rounds(),
+            s.placement.rounds(),
+            s.reservation.rounds(),
         );
         // Where the rate is won or lost: on two cores a side's rate is about 2 s of CPU a second
         // divided by what an order costs, summed over every process it runs in.
@@ -714,28 +842,58 @@ pub fn print(scenarios: &[Scenario], mode: &str) {
             s.stack.cpu_per_order(),
             s.placement.cpu_per_order(),
         );
+        for (round, (rate, cpu)) in s.stack.rates.iter().zip(&s.stack.rounds_cpu).enumerate() {
+            println!(
+                "{:<18}   stack round {}: {}",
+                "",
+                round + 1,
+                cpu.per(rate * MEASURE.as_secs_f64())
+            );
+        }
+        let half = &s.half;
         println!(
             "{:<18} at half that rate ({:.0} orders/s offered, open loop): p50 {:.1} ms p99 {:.1} ms, {} failures (goal: p99 < 50 ms)",
             "",
-            s.stack.median() / 2.0,
-            ms(&s.half.1, 0.5),
-            ms(&s.half.1, 0.99),
-            s.half.2
+            half.offered,
+            ms(&half.done.1, 0.5),
+            ms(&half.done.1, 0.99),
+            half.done.2
         );
+        print_seconds(half);
+        let surge = &s.after_surge;
         println!(
-            "{:<18} each second, orders due:slowest ms: {}; CPU per order: {}",
+            "{:<18} the same after {SURGE}× for the {} s warm-up: p50 {:.1} ms p99 {:.1} ms, {} failures; {}",
             "",
-            s.half_timeline,
-            s.half_cpu.per(s.half.0 * MEASURE.as_secs_f64())
+            WARM_UP.as_secs(),
+            ms(&surge.done.1, 0.5),
+            ms(&surge.done.1, 0.99),
+            surge.done.2,
+            match surge.back_under_slow_after() {
+                Some(n) => format!(
+                    "each second's p99 under {} ms from second {n} on",
+                    SLOW.as_millis()
+                ),
+                None => format!("the last second's p99 still ≥ {} ms", SLOW.as_millis()),
+            }
         );
-        println!(
-            "{:<18} each second, Postgres backends at their busiest, running/waiting on a lock: {}",
-            "",
-            backends::timeline(&s.half_backends)
-        );
+        print_seconds(surge);
     }
     println!(
         "÷ place: the stack's orders/s over pgbench running the store's own placement statements (issue 12's goal: ≥ 0.6× hot, ≥ 0.5× 1,000 products)"
+    );
+}
+
+fn print_seconds(run: &Paced) {
+    println!(
+        "{:<18} each second, orders due:p99/slowest ms: {}; CPU per order: {}",
+        "",
+        run.timeline(),
+        run.cpu.per(run.done.0 * MEASURE.as_secs_f64())
+    );
+    println!(
+        "{:<18} each second, Postgres backends at their busiest, running/waiting on a lock: {}",
+        "",
+        backends::timeline(&run.backends)
     );
 }
 
@@ -758,9 +916,16 @@ pub fn write(scenarios: &[Scenario], durability: &str, row: &str) {
                     s.stack.median() / s.placement.median(),
                 ),
                 ("failures", s.stack.failures as f64),
-                ("half_rate_orders_per_s", s.half.0),
-                ("half_rate_p50_ms", ms(&s.half.1, 0.5)),
-                ("half_rate_p99_ms", ms(&s.half.1, 0.99)),
+                ("half_rate_orders_per_s", s.half.done.0),
+                ("half_rate_p50_ms", ms(&s.half.done.1, 0.5)),
+                ("half_rate_p99_ms", ms(&s.half.done.1, 0.99)),
+                ("after_surge_p99_ms", ms(&s.after_surge.done.1, 0.99)),
+                (
+                    "after_surge_back_under_50_ms_after_s",
+                    s.after_surge
+                        .back_under_slow_after()
+                        .map_or(f64::NAN, |n| n as f64),
+                ),
             ])
             .into_iter()
             .chain(cpu::PARTS.iter().map(|part| {
@@ -773,4 +938,53 @@ pub fn write(scenarios: &[Scenario], durability: &str, row: &str) {
         );
     }
     crate::summary::write_row(row, &figures, durability);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(ms: &[u64]) -> Vec<Duration> {
+        ms.iter().map(|ms| Duration::from_millis(*ms)).collect()
+    }
+
+    fn run(p99_ms: &[u64]) -> Paced {
+        let mut paced = Paced::new();
+        paced.seconds = ms(p99_ms)
+            .into_iter()
+            .map(|p99| Second {
+                due: 100,
+                p99,
+                slowest: p99,
+            })
+            .collect();
+        paced
+    }
+
+    #[test]
+    fn a_second_has_the_p99_and_the_slowest_of_its_orders() {
+        let mut took: Vec<u64> = (1..=200).collect();
+        took.reverse();
+        let second = Second::of(ms(&took));
+        assert_eq!(second.due, 200);
+        assert_eq!(second.p99, Duration::from_millis(198));
+        assert_eq!(second.slowest, Duration::from_millis(200));
+        assert_eq!(Second::of(Vec::new()).p99, Duration::ZERO);
+    }
+
+    #[test]
+    fn a_run_that_was_never_slow_is_under_slow_from_its_first_second() {
+        assert_eq!(run(&[12, 49, 20]).back_under_slow_after(), Some(0));
+    }
+
+    #[test]
+    fn a_run_is_back_under_slow_after_its_last_slow_second() {
+        // A second under the line between slow ones does not count as recovered.
+        assert_eq!(run(&[900, 30, 50, 20, 15]).back_under_slow_after(), Some(3));
+    }
+
+    #[test]
+    fn a_run_that_ends_slow_never_recovered() {
+        assert_eq!(run(&[10, 10, 2_000]).back_under_slow_after(), None);
+    }
 }
