@@ -290,8 +290,12 @@ async fn function_states(
                     .map_err(|e| format!("{function}: {e}"))?;
                 // One process serves every function here, concurrently, where Lambda gives each request
                 // an instance (and a pool) of its own: a bigger pool, and waiting for a connection is
-                // queueing, not an outage.
-                config.pool.max_size = env_or("DATABASE_POOL_SIZE", 64)?;
+                // queueing, not an outage. Not much bigger: the pool is what bounds the placements inside
+                // Postgres at once, and with 64 a moment's queue of buyers of one hot product all waited
+                // on its row lock inside Postgres, each order costing twice the CPU, and the stack
+                // stayed slow at half its capacity; with 16 the queue waits here and is worked off
+                // (ADR 0031).
+                config.pool.max_size = env_or("DATABASE_POOL_SIZE", 16)?;
                 config.pool.wait = Duration::from_secs(env_or("DATABASE_POOL_WAIT_SECONDS", 60)?);
                 let state = State::new(config)
                     .await
