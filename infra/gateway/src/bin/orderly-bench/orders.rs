@@ -755,32 +755,24 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Vec<Scenario> {
         }
         scenario.drains.push(drain(&db, &sqs).await);
         let capacity = scenario.stack.median();
-        let label = format!("{key}-half-rate");
-        scenario.half = paced_run(
-            client,
-            api,
-            &tokens,
-            &products,
-            label,
-            capacity / 2.0,
-            capacity / 2.0,
-        )
-        .await;
+        let at_half_rate = |label: &str, warm_up_rate: f64| {
+            let label = format!("{key}-{label}");
+            paced_run(
+                client,
+                api,
+                &tokens,
+                &products,
+                label,
+                warm_up_rate,
+                capacity / 2.0,
+            )
+        };
+        scenario.half = at_half_rate("half-rate", capacity / 2.0).await;
         scenario.drains.push(drain(&db, &sqs).await);
         // A moment above capacity queues orders; a stack that is stable works the queue off and is back
         // to its half-rate latency within seconds. One that is not stays slow at the same offered load
         // (ADR 0031: every queued placement waiting on the hot row inside Postgres).
-        let label = format!("{key}-after-surge");
-        scenario.after_surge = paced_run(
-            client,
-            api,
-            &tokens,
-            &products,
-            label,
-            capacity * SURGE,
-            capacity / 2.0,
-        )
-        .await;
+        scenario.after_surge = at_half_rate("after-surge", capacity * SURGE).await;
         scenarios.push(scenario);
     }
     autovacuum(&db, true).await;
