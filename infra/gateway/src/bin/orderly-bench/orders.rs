@@ -44,9 +44,7 @@ pub struct Side {
     rates: Vec<f64>,
     latency: Histogram<u64>,
     failures: usize,
-    /// The machine's CPU over the measured windows, by part.
-    cpu: Cpu,
-    /// The same, each round on its own.
+    /// The machine's CPU over each round's measured window, by part.
     rounds_cpu: Vec<Cpu>,
 }
 
@@ -56,7 +54,6 @@ impl Side {
             rates: Vec::new(),
             latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds"),
             failures: 0,
-            cpu: Cpu::default(),
             rounds_cpu: Vec::new(),
         }
     }
@@ -65,8 +62,16 @@ impl Side {
         self.rates.push(rate);
         self.latency.add(latency).expect("same bounds");
         self.failures += failures;
-        self.cpu.add(&cpu);
         self.rounds_cpu.push(cpu);
+    }
+
+    /// The machine's CPU over all the measured windows, by part.
+    fn cpu(&self) -> Cpu {
+        let mut all = Cpu::default();
+        for round in &self.rounds_cpu {
+            all.add(round);
+        }
+        all
     }
 
     /// Each round's rate and, in brackets, the CPU an order (or transaction) cost in it.
@@ -91,7 +96,7 @@ impl Side {
 
     /// Milliseconds of CPU per order, by part.
     fn cpu_per_order(&self) -> String {
-        self.cpu.per(self.done())
+        self.cpu().per(self.done())
     }
 
     fn median(&self) -> f64 {
@@ -923,7 +928,7 @@ pub fn write(scenarios: &[Scenario], durability: &str, row: &str) {
             .chain(cpu::PARTS.iter().map(|part| {
                 (
                     format!("stack_cpu_{part}_ms"),
-                    s.stack.cpu.part_per(part, s.stack.done()),
+                    s.stack.cpu().part_per(part, s.stack.done()),
                 )
             }))
             .map(|(n, v)| (format!("{k}_{n}"), v)),
