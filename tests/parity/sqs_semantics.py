@@ -119,6 +119,7 @@ def main():
     percent_decoding()
     receive_serialization()
     publish_batch_parsing()
+    publish_batch_serialization()
 
     for url in (url, dlq, source, fifo, delayed, published, *filtered):
         sqs.delete_queue(QueueUrl=url)
@@ -342,6 +343,39 @@ def publish_batch_parsing():
     check(_publish_batch_params(MultiDict(binary)) is None, "a binary attribute is left to moto's parser")
     gap = topic + entry(1, "a") + entry(3, "c")
     check(_publish_batch_params(MultiDict(gap)) is None, "entries numbered with a gap are left to moto's parser")
+
+
+def publish_batch_serialization():
+    # The emulator writes a `PublishBatch` answer itself (infra/emulator/moto_server.py): compared here,
+    # byte for byte, with moto's own serializer on the answers the relay gets and on ids that need
+    # escaping; what it does not write (a failed entry, a FIFO sequence number, no entries) it leaves to
+    # moto. The boto3 calls in `sns_bodies` read it as a client does.
+    from moto_server import _publish_batch_xml
+    from moto.core.responses import XFormedAttributePicker
+    from moto.core.serialize import get_serializer_class
+    from moto.core.utils import get_service_model
+    serializer = get_serializer_class("sns", "query")(
+        operation_model=get_service_model("sns").operation_model("PublishBatch"),
+        pretty_print=False, value_picker=XFormedAttributePicker())
+
+    def published(*ids):
+        return {"Successful": [{"MessageId": str(uuid.uuid4()), "Id": i} for i in ids], "Failed": []}
+
+    answers = {
+        "the relay's ten entries": published(*(str(uuid.uuid4()) for _ in range(10))),
+        "one entry": published("1"),
+        "ids with characters XML escapes": published("a<b", "c&d", "e>f", "\"quoted\" 'é'"),
+    }
+    for what, result in answers.items():
+        generic = serializer.serialize(result)
+        check(_publish_batch_xml(result) == generic["body"] and generic["headers"] == {"Content-Type": "text/xml"},
+              f"a PublishBatch answer serialises as moto's serializer does: {what}")
+    failed = {"Successful": [], "Failed": [{"Id": "1", "Code": "InvalidParameter", "Message": "m",
+                                            "SenderFault": True}]}
+    check(_publish_batch_xml(failed) is None, "an answer with a failed entry is left to moto's serializer")
+    fifo = {"Successful": [{"MessageId": "m", "Id": "1", "SequenceNumber": "1"}], "Failed": []}
+    check(_publish_batch_xml(fifo) is None, "an answer with a sequence number is left to moto's serializer")
+    check(_publish_batch_xml(published()) is None, "an answer without entries is left to moto's serializer")
 
 
 if __name__ == "__main__":
