@@ -413,6 +413,13 @@ def _receive_json(result):
 _sqs_serialized = SQSResponse.serialized
 
 
+def _written(response, content_type, body):
+    """An answer written here instead of by moto's serializer, with the headers moto adds to every one."""
+    headers = {"Content-Type": content_type}
+    headers.update(response.response_headers)
+    return 200, headers, body
+
+
 def _serialized_receive(self, action_result):
     result = action_result.result
     if (
@@ -422,9 +429,7 @@ def _serialized_receive(self, action_result):
     ):
         body = _receive_json(result)
         if body is not None:
-            headers = {"Content-Type": "application/x-amz-json-1.0"}
-            headers.update(self.response_headers)
-            return 200, headers, body
+            return _written(self, "application/x-amz-json-1.0", body)
     return _sqs_serialized(self, action_result)
 
 
@@ -547,9 +552,7 @@ def _serialized_publish_batch(self, action_result):
     if self._get_action() == "PublishBatch" and not moto.settings.PRETTIFY_RESPONSES:
         body = _publish_batch_xml(action_result.result)
         if body is not None:
-            headers = {"Content-Type": "text/xml"}
-            headers.update(self.response_headers)
-            return 200, headers, body
+            return _written(self, "text/xml", body)
     return _sns_serialized(self, action_result)
 
 
