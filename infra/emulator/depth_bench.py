@@ -121,20 +121,24 @@ def sns_body(recipients):
 
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
-AUTHORIZATION = f"AWS4-HMAC-SHA256 Credential=test/20261206/{REGION}/{{}}/aws4_request, SignedHeaders=host, Signature=0"
+# Which service a request is for, as moto tells it on a local host: from the credential's scope.
+SNS_AUTHORIZATION = f"AWS4-HMAC-SHA256 Credential=test/20261206/{REGION}/sns/aws4_request, SignedHeaders=host, Signature=0"
 
 
-def relay_topic():
-    """A topic with template.yaml's SQS subscriptions (their filter policies, raw delivery), each to a
-    queue of its own; returns the topic's ARN and the queues' names."""
+def template_subscriptions():
+    """template.yaml's SNS subscriptions to SQS queues: name and properties."""
     template = cfn_yaml.load(str(pathlib.Path(__file__).parents[2] / "template.yaml"))
+    return [(name, resource["Properties"]) for name, resource in template["Resources"].items()
+            if resource["Type"] == "AWS::SNS::Subscription" and resource["Properties"].get("Protocol") == "sqs"]
+
+
+def relay_topic(subscriptions):
+    """A topic with `subscriptions` (their filter policies, raw delivery), each to a queue of its own;
+    returns the topic's ARN and the queues' names."""
     sns, sqs = sns_backends[ACCOUNT][REGION], sqs_backends[ACCOUNT][REGION]
     topic = sns.create_topic(f"events-{uuid.uuid4().hex[:8]}").arn
     queues = []
-    for name, resource in template["Resources"].items():
-        properties = resource.get("Properties", {})
-        if resource["Type"] != "AWS::SNS::Subscription" or properties.get("Protocol") != "sqs":
-            continue
+    for name, properties in subscriptions:
         queue = sqs.create_queue(f"{name}-{uuid.uuid4().hex[:8]}")
         queues.append(queue.name)
         subscription = sns.subscribe(topic, queue.queue_arn, "sqs")
@@ -161,13 +165,13 @@ def relay_batch(topic):
     return urllib.parse.urlencode(form)
 
 
-def seconds_per_publish(batches, side):
+def seconds_per_publish(subscriptions, batches, side):
     """A `PublishBatch` through moto's web application in this process (routing, parsing, the backends,
     the answer; no sockets), onto fresh queues so that each side delivers into the same depths."""
     use(side)
-    topic, queues = relay_topic()
+    topic, queues = relay_topic(subscriptions)
     client = Client(DomainDispatcherApplication(create_backend_app))
-    headers = {"Authorization": AUTHORIZATION.format("sns"), "Host": "127.0.0.1:4566",
+    headers = {"Authorization": SNS_AUTHORIZATION, "Host": "127.0.0.1:4566",
                "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
     bodies = [relay_batch(topic) for _ in range(batches)]
     started = time.perf_counter()
@@ -182,6 +186,21 @@ def seconds_per_publish(batches, side):
     return elapsed / batches
 
 
+def alternated(sides, rounds, measure):
+    """Runs `measure(side)` for each side in turn, `rounds` times (A/B/A/B); per side, the median and the
+    spread between its rounds (% of the median)."""
+    times = {side: [] for side in sides}
+    for _ in range(rounds):
+        for side, methods in sides.items():
+            times[side].append(measure(methods) * 1000)
+    return [median_and_spread(t) for t in times.values()]
+
+
+def median_and_spread(times):
+    median = statistics.median(times)
+    return median, (max(times) - min(times)) / median * 100 if median else 0.0
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--depths", default="1000,5000")
@@ -190,7 +209,7 @@ def main():
     parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--out")
     args = parser.parse_args()
-    backend = sqs_backends["123456789012"]["us-east-1"]
+    backend = sqs_backends[ACCOUNT][REGION]
     sides = variants()
     lines = [
         f"SQS cycle (send 10, receive 10, delete 10) against a queue's depth, in-process, {args.cycles} cycles per round, "
@@ -200,35 +219,20 @@ def main():
         "|---|---|---|---|",
     ]
     for depth in (int(d) for d in args.depths.split(",")):
-        times = {side: [] for side in sides}
-        for _ in range(args.rounds):
-            for side, methods in sides.items():
-                times[side].append(seconds_per_cycle(backend, depth, args.cycles, methods, sides["patched"]) * 1000)
-        cells = []
-        for side in sides:
-            median = statistics.median(times[side])
-            spread = (max(times[side]) - min(times[side])) / median * 100 if median else 0.0
-            cells.append((median, spread))
-        (stock, stock_spread), (patched, patched_spread) = cells
+        (stock, stock_spread), (patched, patched_spread) = alternated(
+            sides, args.rounds, lambda side: seconds_per_cycle(backend, depth, args.cycles, side, sides["patched"]))
         lines.append(f"| {depth:,} | {stock:,.2f} (±{stock_spread:.0f} %) | {patched:,.2f} (±{patched_spread:.0f} %) "
                      f"| {stock / patched:,.0f}× |")
     body = sns_body(1000)
-    times = {side: [] for side in sides}
-    for _ in range(args.rounds):
-        for side, methods in sides.items():
-            times[side].append(seconds_per_decode(body, args.cycles, methods) * 1000)
-    stock, patched = (statistics.median(times[side]) for side in sides)
+    (stock, _), (patched, _) = alternated(sides, args.rounds, lambda side: seconds_per_decode(body, args.cycles, side))
     lines += [
         "",
         f"Decoding an SNS `Publish` of a 1,000-recipient `notification.sent` ({len(body):,} bytes form-encoded), "
         f"in-process, {args.cycles} decodes per round: stock {stock:.2f} ms, patched {patched:.2f} ms, {stock / patched:.0f}×",
     ]
-    times = {side: [] for side in sides}
-    for _ in range(args.rounds):
-        for side, methods in sides.items():
-            times[side].append(seconds_per_publish(args.batches, methods) * 1000)
-    (stock, stock_spread), (patched, patched_spread) = (
-        (statistics.median(t), (max(t) - min(t)) / statistics.median(t) * 100) for t in times.values())
+    subscriptions = template_subscriptions()
+    (stock, stock_spread), (patched, patched_spread) = alternated(
+        sides, args.rounds, lambda side: seconds_per_publish(subscriptions, args.batches, side))
     lines += [
         "",
         f"The relay's `PublishBatch` (ten `order.placed` events, delivered to the queues template.yaml's "

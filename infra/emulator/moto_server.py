@@ -69,6 +69,7 @@ import time
 import urllib.parse
 import weakref
 from collections.abc import Mapping
+from xml.sax.saxutils import escape as xml_escape
 
 import moto.core.utils
 import moto.settings
@@ -534,15 +535,11 @@ def _publish_batch_xml(result):
     for entry in result["Successful"]:
         if set(entry) != {"Id", "MessageId"} or not all(isinstance(v, str) for v in entry.values()):
             return None
-        members.append(f"<member><Id>{_xml_text(entry['Id'])}</Id>"
-                       f"<MessageId>{_xml_text(entry['MessageId'])}</MessageId></member>")
+        members.append(f"<member><Id>{xml_escape(entry['Id'])}</Id>"
+                       f"<MessageId>{xml_escape(entry['MessageId'])}</MessageId></member>")
     if not members:
         return None
     return _PUBLISH_BATCH_XML.format("".join(members))
-
-
-def _xml_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 _sns_serialized = SNSResponse.serialized
