@@ -7,7 +7,8 @@ in this process, through moto's own SQS backend (no HTTP, so only the queue's bo
 then the decoding of an SNS request's form-encoded body (what the web layer and moto each do to every
 `Publish`) for a broadcast page's `notification.sent` of 1,000 recipients; last, the relay's `PublishBatch`
 of ten `order.placed` events through moto's whole web application in this process (routing, form parsing,
-the SNS→SQS fan-out that template.yaml's subscriptions choose, the answer), without sockets.
+the SNS→SQS fan-out that template.yaml's subscriptions choose, the answer), without sockets; and the
+parsing of the headers every request carries.
 The two sides alternate A/B/A/B on fresh queues of the same depth; each prints the median time per cycle
 of its rounds and the spread between them, and the ratio. `make bench` runs it (BENCH_ONLY=emulator) and
 writes the table to target/bench/emulator.md.
@@ -16,7 +17,9 @@ writes the table to target/bench/emulator.md.
 """
 
 import argparse
+import http.client
 import importlib.util
+import io
 import pathlib
 import json
 import statistics
@@ -62,6 +65,7 @@ PATCHED = (
     (SNSResponse, "serialized"),
     (SNSBackend, "publish_batch"),
     (DomainDispatcherApplication, "get_backend_for_host"),
+    (http.client, "parse_headers"),
 )
 # What a class inherits is not in its own namespace: stock moto has no method of its own there.
 INHERITED = object()
@@ -110,6 +114,25 @@ def seconds_per_decode(body, decodes, side):
     for _ in range(decodes):
         urllib.parse.parse_qs(body)
     return (time.perf_counter() - started) / decodes
+
+
+# What an AWS SDK for Rust sends with an SQS call (the signature shortened): every request's header block.
+SDK_HEADERS = (
+    b"host: 127.0.0.1:4566\r\ncontent-type: application/x-amz-json-1.0\r\nx-amz-target: AmazonSQS.ReceiveMessage\r\n"
+    b"x-amz-user-agent: aws-sdk-rust/1.3.9 ua/2.1 api/sqs/1.50.0 os/linux lang/rust/1.88.0\r\n"
+    b"user-agent: aws-sdk-rust/1.3.9 os/linux lang/rust/1.88.0\r\nx-amz-date: 20261207T010000Z\r\n"
+    b"authorization: AWS4-HMAC-SHA256 Credential=test/20261207/us-east-1/sqs/aws4_request, "
+    b"SignedHeaders=content-length;content-type;host;x-amz-date;x-amz-target;x-amz-user-agent, Signature=0\r\n"
+    b"content-length: 120\r\namz-sdk-invocation-id: 5d1c7d4e-0d6b-4b8f-9d6b-1b0c7f7e1a2b\r\n"
+    b"amz-sdk-request: attempt=1; max=3\r\nx-amzn-query-mode: true\r\n\r\n")
+
+
+def seconds_per_header_parse(parses, side):
+    use(side)
+    started = time.perf_counter()
+    for _ in range(parses):
+        http.client.parse_headers(io.BytesIO(SDK_HEADERS))
+    return (time.perf_counter() - started) / parses
 
 
 def sns_body(recipients):
@@ -239,6 +262,15 @@ def main():
         f"subscriptions choose), through moto's web application in-process, {args.batches} batches per round: "
         f"stock {stock:.2f} ms (±{stock_spread:.0f} %), patched {patched:.2f} ms (±{patched_spread:.0f} %), "
         f"{stock / patched:.1f}×",
+    ]
+    parses = args.cycles * 500
+    (stock, stock_spread), (patched, patched_spread) = alternated(
+        sides, args.rounds, lambda side: seconds_per_header_parse(parses, side))
+    lines += [
+        "",
+        f"Parsing an AWS SDK request's eleven headers (the HTTP server, every request), in-process, {parses:,} "
+        f"parses per round: stock {stock * 1000:.1f} µs (±{stock_spread:.0f} %), "
+        f"patched {patched * 1000:.1f} µs (±{patched_spread:.0f} %), {stock / patched:.1f}×",
     ]
     use(sides["patched"])
     print("\n".join(lines))

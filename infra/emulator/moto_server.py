@@ -48,6 +48,9 @@ docs/adr/0017-outbox-relay.md):
   went through the generic serializer. Here a missing attribute is answered without an exception and the
   relay's answer is written directly (docs/adr/0030-emulator-cost-per-delivered-event.md, "Later").
 
+- every request's headers were handed to the email package's feed parser (about 90 µs for an SDK's
+  eleven); here headers of one line each are taken directly, the rest still by that parser (same ADR).
+
 What a client sees is unchanged: the same messages, in the same order, with the same visibility,
 redrive and errors.
 
@@ -57,11 +60,14 @@ a `PublishBatch` whose messages, bodies and attributes together, are over 256 Ki
 """
 
 import codecs
+import email.parser
 import functools
+import http.client
 import io
 import json
 import logging
 import os
+import re
 import selectors
 import sys
 import threading
@@ -620,6 +626,36 @@ def _publish_batch_within_limit(self, topic_arn, publish_batch_request_entries):
 
 
 SNSBackend.publish_batch = _publish_batch_within_limit
+
+_stock_parse_headers = http.client.parse_headers
+# One header on one line, as the email parser reads it: a name of printable characters other than the
+# colon, the value after blanks, and nothing that parser would split the line at (a lone `\r`).
+_HEADER_LINE = re.compile(r"([\041-\071\073-\176]+):[ \t]*([^\r\n]*)\r?\n")
+
+
+def _parse_headers(fp, _class=http.client.HTTPMessage):
+    """`http.client.parse_headers`, which the HTTP server runs for every request: the standard library
+    hands the header block to the email package's feed parser, about 90 µs for an AWS SDK's eleven
+    headers, 6.5 % of the emulator's GIL-held time while the pipeline drained. Headers of one line each
+    are taken here as that parser takes them (the same message, the same order, duplicates kept);
+    anything else (a folded line, a line without a name, a `From ` line, a block cut short) goes to the
+    original with the same bytes."""
+    lines = http.client._read_headers(fp)
+    message = _class()
+    for line in lines[:-1]:
+        header = _HEADER_LINE.fullmatch(line.decode("iso-8859-1"))
+        if header is None:
+            return email.parser.Parser(_class=_class).parsestr(b"".join(lines).decode("iso-8859-1"))
+        message.set_raw(header[1], header[2])
+    if lines[-1] not in (b"\r\n", b"\n"):
+        return email.parser.Parser(_class=_class).parsestr(b"".join(lines).decode("iso-8859-1"))
+    message.set_payload("")
+    return message
+
+
+# The HTTP server looks this name up on every request.
+http.client.parse_headers = _parse_headers
+
 
 class _Keeping(threading.local):
     """Whether the request this connection's thread is handling keeps its connection. False on a

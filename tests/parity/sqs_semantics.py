@@ -120,6 +120,7 @@ def main():
     receive_serialization()
     publish_batch_parsing()
     publish_batch_serialization()
+    request_headers()
 
     for url in (url, dlq, source, fifo, delayed, published, *filtered):
         sqs.delete_queue(QueueUrl=url)
@@ -376,6 +377,54 @@ def publish_batch_serialization():
     fifo = {"Successful": [{"MessageId": "m", "Id": "1", "SequenceNumber": "1"}], "Failed": []}
     check(_publish_batch_xml(fifo) is None, "an answer with a sequence number is left to moto's serializer")
     check(_publish_batch_xml(published()) is None, "an answer without entries is left to moto's serializer")
+
+
+def request_headers():
+    # The emulator parses request headers itself when each is on one line; the email parser decides the
+    # rest. Compared on what an SDK sends and on random blocks of the lines that parser treats specially.
+    import email.parser
+    import http.client
+    import io
+    from moto_server import _parse_headers, _stock_parse_headers
+
+    def shape(message):
+        return (message._headers, message._payload, message._unixfrom, [type(d) for d in message.defects],
+                message.preamble, message.epilogue, message._default_type, type(message))
+
+    def same(block):
+        return shape(_parse_headers(io.BytesIO(block))) == shape(_stock_parse_headers(io.BytesIO(block)))
+
+    sdk = (b"host: 127.0.0.1:4566\r\ncontent-type: application/x-amz-json-1.0\r\n"
+           b"x-amz-target: AmazonSQS.ReceiveMessage\r\nx-amz-date: 20261207T010000Z\r\n"
+           b"authorization: AWS4-HMAC-SHA256 Credential=test/20261207/us-east-1/sqs/aws4_request, "
+           b"SignedHeaders=host;x-amz-date, Signature=00ff\r\ncontent-length: 120\r\n"
+           b"amz-sdk-request: attempt=1; max=3\r\n\r\n")
+    check(same(sdk) and _parse_headers(io.BytesIO(sdk + b"{}"))["Content-Length"] == "120",
+          "an SDK's request headers parse as the standard library parses them")
+    lines = [b"Host: a\r\n", b"X-Dup: 1\r\n", b"x-dup: 2\n", b"Empty:\r\n", b"Blank:  \t \r\n",
+             b"Tab:\tv \r\n", b" folded\r\n", b"\tfolded\r\n", b"no colon\r\n", b": no name\r\n",
+             b"From someone\r\n", b"From: a@b\r\n", b"Lone: a\rb\r\n", b"Latin: caf\xe9\r\n",
+             b"Sp ace: x\r\n", b"Colon: a:b\r\n", b"Cut: short"]
+    rng = random.Random(20261207)
+    blocks = [b"".join(rng.choice(lines) for _ in range(rng.randint(0, 6))) + rng.choice([b"\r\n", b"\n", b""])
+              for _ in range(5_000)]
+    differ = [b for b in blocks if not same(b)]
+    check(differ == [], f"5,000 random header blocks parse as the standard library parses them ({differ[:3]})")
+    check(http.client.parse_headers is _parse_headers, "the HTTP server's parser is the emulator's")
+
+    def without_email_parser(block):
+        stock, email.parser.Parser = email.parser.Parser, None
+        try:
+            _parse_headers(io.BytesIO(block))
+            return True
+        except TypeError:
+            return False
+        finally:
+            email.parser.Parser = stock
+
+    fast = sum(without_email_parser(b) for b in blocks)
+    check(without_email_parser(sdk) and 0 < fast < len(blocks),
+          f"an SDK's headers, and {fast:,} of the random blocks, are parsed without the email parser")
 
 
 if __name__ == "__main__":
