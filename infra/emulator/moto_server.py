@@ -48,6 +48,11 @@ docs/adr/0017-outbox-relay.md):
   went through the generic serializer. Here a missing attribute is answered without an exception and the
   relay's answer is written directly (docs/adr/0030-emulator-cost-per-delivered-event.md, "Later").
 
+- moto's receive ran unguarded on every request thread: with several pollers on a queue, two receives
+  could hand out the same message, and one could fail (a 500) after marking messages in flight that no
+  one then held until their visibility timeout. Here a queue's receives, deletes and visibility changes
+  take turns (docs/adr/0030-emulator-cost-per-delivered-event.md, "Later").
+
 - every request's headers were handed to the email package's feed parser (about 90 µs for an SDK's
   eleven); here headers of one line each are taken directly, the rest still by that parser (same ADR).
 
@@ -208,7 +213,61 @@ def _remember_receipt_handle(self: Message, *args, **kwargs) -> None:
 Message.mark_received = _remember_receipt_handle
 
 
+_locks_guard = threading.Lock()
+
+
+def _in_flight_lock(queue: Queue) -> threading.Lock:
+    """The lock under which a message of `queue` goes in flight or comes back: one per queue, made on
+    first use."""
+    lock = queue.__dict__.get("_in_flight_lock")
+    if lock is None:
+        with _locks_guard:
+            lock = queue.__dict__.setdefault("_in_flight_lock", threading.Lock())
+    return lock
+
+
+_receive_message = SQSBackend.receive_message
+
+
+def _receive_one_at_a_time(self: SQSBackend, queue_name, count, wait_seconds_timeout, visibility_timeout,
+                           message_attribute_names=None):
+    """moto's receive, one at a time per queue. The server runs each request on its own thread, and
+    moto's receive checks that a message is visible, then marks it received, without a lock: two
+    receives interleaved there handed out the same message, and one iterating the in-flight set while
+    another changed it failed with a 500 (`Set changed size during iteration`, twice a pipeline bench
+    run). Long polling waits outside the lock, as moto's own loop does, and tries again when
+    messages arrive."""
+    queue = self.get_queue(queue_name)
+    deadline = time.time() + wait_seconds_timeout
+    while True:
+        with _in_flight_lock(queue):
+            result = _receive_message(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+        remaining = deadline - time.time()
+        if result or remaining <= 0:
+            return result
+        queue.wait_for_messages(min(1, remaining))
+
+
+SQSBackend.receive_message = _receive_one_at_a_time
+_change_message_visibility = SQSBackend.change_message_visibility
+
+
+def _change_visibility_in_turn(self: SQSBackend, queue_name, receipt_handle, visibility_timeout) -> None:
+    # Takes a message that is visible again out of the in-flight set a receive iterates.
+    with _in_flight_lock(self.get_queue(queue_name)):
+        _change_message_visibility(self, queue_name, receipt_handle, visibility_timeout)
+
+
+SQSBackend.change_message_visibility = _change_visibility_in_turn
+
+
 def _delete_message(self: Queue, receipt_handle: str) -> None:
+    # Takes the message out of the in-flight set a receive iterates.
+    with _in_flight_lock(self):
+        _delete_in_turn(self, receipt_handle)
+
+
+def _delete_in_turn(self: Queue, receipt_handle: str) -> None:
     if receipt_handle in self.deleted_messages:
         # Already deleted: SQS accepts deleting it again.
         return

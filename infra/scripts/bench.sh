@@ -8,10 +8,12 @@ o=${ORDERLY_PORT_OFFSET:-0} # a second checkout's bench moves with its other por
 export ORDERLY_API_PORT=$((3300 + o)) ORDERLY_WS_PORT=$((3301 + o)) ORDERLY_CONTROL_PORT=$((3302 + o))
 export ORDERLY_PROVIDER_PORT=$((3303 + o)) ORDERLY_EMULATOR_PORT=$((4569 + o))
 export ORDERLY_TRUST_FORWARDED_FOR=1 RUST_LOG="${RUST_LOG:-warn}"
-# Under the benchmarks' load some messages are received and never deleted (the receive's answer is lost
-# between the emulator and the poller; not seen in AWS): they come back after the queue's visibility
-# timeout, and each drain before a measured side waited that long (up to the payments queue's 180 s).
-# Every function here finishes within a second, far inside 30 s.
+# Under the benchmarks' load some messages were received and never deleted (not seen in AWS): they came
+# back after the queue's visibility timeout, and each drain before a measured side waited that long (up
+# to the payments queue's 180 s). One cause was found and fixed: moto's receive, run by several pollers
+# at once, could fail after marking messages in flight, so no one held them (moto_server.py,
+# `_receive_one_at_a_time`). The shorter timeout stays so that any other such loss costs a drain 30 s, not
+# 180; every function here finishes within a second, far inside 30 s.
 export ORDERLY_QUEUE_VISIBILITY_SECONDS="${ORDERLY_QUEUE_VISIBILITY_SECONDS:-30}"
 log "building optimised binaries (profile bench-local)"
 cargo build --quiet --profile bench-local -p orderly-local --bins

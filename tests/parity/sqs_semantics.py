@@ -121,6 +121,7 @@ def main():
     publish_batch_parsing()
     publish_batch_serialization()
     request_headers()
+    concurrent_receives()
 
     for url in (url, dlq, source, fifo, delayed, published, *filtered):
         sqs.delete_queue(QueueUrl=url)
@@ -425,6 +426,54 @@ def request_headers():
     fast = sum(without_email_parser(b) for b in blocks)
     check(without_email_parser(sdk) and 0 < fast < len(blocks),
           f"an SDK's headers, and {fast:,} of the random blocks, are parsed without the email parser")
+
+
+def concurrent_receives():
+    # The emulator's server runs each request on a thread of its own, and five pollers per mapping receive
+    # from one queue at once. In process, with the interpreter switching threads as often as it can, five
+    # threads receive and delete 500 messages: each must be handed out once, and no call may fail.
+    # (Without the emulator's lock: 30 duplicates and 19 failed calls in one such run.)
+    import collections
+    import threading
+    from moto.sqs.models import sqs_backends
+    import moto_server  # noqa: F401  (patches moto in this process)
+
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    name = f"parity-concurrent-{uuid.uuid4().hex[:8]}"
+    backend.create_queue(name, VisibilityTimeout="30")
+    for i in range(500):
+        backend.send_message(name, str(i))
+    received, failed = collections.Counter(), []
+
+    def consume():
+        while True:
+            try:
+                messages = backend.receive_message(name, 10, 0, 30)
+                for message in messages:
+                    received[message.body] += 1
+                for message in messages:
+                    backend.delete_message(name, message.receipt_handle)
+            except Exception as error:  # noqa: BLE001  (counted and reported below)
+                failed.append(repr(error))
+                continue
+            if not messages:
+                return
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=consume) for _ in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    twice = sum(1 for n in received.values() if n > 1)
+    check(len(received) == 500 and twice == 0 and not failed,
+          f"five concurrent receivers get each of 500 messages once, no call failing "
+          f"({len(received)} received, {twice} twice, failures {sorted(set(failed))[:2]})")
+    backend.delete_queue(name)
 
 
 if __name__ == "__main__":
