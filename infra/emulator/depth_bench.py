@@ -55,6 +55,8 @@ PATCHED = (
     (Queue, "approximate_number_of_messages_not_visible"),
     (Queue, "approximate_number_of_messages_delayed"),
     (SQSBackend, "is_message_valid_based_on_retention_period"),
+    (SQSBackend, "receive_message"),
+    (SQSBackend, "change_message_visibility"),
     (urllib.parse, "unquote_to_bytes"),
     # and what a request runs through on its way to and from the backends
     (BackendDict, "__getitem__"),
