@@ -8,7 +8,7 @@ then the decoding of an SNS request's form-encoded body (what the web layer and 
 `Publish`) for a broadcast page's `notification.sent` of 1,000 recipients; last, the relay's `PublishBatch`
 of ten `order.placed` events through moto's whole web application in this process (routing, form parsing,
 the SNS→SQS fan-out that template.yaml's subscriptions choose, the answer), without sockets; and the
-parsing of the headers every request carries.
+parsing of the headers every request carries; and what a queue keeps of the messages that went through it.
 The two sides alternate A/B/A/B on fresh queues of the same depth; each prints the median time per cycle
 of its rounds and the spread between them, and the ratio. `make bench` runs it (BENCH_ONLY=emulator) and
 writes the table to target/bench/emulator.md.
@@ -17,6 +17,7 @@ writes the table to target/bench/emulator.md.
 """
 
 import argparse
+import gc
 import http.client
 import importlib.util
 import io
@@ -48,6 +49,7 @@ PATCHED = (
     (moto.sqs.models, "unix_time_millis"),
     (moto.sqs.models, "generate_receipt_handle"),
     (Message, "mark_received"),
+    (Message, "__new__"),
     (Queue, "attributes"),
     (Queue, "messages"),
     (Queue, "delete_message"),
@@ -108,6 +110,30 @@ def seconds_per_cycle(backend, depth, cycles, side, filler):
     elapsed = time.perf_counter() - started
     backend.delete_queue(name)
     return elapsed / cycles
+
+
+def seconds_per_lifecycle(backend, messages, side, after):
+    """`messages` messages sent, received and deleted ten at a time through one queue, from a process
+    that holds no message yet; `after` gets what is still held afterwards and a full collection's time."""
+    Message.instances_tracked = []
+    gc.collect()
+    use(side)
+    name = f"lifecycle-{uuid.uuid4().hex[:8]}"
+    backend.create_queue(name)
+    body = json.dumps({"event_type": "order.paid", "data": {"order_id": str(uuid.uuid4()), "note": "x" * 600}})
+    started = time.perf_counter()
+    for _ in range(messages // 10):
+        for _ in range(10):
+            backend.send_message(name, body)
+        for message in backend.receive_message(name, 10, 0, 30):
+            backend.delete_message(name, message.receipt_handle)
+    elapsed = time.perf_counter() - started
+    collected = time.perf_counter()
+    gc.collect()
+    after.update(kept=len(Message.instances_tracked), collection_ms=(time.perf_counter() - collected) * 1000)
+    backend.delete_queue(name)
+    Message.instances_tracked = []
+    return elapsed
 
 
 def seconds_per_decode(body, decodes, side):
@@ -273,6 +299,23 @@ def main():
         f"Parsing an AWS SDK request's eleven headers (the HTTP server, every request), in-process, {parses:,} "
         f"parses per round: stock {stock * 1000:.1f} µs (±{stock_spread:.0f} %), "
         f"patched {patched * 1000:.1f} µs (±{patched_spread:.0f} %), {stock / patched:.1f}×",
+    ]
+    messages = args.cycles * 3_000
+    # Only what a queue keeps differs: the patched emulator with moto's tracking of every message put back.
+    tracking = {"moto's tracking": {**sides["patched"], (Message, "__new__"): INHERITED}, "patched": sides["patched"]}
+    after = {side: {} for side in tracking}
+    named = {id(methods): name for name, methods in tracking.items()}
+    (tracked, tracked_spread), (patched, patched_spread) = alternated(
+        tracking, args.rounds, lambda side: seconds_per_lifecycle(backend, messages, side, after[named[id(side)]]))
+    (kept_tracked, kept), (collection_tracked, collection) = (
+        [after[side][key] for side in tracking] for key in ("kept", "collection_ms"))
+    lines += [
+        "",
+        f"{messages:,} messages sent, received and deleted through one queue, in-process, the patched emulator "
+        f"with moto's tracking of every message and without: {tracked / 1000:.2f} s (±{tracked_spread:.0f} %) "
+        f"against {patched / 1000:.2f} s (±{patched_spread:.0f} %), {tracked / patched:.2f}×; messages still held "
+        f"afterwards {kept_tracked:,} against {kept:,}; a full garbage collection then "
+        f"{collection_tracked:.0f} ms against {collection:.0f} ms",
     ]
     use(sides["patched"])
     print("\n".join(lines))

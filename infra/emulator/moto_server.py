@@ -53,6 +53,9 @@ docs/adr/0017-outbox-relay.md):
   one then held until their visibility timeout. Here a queue's receives, deletes and visibility changes
   take turns (docs/adr/0030-emulator-cost-per-delivered-event.md, "Later").
 
+- every SQS message, and every copy a receive returned, was kept for moto's dashboard for the life of
+  the process. Here a deleted message is freed (same ADR).
+
 - every request's headers were handed to the email package's feed parser (about 90 µs for an SDK's
   eleven); here headers of one line each are taken directly, the rest still by that parser (same ADR).
 
@@ -211,6 +214,19 @@ def _remember_receipt_handle(self: Message, *args, **kwargs) -> None:
 
 
 Message.mark_received = _remember_receipt_handle
+
+
+def _untracked(cls, *args, **kwargs):
+    """moto's models append every instance to a class-wide list, for its dashboard (`/moto-api/`,
+    which nothing here uses). For SQS messages that list kept every message ever sent, and the copy of
+    it every receive returns, for the life of the process: 120,000 objects after 60,000 messages went
+    through a queue in process, 196 MB against 84 MB without, every full garbage collection walking
+    them all (270 ms against 54 ms), and the whole run 25 % slower. A message is now freed once it is
+    deleted and answered."""
+    return object.__new__(cls)
+
+
+Message.__new__ = staticmethod(_untracked)
 
 
 _locks_guard = threading.Lock()

@@ -122,6 +122,7 @@ def main():
     publish_batch_serialization()
     request_headers()
     concurrent_receives()
+    deleted_messages_freed()
 
     for url in (url, dlq, source, fifo, delayed, published, *filtered):
         sqs.delete_queue(QueueUrl=url)
@@ -473,6 +474,30 @@ def concurrent_receives():
     check(len(received) == 500 and twice == 0 and not failed,
           f"five concurrent receivers get each of 500 messages once, no call failing "
           f"({len(received)} received, {twice} twice, failures {sorted(set(failed))[:2]})")
+    backend.delete_queue(name)
+
+
+def deleted_messages_freed():
+    # moto kept every message, and every copy a receive returned, in a class-wide list for its dashboard;
+    # the emulator frees a message once it is deleted and its receive answered.
+    import gc
+    import weakref
+    from moto.sqs.models import Message, sqs_backends
+    import moto_server  # noqa: F401  (patches moto in this process)
+
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    name = f"parity-freed-{uuid.uuid4().hex[:8]}"
+    backend.create_queue(name)
+    backend.send_message(name, "kept until deleted")
+    (original,) = [weakref.ref(m) for m in backend.get_queue(name)._messages]
+    (copy,) = backend.receive_message(name, 10, 0, 30)
+    received = weakref.ref(copy)
+    check(original() is not None, "a message is kept while it is in its queue")
+    backend.delete_message(name, copy.receipt_handle)
+    del copy
+    gc.collect()
+    check(original() is None and received() is None and not Message.instances_tracked,
+          "a deleted message and the copy its receive returned are freed")
     backend.delete_queue(name)
 
 
