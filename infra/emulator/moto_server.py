@@ -232,13 +232,14 @@ Message.__new__ = staticmethod(_untracked)
 _locks_guard = threading.Lock()
 
 
-def _in_flight_lock(queue: Queue) -> threading.Lock:
+def _in_flight_lock(queue: Queue) -> threading.RLock:
     """The lock under which a message of `queue` goes in flight or comes back: one per queue, made on
-    first use."""
+    first use. Re-entrant: a process that loads this module twice (a bench or a test next to the
+    server's own copy) wraps moto's receive twice, and both wrappers take this lock."""
     lock = queue.__dict__.get("_in_flight_lock")
     if lock is None:
         with _locks_guard:
-            lock = queue.__dict__.setdefault("_in_flight_lock", threading.Lock())
+            lock = queue.__dict__.setdefault("_in_flight_lock", threading.RLock())
     return lock
 
 

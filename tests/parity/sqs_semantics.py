@@ -123,6 +123,7 @@ def main():
     request_headers()
     concurrent_receives()
     deleted_messages_freed()
+    loaded_twice()
 
     for url in (url, dlq, source, fifo, delayed, published, *filtered):
         sqs.delete_queue(QueueUrl=url)
@@ -499,6 +500,30 @@ def deleted_messages_freed():
     check(original() is None and received() is None and not Message.instances_tracked,
           "a deleted message and the copy its receive returned are freed")
     backend.delete_queue(name)
+
+
+def loaded_twice():
+    # The emulator bench loads the patches from their file next to an imported copy, which wraps moto's
+    # receive a second time; both wrappers take the queue's lock, so it must be re-entrant.
+    import importlib.util
+    import pathlib
+    import threading
+    from moto.sqs.models import sqs_backends
+    import moto_server
+
+    spec = importlib.util.spec_from_file_location("moto_server_again", pathlib.Path(moto_server.__file__))
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    name = f"parity-twice-{uuid.uuid4().hex[:8]}"
+    backend.create_queue(name)
+    backend.send_message(name, "once")
+    got = []
+    receiver = threading.Thread(target=lambda: got.extend(backend.receive_message(name, 10, 0, 30)), daemon=True)
+    receiver.start()
+    receiver.join(timeout=10)
+    check([m.body for m in got] == ["once"], "with the patches loaded twice a receive still answers")
+    if not receiver.is_alive():
+        backend.delete_queue(name)
 
 
 if __name__ == "__main__":
