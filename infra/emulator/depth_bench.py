@@ -48,6 +48,7 @@ PATCHED = (
     (moto.sqs.models, "unix_time"),
     (moto.sqs.models, "unix_time_millis"),
     (moto.sqs.models, "generate_receipt_handle"),
+    (moto.sqs.models, "deepcopy"),
     (Message, "mark_received"),
     (Message, "__new__"),
     (Queue, "attributes"),

@@ -124,6 +124,7 @@ def main():
     concurrent_receives()
     deleted_messages_freed()
     loaded_twice()
+    received_copies()
 
     for url in (url, dlq, source, fifo, delayed, published, *filtered):
         sqs.delete_queue(QueueUrl=url)
@@ -524,6 +525,34 @@ def loaded_twice():
     check([m.body for m in got] == ["once"], "with the patches loaded twice a receive still answers")
     if not receiver.is_alive():
         backend.delete_queue(name)
+
+
+def received_copies():
+    # moto's receive returns a copy of each message with only the asked-for message attributes; the
+    # emulator's copy shares what moto never changes in place instead of deep-copying it. Compared with a
+    # deep copy filtered the same way.
+    import copy
+    from moto.sqs.models import _filter_message_attributes, sqs_backends
+    import moto_server  # noqa: F401  (patches moto in this process)
+
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    name = f"parity-copies-{uuid.uuid4().hex[:8]}"
+    backend.create_queue(name, VisibilityTimeout="0")
+    attributes = {"event_type": {"DataType": "String", "StringValue": "order.paid"},
+                  "total": {"DataType": "Number", "StringValue": "12"}}
+    backend.send_message(name, "with attributes", message_attributes=attributes)
+    (original,) = backend.get_queue(name)._messages
+    (received,) = backend.receive_message(name, 10, 0, 0, ["event_type"])
+    expected = copy.deepcopy(original)
+    _filter_message_attributes(expected, ["event_type"])
+    check(vars(received) == vars(expected) and set(received.message_attributes) == {"event_type"}
+          and set(original.message_attributes) == {"event_type", "total"},
+          "a received copy holds what a deep copy holds, filtered, and the queue's message keeps every attribute")
+    handles = list(received.all_receipt_handles)
+    backend.receive_message(name, 10, 0, 0, ["All"])
+    check(received.all_receipt_handles == handles and len(original.all_receipt_handles) == len(handles) + 1,
+          "receiving the message again leaves an earlier copy's receipt handles as they were")
+    backend.delete_queue(name)
 
 
 if __name__ == "__main__":
