@@ -18,7 +18,7 @@ use crate::orders::{
     BUYERS, bench_tables, drain, forget_baseline_events, pgbench, placement_script, relay, throttle,
 };
 use crate::summary::named;
-use crate::{env, median, user};
+use crate::{env, median, relative_spread as spread, user};
 
 const BACKLOG: usize = 5_000;
 const ROUNDS: usize = 2;
@@ -33,12 +33,6 @@ pub struct Row {
     /// pgbench placement on one hot product, tps per round.
     placement: Vec<f64>,
     failures: usize,
-}
-
-fn spread(rates: &[f64]) -> f64 {
-    let max = rates.iter().copied().fold(f64::MIN, f64::max);
-    let min = rates.iter().copied().fold(f64::MAX, f64::min);
-    (max - min) / median(rates)
 }
 
 /// Queues `BACKLOG` orders for `product` from `CLIENTS` clients; returns (orders/s, failures).

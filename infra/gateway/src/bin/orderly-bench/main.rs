@@ -188,6 +188,13 @@ fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// (max − min) ÷ median of some measurements: how far the rounds of one figure disagree.
+fn relative_spread(values: &[f64]) -> f64 {
+    let max = values.iter().copied().fold(f64::MIN, f64::max);
+    let min = values.iter().copied().fold(f64::MAX, f64::min);
+    (max - min) / median(values)
+}
+
 /// Function state in this process, on the stack's database, for calling handlers directly (the
 /// handlers measured this way need no AWS service).
 async fn direct_state() -> &'static State {

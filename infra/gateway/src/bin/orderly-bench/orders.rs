@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::backends::{self, Busiest};
 use crate::cpu::{self, Cpu};
 use crate::summary::named;
-use crate::{control, control_summary, env, median, ms, user};
+use crate::{control, control_summary, env, median, ms, relative_spread, user};
 
 const CLIENTS: usize = 16;
 /// The per-user limit is 1,000 requests a minute: 64 buyers keep 16 clients far below it at any rate
@@ -105,9 +105,7 @@ impl Side {
 
     /// (max − min) ÷ median of the rounds.
     fn spread(&self) -> f64 {
-        let max = self.rates.iter().copied().fold(f64::MIN, f64::max);
-        let min = self.rates.iter().copied().fold(f64::MAX, f64::min);
-        (max - min) / self.median()
+        relative_spread(&self.rates)
     }
 }
 

@@ -2,7 +2,9 @@
 //! fixed time, and the row prints, from the same run, how fast orders were placed, how fast they reached
 //! COMPLETED while the load lasted, the backlog left when it stopped, how long that took to drain, and
 //! order → PAID and order → COMPLETED p50/p99. The pipeline keeps up when completions match placements and the backlog
-//! does not grow.
+//! does not grow. The load and its drain run `ROUNDS` times, each after the last has drained, and each
+//! figure is the median of the rounds with their spread: one round's CPU per drained order moved by a
+//! third between runs on the same commit (11.5 to 15.9 ms, ADR 0030).
 
 use crate::summary::named;
 use std::sync::Arc;
@@ -15,35 +17,70 @@ use tokio_postgres::Client;
 
 use crate::cpu::Cpu;
 use crate::orders::bench_tables;
-use crate::{CONCURRENCY, env, user};
+use crate::{CONCURRENCY, env, median, relative_spread, user};
 
-/// How long the clients place orders.
+/// How long the clients place orders in a round.
 const LOAD: Duration = Duration::from_secs(20);
-/// How long the row waits for the backlog to drain before it reports what is left.
+/// How long a round waits for the backlog to drain before it reports what is left.
 const DRAIN_LIMIT: Duration = Duration::from_secs(300);
+/// How many times the row places and drains.
+const ROUNDS: usize = 3;
 
-pub struct Row {
+/// One load and its drain.
+struct Round {
     placed: usize,
     placed_per_second: f64,
     completed_during_load: usize,
-    backlog_at_end: usize,
     drain_seconds: Option<f64>,
-    latency: Histogram<u64>,
-    to_paid: Histogram<u64>,
     /// The machine's CPU while the backlog drained (no orders placed then): what the pipeline alone
     /// costs, and the orders it finished in that time.
     drain_cpu: Cpu,
     drained: usize,
 }
 
+impl Round {
+    fn completed_per_second(&self) -> f64 {
+        self.completed_during_load as f64 / LOAD.as_secs_f64()
+    }
+
+    fn backlog_at_end(&self) -> usize {
+        self.placed - self.completed_during_load.min(self.placed)
+    }
+
+    /// Completions during the load per placement: 1 when the pipeline keeps up.
+    fn keeping_up(&self) -> f64 {
+        self.completed_during_load as f64 / self.placed.max(1) as f64
+    }
+
+    /// What the drain cost an order: every part together (ms of CPU).
+    fn drain_ms_per_order(&self) -> f64 {
+        self.drain_cpu.per_total(self.drained as f64)
+    }
+
+    fn drain_emulator_ms_per_order(&self) -> f64 {
+        self.drain_cpu.part_per("emulator", self.drained as f64)
+    }
+}
+
+pub struct Row {
+    rounds: Vec<Round>,
+    /// Every round's orders, placement to COMPLETED and to PAID (ms).
+    latency: Histogram<u64>,
+    to_paid: Histogram<u64>,
+}
+
 impl Row {
-    /// What the drain cost an order: every part together, and the emulator alone (ms of CPU).
-    fn drain_per_order(&self) -> (f64, f64) {
-        let drained = self.drained as f64;
-        (
-            self.drain_cpu.per_total(drained),
-            self.drain_cpu.part_per("emulator", drained),
-        )
+    /// The median and the spread ((max − min) ÷ median) of a figure over the rounds.
+    fn figure(&self, of: impl Fn(&Round) -> f64) -> (f64, f64) {
+        let values: Vec<f64> = self.rounds.iter().map(of).collect();
+        (median(&values), relative_spread(&values))
+    }
+
+    /// The round whose drain cost per order is the median, for its cost by part.
+    fn median_drain(&self) -> &Round {
+        let mut rounds: Vec<&Round> = self.rounds.iter().collect();
+        rounds.sort_by(|a, b| a.drain_ms_per_order().total_cmp(&b.drain_ms_per_order()));
+        rounds[rounds.len() / 2]
     }
 }
 
@@ -87,15 +124,49 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Row {
     }
     // Paid in EUR: the simulated provider captures them, so every order runs the whole pipeline.
     let products = Arc::new(bench_tables(&db, 1_000, "EUR", &[]).await);
+    let first_started_at = chrono::Utc::now();
+    let mut rounds = Vec::new();
+    for _ in 0..ROUNDS {
+        let round = round(client, api, &db, &buyers, &products).await;
+        let drained = round.drain_seconds.is_some();
+        rounds.push(round);
+        // A backlog left over would be drained by the next round's load and counted as its work.
+        if !drained {
+            break;
+        }
+    }
+    let mut latency = Histogram::<u64>::new(3).expect("a histogram");
+    for ms in reached(&db, first_started_at, "COMPLETED").await {
+        latency.record(ms.max(0) as u64).expect("in range");
+    }
+    let mut to_paid = Histogram::<u64>::new(3).expect("a histogram");
+    for ms in reached(&db, first_started_at, "PAID").await {
+        to_paid.record(ms.max(0) as u64).expect("in range");
+    }
+    Row {
+        rounds,
+        latency,
+        to_paid,
+    }
+}
+
+/// Places orders for `LOAD` from every buyer at once, then waits for the backlog to drain.
+async fn round(
+    client: &reqwest::Client,
+    api: &str,
+    db: &Client,
+    buyers: &[String],
+    products: &Arc<Vec<String>>,
+) -> Round {
     let started_at = chrono::Utc::now();
     let started = Instant::now();
     let placed = Arc::new(AtomicUsize::new(0));
     let clients: Vec<_> = buyers
-        .into_iter()
+        .iter()
         .enumerate()
         .map(|(i, token)| {
             let (client, url) = (client.clone(), format!("{api}/api/v1/orders"));
-            let (products, placed) = (products.clone(), placed.clone());
+            let (products, placed, token) = (products.clone(), placed.clone(), token.clone());
             tokio::spawn(async move {
                 let mut n = i;
                 while started.elapsed() < LOAD {
@@ -120,71 +191,70 @@ pub async fn bench(client: &reqwest::Client, api: &str) -> Row {
     }
     let load = started.elapsed().as_secs_f64();
     let placed = placed.load(Ordering::Relaxed);
-    let completed_during_load = completed(&db, started_at).await;
+    let completed_during_load = completed(db, started_at).await;
 
     let drain_started = Instant::now();
     let drain_cpu_start = Cpu::sample();
     let mut done = completed_during_load;
     while done < placed && drain_started.elapsed() < DRAIN_LIMIT {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        done = completed(&db, started_at).await;
+        done = completed(db, started_at).await;
     }
     let drain_seconds = (done >= placed).then(|| drain_started.elapsed().as_secs_f64());
     let drain_cpu = Cpu::sample().since(&drain_cpu_start);
-    let drained = done.saturating_sub(completed_during_load);
-    let mut latency = Histogram::<u64>::new(3).expect("a histogram");
-    for ms in reached(&db, started_at, "COMPLETED").await {
-        latency.record(ms.max(0) as u64).expect("in range");
-    }
-    let mut to_paid = Histogram::<u64>::new(3).expect("a histogram");
-    for ms in reached(&db, started_at, "PAID").await {
-        to_paid.record(ms.max(0) as u64).expect("in range");
-    }
-    Row {
+    Round {
         placed,
         placed_per_second: placed as f64 / load,
         completed_during_load,
-        backlog_at_end: placed - completed_during_load.min(placed),
         drain_seconds,
-        latency,
-        to_paid,
         drain_cpu,
-        drained,
+        drained: done.saturating_sub(completed_during_load),
     }
 }
 
 pub fn print(row: &Row) {
     let load = LOAD.as_secs_f64();
     println!(
-        "\npipeline drain: {CONCURRENCY} clients placing single-line orders over 1,000 products for {load:.0} s"
+        "\npipeline drain: {CONCURRENCY} clients placing single-line orders over 1,000 products for {load:.0} s, \
+         {} rounds, each after the last drained; medians (spread: (max − min) ÷ median)",
+        row.rounds.len()
     );
-    println!(
-        "  placed                          {:>7.1} orders/s ({} orders)",
-        row.placed_per_second, row.placed
-    );
-    println!(
-        "  reached COMPLETED during load   {:>7.1} orders/s  ratio {:.2}× of placement (goal: 1, no growing backlog)",
-        row.completed_during_load as f64 / load,
-        row.completed_during_load as f64 / row.placed.max(1) as f64
-    );
-    match row.drain_seconds {
-        Some(s) => println!(
-            "  backlog when the load stopped   {} orders, drained in {s:.1} s",
-            row.backlog_at_end
-        ),
-        None => println!(
-            "  backlog when the load stopped   {} orders, NOT drained within {} s",
-            row.backlog_at_end,
-            DRAIN_LIMIT.as_secs()
-        ),
+    for (n, r) in row.rounds.iter().enumerate() {
+        let drained = match r.drain_seconds {
+            Some(s) => format!("drained in {s:.1} s"),
+            None => format!("NOT drained within {} s", DRAIN_LIMIT.as_secs()),
+        };
+        println!(
+            "  round {}: placed {:.1}/s, COMPLETED during load {:.1}/s, backlog {} {drained}, drain {:.2} ms CPU/order (emulator {:.2})",
+            n + 1,
+            r.placed_per_second,
+            r.completed_per_second(),
+            r.backlog_at_end(),
+            r.drain_ms_per_order(),
+            r.drain_emulator_ms_per_order()
+        );
     }
+    let (placed, placed_spread) = row.figure(|r| r.placed_per_second);
+    println!(
+        "  placed                          {placed:>7.1} orders/s (±{:.0} %)",
+        placed_spread * 100.0
+    );
+    let (completed, _) = row.figure(Round::completed_per_second);
+    let (keeping_up, keeping_up_spread) = row.figure(Round::keeping_up);
+    println!(
+        "  reached COMPLETED during load   {completed:>7.1} orders/s  ratio {keeping_up:.2}× (±{:.0} %) of placement (goal: 1, no growing backlog)",
+        keeping_up_spread * 100.0
+    );
     // On two cores the pipeline keeps up only if placement and pipeline together fit: what the drain
     // cost an order says how far that is, and the emulator, one Python process, is held to one core.
+    let (total_ms, total_spread) = row.figure(Round::drain_ms_per_order);
+    let (emulator_ms, _) = row.figure(Round::drain_emulator_ms_per_order);
+    let middle = row.median_drain();
     println!(
-        "  pipeline CPU per order (drain)  {}",
-        row.drain_cpu.per(row.drained as f64)
+        "  pipeline CPU per order (drain)  {total_ms:.2} ms (±{:.0} %); the median round's: {}",
+        total_spread * 100.0,
+        middle.drain_cpu.per(middle.drained as f64)
     );
-    let (total_ms, emulator_ms) = row.drain_per_order();
     if total_ms > 0.0 && emulator_ms > 0.0 {
         println!(
             "  so at most                      {:>7.1} orders/s on two cores, {:.1} orders/s through the emulator's one",
@@ -193,7 +263,7 @@ pub fn print(row: &Row) {
         );
     }
     println!(
-        "  order → PAID                    p50 {:>7.0} ms  p99 {:>7.0} ms",
+        "  order → PAID                    p50 {:>7.0} ms  p99 {:>7.0} ms (every round's orders)",
         row.to_paid.value_at_quantile(0.5),
         row.to_paid.value_at_quantile(0.99)
     );
@@ -204,20 +274,29 @@ pub fn print(row: &Row) {
     );
 }
 
-/// `target/bench/pipeline.csv`: one line per figure.
+/// `target/bench/pipeline.csv`: one line per figure, each the median of the rounds.
 pub fn write(row: &Row, durability: &str) {
-    let load = LOAD.as_secs_f64();
-    let (total_ms, emulator_ms) = row.drain_per_order();
+    let (total_ms, total_spread) = row.figure(Round::drain_ms_per_order);
+    let drain_seconds = row.figure(|r| r.drain_seconds.unwrap_or(f64::NAN)).0;
     let figures = [
-        ("placed_per_s", row.placed_per_second),
+        ("rounds", row.rounds.len() as f64),
+        ("placed_per_s", row.figure(|r| r.placed_per_second).0),
         (
             "completed_during_load_per_s",
-            row.completed_during_load as f64 / load,
+            row.figure(Round::completed_per_second).0,
         ),
-        ("backlog_at_end", row.backlog_at_end as f64),
-        ("drain_s", row.drain_seconds.unwrap_or(f64::NAN)),
+        ("completed_per_placed", row.figure(Round::keeping_up).0),
+        (
+            "backlog_at_end",
+            row.figure(|r| r.backlog_at_end() as f64).0,
+        ),
+        ("drain_s", drain_seconds),
         ("drain_cpu_ms_per_order", total_ms),
-        ("drain_emulator_cpu_ms_per_order", emulator_ms),
+        ("drain_cpu_spread", total_spread),
+        (
+            "drain_emulator_cpu_ms_per_order",
+            row.figure(Round::drain_emulator_ms_per_order).0,
+        ),
         ("to_paid_p50_ms", row.to_paid.value_at_quantile(0.5) as f64),
         ("to_paid_p99_ms", row.to_paid.value_at_quantile(0.99) as f64),
         (
