@@ -431,6 +431,18 @@ def request_headers():
           f"an SDK's headers, and {fast:,} of the random blocks, are parsed without the email parser")
 
 
+def in_process_queue(prefix, **attributes):
+    """A fresh queue in this process's own moto, with the emulator's patches loaded: the backend and the
+    queue's name."""
+    from moto.sqs.models import sqs_backends
+    import moto_server  # noqa: F401  (patches moto in this process)
+
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    name = f"parity-{prefix}-{uuid.uuid4().hex[:8]}"
+    backend.create_queue(name, **attributes)
+    return backend, name
+
+
 def concurrent_receives():
     # The emulator's server runs each request on a thread of its own, and five pollers per mapping receive
     # from one queue at once. In process, with the interpreter switching threads as often as it can, five
@@ -438,12 +450,8 @@ def concurrent_receives():
     # (Without the emulator's lock: 30 duplicates and 19 failed calls in one such run.)
     import collections
     import threading
-    from moto.sqs.models import sqs_backends
-    import moto_server  # noqa: F401  (patches moto in this process)
 
-    backend = sqs_backends["123456789012"]["us-east-1"]
-    name = f"parity-concurrent-{uuid.uuid4().hex[:8]}"
-    backend.create_queue(name, VisibilityTimeout="30")
+    backend, name = in_process_queue("concurrent", VisibilityTimeout="30")
     for i in range(500):
         backend.send_message(name, str(i))
     received, failed = collections.Counter(), []
@@ -484,12 +492,9 @@ def deleted_messages_freed():
     # the emulator frees a message once it is deleted and its receive answered.
     import gc
     import weakref
-    from moto.sqs.models import Message, sqs_backends
-    import moto_server  # noqa: F401  (patches moto in this process)
+    from moto.sqs.models import Message
 
-    backend = sqs_backends["123456789012"]["us-east-1"]
-    name = f"parity-freed-{uuid.uuid4().hex[:8]}"
-    backend.create_queue(name)
+    backend, name = in_process_queue("freed")
     backend.send_message(name, "kept until deleted")
     (original,) = [weakref.ref(m) for m in backend.get_queue(name)._messages]
     (copy,) = backend.receive_message(name, 10, 0, 30)
@@ -509,14 +514,10 @@ def loaded_twice():
     import importlib.util
     import pathlib
     import threading
-    from moto.sqs.models import sqs_backends
-    import moto_server
 
-    spec = importlib.util.spec_from_file_location("moto_server_again", pathlib.Path(moto_server.__file__))
+    backend, name = in_process_queue("twice")
+    spec = importlib.util.spec_from_file_location("moto_server_again", pathlib.Path(sys.modules["moto_server"].__file__))
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
-    backend = sqs_backends["123456789012"]["us-east-1"]
-    name = f"parity-twice-{uuid.uuid4().hex[:8]}"
-    backend.create_queue(name)
     backend.send_message(name, "once")
     got = []
     receiver = threading.Thread(target=lambda: got.extend(backend.receive_message(name, 10, 0, 30)), daemon=True)
@@ -532,12 +533,9 @@ def received_copies():
     # emulator's copy shares what moto never changes in place instead of deep-copying it. Compared with a
     # deep copy filtered the same way.
     import copy
-    from moto.sqs.models import _filter_message_attributes, sqs_backends
-    import moto_server  # noqa: F401  (patches moto in this process)
+    from moto.sqs.models import _filter_message_attributes
 
-    backend = sqs_backends["123456789012"]["us-east-1"]
-    name = f"parity-copies-{uuid.uuid4().hex[:8]}"
-    backend.create_queue(name, VisibilityTimeout="0")
+    backend, name = in_process_queue("copies", VisibilityTimeout="0")
     attributes = {"event_type": {"DataType": "String", "StringValue": "order.paid"},
                   "total": {"DataType": "Number", "StringValue": "12"}}
     backend.send_message(name, "with attributes", message_attributes=attributes)

@@ -18,7 +18,7 @@ use crate::orders::{
     BUYERS, bench_tables, drain, forget_baseline_events, pgbench, placement_script, relay, throttle,
 };
 use crate::summary::named;
-use crate::{env, median, relative_spread as spread, user};
+use crate::{env, median, relative_spread, user};
 
 const BACKLOG: usize = 5_000;
 const ROUNDS: usize = 2;
@@ -198,13 +198,13 @@ pub fn print(row: &Row) {
     );
     println!(
         "  accepted orders/s from the backlog {accepted:.0} (±{:.0} %) | pgbench placement, hot product {placement:.0} tps (±{:.0} %) | {:.1}× (goal ≥ 5×)",
-        spread(&row.accepted) * 50.0,
-        spread(&row.placement) * 50.0,
+        relative_spread(&row.accepted) * 50.0,
+        relative_spread(&row.placement) * 50.0,
         accepted / placement
     );
     println!(
         "  queued through the stack (202) {intake:.0} orders/s (±{:.0} %), {:.2}× the placement ceiling; {} requests not answered 202",
-        spread(&row.intake) * 50.0,
+        relative_spread(&row.intake) * 50.0,
         intake / placement,
         row.failures
     );
@@ -213,11 +213,11 @@ pub fn print(row: &Row) {
 pub fn write(row: &Row, durability: &str) {
     let figures = named(&[
         ("accepted_per_s", median(&row.accepted)),
-        ("accepted_spread", spread(&row.accepted)),
+        ("accepted_spread", relative_spread(&row.accepted)),
         ("queued_per_s", median(&row.intake)),
-        ("queued_spread", spread(&row.intake)),
+        ("queued_spread", relative_spread(&row.intake)),
         ("hot_placement_tps", median(&row.placement)),
-        ("hot_placement_spread", spread(&row.placement)),
+        ("hot_placement_spread", relative_spread(&row.placement)),
         (
             "ratio_to_placement",
             median(&row.accepted) / median(&row.placement),
