@@ -125,6 +125,7 @@ def main():
     deleted_messages_freed()
     loaded_twice()
     received_copies()
+    consumer_fast_path()
 
     for url in (url, dlq, source, fifo, delayed, published, *filtered):
         sqs.delete_queue(QueueUrl=url)
@@ -551,6 +552,100 @@ def received_copies():
     check(received.all_receipt_handles == handles and len(original.all_receipt_handles) == len(handles) + 1,
           "receiving the message again leaves an earlier copy's receipt handles as they were")
     backend.delete_queue(name)
+
+
+def consumer_fast_path():
+    # The emulator answers a consumer's ReceiveMessage and DeleteMessageBatch without Flask
+    # (infra/emulator/moto_server.py). The same requests go to two queues with the same messages, one
+    # through that path and one the whole way through moto's web application; the answers (status,
+    # headers, body), once each queue's own ids, handles and times are masked, and what is left in each
+    # queue must be the same.
+    from werkzeug.test import Client, EnvironBuilder
+    import moto_server
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    fast = Client(dispatcher)
+    whole = Client(lambda environ, start: moto_server._dispatch(dispatcher, environ, start))
+    authorization = ("AWS4-HMAC-SHA256 Credential=test/20261207/us-east-1/sqs/aws4_request, "
+                     "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0")
+
+    def headers(action):
+        return {"Authorization": authorization, "Host": "127.0.0.1:4566", "X-Amz-Target": f"AmazonSQS.{action}",
+                "Content-Type": "application/x-amz-json-1.0", "X-Amz-Date": "20261207T000000Z"}
+
+    def post(client, action, params):
+        answer = client.post("/", data=json.dumps(params), headers=headers(action))
+        return answer.status_code, list(answer.headers.items()), answer.data
+
+    def masked(answer):
+        status, header_list, data = answer
+        header_list = [(k, "*" if k.lower() == "x-amzn-requestid" else v) for k, v in header_list]
+        body = json.loads(data) if data else None
+        for message in (body or {}).get("Messages", []) if isinstance(body, dict) else []:
+            message["MessageId"] = message["ReceiptHandle"] = "*"
+            for name in ("SentTimestamp", "ApproximateFirstReceiveTimestamp"):
+                if name in message.get("Attributes", {}):
+                    message["Attributes"][name] = "*"
+        return status, header_list, body
+
+    urls = [json.loads(post(fast, "CreateQueue", {"QueueName": f"parity-fast-{side}-{uuid.uuid4().hex[:8]}"})[2])["QueueUrl"]
+            for side in ("a", "b")]
+    attributes = {"event_type": {"DataType": "String", "StringValue": "order.paid"},
+                  "n": {"DataType": "Number", "StringValue": "3"}}
+    for url in urls:
+        for i in range(14):
+            post(fast, "SendMessage", {"QueueUrl": url, "MessageBody": json.dumps({"n": i, "text": "é 東京"}),
+                                       **({"MessageAttributes": attributes} if i % 2 else {})})
+    received = {}
+
+    def both(what, action, params, keep=None):
+        answers = []
+        for client, url in zip((fast, whole), urls):
+            answer = post(client, action, {**params(url), "QueueUrl": url})
+            if keep is not None:
+                received[url] = keep(answer)
+            answers.append(answer)
+        check(masked(answers[0]) == masked(answers[1]), f"{what}: the same answer with and without Flask")
+
+    handles = lambda answer: [m["ReceiptHandle"] for m in json.loads(answer[2]).get("Messages", [])]
+    both("a poller's receive of ten, every attribute", "ReceiveMessage",
+         lambda url: {"MaxNumberOfMessages": 10, "WaitTimeSeconds": 0, "MessageSystemAttributeNames": ["All"],
+                      "MessageAttributeNames": ["All"]}, keep=handles)
+    both("a receive by attribute names with a visibility timeout", "ReceiveMessage",
+         lambda url: {"MaxNumberOfMessages": 3, "VisibilityTimeout": 0, "AttributeNames": ["ApproximateReceiveCount"],
+                      "MessageAttributeNames": ["event_type"]})
+    both("a receive of too many", "ReceiveMessage", lambda url: {"MaxNumberOfMessages": 11})
+    both("a receive from a queue that does not exist", "ReceiveMessage",
+         lambda url: {"QueueUrl": url + "-gone", "MaxNumberOfMessages": 1})
+    both("a batch delete with a bogus handle", "DeleteMessageBatch",
+         lambda url: {"Entries": [{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(received[url][:4])]
+                      + [{"Id": "bogus", "ReceiptHandle": "not-a-handle"}]})
+    both("a batch delete", "DeleteMessageBatch",
+         lambda url: {"Entries": [{"Id": f"m{i}", "ReceiptHandle": h} for i, h in enumerate(received[url][4:])]})
+    both("an empty batch delete", "DeleteMessageBatch", lambda url: {"Entries": []})
+    both("a batch delete naming one handle twice", "DeleteMessageBatch",
+         lambda url: {"Entries": [{"Id": "x", "ReceiptHandle": "h"}, {"Id": "y", "ReceiptHandle": "h"}]})
+    both("what is left in each queue", "ReceiveMessage",
+         lambda url: {"MaxNumberOfMessages": 10, "VisibilityTimeout": 0, "MessageAttributeNames": ["All"]})
+
+    def taken(action, params, **extra):
+        environ = EnvironBuilder(method="POST", path="/", data=json.dumps(params), headers=headers(action),
+                                 **extra).get_environ()
+        return moto_server._consumer_answer(environ, moto_server._CONSUMER_ACTIONS[f"AmazonSQS.{action}"]) is not None
+
+    receive = {"QueueUrl": urls[0], "MaxNumberOfMessages": 10, "WaitTimeSeconds": 0}
+    check(taken("ReceiveMessage", receive) and taken("DeleteMessageBatch", {"QueueUrl": urls[0], "Entries": []}),
+          "a poller's receive and delete take the path without Flask")
+    check(not any([taken("ReceiveMessage", {**receive, "ReceiveRequestAttemptId": "a"}),
+                   taken("ReceiveMessage", {**receive, "MaxNumberOfMessages": True}),
+                   taken("ReceiveMessage", {**receive, "MaxNumberOfMessages": "10"}),
+                   taken("ReceiveMessage", {**receive, "QueueUrl": urls[0] + "?a&b"}),
+                   taken("ReceiveMessage", receive, query_string="x=1"),
+                   taken("DeleteMessageBatch", {"QueueUrl": urls[0], "Entries": [{"Id": "x", "ReceiptHandle": 1}]})]),
+          "any other parameter, type, a query string or a body with & goes through Flask")
+    for url in urls:
+        post(fast, "DeleteQueue", {"QueueUrl": url})
 
 
 if __name__ == "__main__":
