@@ -302,6 +302,21 @@ def receive_serialization():
     binary = {"Messages": [message(1, {"b": {"DataType": "Binary", "BinaryValue": b"\x00"}})]}
     check(_receive_json(binary) is None, "a binary attribute is left to moto's serializer")
 
+    from moto_server import _delete_batch_json
+    deletes = get_serializer_class("sqs", "json")(
+        operation_model=get_service_model("sqs").operation_model("DeleteMessageBatch"), pretty_print=False,
+        value_picker=XFormedAttributePicker())
+    failed = {"Id": "b \"é\"", "SenderFault": True, "Code": "ReceiptHandleIsInvalid",
+              "Message": 'The input receipt handle "zz" is not a valid receipt handle.'}
+    for result in ({"Successful": [{"Id": "a"}, {"Id": "m-2"}], "Failed": []},
+                   {"Successful": [{"Id": "a"}], "Failed": [failed]}, {"Successful": [], "Failed": [failed]}):
+        ours = _delete_batch_json(result)
+        check(ours is not None and ours == deletes.serialize(result)["body"],
+              f"a batch delete's answer ({len(result['Successful'])} deleted, {len(result['Failed'])} failed) "
+              "is written as moto's serializer writes it")
+    check(_delete_batch_json({"Successful": [{"Id": 1}], "Failed": []}) is None,
+          "a batch delete's answer of another shape is left to moto's serializer")
+
 
 def publish_batch_parsing():
     # The emulator maps a `PublishBatch` form to its parameters itself (infra/emulator/moto_server.py):
