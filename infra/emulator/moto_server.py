@@ -62,9 +62,9 @@ docs/adr/0017-outbox-relay.md):
 - every request's headers were handed to the email package's feed parser (about 90 µs for an SDK's
   eleven); here headers of one line each are taken directly, the rest still by that parser (same ADR).
 
-- a consumer's `ReceiveMessage` and `DeleteMessageBatch` went through Flask, werkzeug's request and
-  moto's request setup, about three quarters of their cost. Here those two JSON-protocol actions, when
-  plain, run moto's own action without those layers (same ADR, "Last").
+- a consumer's `ReceiveMessage` and `DeleteMessageBatch`, and the relay's `PublishBatch`, went through
+  Flask, werkzeug's request and moto's request setup (about three quarters of a consumer's batch). Here
+  those actions, when plain, run moto's own action without those layers (same ADR, "Last").
 
 What a client sees is unchanged: the same messages, in the same order, with the same visibility,
 redrive and errors.
@@ -121,6 +121,7 @@ from moto.core.base_backend import BackendDict  # noqa: E402
 import moto.server  # noqa: E402
 import werkzeug.serving  # noqa: E402
 import werkzeug.wrappers  # noqa: E402
+from werkzeug.datastructures import MultiDict  # noqa: E402
 from moto.core.authorization import ActionAuthenticatorMixin  # noqa: E402
 from moto.iam.models import mark_account_as_visited  # noqa: E402
 from moto.moto_api import recorder  # noqa: E402
@@ -568,125 +569,6 @@ def _serialized_receive(self, action_result):
 
 SQSResponse.serialized = _serialized_receive
 
-# A consumer's batch is a `ReceiveMessage` and a `DeleteMessageBatch`, and about three quarters of what
-# the emulator spent on them was the web layers around moto's SQS code: Flask's dispatch, werkzeug's
-# request, moto's request setup (form and query-string parsing of a JSON body, botocore's parser walking
-# the operation's shape). Those two actions, over SQS's JSON protocol, with only the parameters whose
-# parsed value is the JSON value itself, now skip the layers: moto's own response class runs its own
-# action (`call_action`: validation, the backend, the answer, errors) on the decoded body, set up as its
-# `setup_class` would set up what those actions read, and the answer carries what Flask would add. Any
-# other request, and these with anything unusual (another parameter or type, a query string, an Origin,
-# a compressed body, moto's request recorder or IAM checks switched on), goes the whole way as before.
-# tests/parity/sqs_semantics.py sends the same requests both ways and compares the answers.
-_QUEUE_URL = {"QueueUrl": str}
-_CONSUMER_ACTIONS = {
-    "AmazonSQS.ReceiveMessage": {
-        **_QUEUE_URL, "MaxNumberOfMessages": int, "WaitTimeSeconds": int, "VisibilityTimeout": int,
-        "AttributeNames": list, "MessageSystemAttributeNames": list, "MessageAttributeNames": list,
-    },
-    "AmazonSQS.DeleteMessageBatch": {**_QUEUE_URL, "Entries": list},
-}
-_DELETE_ENTRY = {"Id", "ReceiptHandle"}
-
-
-def _plain_parameters(body: bytes, types: dict):
-    """The request's parameters when botocore's parser would make exactly the decoded JSON of them, else
-    None. (A body with `&` is left to moto too: its setup reads any body as a query string as well.)"""
-    if not body.startswith(b"{") or b"&" in body:
-        return None
-    try:
-        params = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(params, dict) or "QueueUrl" not in params:
-        return None
-    for name, value in params.items():
-        kind = types.get(name)
-        if kind is None or type(value) is not kind:  # `type`, not isinstance: a bool is not an int here
-            return None
-        if kind is list:
-            for item in value:
-                if name == "Entries":
-                    if type(item) is not dict or item.keys() != _DELETE_ENTRY or not all(
-                        type(v) is str for v in item.values()
-                    ):
-                        return None
-                elif type(item) is not str:
-                    return None
-    return params
-
-
-def _consumer_answer(environ, types):
-    """moto's answer to a consumer's receive or delete without Flask, or None to let Flask serve it."""
-    if (
-        environ.get("REQUEST_METHOD") != "POST"
-        or environ.get("PATH_INFO") != "/"
-        or environ.get("QUERY_STRING")
-        or environ.get("CONTENT_TYPE") != "application/x-amz-json-1.0"
-        or "HTTP_ORIGIN" in environ
-        or "HTTP_CONTENT_ENCODING" in environ
-        or not environ.get("CONTENT_LENGTH", "").isdigit()
-        or recorder._user_enabled
-        or ActionAuthenticatorMixin.request_count >= moto.settings.INITIAL_NO_AUTH_ACTION_COUNT
-    ):
-        return None
-    body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
-    environ["wsgi.input"] = io.BytesIO(body)  # for Flask, if it is to serve this after all
-    params = _plain_parameters(body, types)
-    if params is None:
-        return None
-    request = BackendRequest(environ)
-    response = SQSResponse()
-    full_url = request.raw_url
-    # What `setup_class` sets that these two actions, their answer and `call_action` read.
-    response.is_werkzeug_request = True
-    response.normalized_request = request
-    response.parsed_url = urllib.parse.urlparse(full_url)
-    response.raw_body = body
-    response.body = body.decode("utf-8")
-    # moto reads a body as a query string too; of a JSON object without `&` that is one odd name, which
-    # none of these actions reads (`Action`, `AWSAccessKeyId`).
-    response.querystring = response.data = {}
-    response.uri = full_url
-    response.path = response.parsed_url.path
-    response.raw_path = request.raw_path
-    response.method = "POST"
-    response.headers = request.headers
-    response.region = response.get_region_from_url(request, full_url)
-    response.partition = get_partition(response.region)
-    response.uri_match = {}
-    response.response_headers = {"server": "amazon.com"}
-    response.params = params
-    response.access_key = response.get_access_key()
-    response.current_account = response.get_current_account()
-    mark_account_as_visited(
-        account_id=response.current_account, access_key=response.access_key, service="sqs",
-        region=response.region,
-    )
-    status, headers, content = response.call_action()
-    answer = werkzeug.wrappers.Response(response=content, status=status, headers=headers)
-    if not DISABLE_GLOBAL_CORS:
-        answer.headers["Access-Control-Allow-Origin"] = "*"  # flask-cors, for a request without an Origin
-    return answer
-
-
-_dispatch = DomainDispatcherApplication.__call__
-
-
-def _consumers_first(self, environ, start_response):
-    types = _CONSUMER_ACTIONS.get(environ.get("HTTP_X_AMZ_TARGET"))
-    if types is None:
-        return _dispatch(self, environ, start_response)
-    application = self.get_application(environ)
-    if getattr(application, "service", None) == "sqs":
-        answer = _consumer_answer(environ, types)
-        if answer is not None:
-            return answer(environ, start_response)
-    return application(environ, start_response)
-
-
-DomainDispatcherApplication.__call__ = _consumers_first
-
 # A `PublishBatch` (SNS's query protocol: one form field per entry's field and attribute) was read twice,
 # by werkzeug's form parser and then by moto's botocore-model parser, which walks the operation's shape
 # for every field: a tenth of the emulator's GIL-held time while the pipeline drained, and the relay sends
@@ -805,6 +687,162 @@ def _serialized_publish_batch(self, action_result):
 
 
 SNSResponse.serialized = _serialized_publish_batch
+
+# A consumer's batch is a `ReceiveMessage` and a `DeleteMessageBatch`, and about three quarters of what
+# the emulator spent on them was the web layers around moto's SQS code: Flask's dispatch, werkzeug's
+# request, moto's request setup (form and query-string parsing of a JSON body, botocore's parser walking
+# the operation's shape). Then, with those gone, the relay's `PublishBatch` was most of what still went
+# through them (moto's setup parsed its form, made a query-string dict of it and decoded that again).
+# Those three actions, when plain, now skip the layers: moto's own response class runs its own action
+# (`call_action`: validation, the backend, the answer, errors) on the parameters it would have parsed,
+# set up as its `setup_class` would set up what those actions read, and the answer carries what Flask
+# would add. Any other request, and these with anything unusual (another parameter or type, a query
+# string, an Origin, a compressed body, moto's request recorder or IAM checks switched on), goes the whole
+# way as before. tests/parity/sqs_semantics.py sends the same requests both ways and compares the answers.
+_QUEUE_URL = {"QueueUrl": str}
+_CONSUMER_ACTIONS = {
+    "AmazonSQS.ReceiveMessage": {
+        **_QUEUE_URL, "MaxNumberOfMessages": int, "WaitTimeSeconds": int, "VisibilityTimeout": int,
+        "AttributeNames": list, "MessageSystemAttributeNames": list, "MessageAttributeNames": list,
+    },
+    "AmazonSQS.DeleteMessageBatch": {**_QUEUE_URL, "Entries": list},
+}
+_DELETE_ENTRY = {"Id", "ReceiptHandle"}
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _plain_parameters(body: bytes, types: dict):
+    """The request's parameters when botocore's parser would make exactly the decoded JSON of them, else
+    None. (A body with `&` is left to moto too: its setup reads any body as a query string as well.)"""
+    if not body.startswith(b"{") or b"&" in body:
+        return None
+    try:
+        params = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(params, dict) or "QueueUrl" not in params:
+        return None
+    for name, value in params.items():
+        kind = types.get(name)
+        if kind is None or type(value) is not kind:  # `type`, not isinstance: a bool is not an int here
+            return None
+        if kind is list:
+            for item in value:
+                if name == "Entries":
+                    if type(item) is not dict or item.keys() != _DELETE_ENTRY or not all(
+                        type(v) is str for v in item.values()
+                    ):
+                        return None
+                elif type(item) is not str:
+                    return None
+    return params
+
+
+def _plain_body(environ, content_type):
+    """The body of a plain POST to `/` of this content type, or None to let Flask serve the request."""
+    if (
+        environ.get("REQUEST_METHOD") != "POST"
+        or environ.get("PATH_INFO") != "/"
+        or environ.get("QUERY_STRING")
+        or environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower() != content_type
+        or "HTTP_ORIGIN" in environ
+        or "HTTP_CONTENT_ENCODING" in environ
+        or not environ.get("CONTENT_LENGTH", "").isdigit()
+        or recorder._user_enabled
+        or ActionAuthenticatorMixin.request_count >= moto.settings.INITIAL_NO_AUTH_ACTION_COUNT
+    ):
+        return None
+    body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+    environ["wsgi.input"] = io.BytesIO(body)  # for Flask, if it is to serve this after all
+    return body
+
+
+def _without_flask(environ, response, body, params, querystring):
+    """What moto answers, run as its Flask view would run it, minus the layers."""
+    request = BackendRequest(environ)
+    full_url = request.raw_url
+    # What `setup_class` sets that these actions, their answers and `call_action` read.
+    response.is_werkzeug_request = True
+    response.normalized_request = request
+    response.parsed_url = urllib.parse.urlparse(full_url)
+    response.raw_body = body
+    response.body = body.decode("utf-8")
+    response.querystring = response.data = querystring
+    response.uri = full_url
+    response.path = response.parsed_url.path
+    response.raw_path = request.raw_path
+    response.method = "POST"
+    response.headers = request.headers
+    response.region = response.get_region_from_url(request, full_url)
+    response.partition = get_partition(response.region)
+    response.uri_match = {}
+    response.response_headers = {"server": "amazon.com"}
+    response.params = params
+    response.access_key = response.get_access_key()
+    response.current_account = response.get_current_account()
+    mark_account_as_visited(
+        account_id=response.current_account, access_key=response.access_key,
+        service=response.service_name, region=response.region,
+    )
+    status, headers, content = response.call_action()
+    answer = werkzeug.wrappers.Response(response=content, status=status, headers=headers)
+    if not DISABLE_GLOBAL_CORS:
+        answer.headers["Access-Control-Allow-Origin"] = "*"  # flask-cors, for a request without an Origin
+    return answer
+
+
+def _consumer_answer(environ, types):
+    """moto's answer to a consumer's receive or delete without Flask, or None to let Flask serve it."""
+    body = _plain_body(environ, "application/x-amz-json-1.0")
+    params = None if body is None else _plain_parameters(body, types)
+    if params is None:
+        return None
+    # moto reads a body as a query string too; of a JSON object without `&` that is one odd name, which
+    # none of these actions reads (`Action`, `AWSAccessKeyId`).
+    return _without_flask(environ, SQSResponse(), body, params, {})
+
+
+def _publish_batch_answer(environ):
+    """moto's answer to the relay's `PublishBatch` without Flask, or None to let Flask serve it."""
+    body = _plain_body(environ, _FORM)
+    if body is None:
+        return None
+    try:  # as werkzeug parses a form
+        form = MultiDict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True, errors="werkzeug.url_quote"))
+    except UnicodeDecodeError:
+        return None
+    if form.get("Action") != "PublishBatch" or "AWSAccessKeyId" in form:
+        return None
+    params = _publish_batch_params(form)
+    if params is None:
+        return None
+    # moto's query-string dict of a form: each field's first value, in a list; and werkzeug hands a parsed
+    # form's request no other body.
+    return _without_flask(environ, SNSResponse(), b"", params, {key: [value] for key, value in form.items()})
+
+
+_dispatch = DomainDispatcherApplication.__call__
+
+
+def _without_flask_first(self, environ, start_response):
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    types = _CONSUMER_ACTIONS.get(target)
+    form = target is None and environ.get("CONTENT_TYPE", "").startswith(_FORM)
+    if types is None and not form:
+        return _dispatch(self, environ, start_response)
+    application = self.get_application(environ)
+    service = getattr(application, "service", None)
+    answer = None
+    if types is not None and service == "sqs":
+        answer = _consumer_answer(environ, types)
+    elif form and service == "sns":
+        answer = _publish_batch_answer(environ)
+    if answer is not None:
+        return answer(environ, start_response)
+    return application(environ, start_response)
+
+
+DomainDispatcherApplication.__call__ = _without_flask_first
 
 _backend_for_host = DomainDispatcherApplication.get_backend_for_host
 _backends_by_host: dict = {}

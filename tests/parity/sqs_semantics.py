@@ -14,6 +14,7 @@ the first mismatch.
 import json
 import os
 import random
+import re
 import sys
 import time
 import uuid
@@ -126,6 +127,7 @@ def main():
     loaded_twice()
     received_copies()
     consumer_fast_path()
+    publish_batch_fast_path()
 
     for url in (url, dlq, source, fifo, delayed, published, *filtered):
         sqs.delete_queue(QueueUrl=url)
@@ -569,19 +571,38 @@ def received_copies():
     backend.delete_queue(name)
 
 
+def both_ways(moto_server):
+    """Two in-process clients of one moto web application: through the emulator's dispatch (the way around
+    Flask) and through moto's own. Named by the module's functions, not the class's method, which another
+    load of the patches (`loaded_twice`) replaces."""
+    from werkzeug.test import Client
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    return (Client(lambda environ, start: moto_server._without_flask_first(dispatcher, environ, start)),
+            Client(lambda environ, start: moto_server._dispatch(dispatcher, environ, start)))
+
+
+def counting_without_flask(moto_server):
+    """Counts the requests answered without Flask until `stop()` is called: (list of calls, stop)."""
+    calls, real = [], moto_server._without_flask
+    moto_server._without_flask = lambda *args: calls.append(args[1].__class__.__name__) or real(*args)
+
+    def stop():
+        moto_server._without_flask = real
+    return calls, stop
+
+
 def consumer_fast_path():
     # The emulator answers a consumer's ReceiveMessage and DeleteMessageBatch without Flask
     # (infra/emulator/moto_server.py). The same requests go to two queues with the same messages, one
     # through that path and one the whole way through moto's web application; the answers (status,
     # headers, body), once each queue's own ids, handles and times are masked, and what is left in each
     # queue must be the same.
-    from werkzeug.test import Client, EnvironBuilder
+    from werkzeug.test import EnvironBuilder
     import moto_server
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    dispatcher = DomainDispatcherApplication(create_backend_app)
-    fast = Client(dispatcher)
-    whole = Client(lambda environ, start: moto_server._dispatch(dispatcher, environ, start))
+    fast, whole = both_ways(moto_server)
     authorization = ("AWS4-HMAC-SHA256 Credential=test/20261207/us-east-1/sqs/aws4_request, "
                      "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0")
 
@@ -624,6 +645,7 @@ def consumer_fast_path():
         check(masked(answers[0]) == masked(answers[1]), f"{what}: the same answer with and without Flask")
 
     handles = lambda answer: [m["ReceiptHandle"] for m in json.loads(answer[2]).get("Messages", [])]
+    calls, stop = counting_without_flask(moto_server)
     both("a poller's receive of ten, every attribute", "ReceiveMessage",
          lambda url: {"MaxNumberOfMessages": 10, "WaitTimeSeconds": 0, "MessageSystemAttributeNames": ["All"],
                       "MessageAttributeNames": ["All"]}, keep=handles)
@@ -643,6 +665,8 @@ def consumer_fast_path():
          lambda url: {"Entries": [{"Id": "x", "ReceiptHandle": "h"}, {"Id": "y", "ReceiptHandle": "h"}]})
     both("what is left in each queue", "ReceiveMessage",
          lambda url: {"MaxNumberOfMessages": 10, "VisibilityTimeout": 0, "MessageAttributeNames": ["All"]})
+    stop()
+    check(calls == ["SQSResponse"] * 9, f"each of the nine took the path without Flask on its first side ({len(calls)})")
 
     def taken(action, params, **extra):
         environ = EnvironBuilder(method="POST", path="/", data=json.dumps(params), headers=headers(action),
@@ -661,6 +685,108 @@ def consumer_fast_path():
           "any other parameter, type, a query string or a body with & goes through Flask")
     for url in urls:
         post(fast, "DeleteQueue", {"QueueUrl": url})
+
+
+def publish_batch_fast_path():
+    # The emulator runs the relay's PublishBatch without Flask too (infra/emulator/moto_server.py). The
+    # same batches go to two topics with the same subscriptions (raw with the template's kind of filter
+    # policy, and enveloped), one through that path and one the whole way: the answers (ids masked) and
+    # what each subscribed queue then holds must be the same.
+    import urllib.parse
+    from werkzeug.test import EnvironBuilder
+    import moto_server
+    from moto.sns.models import sns_backends
+    from moto.sqs.models import sqs_backends
+
+    clients = both_ways(moto_server)
+    headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=test/20261207/us-east-1/sns/aws4_request, "
+                                "SignedHeaders=host, Signature=0", "Host": "127.0.0.1:4566",
+               "Content-Type": "application/x-www-form-urlencoded"}
+    sns_backend, sqs_backend = sns_backends["123456789012"]["us-east-1"], sqs_backends["123456789012"]["us-east-1"]
+    sides = []
+    for side in ("fast", "whole"):
+        topic = sns_backend.create_topic(f"parity-publish-{side}-{uuid.uuid4().hex[:8]}").arn
+        queues = []
+        for raw in (True, False):
+            name = f"parity-publish-{side}-{'raw' if raw else 'env'}-{uuid.uuid4().hex[:8]}"
+            sqs_backend.create_queue(name)
+            attributes = {"RawMessageDelivery": "true", "FilterPolicy": json.dumps({"event_type": ["order.placed"]}),
+                          "FilterPolicyScope": "MessageAttributes"} if raw else {}
+            arn = sns_backend.subscribe(topic, f"arn:aws:sqs:us-east-1:123456789012:{name}", "sqs").arn
+            for key, value in attributes.items():
+                sns_backend.set_subscription_attributes(arn, key, value)
+            queues.append(name)
+        sides.append((topic, queues))
+
+    def form(topic, entries, **extra):
+        fields = {"Action": "PublishBatch", "Version": "2010-03-31", "TopicArn": topic, **extra}
+        for n, (identifier, message, event_type) in enumerate(entries, start=1):
+            e = f"PublishBatchRequestEntries.member.{n}."
+            fields.update({e + "Id": identifier, e + "Message": message})
+            if event_type:
+                a = e + "MessageAttributes.entry."
+                fields.update({a + "1.Name": "event_type", a + "1.Value.DataType": "String",
+                               a + "1.Value.StringValue": event_type, a + "2.Name": "correlation_id",
+                               a + "2.Value.DataType": "String", a + "2.Value.StringValue": f"correlation-{identifier}"})
+        return urllib.parse.urlencode(fields)
+
+    def masked(answer):
+        text = answer.get_data(as_text=True)
+        for pattern in (r"<MessageId>[^<]*</MessageId>", r"<RequestId>[^<]*</RequestId>"):
+            text = re.sub(pattern, "*", text)
+        return answer.status_code, [(k, "*" if k.lower() == "x-amzn-requestid" else v)
+                                    for k, v in answer.headers.items()], text
+
+    relay = [(f"e{n}", json.dumps({"n": n, "text": "é 東京 & = %"}), "order.placed" if n % 3 else "order.paid")
+             for n in range(10)]
+    batches = {
+        "the relay's batch of ten, two attributes each": lambda topic: form(topic, relay),
+        "a batch without attributes": lambda topic: form(topic, [("a", "one", None), ("b", "two", None)]),
+        "a batch to a topic that does not exist": lambda topic: form(topic + "-gone", relay[:2]),
+        "a batch of eleven": lambda topic: form(topic, relay + [("e10", "x", None)]),
+        "a batch naming one id twice": lambda topic: form(topic, [("a", "one", None), ("a", "two", None)]),
+        "an empty batch": lambda topic: form(topic, []),
+    }
+    calls, stop = counting_without_flask(moto_server)
+    for what, body in batches.items():
+        answers = [masked(client.post("/", data=body(topic), headers=headers)) for client, (topic, _) in zip(clients, sides)]
+        check(answers[0] == answers[1], f"{what}: the same answer with and without Flask")
+    stop()
+    check(calls == ["SNSResponse"] * len(batches),
+          f"each of the {len(batches)} batches took the path without Flask on its first side ({len(calls)})")
+
+    def held(name):
+        out = []
+        for message in sqs_backend.receive_message(name, 10, 0, 30, ["All"]) + sqs_backend.receive_message(name, 10, 0, 30, ["All"]):
+            body = message.body
+            if body.startswith("{") and "TopicArn" in body:
+                envelope = json.loads(body)
+                body = {k: envelope.get(k) for k in ("Type", "Message", "MessageAttributes", "Subject")}
+            out.append((body, message.message_attributes))
+        return out
+
+    fast_held, whole_held = ([held(name) for name in queues] for _, queues in sides)
+    check(fast_held == whole_held and len(fast_held[0]) == 6 and len(fast_held[1]) == 12,
+          "the subscribed queues hold the same messages and attributes with and without Flask "
+          f"({[len(q) for q in fast_held]} against {[len(q) for q in whole_held]})")
+
+    def taken(body, **extra):
+        environ = EnvironBuilder(method="POST", path="/", data=body, headers=headers, **extra).get_environ()
+        return moto_server._publish_batch_answer(environ) is not None
+
+    topic = sides[0][0]
+    check(taken(form(topic, relay[:1])), "the relay's PublishBatch takes the path without Flask")
+    binary = form(topic, [("a", "x", None)]) + "&PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Name=b" \
+        "&PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.DataType=Binary" \
+        "&PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Value.BinaryValue=AAE%3D"
+    check(not any([taken(binary), taken(form(topic, relay[:1]), query_string="x=1"),
+                   taken(urllib.parse.urlencode({"Action": "Publish", "TopicArn": topic, "Message": "m"})),
+                   taken(b"Action=PublishBatch&TopicArn=\xff")]),
+          "a binary attribute, a query string, another action or a body that is not UTF-8 goes through Flask")
+    for topic, queues in sides:
+        sns_backend.delete_topic(topic)
+        for name in queues:
+            sqs_backend.delete_queue(name)
 
 
 if __name__ == "__main__":
