@@ -71,6 +71,7 @@ PATCHED = (
     (SNSBackend, "publish_batch"),
     (DomainDispatcherApplication, "get_backend_for_host"),
     (DomainDispatcherApplication, "__call__"),
+    (moto.core.responses.BaseResponse, "_enrich_response"),
     (http.client, "parse_headers"),
 )
 # What a class inherits is not in its own namespace: stock moto has no method of its own there.

@@ -128,6 +128,7 @@ def main():
     received_copies()
     consumer_fast_path()
     publish_batch_fast_path()
+    request_id_in_body()
 
     for url in (url, dlq, source, fifo, delayed, published, *filtered):
         sqs.delete_queue(QueueUrl=url)
@@ -787,6 +788,25 @@ def publish_batch_fast_path():
         sns_backend.delete_topic(topic)
         for name in queues:
             sqs_backend.delete_queue(name)
+
+
+def request_id_in_body():
+    # The emulator skips moto's search for `<RequestId>` in an answer that has none
+    # (infra/emulator/moto_server.py); compared with moto's own on each kind of answer body.
+    import moto_server
+    stock = moto_server._enrich_response
+    bodies = ['{"Messages": []}', "", "<A><RequestId>x</RequestId></A>", "<A><RequestId></RequestId>",
+              "<A>RequestId</A>", b"<RequestId>x</RequestId>", None, '{"RequestId": "<RequestId"}']
+    same = []
+    for body in bodies:
+        answers = []
+        for enrich in (stock, moto_server._enrich_found_request_id):
+            headers, out = enrich({"status": 400, "server": "amazon.com"}, body)
+            request_id = headers["x-amzn-requestid"]
+            answers.append(({**headers, "x-amzn-requestid": len(request_id)},
+                            out.replace(request_id, "*") if isinstance(out, str) else out))
+        same.append(answers[0] == answers[1])
+    check(all(same), f"an answer's request id is put in its body as moto puts it ({same})")
 
 
 if __name__ == "__main__":
