@@ -64,7 +64,8 @@ docs/adr/0017-outbox-relay.md):
 
 - a consumer's `ReceiveMessage` and `DeleteMessageBatch`, and the relay's `PublishBatch`, went through
   Flask, werkzeug's request and moto's request setup (about three quarters of a consumer's batch). Here
-  those actions, when plain, run moto's own action without those layers (same ADR, "Last").
+  those actions, when plain, run moto's own action without those layers (same ADR, "Last"). Every
+  answer's body was searched for `<RequestId>` by a regular expression; here only a body that has it.
 
 What a client sees is unchanged: the same messages, in the same order, with the same visibility,
 redrive and errors.
