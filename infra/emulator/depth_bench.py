@@ -176,7 +176,8 @@ def sns_body(recipients):
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 # Which service a request is for, as moto tells it on a local host: from the credential's scope.
-SNS_AUTHORIZATION = f"AWS4-HMAC-SHA256 Credential=test/20261206/{REGION}/sns/aws4_request, SignedHeaders=host, Signature=0"
+def authorization(service):
+    return f"AWS4-HMAC-SHA256 Credential=test/20261206/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"
 
 
 def template_subscriptions():
@@ -225,7 +226,7 @@ def seconds_per_publish(subscriptions, batches, side):
     use(side)
     topic, queues = relay_topic(subscriptions)
     client = Client(DomainDispatcherApplication(create_backend_app))
-    headers = {"Authorization": SNS_AUTHORIZATION, "Host": "127.0.0.1:4566",
+    headers = {"Authorization": authorization("sns"), "Host": "127.0.0.1:4566",
                "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
     bodies = [relay_batch(topic) for _ in range(batches)]
     started = time.perf_counter()
@@ -238,9 +239,6 @@ def seconds_per_publish(subscriptions, batches, side):
         sqs.delete_queue(name)
     sns_backends[ACCOUNT][REGION].delete_topic(topic)
     return elapsed / batches
-
-
-SQS_AUTHORIZATION = f"AWS4-HMAC-SHA256 Credential=test/20261207/{REGION}/sqs/aws4_request, SignedHeaders=host, Signature=0"
 
 
 def seconds_per_consumer_batch(batches, side):
@@ -259,7 +257,7 @@ def seconds_per_consumer_batch(batches, side):
 
     def call(action, params):
         answer = client.post("/", data=json.dumps({"QueueUrl": url, **params}), headers={
-            "Authorization": SQS_AUTHORIZATION, "Host": "127.0.0.1:4566", "X-Amz-Target": f"AmazonSQS.{action}",
+            "Authorization": authorization("sqs"), "Host": "127.0.0.1:4566", "X-Amz-Target": f"AmazonSQS.{action}",
             "Content-Type": "application/x-amz-json-1.0"})
         assert answer.status_code == 200, answer.data
         return json.loads(answer.data)

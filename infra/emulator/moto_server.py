@@ -549,6 +549,9 @@ def _written(response, content_type, body):
     return 200, headers, body
 
 
+_FAILED_ENTRY = {"Id", "SenderFault", "Code", "Message"}
+
+
 def _delete_batch_json(result):
     """The JSON body moto's serializer makes of a `DeleteMessageBatch` result, or None to let it make it."""
     if set(result) != {"Successful", "Failed"}:
@@ -564,7 +567,6 @@ def _delete_batch_json(result):
     return json.dumps(result)
 
 
-_FAILED_ENTRY = {"Id", "SenderFault", "Code", "Message"}
 _WRITERS = {"ReceiveMessage": _receive_json, "DeleteMessageBatch": _delete_batch_json}
 
 
@@ -710,19 +712,38 @@ SNSResponse.serialized = _serialized_publish_batch
 # would add. Any other request, and these with anything unusual (another parameter or type, a query
 # string, an Origin, a compressed body, moto's request recorder or IAM checks switched on), goes the whole
 # way as before. tests/parity/sqs_semantics.py sends the same requests both ways and compares the answers.
-_QUEUE_URL = {"QueueUrl": str}
+def _string(value) -> bool:
+    return type(value) is str
+
+
+def _integer(value) -> bool:
+    return type(value) is int  # `type`, not isinstance: a bool is not an int here
+
+
+def _strings(value) -> bool:
+    return type(value) is list and all(type(item) is str for item in value)
+
+
+def _delete_entries(value) -> bool:
+    return type(value) is list and all(
+        type(entry) is dict and entry.keys() == {"Id", "ReceiptHandle"} and all(map(_string, entry.values()))
+        for entry in value
+    )
+
+
+# Per action, what each parameter it may carry must be for botocore's parser to leave it as decoded.
 _CONSUMER_ACTIONS = {
     "AmazonSQS.ReceiveMessage": {
-        **_QUEUE_URL, "MaxNumberOfMessages": int, "WaitTimeSeconds": int, "VisibilityTimeout": int,
-        "AttributeNames": list, "MessageSystemAttributeNames": list, "MessageAttributeNames": list,
+        "QueueUrl": _string, "MaxNumberOfMessages": _integer, "WaitTimeSeconds": _integer,
+        "VisibilityTimeout": _integer, "AttributeNames": _strings, "MessageSystemAttributeNames": _strings,
+        "MessageAttributeNames": _strings,
     },
-    "AmazonSQS.DeleteMessageBatch": {**_QUEUE_URL, "Entries": list},
+    "AmazonSQS.DeleteMessageBatch": {"QueueUrl": _string, "Entries": _delete_entries},
 }
-_DELETE_ENTRY = {"Id", "ReceiptHandle"}
 _FORM = "application/x-www-form-urlencoded"
 
 
-def _plain_parameters(body: bytes, types: dict):
+def _plain_parameters(body: bytes, rules: dict):
     """The request's parameters when botocore's parser would make exactly the decoded JSON of them, else
     None. (A body with `&` is left to moto too: its setup reads any body as a query string as well.)"""
     if not body.startswith(b"{") or b"&" in body:
@@ -734,18 +755,9 @@ def _plain_parameters(body: bytes, types: dict):
     if not isinstance(params, dict) or "QueueUrl" not in params:
         return None
     for name, value in params.items():
-        kind = types.get(name)
-        if kind is None or type(value) is not kind:  # `type`, not isinstance: a bool is not an int here
+        rule = rules.get(name)
+        if rule is None or not rule(value):
             return None
-        if kind is list:
-            for item in value:
-                if name == "Entries":
-                    if type(item) is not dict or item.keys() != _DELETE_ENTRY or not all(
-                        type(v) is str for v in item.values()
-                    ):
-                        return None
-                elif type(item) is not str:
-                    return None
     return params
 
 
@@ -802,10 +814,10 @@ def _without_flask(environ, response, body, params, querystring):
     return answer
 
 
-def _consumer_answer(environ, types):
+def _consumer_answer(environ, rules):
     """moto's answer to a consumer's receive or delete without Flask, or None to let Flask serve it."""
     body = _plain_body(environ, "application/x-amz-json-1.0")
-    params = None if body is None else _plain_parameters(body, types)
+    params = None if body is None else _plain_parameters(body, rules)
     if params is None:
         return None
     # moto reads a body as a query string too; of a JSON object without `&` that is one odd name, which
@@ -838,15 +850,15 @@ _dispatch = DomainDispatcherApplication.__call__
 
 def _without_flask_first(self, environ, start_response):
     target = environ.get("HTTP_X_AMZ_TARGET")
-    types = _CONSUMER_ACTIONS.get(target)
+    rules = _CONSUMER_ACTIONS.get(target)
     form = target is None and environ.get("CONTENT_TYPE", "").startswith(_FORM)
-    if types is None and not form:
+    if rules is None and not form:
         return _dispatch(self, environ, start_response)
     application = self.get_application(environ)
     service = getattr(application, "service", None)
     answer = None
-    if types is not None and service == "sqs":
-        answer = _consumer_answer(environ, types)
+    if rules is not None and service == "sqs":
+        answer = _consumer_answer(environ, rules)
     elif form and service == "sns":
         answer = _publish_batch_answer(environ)
     if answer is not None:

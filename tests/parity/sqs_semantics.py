@@ -584,6 +584,17 @@ def both_ways(moto_server):
             Client(lambda environ, start: moto_server._dispatch(dispatcher, environ, start)))
 
 
+def masked_headers(answer):
+    """An in-process answer's headers, its random request id masked."""
+    return [(k, "*" if k.lower() == "x-amzn-requestid" else v) for k, v in answer.headers.items()]
+
+
+def plain_environ(body, headers, **extra):
+    """The WSGI environ of a POST to `/`, for asking the emulator whether it would go around Flask."""
+    from werkzeug.test import EnvironBuilder
+    return EnvironBuilder(method="POST", path="/", data=body, headers=headers, **extra).get_environ()
+
+
 def counting_without_flask(moto_server):
     """Counts the requests answered without Flask until `stop()` is called: (list of calls, stop)."""
     calls, real = [], moto_server._without_flask
@@ -600,7 +611,6 @@ def consumer_fast_path():
     # through that path and one the whole way through moto's web application; the answers (status,
     # headers, body), once each queue's own ids, handles and times are masked, and what is left in each
     # queue must be the same.
-    from werkzeug.test import EnvironBuilder
     import moto_server
 
     fast, whole = both_ways(moto_server)
@@ -613,11 +623,10 @@ def consumer_fast_path():
 
     def post(client, action, params):
         answer = client.post("/", data=json.dumps(params), headers=headers(action))
-        return answer.status_code, list(answer.headers.items()), answer.data
+        return answer.status_code, masked_headers(answer), answer.data
 
     def masked(answer):
         status, header_list, data = answer
-        header_list = [(k, "*" if k.lower() == "x-amzn-requestid" else v) for k, v in header_list]
         body = json.loads(data) if data else None
         for message in (body or {}).get("Messages", []) if isinstance(body, dict) else []:
             message["MessageId"] = message["ReceiptHandle"] = "*"
@@ -670,8 +679,7 @@ def consumer_fast_path():
     check(calls == ["SQSResponse"] * 9, f"each of the nine took the path without Flask on its first side ({len(calls)})")
 
     def taken(action, params, **extra):
-        environ = EnvironBuilder(method="POST", path="/", data=json.dumps(params), headers=headers(action),
-                                 **extra).get_environ()
+        environ = plain_environ(json.dumps(params), headers(action), **extra)
         return moto_server._consumer_answer(environ, moto_server._CONSUMER_ACTIONS[f"AmazonSQS.{action}"]) is not None
 
     receive = {"QueueUrl": urls[0], "MaxNumberOfMessages": 10, "WaitTimeSeconds": 0}
@@ -694,7 +702,6 @@ def publish_batch_fast_path():
     # policy, and enveloped), one through that path and one the whole way: the answers (ids masked) and
     # what each subscribed queue then holds must be the same.
     import urllib.parse
-    from werkzeug.test import EnvironBuilder
     import moto_server
     from moto.sns.models import sns_backends
     from moto.sqs.models import sqs_backends
@@ -735,8 +742,7 @@ def publish_batch_fast_path():
         text = answer.get_data(as_text=True)
         for pattern in (r"<MessageId>[^<]*</MessageId>", r"<RequestId>[^<]*</RequestId>"):
             text = re.sub(pattern, "*", text)
-        return answer.status_code, [(k, "*" if k.lower() == "x-amzn-requestid" else v)
-                                    for k, v in answer.headers.items()], text
+        return answer.status_code, masked_headers(answer), text
 
     relay = [(f"e{n}", json.dumps({"n": n, "text": "é 東京 & = %"}), "order.placed" if n % 3 else "order.paid")
              for n in range(10)]
@@ -772,8 +778,7 @@ def publish_batch_fast_path():
           f"({[len(q) for q in fast_held]} against {[len(q) for q in whole_held]})")
 
     def taken(body, **extra):
-        environ = EnvironBuilder(method="POST", path="/", data=body, headers=headers, **extra).get_environ()
-        return moto_server._publish_batch_answer(environ) is not None
+        return moto_server._publish_batch_answer(plain_environ(body, headers, **extra)) is not None
 
     topic = sides[0][0]
     check(taken(form(topic, relay[:1])), "the relay's PublishBatch takes the path without Flask")
