@@ -353,6 +353,93 @@ fn rejection_message(
     message
 }
 
+/// Who a batch of events reaches, looked up for the whole batch in one round trip: the connections
+/// following each order an event is about (its topic, or its owner's `orders`), and the stock followers
+/// of each product a placement or a count names. The push worker's batch would otherwise cost a query
+/// per event and one more per product. What is not here (a job's followers, the products of a cancelled
+/// order) `deliver` and `push_stock` look up themselves.
+#[derive(Debug, Default)]
+pub struct BatchAudience {
+    /// Every order of the batch: its followers' connections, possibly none.
+    orders: HashMap<Uuid, Vec<String>>,
+    /// Every product named by a stock-changing event of the batch: its followers' connections.
+    stock: HashMap<Uuid, Vec<String>>,
+}
+
+impl BatchAudience {
+    pub async fn of(db: &Pool, events: &[EventEnvelope]) -> Result<Self, StoreError> {
+        let mut audience = BatchAudience::default();
+        let mut orders = Vec::new();
+        for (order_id, owner) in events.iter().filter_map(|e| e.event.order()) {
+            if audience.orders.insert(order_id, Vec::new()).is_none() {
+                orders.push((order_id, owner, Topic::Order(order_id).as_text()));
+            }
+        }
+        let mut topics = HashMap::new();
+        for product_id in events
+            .iter()
+            .filter_map(|e| products_named(&e.event))
+            .flatten()
+        {
+            if audience.stock.insert(product_id, Vec::new()).is_none() {
+                topics.insert(Topic::Inventory(product_id).as_text(), product_id);
+            }
+        }
+        if orders.is_empty() && topics.is_empty() {
+            return Ok(audience);
+        }
+        let client = db.get().await?;
+        let topic_list: Vec<String> = topics.keys().cloned().collect();
+        // Both on the wire at once: one round trip.
+        let (following_orders, following_stock) = futures::future::try_join(
+            async {
+                match orders.is_empty() {
+                    true => Ok(Vec::new()),
+                    false => {
+                        ws_connections::audience_of_orders(
+                            &client,
+                            &orders,
+                            &Topic::MyOrders.as_text(),
+                        )
+                        .await
+                    }
+                }
+            },
+            async {
+                match topic_list.is_empty() {
+                    true => Ok(Vec::new()),
+                    false => ws_connections::followers_of(&client, &topic_list).await,
+                }
+            },
+        )
+        .await?;
+        for (order_id, connection) in following_orders {
+            audience
+                .orders
+                .entry(order_id)
+                .or_default()
+                .push(connection);
+        }
+        for (topic, connection) in following_stock {
+            audience
+                .stock
+                .entry(topics[&topic])
+                .or_default()
+                .push(connection);
+        }
+        Ok(audience)
+    }
+}
+
+/// The products a stock-changing event names itself; `None` when they are the lines of its order.
+fn products_named(event: &Event) -> Option<Vec<Uuid>> {
+    match event {
+        Event::OrderPlaced(placed) => Some(placed.items.iter().map(|i| i.product_id).collect()),
+        Event::InventoryChanged(changed) => Some(changed.product_ids.clone()),
+        _ => None,
+    }
+}
+
 /// Pushes an event to its audience: a notification to every connection of its recipients, anything else
 /// to the connections following it. Gone connections are forgotten; any other failure fails the
 /// delivery so the message is retried (clients may then see an update twice, never zero times).
@@ -360,6 +447,7 @@ pub async fn deliver(
     db: &Pool,
     pusher: &impl ConnectionPusher,
     event: &EventEnvelope,
+    batch: &BatchAudience,
 ) -> Result<Delivery, DeliveryError> {
     match &event.event {
         Event::ConnectionResumed(resumed) => {
@@ -371,7 +459,6 @@ pub async fn deliver(
         Event::InventoryChanged(_) | Event::GroupBroadcast(_) => return Ok(Delivery::default()),
         _ => {}
     }
-    let client = db.get().await.map_err(StoreError::from)?;
     let pushes: Vec<(String, Vec<u8>)> = match &event.event {
         Event::OrdersRejected(rejected) => {
             let orders: Vec<(Uuid, Uuid, String)> = rejected
@@ -390,6 +477,7 @@ pub async fn deliver(
                     )
                 })
                 .collect();
+            let client = db.get().await.map_err(StoreError::from)?;
             ws_connections::audience_of_orders(&client, &orders, &Topic::MyOrders.as_text())
                 .await?
                 .into_iter()
@@ -397,6 +485,7 @@ pub async fn deliver(
                 .collect()
         }
         Event::NotificationSent(sent) => {
+            let client = db.get().await.map_err(StoreError::from)?;
             ws_connections::notified_by(&client, sent.batch_id, &sent.recipients)
                 .await?
                 .into_iter()
@@ -412,10 +501,22 @@ pub async fn deliver(
                 .collect()
         }
         _ => {
-            let audience = audience_of(&event.event);
-            let (owner, stream) = &audience.owner;
-            let targets =
-                ws_connections::audience(&client, &audience.topics, *owner, stream).await?;
+            let looked_up = event
+                .event
+                .order()
+                .and_then(|(id, _)| batch.orders.get(&id));
+            let targets = match looked_up {
+                Some(connections) => connections.clone(),
+                None => {
+                    let audience = audience_of(&event.event);
+                    let (owner, stream) = &audience.owner;
+                    let client = db.get().await.map_err(StoreError::from)?;
+                    ws_connections::audience(&client, &audience.topics, *owner, stream).await?
+                }
+            };
+            if targets.is_empty() {
+                return Ok(Delivery::default());
+            }
             let payload =
                 serde_json::to_vec(&client_message(event)).expect("JSON values serialise");
             targets
@@ -424,7 +525,6 @@ pub async fn deliver(
                 .collect()
         }
     };
-    drop(client);
     push_all(db, pusher, &pushes).await
 }
 
@@ -477,28 +577,40 @@ const STOCK_FLUSH_DELAY_SECONDS: i32 = 1;
 pub async fn push_stock(
     state: &State,
     event: &EventEnvelope,
+    batch: &BatchAudience,
 ) -> Result<Delivery, super::ServiceError> {
     if !event.event.changes_stock() {
         return Ok(Delivery::default());
     }
+    let named = products_named(&event.event);
+    let unfollowed = |p: &Uuid| batch.stock.get(p).is_some_and(Vec::is_empty);
+    if named.as_ref().is_some_and(|p| p.iter().all(unfollowed)) {
+        return Ok(Delivery::default()); // the common case, known without a connection
+    }
     let client = state.db.get().await?;
-    let products: Vec<Uuid> = match &event.event {
-        Event::OrderPlaced(placed) => placed.items.iter().map(|i| i.product_id).collect(),
-        Event::InventoryChanged(changed) => changed.product_ids.clone(),
-        other => match other.order() {
-            Some((order_id, _)) => orderly_store::orders::lines(&client, order_id)
-                .await?
-                .iter()
-                .map(|line| line.product_id)
-                .collect(),
-            None => Vec::new(),
-        },
+    let products: Vec<Uuid> = match (named, event.event.order()) {
+        (Some(products), _) => products,
+        (None, Some((order_id, _))) => orderly_store::orders::lines(&client, order_id)
+            .await?
+            .iter()
+            .map(|line| line.product_id)
+            .collect(),
+        (None, None) => Vec::new(),
     };
     let mut delivery = Delivery::default();
     let mut held_back = Vec::new();
     for product_id in products {
-        let topic = Topic::Inventory(product_id).as_text();
-        let followers = ws_connections::audience(&client, &[topic], Uuid::nil(), "").await?;
+        let followers = match batch.stock.get(&product_id) {
+            Some(followers) => followers.clone(),
+            None => {
+                let topic = Topic::Inventory(product_id).as_text();
+                ws_connections::followers_of(&client, &[topic])
+                    .await?
+                    .into_iter()
+                    .map(|(_, connection)| connection)
+                    .collect()
+            }
+        };
         if followers.is_empty() {
             continue;
         }

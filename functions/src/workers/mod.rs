@@ -11,6 +11,9 @@ pub mod settlement;
 pub mod ws_push;
 
 use std::future::Future;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use orderly_domain::EventEnvelope;
@@ -51,16 +54,61 @@ where
     F: Fn(EventEnvelope) -> Fut,
     Fut: Future<Output = Result<(), ServiceError>>,
 {
-    let outcomes = futures::future::join_all(batch.records.iter().map(|m| {
-        let event = envelope(m);
-        let handle = &handle;
-        async move { handle(event?).await }
-    }))
-    .await;
+    each_event_after(
+        worker,
+        batch,
+        |_| Box::pin(async { Ok(()) }),
+        |event, _| handle(event),
+    )
+    .await
+}
+
+/// Looks up what the whole batch needs once (`prepare`, over the events of its readable messages), then
+/// handles every message concurrently with it and reports the ones that failed. When `prepare` fails,
+/// every readable message fails with it and comes back; an unreadable message fails alone.
+pub async fn each_event_after<T, P, F, Fut>(
+    worker: &'static str,
+    batch: SqsEvent,
+    prepare: P,
+    handle: F,
+) -> SqsBatchResponse
+where
+    P: for<'e> FnOnce(&'e [EventEnvelope]) -> BoxFuture<'e, Result<T, ServiceError>>,
+    F: Fn(EventEnvelope, Arc<T>) -> Fut,
+    Fut: Future<Output = Result<(), ServiceError>>,
+{
     let mut failed = Vec::new();
-    for (message, outcome) in batch.records.iter().zip(outcomes) {
+    let mut ids = Vec::new();
+    let mut events = Vec::new();
+    for message in &batch.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        match envelope(message) {
+            Ok(event) => {
+                ids.push(id);
+                events.push(event);
+            }
+            Err(reason) => {
+                tracing::warn!(worker, message_id = %id, %reason, "message failed; it will be retried");
+                failed.push(id);
+            }
+        }
+    }
+    let shared = match prepare(&events).await {
+        Ok(shared) => Arc::new(shared),
+        Err(reason) => {
+            tracing::warn!(worker, messages = ids.len(), %reason, "batch failed; its messages will be retried");
+            failed.extend(ids);
+            return batch_item_failures(failed);
+        }
+    };
+    let outcomes = futures::future::join_all(
+        events
+            .into_iter()
+            .map(|event| handle(event, shared.clone())),
+    )
+    .await;
+    for (id, outcome) in ids.into_iter().zip(outcomes) {
         if let Err(reason) = outcome {
-            let id = message.message_id.clone().unwrap_or_default();
             tracing::warn!(worker, message_id = %id, %reason, "message failed; it will be retried");
             failed.push(id);
         }
@@ -151,6 +199,43 @@ mod tests {
             .iter()
             .map(|f| f.item_identifier.as_str())
             .collect()
+    }
+
+    #[tokio::test]
+    async fn what_a_batch_looks_up_once_fails_every_readable_message_if_it_fails() {
+        let looked_up = each_event_after(
+            "test",
+            batch(),
+            |events| Box::pin(async move { Ok(events.len()) }),
+            |_, readable| async move {
+                match *readable {
+                    1 => Err(ServiceError::internal("this push failed")),
+                    _ => Ok(()),
+                }
+            },
+        )
+        .await;
+        assert_eq!(
+            failed(&looked_up),
+            ["garbage", "readable"],
+            "the handler saw what prepare found (one readable event) and failed its own message"
+        );
+
+        let not_looked_up = each_event_after(
+            "test",
+            batch(),
+            |_| Box::pin(async { Err::<(), _>(ServiceError::internal("the database is down")) }),
+            |_, _| async { panic!("nothing is handled without what the batch needs") },
+        )
+        .await;
+        assert_eq!(failed(&not_looked_up), ["garbage", "readable"]);
+
+        let handled = each_event("test", batch(), |_| async { Ok(()) }).await;
+        assert_eq!(
+            failed(&handled),
+            ["garbage"],
+            "each_event is the same, looking up nothing"
+        );
     }
 
     #[tokio::test]

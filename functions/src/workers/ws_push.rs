@@ -6,8 +6,9 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 
 use orderly_domain::events::Event;
 
-use super::each_event;
-use crate::{State, services::live_updates};
+use super::each_event_after;
+use crate::State;
+use crate::services::live_updates::{self, BatchAudience};
 
 /// Every event type but `order.queued` and `group.broadcast`: a queued order's status is the answer to its
 /// own request, and a flash-sale burst would otherwise put one message per buyer on this queue; a
@@ -30,13 +31,23 @@ pub const HANDLES: &[&str] = &[
     Event::ORDERS_REJECTED,
 ];
 
+/// Who the batch's events reach is looked up once for the batch (`BatchAudience`), then each event is
+/// pushed on its own: one failed push brings back only its own message.
 pub async fn handle(batch: SqsEvent, state: &'static State) -> SqsBatchResponse {
-    each_event("ws-push", batch, |event| async move {
-        let delivery = live_updates::deliver(&state.db, &state.connections, &event).await?;
-        let stock = live_updates::push_stock(state, &event).await?;
-        tracing::info!(event_id = %event.event_id, event_type = event.event.event_type(), pushed = delivery.pushed + stock.pushed, gone = delivery.gone + stock.gone, "event pushed");
-        Ok(())
-    })
+    each_event_after(
+        "ws-push",
+        batch,
+        |events| Box::pin(async move { Ok(BatchAudience::of(&state.db, events).await?) }),
+        |event, audience| async move {
+            let delivery =
+                live_updates::deliver(&state.db, &state.connections, &event, &audience).await?;
+            let stock = live_updates::push_stock(state, &event, &audience).await?;
+            let (pushed, gone) = (delivery.pushed + stock.pushed, delivery.gone + stock.gone);
+            let event_type = event.event.event_type();
+            tracing::info!(event_id = %event.event_id, event_type, pushed, gone, "event pushed");
+            Ok(())
+        },
+    )
     .await
 }
 

@@ -248,6 +248,28 @@ pub async fn audience_of_orders(
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
+/// The live connections following any of `topics`, each with the topic it follows (a connection
+/// following several of them comes once per topic). One query for a whole batch of topics.
+pub async fn followers_of(
+    db: &impl GenericClient,
+    topics: &[String],
+) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = prepared::query(
+        db,
+        concat!(
+            "SELECT t.topic, c.connection_id
+                   FROM unnest($1::text[]) AS t(topic)
+                   JOIN ws_connections c ON t.topic = ANY (c.topics)
+                   JOIN sessions s ON s.id = c.session_id JOIN users u ON u.id = c.user_id
+                  WHERE ",
+            live!()
+        ),
+        &[&topics],
+    )
+    .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// A connection a notification may be pushed to live: the notification stored for its user, and the last
 /// notification its catch-up covered (push only newer ones).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -530,6 +552,21 @@ mod tests {
                 .is_empty(),
             "following one's orders is not following one's jobs"
         );
+        // A batch's orders in one query reach what each order's own query reaches.
+        let (first, third) = (Uuid::now_v7(), Uuid::now_v7());
+        let batch = [
+            (first, owner.0, "order:1".to_owned()),
+            (third, stranger.0, "order:3".to_owned()),
+        ];
+        let mut together = audience_of_orders(&client, &batch, "orders").await.unwrap();
+        together.sort();
+        assert_eq!(
+            together,
+            vec![
+                (first, "follows-order".to_owned()),
+                (first, "owner-all".to_owned())
+            ]
+        );
         client
             .execute(
                 "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout' WHERE id = $1",
@@ -550,6 +587,45 @@ mod tests {
             reached("order:1").await.is_empty(),
             "nor does a connection whose user's role changed"
         );
+    }
+
+    #[tokio::test]
+    async fn followers_of_a_batch_of_topics_are_the_live_connections_following_each() {
+        let db = fresh_database().await;
+        let (alice, bob, carol) = (
+            signed_in(&db).await,
+            signed_in(&db).await,
+            signed_in(&db).await,
+        );
+        connect(&db, "both", alice).await;
+        connect(&db, "second", bob).await;
+        connect(&db, "signed-out", carol).await;
+        let client = db.pool.get().await.unwrap();
+        let topic = |n: u8| format!("inventory:{n}");
+        follow(&client, "both", &[topic(1), topic(2), "orders".into()])
+            .await
+            .unwrap();
+        follow(&client, "second", &[topic(2)]).await.unwrap();
+        follow(&client, "signed-out", &[topic(1)]).await.unwrap();
+        client
+            .execute(
+                "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout' WHERE id = $1",
+                &[&carol.1],
+            )
+            .await
+            .unwrap();
+
+        let mut followers = followers_of(&client, &[topic(1), topic(2), topic(3)])
+            .await
+            .unwrap();
+        followers.sort();
+        let pair = |t: u8, c: &str| (topic(t), c.to_owned());
+        assert_eq!(
+            followers,
+            vec![pair(1, "both"), pair(2, "both"), pair(2, "second")],
+            "one row per topic followed, none for a signed-out session or an unfollowed topic"
+        );
+        assert!(followers_of(&client, &[]).await.unwrap().is_empty());
     }
 
     #[tokio::test]
