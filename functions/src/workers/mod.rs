@@ -44,6 +44,36 @@ pub(crate) fn envelope(message: &SqsMessage) -> Result<EventEnvelope, ServiceErr
         .map_err(|e| ServiceError::internal(format!("not an event envelope: {e}")))
 }
 
+/// A batch's messages split into the events that could be read (with their message ids) and the ids of
+/// those that could not, which fail.
+struct Readable {
+    ids: Vec<String>,
+    events: Vec<EventEnvelope>,
+    failed: Vec<String>,
+}
+
+fn readable(worker: &'static str, batch: &SqsEvent) -> Readable {
+    let mut split = Readable {
+        ids: Vec::new(),
+        events: Vec::new(),
+        failed: Vec::new(),
+    };
+    for message in &batch.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        match envelope(message) {
+            Ok(event) => {
+                split.ids.push(id);
+                split.events.push(event);
+            }
+            Err(reason) => {
+                tracing::warn!(worker, message_id = %id, %reason, "message failed; it will be retried");
+                split.failed.push(id);
+            }
+        }
+    }
+    split
+}
+
 /// Handles every message of a batch concurrently and reports the ones that failed.
 pub async fn each_event<F, Fut>(
     worker: &'static str,
@@ -77,22 +107,11 @@ where
     F: Fn(EventEnvelope, Arc<T>) -> Fut,
     Fut: Future<Output = Result<(), ServiceError>>,
 {
-    let mut failed = Vec::new();
-    let mut ids = Vec::new();
-    let mut events = Vec::new();
-    for message in &batch.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        match envelope(message) {
-            Ok(event) => {
-                ids.push(id);
-                events.push(event);
-            }
-            Err(reason) => {
-                tracing::warn!(worker, message_id = %id, %reason, "message failed; it will be retried");
-                failed.push(id);
-            }
-        }
-    }
+    let Readable {
+        ids,
+        events,
+        mut failed,
+    } = readable(worker, &batch);
     let shared = match prepare(&events).await {
         Ok(shared) => Arc::new(shared),
         Err(reason) => {
@@ -141,25 +160,14 @@ where
     F: FnOnce(Vec<EventEnvelope>) -> Fut,
     Fut: Future<Output = Result<(), ServiceError>>,
 {
-    let mut failed = Vec::new();
-    let mut events = Vec::new();
-    let mut readable = Vec::new();
-    for message in &batch.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        match envelope(message) {
-            Ok(event) => {
-                events.push(event);
-                readable.push(id);
-            }
-            Err(reason) => {
-                tracing::warn!(worker, message_id = %id, %reason, "message failed; it will be retried");
-                failed.push(id);
-            }
-        }
-    }
+    let Readable {
+        ids,
+        events,
+        mut failed,
+    } = readable(worker, &batch);
     if let Err(reason) = handle(events).await {
-        tracing::warn!(worker, messages = readable.len(), %reason, "batch failed; its messages will be retried");
-        failed.extend(readable);
+        tracing::warn!(worker, messages = ids.len(), %reason, "batch failed; its messages will be retried");
+        failed.extend(ids);
     }
     batch_item_failures(failed)
 }

@@ -243,32 +243,12 @@ async fn steady(
     let period = Duration::from_secs_f64(CONCURRENCY as f64 / rate);
     let length = STEADY_WARM_UP + STEADY_MEASURED;
     let placed = Arc::new(AtomicUsize::new(0));
-    let clients: Vec<_> = buyers
-        .iter()
-        .enumerate()
-        .map(|(i, token)| {
-            let (client, url) = (client.clone(), format!("{api}/api/v1/orders"));
-            let (products, placed, token) = (products.clone(), placed.clone(), token.clone());
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval_at(
-                    start + period * i as u32 / CONCURRENCY as u32,
-                    period,
-                );
-                // A buyer the stack kept waiting skips the orders it missed: the rate placed is then
-                // below the rate asked, which the row prints.
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                let mut n = i;
-                loop {
-                    tick.tick().await;
-                    if start.elapsed() >= length {
-                        break;
-                    }
-                    place(&client, &url, &token, &products, n, &placed).await;
-                    n += CONCURRENCY;
-                }
-            })
-        })
-        .collect();
+    let pace = Pace::Steady {
+        start,
+        period,
+        length,
+    };
+    let clients = buyers_placing(client, api, buyers, products, &placed, pace);
     // The window's CPU (and, with `ORDERLY_BENCH_PROFILE`, a profile of it as side `pipeline-steady`).
     let cpu = crate::cpu::window(
         STEADY_WARM_UP,
@@ -368,6 +348,68 @@ async fn place(
     }
 }
 
+/// How each buyer places its orders.
+#[derive(Clone, Copy)]
+enum Pace {
+    /// As fast as the stack answers, until `LOAD` has passed since `started`.
+    Surge { started: Instant },
+    /// One every `period`, the buyers staggered across it, until `length` has passed since `start`.
+    Steady {
+        start: tokio::time::Instant,
+        period: Duration,
+        length: Duration,
+    },
+}
+
+/// One task per buyer placing orders at `pace`, counting the placed ones in `placed`.
+fn buyers_placing(
+    client: &reqwest::Client,
+    api: &str,
+    buyers: &[String],
+    products: &Arc<Vec<String>>,
+    placed: &Arc<AtomicUsize>,
+    pace: Pace,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    buyers
+        .iter()
+        .enumerate()
+        .map(|(i, token)| {
+            let (client, url) = (client.clone(), format!("{api}/api/v1/orders"));
+            let (products, placed, token) = (products.clone(), placed.clone(), token.clone());
+            tokio::spawn(async move {
+                let mut n = i;
+                match pace {
+                    Pace::Surge { started } => {
+                        while started.elapsed() < LOAD {
+                            place(&client, &url, &token, &products, n, &placed).await;
+                            n += CONCURRENCY;
+                        }
+                    }
+                    Pace::Steady {
+                        start,
+                        period,
+                        length,
+                    } => {
+                        let first = start + period * i as u32 / CONCURRENCY as u32;
+                        let mut tick = tokio::time::interval_at(first, period);
+                        // A buyer the stack kept waiting skips the orders it missed: the rate placed
+                        // is then below the rate asked, which the row prints.
+                        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                        loop {
+                            tick.tick().await;
+                            if start.elapsed() >= length {
+                                break;
+                            }
+                            place(&client, &url, &token, &products, n, &placed).await;
+                            n += CONCURRENCY;
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
 /// Places orders for `LOAD` from every buyer at once, then waits for the backlog to drain.
 async fn round(
     client: &reqwest::Client,
@@ -380,21 +422,14 @@ async fn round(
     let started_at = chrono::Utc::now();
     let started = Instant::now();
     let placed = Arc::new(AtomicUsize::new(0));
-    let clients: Vec<_> = buyers
-        .iter()
-        .enumerate()
-        .map(|(i, token)| {
-            let (client, url) = (client.clone(), format!("{api}/api/v1/orders"));
-            let (products, placed, token) = (products.clone(), placed.clone(), token.clone());
-            tokio::spawn(async move {
-                let mut n = i;
-                while started.elapsed() < LOAD {
-                    place(&client, &url, &token, &products, n, &placed).await;
-                    n += CONCURRENCY;
-                }
-            })
-        })
-        .collect();
+    let clients = buyers_placing(
+        client,
+        api,
+        buyers,
+        products,
+        &placed,
+        Pace::Surge { started },
+    );
     for c in clients {
         c.await.expect("a client");
     }
