@@ -13,6 +13,7 @@ use orderly_domain::validation::Problems;
 use orderly_store::notifications::{self, NewNotification};
 use orderly_store::orders::OutboxEvent;
 use orderly_store::outbox as outbox_store;
+use orderly_store::transaction::Transaction;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -63,7 +64,6 @@ pub async fn notify(
     let data = serde_json::to_value(&event.event).expect("an event serialises")["data"].take();
     let title = format!("Order {}", status.replace('_', " "));
     let text = format!("Your order {order_id} is {}.", status.replace('_', " "));
-    let mut client = state.db.get().await?;
     let new = NewNotification {
         user_id: customer_id,
         event_id: event.event_id,
@@ -72,9 +72,11 @@ pub async fn notify(
         message: &text,
         data: &data,
     };
-    // Stored and announced for the customer's sockets in one transaction, like every notification.
-    let tx = client.transaction().await?;
-    let Some((id, at)) = notifications::insert(&tx, &new).await? else {
+    // Stored and announced for the customer's sockets in one transaction, like every notification; the
+    // `BEGIN` goes in the same flight as the insert.
+    let tx = Transaction::not_begun(state.db.get().await?, "BEGIN");
+    let inserted = tx.begin_along(notifications::insert(tx.client(), &new));
+    let Some((id, at)) = inserted.await? else {
         return Ok(false);
     };
     let notice = Notice {
@@ -92,7 +94,7 @@ pub async fn notify(
         at,
         event.correlation_id.clone(),
     );
-    outbox_store::insert(&tx, &pushed).await?;
+    outbox_store::insert(tx.client(), &pushed).await?;
     tx.commit().await?;
     let sent = notifier
         .send(&Message {
@@ -101,7 +103,7 @@ pub async fn notify(
             status: &status,
         })
         .await;
-    notifications::mark(&client, id, sent.is_ok()).await?;
+    notifications::mark(tx.client(), id, sent.is_ok()).await?;
     sent.map(|()| true)
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use orderly_domain::orders::OrderStatus;
 use orderly_domain::payments::{Payment, PaymentStatus};
+use orderly_store::transaction::Transaction;
 use orderly_store::{ledger, orders, payments};
 use serde::Serialize;
 use uuid::Uuid;
@@ -35,18 +36,19 @@ pub async fn settle(
     correlation_id: Option<String>,
 ) -> Result<Settlement, ServiceError> {
     let payment = {
-        let mut client = state.db.get().await?;
-        let tx = client.transaction().await?;
-        let Some(payment) = payments::lock_for_order(&tx, order_id).await? else {
+        // Each `BEGIN` of this file goes in the same flight as the transaction's first statement.
+        let tx = Transaction::not_begun(state.db.get().await?, "BEGIN");
+        let locked = tx.begin_along(payments::lock_for_order(tx.client(), order_id));
+        let Some(payment) = locked.await? else {
             return Ok(Settlement::Skipped);
         };
-        let payable = orders::find(&tx, order_id)
+        let payable = orders::find(tx.client(), order_id)
             .await?
             .is_some_and(|o| o.status == OrderStatus::PendingPayment);
         if payment.status != PaymentStatus::Pending || !payable {
             return Ok(Settlement::Skipped);
         }
-        payments::count_attempt(&tx, payment.id).await?;
+        payments::count_attempt(tx.client(), payment.id).await?;
         tx.commit().await?;
         payment
     };
@@ -76,26 +78,26 @@ async fn record(
         return Ok(Settlement::Pending);
     }
     let order_id = payment.order_id;
-    let mut client = state.db.get().await?;
-    let tx = client.transaction().await?;
-    let current = payments::lock_for_order(&tx, order_id)
+    let tx = Transaction::not_begun(state.db.get().await?, "BEGIN");
+    let current = tx
+        .begin_along(payments::lock_for_order(tx.client(), order_id))
         .await?
         .ok_or_else(|| ServiceError::internal("the payment vanished"))?;
     if current.status != PaymentStatus::Pending {
         return Ok(Settlement::Skipped);
     }
-    let order = orders::lock(&tx, order_id)
+    let order = orders::lock(tx.client(), order_id)
         .await?
         .ok_or_else(|| ServiceError::internal("the order vanished"))?;
     let still_payable = order.status == OrderStatus::PendingPayment;
     let settlement = match outcome {
         ChargeOutcome::Pending => return Ok(Settlement::Pending),
         ChargeOutcome::Captured { reference } => {
-            payments::capture(&tx, payment.id, &reference).await?;
-            record_capture(&tx, payment).await?;
+            payments::capture(tx.client(), payment.id, &reference).await?;
+            record_capture(tx.client(), payment).await?;
             if !still_payable {
                 tx.commit().await?;
-                drop(client);
+                drop(tx);
                 // Cancelled or expired while the charge was in flight: give the money back.
                 provider.refund(payment.id, &reference).await?;
                 payments::refund(&state.db.get().await?, payment.id).await?;
@@ -103,7 +105,7 @@ async fn record(
                 return Ok(Settlement::Refunded);
             }
             apply_transition(
-                &tx,
+                tx.client(),
                 &order,
                 OrderStatus::Paid,
                 "payment captured",
@@ -114,10 +116,10 @@ async fn record(
             Settlement::Paid
         }
         ChargeOutcome::Declined { reason } => {
-            payments::decline(&tx, payment.id, &reason).await?;
+            payments::decline(tx.client(), payment.id, &reason).await?;
             if still_payable {
                 apply_transition(
-                    &tx,
+                    tx.client(),
                     &order,
                     OrderStatus::PaymentFailed,
                     &reason,
