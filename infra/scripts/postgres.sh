@@ -24,6 +24,10 @@ start() {
     log "initialising a private cluster in $PG_DATA"
     as_pg "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
     # A throwaway development cluster: durability traded for speed (never do this with real data).
+    # After a crash, Postgres syncs every file of the cluster before recovery, one at a time: with the
+    # test suite's databases (80, 1.4 GB) that took 8 s of a 10.8 s restart in the chaos run, longer
+    # than a message's redeliveries there last. syncfs syncs the file system once (Linux): as durable,
+    # and not proportional to the files.
     cat >>"$PG_DATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$PG_SOCKET'
@@ -32,10 +36,6 @@ shared_buffers = 256MB
 fsync = off
 synchronous_commit = off
 full_page_writes = off
-# After a crash, Postgres fsyncs every file of the cluster before recovery, one at a time: with the
-# test suite's databases (80, 1.4 GB) that took 8 s of a 10.8 s restart in `make chaos`, longer than a
-# message's redeliveries there last. syncfs syncs the file system once (Linux), as durable and not
-# proportional to the files.
 recovery_init_sync_method = syncfs
 CONF
   fi
